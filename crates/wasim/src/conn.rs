@@ -1,0 +1,586 @@
+//! One client connection: Noise handshake, then the stanza loop.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+use bytes::{Bytes, BytesMut};
+use tokio::sync::mpsc;
+use wacore_binary::builder::NodeBuilder;
+use wacore_binary::consts::WA_CONN_HEADER;
+use wacore_binary::{Jid, Node, NodeContent};
+use wacore_noise::framing::FrameDecoder;
+
+use crate::noise::{Transport, XxResponder};
+use crate::transport::Outbound;
+use crate::{Device, FaultKind, Sim, phone::now_secs};
+
+pub(crate) const SERVER: &str = "s.whatsapp.net";
+
+/// A pair-success the simulated phone wants delivered on this connection.
+pub(crate) struct PairOffer {
+    pub phone: String,
+    pub lid: String,
+    pub device: u16,
+    pub noise_pub: [u8; 32],
+    pub identity_pub: [u8; 32],
+    pub device_identity: Vec<u8>,
+}
+
+pub(crate) enum ConnCmd {
+    PairSuccess(PairOffer),
+    Fault(FaultKind),
+    /// Deliver queued inbound messages (when the device is active).
+    Flush,
+}
+
+enum Phase {
+    Hello,
+    Finish(Box<XxResponder>),
+    Open,
+}
+
+struct Conn {
+    sim: Sim,
+    id: u64,
+    out: mpsc::UnboundedSender<Outbound>,
+    phase: Phase,
+    header_stripped: bool,
+    raw: BytesMut,
+    decoder: FrameDecoder,
+    transport: Option<Transport>,
+    /// Logged-in device, once `<success>` went out.
+    who: Option<(String, u16)>,
+    /// The client left passive mode: inbound messages may flow.
+    active: bool,
+    /// Message ids already delivered on this connection.
+    sent_ids: HashSet<String>,
+    pending_pair: Option<(String, PairOffer)>,
+    iq_counter: u64,
+    /// Set when the server is ending this connection.
+    closing: Option<Closing>,
+}
+
+/// How the server ends a connection after its last stanza.
+#[derive(Clone, Copy)]
+enum Closing {
+    /// Close at once.
+    Now,
+    /// The client closes itself on this stream error; give it a moment, then close.
+    AwaitClient,
+}
+
+pub(crate) async fn run(
+    sim: Sim,
+    id: u64,
+    mut inbound: mpsc::UnboundedReceiver<Bytes>,
+    out: mpsc::UnboundedSender<Outbound>,
+    mut cmds: mpsc::UnboundedReceiver<ConnCmd>,
+) {
+    let mut c = Conn {
+        sim,
+        id,
+        out,
+        phase: Phase::Hello,
+        header_stripped: false,
+        raw: BytesMut::new(),
+        decoder: FrameDecoder::new(),
+        transport: None,
+        who: None,
+        active: false,
+        sent_ids: HashSet::new(),
+        pending_pair: None,
+        iq_counter: 0,
+        closing: None,
+    };
+    let res = c.main(&mut inbound, &mut cmds).await;
+    if let Err(e) = &res {
+        log::debug!("wasim conn {id}: {e:#}");
+    }
+    if let Some(Closing::AwaitClient) = c.closing {
+        // The client disconnects by itself on 515/401/conflict; wait for that so
+        // it has read the stream error before it sees the socket end.
+        let _ =
+            tokio::time::timeout(Duration::from_secs(2), async { while inbound.recv().await.is_some() {} })
+                .await;
+    }
+    let _ = c.out.send(Outbound::Close);
+}
+
+impl Conn {
+    async fn main(
+        &mut self,
+        inbound: &mut mpsc::UnboundedReceiver<Bytes>,
+        cmds: &mut mpsc::UnboundedReceiver<ConnCmd>,
+    ) -> Result<()> {
+        loop {
+            while let Some(frame) = self.decoder.decode_frame() {
+                self.on_frame(&frame).await?;
+                if self.closing.is_some() {
+                    return Ok(());
+                }
+            }
+            tokio::select! {
+                b = inbound.recv() => match b {
+                    Some(b) => self.feed(&b)?,
+                    None => return Ok(()),
+                },
+                cmd = cmds.recv() => match cmd {
+                    Some(cmd) => {
+                        self.on_cmd(cmd)?;
+                        if self.closing.is_some() {
+                            return Ok(());
+                        }
+                    }
+                    None => return Ok(()),
+                },
+            }
+        }
+    }
+
+    fn feed(&mut self, data: &[u8]) -> Result<()> {
+        if self.header_stripped {
+            self.decoder.feed(data);
+            return Ok(());
+        }
+        self.raw.extend_from_slice(data);
+        if self.raw.len() < 4 {
+            return Ok(());
+        }
+        if self.raw[..4] != WA_CONN_HEADER {
+            // "ED" edge-routing pre-intros are never requested by this server.
+            return Err(anyhow!("unexpected connection header {:02x?}", &self.raw[..4]));
+        }
+        self.header_stripped = true;
+        let rest = self.raw.split_off(4);
+        self.decoder.feed(&rest);
+        Ok(())
+    }
+
+    fn send_raw(&self, bytes: Vec<u8>) {
+        let _ = self.out.send(Outbound::Data(Bytes::from(bytes)));
+    }
+
+    pub(crate) fn send(&mut self, node: &Node) -> Result<()> {
+        let plain = wacore_binary::marshal::marshal(node)?;
+        let t = self.transport.as_mut().ok_or_else(|| anyhow!("not connected"))?;
+        let frame = t.seal(&plain)?;
+        self.send_raw(frame);
+        Ok(())
+    }
+
+    async fn on_frame(&mut self, frame: &[u8]) -> Result<()> {
+        match std::mem::replace(&mut self.phase, Phase::Open) {
+            Phase::Hello => {
+                let (resp, hello) = XxResponder::respond(frame, &self.sim.0.server)?;
+                self.send_raw(wacore_noise::framing::encode_frame(&hello, None)?);
+                self.phase = Phase::Finish(Box::new(resp));
+                Ok(())
+            }
+            Phase::Finish(resp) => {
+                let fin = resp.finish(frame)?;
+                self.transport = Some(Transport::new(fin.write, fin.read));
+                self.on_client_payload(fin.client_static, &fin.payload)
+            }
+            Phase::Open => {
+                let plain = self.transport.as_mut().ok_or_else(|| anyhow!("no transport"))?.open(frame)?;
+                let data = wacore_binary::util::unpack(&plain)?;
+                let node = wacore_binary::marshal::unmarshal_ref(&data)?.to_owned();
+                self.on_node(node).await
+            }
+        }
+    }
+
+    fn set_state(&self, state: &'static str) {
+        if let Some(e) = self.sim.lock().conns.get_mut(&self.id) {
+            e.state = state;
+        }
+    }
+
+    fn on_client_payload(
+        &mut self,
+        client_static: [u8; 32],
+        payload: &waproto::whatsapp::ClientPayload,
+    ) -> Result<()> {
+        let Some(username) = payload.username else {
+            return self.start_registration();
+        };
+        let phone = username.to_string();
+        let device = payload.device.unwrap_or(0) as u16;
+        let now = now_secs();
+        // Decide under the lock, send after.
+        let verdict = {
+            let st = self.sim.lock();
+            match st.accounts.get(&phone) {
+                None => Err(("401", None)),
+                Some(acc) => match acc.banned_until {
+                    Some(until) if until > now => Err(("402", Some(until - now))),
+                    _ => match acc.devices.get(&device) {
+                        Some(d) if d.noise_pub == client_static => Ok(acc.lid.clone()),
+                        _ => Err(("401", None)),
+                    },
+                },
+            }
+        };
+        match verdict {
+            Err((reason, expire)) => {
+                let mut b = NodeBuilder::new("failure").attr("reason", reason).attr("location", "sim");
+                if let Some(expire) = expire {
+                    // `code` is required for the client to report TemporaryBan.
+                    b = b.attr("code", "101").attr("expire", expire.to_string());
+                }
+                self.send(&b.build())?;
+                self.closing = Some(Closing::Now);
+                Ok(())
+            }
+            Ok(lid) => {
+                let replaced: Vec<_> = {
+                    let mut st = self.sim.lock();
+                    let others = st
+                        .conns
+                        .iter()
+                        .filter(|(id, c)| {
+                            **id != self.id
+                                && c.phone.as_deref() == Some(phone.as_str())
+                                && c.device == Some(device)
+                        })
+                        .map(|(_, c)| c.cmd.clone())
+                        .collect();
+                    if let Some(e) = st.conns.get_mut(&self.id) {
+                        e.phone = Some(phone.clone());
+                        e.device = Some(device);
+                        e.state = "connected";
+                    }
+                    others
+                };
+                // One socket per device: a newer login replaces the older one.
+                for r in replaced {
+                    let _ = r.send(ConnCmd::Fault(FaultKind::Replaced));
+                }
+                self.who = Some((phone, device));
+                let success = NodeBuilder::new("success")
+                    .attr("t", now.to_string())
+                    .attr("props", "1")
+                    .attr("location", "sim")
+                    .attr("lid", Jid::lid_device(lid, device))
+                    .build();
+                self.send(&success)?;
+                self.sim.bump(|c| c.logins += 1);
+                Ok(())
+            }
+        }
+    }
+
+    fn start_registration(&mut self) -> Result<()> {
+        use rand::RngExt as _;
+        let mut refs = Vec::with_capacity(6);
+        {
+            let mut st = self.sim.lock();
+            for _ in 0..6 {
+                let r: u64 = rand::rng().random();
+                let pairing_ref = format!("2@sim{:x}{:016x}", self.id, r);
+                st.refs.insert(pairing_ref.clone(), self.id);
+                refs.push(pairing_ref);
+            }
+            if let Some(e) = st.conns.get_mut(&self.id) {
+                e.state = "pairing";
+            }
+        }
+        let iq = NodeBuilder::new("iq")
+            .attr("from", SERVER)
+            .attr("type", "set")
+            .attr("id", self.next_iq_id())
+            .attr("xmlns", "md")
+            .children([NodeBuilder::new("pair-device")
+                .children(refs.into_iter().map(|r| NodeBuilder::new("ref").bytes(r.into_bytes()).build()))
+                .build()])
+            .build();
+        self.send(&iq)
+    }
+
+    fn next_iq_id(&mut self) -> String {
+        self.iq_counter += 1;
+        format!("sim-{}-{}", self.id, self.iq_counter)
+    }
+
+    fn on_cmd(&mut self, cmd: ConnCmd) -> Result<()> {
+        match cmd {
+            ConnCmd::PairSuccess(offer) => {
+                let id = self.next_iq_id();
+                let iq = NodeBuilder::new("iq")
+                    .attr("from", SERVER)
+                    .attr("type", "set")
+                    .attr("id", id.clone())
+                    .attr("xmlns", "md")
+                    .children([NodeBuilder::new("pair-success")
+                        .children([
+                            NodeBuilder::new("device-identity").bytes(offer.device_identity.clone()).build(),
+                            NodeBuilder::new("platform").attr("name", "smba").build(),
+                            // A business name becomes the device's push name, so later
+                            // logins skip the "push name from app state" bootstrap.
+                            NodeBuilder::new("biz").attr("name", format!("Sim {}", offer.phone)).build(),
+                            NodeBuilder::new("device")
+                                .attr("jid", Jid::pn_device(offer.phone.clone(), offer.device))
+                                .attr("lid", Jid::lid_device(offer.lid.clone(), offer.device))
+                                .build(),
+                        ])
+                        .build()])
+                    .build();
+                self.send(&iq)?;
+                self.pending_pair = Some((id, offer));
+                Ok(())
+            }
+            ConnCmd::Fault(kind) => self.fault(kind),
+            ConnCmd::Flush => self.flush_queue(),
+        }
+    }
+
+    fn fault(&mut self, kind: FaultKind) -> Result<()> {
+        let stream_error =
+            |code: &str| NodeBuilder::new("stream:error").attr("code", code.to_string()).build();
+        match kind {
+            FaultKind::Drop | FaultKind::Ban => {
+                self.closing = Some(Closing::Now);
+            }
+            FaultKind::Restart515 => {
+                self.send(&stream_error("515"))?;
+                self.closing = Some(Closing::AwaitClient);
+            }
+            FaultKind::Unavailable503 => {
+                self.send(&stream_error("503"))?;
+                self.closing = Some(Closing::Now);
+            }
+            FaultKind::Logout => {
+                self.send(&stream_error("401"))?;
+                self.closing = Some(Closing::AwaitClient);
+            }
+            FaultKind::Replaced => {
+                let node = NodeBuilder::new("stream:error")
+                    .children([NodeBuilder::new("conflict").attr("type", "replaced").build()])
+                    .build();
+                self.send(&node)?;
+                self.closing = Some(Closing::AwaitClient);
+            }
+        }
+        Ok(())
+    }
+
+    async fn on_node(&mut self, node: Node) -> Result<()> {
+        match node.tag.as_ref() {
+            "iq" => self.on_iq(node).await,
+            "ack" => {
+                if attr(&node, "class").as_deref() == Some("message")
+                    && let (Some(id), Some((phone, device))) = (attr(&node, "id"), self.who.clone())
+                {
+                    let removed = {
+                        let mut st = self.sim.lock();
+                        st.accounts
+                            .get_mut(&phone)
+                            .and_then(|a| a.devices.get_mut(&device))
+                            .map(|d| {
+                                let before = d.queue.len();
+                                d.queue.retain(|m| m.id != id);
+                                before != d.queue.len()
+                            })
+                            .unwrap_or(false)
+                    };
+                    if removed {
+                        self.sim.bump(|c| c.acked += 1);
+                    }
+                }
+                Ok(())
+            }
+            "receipt" => {
+                let mut b = NodeBuilder::new("ack")
+                    .attr("class", "receipt")
+                    .attr("id", attr(&node, "id").unwrap_or_default());
+                if let Some(to) = attr(&node, "to") {
+                    b = b.attr("from", to);
+                }
+                if let Some(t) = attr(&node, "type") {
+                    b = b.attr("type", t);
+                }
+                self.send(&b.build())
+            }
+            "message" => self.on_client_message(node).await,
+            _ => Ok(()),
+        }
+    }
+
+    fn reply(&mut self, req: &Node, children: Vec<Node>) -> Result<()> {
+        let mut b = NodeBuilder::new("iq")
+            .attr("from", attr(req, "to").unwrap_or_else(|| SERVER.to_string()))
+            .attr("type", "result")
+            .attr("id", attr(req, "id").unwrap_or_default());
+        if !children.is_empty() {
+            b = b.children(children);
+        }
+        self.send(&b.build())
+    }
+
+    async fn on_iq(&mut self, node: Node) -> Result<()> {
+        let typ = attr(&node, "type").unwrap_or_default();
+        if typ == "result" || typ == "error" {
+            return self.on_iq_response(node, &typ);
+        }
+        let xmlns = attr(&node, "xmlns").unwrap_or_default();
+        let first = node.children().and_then(|c| c.first()).map(|c| c.tag.to_string()).unwrap_or_default();
+        match (xmlns.as_str(), first.as_str()) {
+            ("passive", "active") => {
+                self.reply(&node, vec![])?;
+                self.active = true;
+                self.set_state("active");
+                self.on_active().await
+            }
+            ("encrypt", _) => {
+                let answer = crate::signal::handle_encrypt_iq(&self.sim, self.who.as_ref(), &node).await;
+                self.reply(&node, answer)?;
+                // The prekey upload races the client's "active" iq; whichever comes
+                // second triggers the phone's key share.
+                if self.active
+                    && let Some((phone, device)) = self.who.clone()
+                    && let Some(share) = crate::signal::key_share_for(&self.sim, &phone, device).await?
+                {
+                    self.send(&share)?;
+                }
+                Ok(())
+            }
+            ("w:sync:app:state", _) => {
+                // Every requested collection exists and is empty.
+                let cols: Vec<Node> = node
+                    .get_optional_child("sync")
+                    .and_then(|s| s.children())
+                    .unwrap_or(&[])
+                    .iter()
+                    .filter(|c| c.tag == "collection")
+                    .map(|c| {
+                        NodeBuilder::new("collection")
+                            .attr("name", attr(c, "name").unwrap_or_default())
+                            .build()
+                    })
+                    .collect();
+                self.reply(&node, vec![NodeBuilder::new("sync").children(cols).build()])
+            }
+            ("usync", _) => {
+                let answer = crate::signal::handle_usync(&self.sim, &node);
+                self.reply(&node, answer)
+            }
+            _ => self.reply(&node, vec![]),
+        }
+    }
+
+    fn on_iq_response(&mut self, node: Node, typ: &str) -> Result<()> {
+        let id = attr(&node, "id").unwrap_or_default();
+        let Some((pid, _)) = &self.pending_pair else {
+            return Ok(());
+        };
+        if *pid != id {
+            return Ok(());
+        }
+        let (_, offer) = self.pending_pair.take().expect("checked");
+        if typ != "result" || node.get_optional_child("pair-device-sign").is_none() {
+            // The companion refused the pair-success (e.g. hmac-mismatch).
+            log::info!("wasim conn {}: pairing refused by the client", self.id);
+            return Ok(());
+        }
+        {
+            let mut st = self.sim.lock();
+            let acc = crate::ensure_account(&mut st, &offer.phone);
+            acc.devices.insert(
+                offer.device,
+                Device {
+                    noise_pub: offer.noise_pub,
+                    identity_pub: offer.identity_pub,
+                    prekeys: None,
+                    queue: Default::default(),
+                    key_shared: false,
+                },
+            );
+            st.refs.retain(|_, c| *c != self.id);
+        }
+        self.sim.bump(|c| c.paired += 1);
+        // Pairing done: the server asks the client to reconnect and log in.
+        self.send(&NodeBuilder::new("stream:error").attr("code", "515").build())?;
+        self.closing = Some(Closing::AwaitClient);
+        Ok(())
+    }
+
+    async fn on_active(&mut self) -> Result<()> {
+        let Some((phone, device)) = self.who.clone() else {
+            return Ok(());
+        };
+        // The phone shares the app-state sync key with a fresh device once.
+        if let Some(node) = crate::signal::key_share_for(&self.sim, &phone, device).await? {
+            self.send(&node)?;
+        }
+        let n = self.flush_queue_count()?;
+        self.send(
+            &NodeBuilder::new("ib")
+                .children([NodeBuilder::new("offline").attr("count", n.to_string()).build()])
+                .build(),
+        )
+        .context("offline marker")
+    }
+
+    fn flush_queue(&mut self) -> Result<()> {
+        if self.active {
+            self.flush_queue_count()?;
+        }
+        Ok(())
+    }
+
+    /// Sends every queued message not yet sent on this connection; returns how many.
+    fn flush_queue_count(&mut self) -> Result<usize> {
+        let Some((phone, device)) = self.who.clone() else {
+            return Ok(0);
+        };
+        let nodes: Vec<(String, Node)> = {
+            let st = self.sim.lock();
+            st.accounts
+                .get(&phone)
+                .and_then(|a| a.devices.get(&device))
+                .map(|d| {
+                    d.queue
+                        .iter()
+                        .filter(|m| !self.sent_ids.contains(&m.id))
+                        .map(|m| (m.id.clone(), m.node.clone()))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let n = nodes.len();
+        for (id, node) in nodes {
+            self.send(&node)?;
+            self.sent_ids.insert(id);
+        }
+        Ok(n)
+    }
+
+    async fn on_client_message(&mut self, node: Node) -> Result<()> {
+        let id = attr(&node, "id").unwrap_or_default();
+        let to = attr(&node, "to").unwrap_or_default();
+        if let Some((phone, device)) = self.who.clone() {
+            crate::signal::record_outbound(&self.sim, &phone, device, &node).await;
+        }
+        let ack = NodeBuilder::new("ack")
+            .attr("class", "message")
+            .attr("id", id)
+            .attr("from", to)
+            .attr("t", now_secs().to_string())
+            .build();
+        self.send(&ack)
+    }
+}
+
+/// An attribute as a string (JIDs rendered).
+pub(crate) fn attr(node: &Node, key: &str) -> Option<String> {
+    node.attrs.get(key).map(|v| v.as_str().into_owned())
+}
+
+/// A child's byte content.
+pub(crate) fn child_bytes<'a>(node: &'a Node, tag: &str) -> Option<&'a [u8]> {
+    match &node.get_optional_child(tag)?.content {
+        Some(NodeContent::Bytes(b)) => Some(b),
+        _ => None,
+    }
+}

@@ -1,0 +1,439 @@
+//! `wasim`: a simulated WhatsApp Web server for tests, benchmarks and demos.
+//!
+//! The unmodified whatsapp-rust client pairs with it (QR + simulated phone), logs
+//! in, receives Signal-encrypted messages from simulated contacts and sends to
+//! them. Two ways in: [`SimTransportFactory`] (in-process channels) and
+//! [`server::serve`] (WebSocket `/ws/chat` plus an admin HTTP API).
+//!
+//! Everything lives in memory; a [`Sim`] is cheap to clone (an `Arc`).
+
+mod conn;
+pub mod noise;
+pub mod phone;
+pub mod server;
+pub mod signal;
+mod transport;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Result, anyhow};
+use bytes::Bytes;
+use serde::Serialize;
+use tokio::sync::{mpsc, watch};
+use wacore_binary::Node;
+use wacore_libsignal::protocol::KeyPair;
+
+pub use transport::SimTransportFactory;
+
+use conn::ConnCmd;
+use transport::Outbound;
+
+/// A fault injected into a phone's live connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FaultKind {
+    /// Close the socket without a word.
+    Drop,
+    /// `<stream:error code="515"/>`: "restart required".
+    Restart515,
+    /// `<stream:error code="503"/>`: service unavailable.
+    Unavailable503,
+    /// `<stream:error code="401"/>` and the device is unlinked.
+    Logout,
+    /// The account is temporarily banned: live sockets drop, logins get
+    /// `<failure reason="402" expire=...>` until the ban expires.
+    Ban,
+    /// `<stream:error><conflict type="replaced"/></stream:error>`.
+    Replaced,
+}
+
+impl FaultKind {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "drop" => Self::Drop,
+            "restart515" => Self::Restart515,
+            "unavailable503" => Self::Unavailable503,
+            "logout" => Self::Logout,
+            "ban" => Self::Ban,
+            "replaced" => Self::Replaced,
+            _ => return None,
+        })
+    }
+}
+
+/// A message a linked device sent to a contact, as the simulator decrypted it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Received {
+    pub id: String,
+    /// The sending (linked) phone, E.164.
+    pub from: String,
+    /// The contact, E.164.
+    pub to: String,
+    pub text: Option<String>,
+    /// Unix seconds.
+    pub at: u64,
+}
+
+/// One live connection, as `GET /admin/connections` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnectionInfo {
+    pub id: u64,
+    pub phone: Option<String>,
+    pub device: Option<u16>,
+    /// `handshake`, `pairing`, `connected` or `active` (after the client left passive mode).
+    pub state: String,
+    /// Unix seconds.
+    pub since: u64,
+}
+
+/// An image a contact sends: the client sees an `ImageMessage` with this metadata.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct ImageSpec {
+    pub mimetype: Option<String>,
+    pub caption: Option<String>,
+    /// Size in bytes (no media is hosted; the metadata is what the client sees).
+    pub bytes: Option<u64>,
+}
+
+/// Things a test can wait for.
+#[derive(Debug, Clone, Default)]
+pub struct Counters {
+    /// Incremented whenever a device completes `pair-device-sign`.
+    pub paired: u64,
+    /// Incremented on every `<success>` sent.
+    pub logins: u64,
+    /// Incremented whenever a prekey bundle is uploaded.
+    pub prekey_uploads: u64,
+    /// Incremented whenever a tenant message to a contact is recorded.
+    pub received: u64,
+    /// Incremented whenever a queued inbound message is acked by a client.
+    pub acked: u64,
+}
+
+pub(crate) struct QueuedMsg {
+    pub id: String,
+    pub node: Node,
+}
+
+/// What the server knows of one linked (companion) device.
+pub(crate) struct Device {
+    pub noise_pub: [u8; 32],
+    pub identity_pub: [u8; 32],
+    pub prekeys: Option<signal::UploadedKeys>,
+    /// Inbound messages not yet acked by the device: WhatsApp's offline queue.
+    pub queue: VecDeque<QueuedMsg>,
+    /// The phone has shared the app-state key with this device.
+    pub key_shared: bool,
+}
+
+/// One phone number (an account). Its device 0 is the simulated phone.
+pub(crate) struct Account {
+    pub phone: String,
+    pub lid: String,
+    /// The phone's identity key: signs ADV identities and is its Signal identity.
+    pub identity: KeyPair,
+    pub devices: HashMap<u16, Device>,
+    pub next_device: u16,
+    pub banned_until: Option<u64>,
+}
+
+pub(crate) struct ConnEntry {
+    pub cmd: mpsc::UnboundedSender<ConnCmd>,
+    pub phone: Option<String>,
+    pub device: Option<u16>,
+    pub state: &'static str,
+    pub since: u64,
+}
+
+#[derive(Default)]
+pub(crate) struct State {
+    pub next_conn: u64,
+    pub conns: HashMap<u64, ConnEntry>,
+    /// Pairing ref -> connection that advertised it.
+    pub refs: HashMap<String, u64>,
+    /// Accounts by phone digits (no `+`).
+    pub accounts: HashMap<String, Account>,
+    pub next_lid: u64,
+    pub received: Vec<Received>,
+    pub contacts: HashMap<String, signal::SharedContact>,
+    pub msg_counter: u64,
+}
+
+pub(crate) struct Inner {
+    pub server: noise::ServerIdentity,
+    pub state: Mutex<State>,
+    pub counters: watch::Sender<Counters>,
+}
+
+/// The simulated network. Clone freely.
+#[derive(Clone)]
+pub struct Sim(pub(crate) Arc<Inner>);
+
+impl Default for Sim {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// `+15551234567` or `15551234567` -> `15551234567`.
+pub fn digits(phone: &str) -> String {
+    phone.chars().filter(|c| c.is_ascii_digit()).collect()
+}
+
+impl Sim {
+    pub fn new() -> Self {
+        let (counters, _) = watch::channel(Counters::default());
+        Sim(Arc::new(Inner {
+            server: noise::ServerIdentity::generate(),
+            state: Mutex::new(State { next_lid: 100_000_000_000_001, ..Default::default() }),
+            counters,
+        }))
+    }
+
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.0.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn bump(&self, f: impl FnOnce(&mut Counters)) {
+        self.0.counters.send_modify(f);
+    }
+
+    /// A snapshot of the counters.
+    pub fn counters(&self) -> Counters {
+        self.0.counters.borrow().clone()
+    }
+
+    /// Waits until `pred(counters)` holds or `timeout` passes.
+    pub async fn wait_for(
+        &self,
+        timeout: std::time::Duration,
+        pred: impl Fn(&Counters) -> bool,
+    ) -> Result<Counters> {
+        let mut rx = self.0.counters.subscribe();
+        let res = tokio::time::timeout(timeout, async {
+            loop {
+                {
+                    let c = rx.borrow_and_update();
+                    if pred(&c) {
+                        return c.clone();
+                    }
+                }
+                if rx.changed().await.is_err() {
+                    return rx.borrow().clone();
+                }
+            }
+        })
+        .await;
+        res.map_err(|_| anyhow!("timed out waiting for the simulator"))
+    }
+
+    /// Starts serving one client connection: bytes from the client arrive on
+    /// `inbound` (its end means the client hung up), replies go to `outbound`.
+    pub(crate) fn accept(
+        &self,
+        inbound: mpsc::UnboundedReceiver<Bytes>,
+        outbound: mpsc::UnboundedSender<Outbound>,
+    ) {
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let id = {
+            let mut st = self.lock();
+            st.next_conn += 1;
+            let id = st.next_conn;
+            st.conns.insert(
+                id,
+                ConnEntry {
+                    cmd: cmd_tx,
+                    phone: None,
+                    device: None,
+                    state: "handshake",
+                    since: phone::now_secs(),
+                },
+            );
+            id
+        };
+        let sim = self.clone();
+        tokio::spawn(async move {
+            conn::run(sim.clone(), id, inbound, outbound, cmd_rx).await;
+            let mut st = sim.lock();
+            st.conns.remove(&id);
+            st.refs.retain(|_, c| *c != id);
+        });
+    }
+
+    /// A simulated phone (`phone`, E.164; a fresh number when `None`) scans `qr`
+    /// and links the device showing it. Returns the phone number (E.164).
+    /// Fails when no connection shows that QR's ref.
+    pub fn scan(&self, qr: &str, phone: Option<&str>) -> Result<String> {
+        let qr = phone::parse_qr(qr)?;
+        let mut st = self.lock();
+        let conn_id =
+            *st.refs.get(&qr.pairing_ref).ok_or_else(|| anyhow!("no connection shows that QR code"))?;
+        let phone = match phone {
+            Some(p) => digits(p),
+            None => format!("1555{:07}", st.next_conn * 7919 % 10_000_000),
+        };
+        if phone.is_empty() {
+            return Err(anyhow!("phone number has no digits"));
+        }
+        let account = ensure_account(&mut st, &phone);
+        let device_id = account.next_device;
+        account.next_device += 1;
+        let identity = phone::device_identity_hmac(
+            &account.identity,
+            &qr.identity_pub,
+            &qr.adv_secret,
+            u32::from(device_id),
+            u32::from(device_id),
+        )?;
+        let lid = account.lid.clone();
+        let cmd = st
+            .conns
+            .get(&conn_id)
+            .map(|c| c.cmd.clone())
+            .ok_or_else(|| anyhow!("that connection is gone"))?;
+        drop(st);
+        cmd.send(ConnCmd::PairSuccess(conn::PairOffer {
+            phone: phone.clone(),
+            lid,
+            device: device_id,
+            noise_pub: qr.noise_pub,
+            identity_pub: qr.identity_pub,
+            device_identity: identity,
+        }))
+        .map_err(|_| anyhow!("that connection is gone"))?;
+        Ok(format!("+{phone}"))
+    }
+
+    /// Injects a fault into every live connection of `phone`. Returns how many
+    /// connections it reached (a ban also affects future logins).
+    pub fn fault(&self, phone: &str, kind: FaultKind, expire_s: Option<u64>) -> usize {
+        let phone = digits(phone);
+        let mut st = self.lock();
+        match kind {
+            FaultKind::Ban => {
+                if let Some(acc) = st.accounts.get_mut(&phone) {
+                    acc.banned_until = Some(phone::now_secs() + expire_s.unwrap_or(3600));
+                }
+            }
+            FaultKind::Logout => {
+                // The devices are unlinked; the phone (device 0) stays.
+                if let Some(acc) = st.accounts.get_mut(&phone) {
+                    acc.devices.clear();
+                }
+            }
+            _ => {}
+        }
+        let targets: Vec<_> = st
+            .conns
+            .values()
+            .filter(|c| c.phone.as_deref() == Some(phone.as_str()))
+            .map(|c| c.cmd.clone())
+            .collect();
+        drop(st);
+        targets.iter().filter(|t| t.send(ConnCmd::Fault(kind)).is_ok()).count()
+    }
+
+    /// Lifts a temporary ban early.
+    pub fn unban(&self, phone: &str) {
+        if let Some(acc) = self.lock().accounts.get_mut(&digits(phone)) {
+            acc.banned_until = None;
+        }
+    }
+
+    /// Live connections.
+    pub fn connections(&self) -> Vec<ConnectionInfo> {
+        let st = self.lock();
+        let mut v: Vec<_> = st
+            .conns
+            .iter()
+            .map(|(id, c)| ConnectionInfo {
+                id: *id,
+                phone: c.phone.as_ref().map(|p| format!("+{p}")),
+                device: c.device,
+                state: c.state.to_string(),
+                since: c.since,
+            })
+            .collect();
+        v.sort_by_key(|c| c.id);
+        v
+    }
+
+    /// What linked devices sent to `contact` (all contacts when `None`).
+    pub fn received(&self, contact: Option<&str>) -> Vec<Received> {
+        let want = contact.map(|c| format!("+{}", digits(c)));
+        self.lock().received.iter().filter(|r| want.as_ref().is_none_or(|w| &r.to == w)).cloned().collect()
+    }
+
+    /// Number of inbound messages still queued (unacked) for `phone`'s devices.
+    pub fn queued(&self, phone: &str) -> usize {
+        self.lock()
+            .accounts
+            .get(&digits(phone))
+            .map(|a| a.devices.values().map(|d| d.queue.len()).sum())
+            .unwrap_or(0)
+    }
+
+    /// Tells every live connection of `phone` to deliver what is queued for it.
+    pub(crate) fn kick(&self, phone: &str) {
+        let st = self.lock();
+        for c in st.conns.values() {
+            if c.phone.as_deref() == Some(phone) {
+                let _ = c.cmd.send(ConnCmd::Flush);
+            }
+        }
+    }
+
+    pub(crate) fn next_msg_id(&self) -> String {
+        let mut st = self.lock();
+        st.msg_counter += 1;
+        format!("3EB0{:016X}", st.msg_counter ^ 0x5A5A_0000_0000)
+    }
+
+    /// Sends a text message from `contact` to every linked device of `to`
+    /// (Signal-encrypted per device). Returns the message id.
+    pub async fn send_text(&self, contact: &str, to: &str, text: &str) -> Result<String> {
+        let msg = waproto::whatsapp::Message { conversation: Some(text.to_string()), ..Default::default() };
+        signal::send_from_contact(self, contact, to, msg).await
+    }
+
+    /// Sends an image message (metadata only, no hosted media) from `contact` to `to`.
+    pub async fn send_image(&self, contact: &str, to: &str, image: &ImageSpec) -> Result<String> {
+        let msg = waproto::whatsapp::Message {
+            image_message: buffa::MessageField::some(waproto::whatsapp::message::ImageMessage {
+                mimetype: Some(image.mimetype.clone().unwrap_or_else(|| "image/jpeg".into())),
+                caption: image.caption.clone(),
+                file_length: Some(image.bytes.unwrap_or(1024)),
+                url: Some("https://mmg.whatsapp.net/v/t62.7118-24/sim".into()),
+                direct_path: Some("/v/t62.7118-24/sim".into()),
+                media_key: Some(vec![7u8; 32]),
+                file_sha256: Some(vec![1u8; 32]),
+                file_enc_sha256: Some(vec![2u8; 32]),
+                width: Some(640),
+                height: Some(480),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        signal::send_from_contact(self, contact, to, msg).await
+    }
+}
+
+pub(crate) fn ensure_account<'a>(st: &'a mut State, phone: &str) -> &'a mut Account {
+    if !st.accounts.contains_key(phone) {
+        let lid = st.next_lid.to_string();
+        st.next_lid += 1;
+        st.accounts.insert(
+            phone.to_string(),
+            Account {
+                phone: phone.to_string(),
+                lid,
+                identity: KeyPair::generate(&mut rand::rng()),
+                devices: HashMap::new(),
+                next_device: 1,
+                banned_until: None,
+            },
+        );
+    }
+    st.accounts.get_mut(phone).expect("just inserted")
+}

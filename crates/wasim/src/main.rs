@@ -1,0 +1,53 @@
+//! `wasim serve --listen 127.0.0.1:PORT`: the simulated WhatsApp network.
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "wasim", version, about = "A simulated WhatsApp Web server for tests and demos")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Serve WebSocket /ws/chat and the /admin API on one port.
+    Serve {
+        /// Address to listen on (port 0 picks a free one; the bound address is printed).
+        #[arg(long, default_value = "127.0.0.1:8765")]
+        listen: std::net::SocketAddr,
+    },
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Serve { listen } => {
+            let listener = match tokio::net::TcpListener::bind(listen).await {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!("error: cannot listen on {listen}: {e}; pick another --listen address");
+                    return std::process::ExitCode::from(1);
+                }
+            };
+            let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+            // One line on stdout so scripts can learn the port.
+            println!("wasim listening on {addr} (ws://{addr}/ws/chat, http://{addr}/admin)");
+            let shutdown = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            if let Err(e) = wasim::server::serve(listener, wasim::Sim::new(), shutdown).await {
+                eprintln!("error: server failed: {e}");
+                return std::process::ExitCode::from(1);
+            }
+            std::process::ExitCode::SUCCESS
+        }
+    }
+}

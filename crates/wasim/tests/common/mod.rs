@@ -1,0 +1,130 @@
+//! Drives the real whatsapp-rust client against an in-process simulator.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use wasim::{Sim, SimTransportFactory};
+use whatsapp_rust::prelude::*;
+
+/// Every wait in these tests is bounded by this (CI must never hang).
+pub const STEP: Duration = Duration::from_secs(20);
+
+pub fn init_log() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // RUST_LOG=debug shows both sides when a test fails.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+            )
+            .with_test_writer()
+            .try_init();
+    });
+}
+
+pub struct TestBot {
+    pub handle: Option<BotHandle>,
+    pub client: Arc<Client>,
+    events: mpsc::UnboundedReceiver<Arc<Event>>,
+    pub seen: Vec<Arc<Event>>,
+}
+
+impl TestBot {
+    /// Builds and spawns a bot on the SQLite store at `db`, talking to `sim`.
+    pub async fn start(sim: &Sim, db: &Path) -> TestBot {
+        init_log();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let store = SqliteStore::new(db.to_str().expect("utf-8 path")).await.expect("sqlite store");
+        let bot = Bot::builder()
+            .with_backend(store)
+            .with_transport_factory(SimTransportFactory::new(sim))
+            .with_version((2, 3000, 1_023_456_789))
+            .skip_history_sync()
+            .on_event(move |ev, _client| {
+                let tx = tx.clone();
+                async move {
+                    let _ = tx.send(ev);
+                }
+            })
+            .build()
+            .await
+            .expect("bot builds");
+        let client = bot.client();
+        let handle = bot.spawn();
+        TestBot { handle: Some(handle), client, events: rx, seen: Vec::new() }
+    }
+
+    /// Waits (bounded) for the first event, seen or new, matching `pred`.
+    pub async fn wait<T>(&mut self, what: &str, pred: impl Fn(&Event) -> Option<T>) -> T {
+        if let Some(t) = self.seen.iter().find_map(|e| pred(e)) {
+            return t;
+        }
+        let deadline = tokio::time::Instant::now() + STEP;
+        loop {
+            match tokio::time::timeout_at(deadline, self.events.recv()).await {
+                Ok(Some(ev)) => {
+                    let hit = pred(&ev);
+                    self.seen.push(ev);
+                    if let Some(t) = hit {
+                        return t;
+                    }
+                }
+                Ok(None) => panic!("event stream ended while waiting for {what}"),
+                Err(_) => panic!(
+                    "timed out waiting for {what}; events so far: {:?}",
+                    self.seen.iter().map(|e| kind(e)).collect::<Vec<_>>()
+                ),
+            }
+        }
+    }
+
+    /// Like `wait`, but forgets what was seen before (for "the next X").
+    pub async fn wait_new<T>(&mut self, what: &str, pred: impl Fn(&Event) -> Option<T>) -> T {
+        self.seen.clear();
+        self.wait(what, pred).await
+    }
+
+    pub async fn qr(&mut self) -> String {
+        self.wait("a QR code", |e| match e {
+            Event::PairingQrCode(q) => Some(q.code.clone()),
+            _ => None,
+        })
+        .await
+    }
+
+    pub async fn connected(&mut self) {
+        self.wait("Connected", |e| matches!(e, Event::Connected(_)).then_some(())).await
+    }
+
+    /// Graceful stop, bounded.
+    pub async fn stop(mut self) {
+        if let Some(h) = self.handle.take() {
+            let _ = tokio::time::timeout(STEP, h.shutdown()).await;
+        }
+    }
+}
+
+impl Drop for TestBot {
+    fn drop(&mut self) {
+        if let Some(h) = self.handle.take() {
+            h.abort();
+        }
+    }
+}
+
+pub fn kind(e: &Event) -> String {
+    let s = format!("{e:?}");
+    s.split(['(', ' ', '{']).next().unwrap_or("").to_string()
+}
+
+/// A fresh sim, a paired and connected bot on a temp store. Returns the phone.
+pub async fn paired(sim: &Sim, dir: &Path, phone: &str) -> TestBot {
+    let mut bot = TestBot::start(sim, &dir.join("wa.db")).await;
+    let qr = bot.qr().await;
+    sim.scan(&qr, Some(phone)).expect("scan");
+    bot.connected().await;
+    bot
+}

@@ -1,0 +1,70 @@
+//! The local admin socket (`DATA_DIR/agentlocator.sock`, mode 0600): how
+//! operator commands reach a running daemon. One JSON request per line in, one
+//! JSON reply per line out. Access control is the socket's file mode: only the
+//! daemon's own user can connect.
+
+pub mod client;
+
+use serde::{Deserialize, Serialize};
+
+use crate::tenants::{TenantError, TenantRequest};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AdminRequest {
+    /// Is a daemon there, and which one?
+    Ping,
+    Tenant {
+        request: TenantRequest,
+    },
+    /// Test-only fault injection, refused unless the daemon was started with
+    /// `AGENTLOCATOR_FAULT_INJECTION=1` (see `daemon::faults`).
+    Fault {
+        target: String,
+        action: String,
+    },
+}
+
+/// One reply line: `{"ok": ...}` or `{"error": {"code": ..., "message": ...}}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminReply {
+    Ok(serde_json::Value),
+    Error(AdminError),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct AdminError {
+    pub code: String,
+    pub message: String,
+}
+
+impl AdminError {
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { code: code.into(), message: message.into() }
+    }
+}
+
+impl From<TenantError> for AdminError {
+    fn from(e: TenantError) -> Self {
+        let code = match &e {
+            TenantError::NotFound(_) => "not_found",
+            TenantError::Conflict(_) => "conflict",
+            TenantError::Invalid(_) => "invalid",
+            TenantError::Store(_) => "store",
+        };
+        AdminError::new(code, e.to_string())
+    }
+}
+
+impl From<AdminError> for TenantError {
+    fn from(e: AdminError) -> Self {
+        match e.code.as_str() {
+            "not_found" => TenantError::NotFound(e.message),
+            "conflict" => TenantError::Conflict(e.message),
+            "invalid" => TenantError::Invalid(e.message),
+            _ => TenantError::Store(e.message),
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! The command line: global options, subcommands, and the one place that turns
+//! an error into its message and exit code.
+
+mod check;
+mod config_cmd;
+mod logging;
+mod render;
+mod tenant;
+
+pub mod completions;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::error::{AppError, AppResult};
+use crate::paths::DataDir;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "agentlocator",
+    version = crate::health::build_info::VERSION,
+    about = "Links tenants' WhatsApp and Twilio numbers to their backends as signed, durable webhooks",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOptions,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GlobalOptions {
+    /// Configuration file [default: config/agentlocator.toml when it exists]
+    #[arg(long, global = true, env = "AGENTLOCATOR_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Where the database, secrets and tenant data live
+    #[arg(long, global = true, env = "AGENTLOCATOR_DATA_DIR", default_value = "./data", value_name = "PATH")]
+    pub data_dir: PathBuf,
+    /// Log format (logs go to stderr)
+    #[arg(long, global = true, env = "AGENTLOCATOR_LOG_FORMAT", default_value = "text", value_enum)]
+    pub log_format: logging::LogFormat,
+    /// More logging (-v debug, -vv trace); RUST_LOG overrides
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Less logging (-q warnings, -qq errors only)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub quiet: u8,
+}
+
+impl GlobalOptions {
+    pub fn load_config(&self) -> AppResult<Config> {
+        Config::load(self.config.as_deref())
+    }
+
+    pub fn data(&self) -> DataDir {
+        DataDir::new(&self.data_dir)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: HTTP service, WhatsApp supervisor, admin socket
+    Serve,
+    /// Inspect the configuration
+    #[command(subcommand)]
+    Config(config_cmd::ConfigCommand),
+    /// Manage tenants (businesses)
+    #[command(subcommand)]
+    Tenant(tenant::TenantCommand),
+    /// Checks against a deployment
+    #[command(subcommand)]
+    Check(check::CheckCommand),
+    /// Print a shell completion script
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    // Everything this process creates is private to its user, whatever the
+    // caller's umask: sockets, databases, secrets, recordings.
+    // SAFETY: umask only changes this process's file-creation mask.
+    unsafe {
+        libc::umask(0o077);
+    }
+    let cli = Cli::parse();
+    logging::init(cli.global.log_format, cli.global.verbose, cli.global.quiet);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(error.exit_code())
+        }
+    }
+}
+
+fn run(cli: Cli) -> AppResult<()> {
+    match cli.command {
+        Command::Serve => {
+            let config = cli.global.load_config()?;
+            runtime()?.block_on(crate::daemon::serve(config, cli.global.data()))
+        }
+        Command::Config(command) => config_cmd::run(&cli.global, command),
+        Command::Tenant(command) => tenant::run(&cli.global, command),
+        Command::Check(command) => check::run(&cli.global, command),
+        Command::Completions { shell } => completions::write(shell, &mut std::io::stdout())
+            .map_err(|e| AppError::failed(format!("cannot write completions: {e}"))),
+    }
+}
+
+fn runtime() -> AppResult<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| AppError::failed(format!("cannot start the async runtime: {e}")))
+}

@@ -1,0 +1,194 @@
+//! `agentlocator tenant ...`: through the daemon's admin socket when a daemon
+//! runs (the change takes effect at once), else straight on the database.
+//! Both paths run `tenants::execute`, so the result is the same.
+
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+
+use super::render::{or_dash, print_json, print_table};
+use super::GlobalOptions;
+use crate::admin::client::{AdminClient, ClientError};
+use crate::admin::AdminRequest;
+use crate::error::{AppError, AppResult};
+use crate::store::Store;
+use crate::tenants::{self, TenantError, TenantId, TenantRequest, TenantResponse, TenantSettings};
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant; prints its API token once
+    Add {
+        id: TenantId,
+        #[command(flatten)]
+        settings: SettingsArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One line per tenant
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Everything about one tenant (secrets redacted)
+    Show {
+        id: TenantId,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a tenant's settings (an empty value clears an optional one)
+    Set {
+        id: TenantId,
+        #[command(flatten)]
+        settings: SettingsArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Issue a new API token; the old one stops working at once
+    Token {
+        id: TenantId,
+        /// Required: rotation is the only token operation
+        #[arg(long, required = true)]
+        rotate: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a tenant and all its data
+    Remove {
+        id: TenantId,
+        /// Confirm the deletion
+        #[arg(long, required = true)]
+        yes: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SettingsArgs {
+    /// Display name [default on add: the id]
+    #[arg(long)]
+    name: Option<String>,
+    /// Where this tenant's events are POSTed
+    #[arg(long, value_name = "URL")]
+    webhook_url: Option<String>,
+    /// A Twilio number (+E164) routed to this tenant; repeat for more. On
+    /// `set`, replaces the tenant's list
+    #[arg(long = "twilio-number", value_name = "+E164")]
+    twilio_numbers: Vec<String>,
+    /// This tenant's own Twilio auth token (else the global one is used)
+    #[arg(long, value_name = "TOKEN")]
+    twilio_auth_token: Option<String>,
+}
+
+impl SettingsArgs {
+    fn into_settings(self) -> TenantSettings {
+        TenantSettings {
+            name: self.name,
+            webhook_url: self.webhook_url,
+            twilio_numbers: (!self.twilio_numbers.is_empty()).then_some(self.twilio_numbers),
+            twilio_auth_token: self.twilio_auth_token,
+        }
+    }
+}
+
+pub fn run(global: &GlobalOptions, command: TenantCommand) -> AppResult<()> {
+    let (request, json) = match command {
+        TenantCommand::Add { id, settings, json } => {
+            (TenantRequest::Add { id, settings: settings.into_settings() }, json)
+        }
+        TenantCommand::List { json } => (TenantRequest::List, json),
+        TenantCommand::Show { id, json } => (TenantRequest::Show { id }, json),
+        TenantCommand::Set { id, settings, json } => {
+            (TenantRequest::Set { id, settings: settings.into_settings() }, json)
+        }
+        TenantCommand::Token { id, json, .. } => (TenantRequest::RotateToken { id }, json),
+        TenantCommand::Remove { id, json, .. } => (TenantRequest::Remove { id }, json),
+    };
+    let response = perform(global, request)?;
+    if json {
+        return print_json(&response);
+    }
+    print_text(&response);
+    Ok(())
+}
+
+/// Runs the request on the daemon when one answers, else on the database.
+fn perform(global: &GlobalOptions, request: TenantRequest) -> AppResult<TenantResponse> {
+    let config = global.load_config()?;
+    let data = global.data();
+    let connected = AdminClient::connect(&data.socket_path())
+        .map_err(|e| AppError::unreachable(format!("{e}; check that you may access the data directory")))?;
+    let result = match connected {
+        Some(mut client) => match client.call(&AdminRequest::Tenant { request }) {
+            Ok(value) => Ok(serde_json::from_value::<TenantResponse>(value).map_err(|e| {
+                AppError::failed(format!("the daemon answered in a form this command cannot read ({e}); are both the same version?"))
+            })?),
+            Err(ClientError::Remote(remote)) => Err(TenantError::from(remote)),
+            Err(e) => return Err(AppError::unreachable(format!("daemon did not answer: {e}"))),
+        },
+        None => {
+            data.ensure()?;
+            let store = Store::open(&data.db_path(), Duration::from_millis(config.store.busy_timeout_ms))?;
+            tenants::execute(&store, &data, &request)
+        }
+    };
+    result.map_err(|e| AppError::failed(e.to_string()))
+}
+
+fn print_text(response: &TenantResponse) {
+    match response {
+        TenantResponse::Created(created) => {
+            println!("Created tenant {}.", created.tenant.id);
+            println!("API token (shown once; only its hash is stored):");
+            println!("{}", created.token);
+        }
+        TenantResponse::List { tenants } => {
+            let rows: Vec<Vec<String>> = tenants
+                .iter()
+                .map(|t| {
+                    vec![
+                        t.id.clone(),
+                        t.name.clone(),
+                        t.whatsapp.state.clone(),
+                        or_dash(t.whatsapp.phone.as_deref()),
+                        or_dash(t.webhook_url.as_deref()),
+                    ]
+                })
+                .collect();
+            if rows.is_empty() {
+                println!("No tenants yet; add one with `agentlocator tenant add <id>`.");
+            } else {
+                print_table(&["ID", "NAME", "WHATSAPP", "PHONE", "WEBHOOK URL"], &rows);
+            }
+        }
+        TenantResponse::Detail(detail) => {
+            let t = &detail.tenant;
+            let numbers = if t.twilio_numbers.is_empty() { "-".into() } else { t.twilio_numbers.join(", ") };
+            println!("id:                 {}", t.id);
+            println!("name:               {}", t.name);
+            println!("webhook url:        {}", or_dash(t.webhook_url.as_deref()));
+            println!("twilio numbers:     {numbers}");
+            println!(
+                "twilio auth token:  {}",
+                if t.twilio_auth_token_set { "set (redacted)" } else { "not set (global token used)" }
+            );
+            println!("whatsapp state:     {} since {}", t.whatsapp.state, t.whatsapp.since);
+            println!("whatsapp phone:     {}", or_dash(t.whatsapp.phone.as_deref()));
+            println!("reconnects:         {}", t.whatsapp.reconnects);
+            println!("last error:         {}", or_dash(t.whatsapp.last_error.as_deref()));
+            println!("created:            {}", t.created_at);
+            println!("updated:            {}", t.updated_at);
+            println!("token issued:       {}", t.token_rotated_at);
+            println!("recent state changes:");
+            for change in &detail.recent_state_changes {
+                println!("  {}  {:<12}  {}", change.at, change.state, change.reason);
+            }
+        }
+        TenantResponse::Updated { tenant } => println!("Updated tenant {}.", tenant.id),
+        TenantResponse::Token(token) => {
+            println!("New API token for {} (shown once; the old one no longer works):", token.tenant);
+            println!("{}", token.token);
+        }
+        TenantResponse::Removed(removed) => println!("Removed tenant {} and its data.", removed.tenant),
+    }
+}

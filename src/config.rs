@@ -1,0 +1,409 @@
+//! The effective configuration: built-in defaults, then the TOML file, then the
+//! environment (INTERFACE.md §2), validated once so the rest of the program can
+//! trust every value it reads.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::value::{Dict, Value};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{AppError, AppResult};
+
+/// Where the checked-in configuration lives, relative to the working directory.
+pub const DEFAULT_CONFIG_PATH: &str = "config/agentlocator.toml";
+
+/// The seed deployment's variable names, each mapped to the key it sets. Listed
+/// in order; a later entry wins (so `PUBLIC_BASE_URL` beats its alias).
+const NAMED_ENV_VARS: &[(&str, &str)] = &[
+    ("AGENTLOCATOR_LISTEN", "http.listen"),
+    ("FLASK_BASE_URL", "http.public_base_url"),
+    ("PUBLIC_BASE_URL", "http.public_base_url"),
+    ("INTERNAL_SECRET", "security.internal_secret"),
+    ("TWILIO_AUTH_TOKEN", "twilio.auth_token"),
+    ("TWILIO_ACCOUNT_SID", "twilio.account_sid"),
+    ("TWILIO_API_BASE_URL", "twilio.api_base_url"),
+    ("WHATSAPP_WS_URL", "whatsapp.ws_url"),
+];
+
+/// Prefix of the generic overrides: `AGENTLOCATOR_DELIVERY__MAX_ATTEMPTS=5`
+/// sets `delivery.max_attempts`. The double underscore separates the section
+/// from the key, which keeps `AGENTLOCATOR_DATA_DIR` and friends (global
+/// options, not config keys) out of this namespace.
+const GENERIC_ENV_PREFIX: &str = "AGENTLOCATOR_";
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub http: HttpConfig,
+    pub security: SecurityConfig,
+    pub twilio: TwilioConfig,
+    pub whatsapp: WhatsappConfig,
+    pub delivery: DeliveryConfig,
+    pub store: StoreConfig,
+    pub health: HealthConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    pub listen: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_base_url: Option<String>,
+    pub body_limit_bytes: usize,
+    pub request_timeout_s: u64,
+    /// How long in-flight requests may take to finish after SIGTERM.
+    pub shutdown_grace_s: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: "0.0.0.0:5000".into(),
+            public_base_url: None,
+            body_limit_bytes: 1024 * 1024,
+            request_timeout_s: 15,
+            shutdown_grace_s: 20,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecurityConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub internal_secret: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TwilioConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_sid: Option<String>,
+    pub api_base_url: String,
+}
+
+impl Default for TwilioConfig {
+    fn default() -> Self {
+        Self { auth_token: None, account_sid: None, api_base_url: "https://api.twilio.com".into() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct WhatsappConfig {
+    /// Only honoured by builds with the `sim` feature (validated below).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ws_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveryConfig {
+    pub max_attempts: u32,
+    /// Attempts for answers that say the receiver rejects the event (4xx other
+    /// than 408/429): a misconfigured receiver gets fixed, so keep trying, but
+    /// not for the whole schedule.
+    pub client_error_attempts: u32,
+    pub backoff_base_s: u64,
+    pub backoff_cap_s: u64,
+    pub timeout_s: u64,
+    pub concurrency: usize,
+    /// Delivered events older than this are pruned; pending and dead never are.
+    pub retention_days: u64,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        Self {
+            max_attempts: 12,
+            client_error_attempts: 4,
+            backoff_base_s: 2,
+            backoff_cap_s: 900,
+            timeout_s: 10,
+            concurrency: 32,
+            retention_days: 7,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    pub busy_timeout_ms: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self { busy_timeout_ms: 5000 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthConfig {
+    /// Each readiness check must answer within this time or counts as failed.
+    pub check_timeout_ms: u64,
+    /// A supervisor or event-loop heartbeat older than this means "wedged".
+    pub wedged_after_ms: u64,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        Self { check_timeout_ms: 2000, wedged_after_ms: 3000 }
+    }
+}
+
+impl Config {
+    /// Loads defaults, then `path` (or the default file when it exists), then the
+    /// environment, and validates the result. Any failure is a config error (exit 3).
+    pub fn load(explicit_path: Option<&Path>) -> AppResult<Self> {
+        Self::load_from(explicit_path, std::env::vars())
+    }
+
+    /// As `load`, with the environment passed in (so tests need not mutate it).
+    pub fn load_from(
+        explicit_path: Option<&Path>,
+        env: impl Iterator<Item = (String, String)>,
+    ) -> AppResult<Self> {
+        let env: Vec<(String, String)> = env.collect();
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = config_file(explicit_path)? {
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment =
+            figment.merge(Serialized::defaults(named_env_overrides(&env))).merge(generic_env_overrides());
+        let config: Config = figment.extract().map_err(describe_figment_error)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> AppResult<()> {
+        self.listen_addr()?;
+        if let Some(url) = &self.http.public_base_url {
+            check_http_url("http.public_base_url", url)?;
+        }
+        check_http_url("twilio.api_base_url", &self.twilio.api_base_url)?;
+        if let Some(secret) = &self.security.internal_secret {
+            if secret.len() < 16 {
+                return Err(AppError::config(
+                    "security.internal_secret: too short (use at least 16 characters, e.g. `openssl rand -hex 32`)",
+                ));
+            }
+        }
+        if let Some(url) = &self.whatsapp.ws_url {
+            if !cfg!(feature = "sim") {
+                return Err(AppError::config(
+                    "whatsapp.ws_url: only builds with the `sim` feature may point at a simulated network; remove it (or WHATSAPP_WS_URL) from a production configuration",
+                ));
+            }
+            let parsed = url::Url::parse(url)
+                .map_err(|e| AppError::config(format!("whatsapp.ws_url: `{url}` is not a URL ({e})")))?;
+            if !matches!(parsed.scheme(), "ws" | "wss") {
+                return Err(AppError::config(format!(
+                    "whatsapp.ws_url: `{url}` must start with ws:// or wss://"
+                )));
+            }
+        }
+        let d = &self.delivery;
+        positive("delivery.max_attempts", d.max_attempts as u64)?;
+        positive("delivery.client_error_attempts", d.client_error_attempts as u64)?;
+        if d.client_error_attempts > d.max_attempts {
+            return Err(AppError::config(
+                "delivery.client_error_attempts: must not exceed delivery.max_attempts",
+            ));
+        }
+        positive("delivery.backoff_base_s", d.backoff_base_s)?;
+        if d.backoff_cap_s < d.backoff_base_s {
+            return Err(AppError::config("delivery.backoff_cap_s: must be at least delivery.backoff_base_s"));
+        }
+        positive("delivery.timeout_s", d.timeout_s)?;
+        positive("delivery.concurrency", d.concurrency as u64)?;
+        positive("delivery.retention_days", d.retention_days)?;
+        positive("http.body_limit_bytes", self.http.body_limit_bytes as u64)?;
+        positive("http.request_timeout_s", self.http.request_timeout_s)?;
+        positive("store.busy_timeout_ms", self.store.busy_timeout_ms)?;
+        positive("health.check_timeout_ms", self.health.check_timeout_ms)?;
+        positive("health.wedged_after_ms", self.health.wedged_after_ms)?;
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> AppResult<SocketAddr> {
+        self.http.listen.parse().map_err(|_| {
+            AppError::config(format!(
+                "http.listen: `{}` is not an address:port (e.g. 0.0.0.0:5000 or 127.0.0.1:0)",
+                self.http.listen
+            ))
+        })
+    }
+
+    /// The configuration as it may be shown: every secret replaced by a marker.
+    pub fn redacted(&self) -> Config {
+        fn hide(secret: &Option<String>) -> Option<String> {
+            secret.as_ref().map(|_| "<redacted>".to_string())
+        }
+        let mut shown = self.clone();
+        shown.security.internal_secret = hide(&self.security.internal_secret);
+        shown.twilio.auth_token = hide(&self.twilio.auth_token);
+        shown
+    }
+}
+
+/// Which file to read: the one named (it must exist), else the default path when
+/// it exists, else none (built-in defaults).
+fn config_file(explicit: Option<&Path>) -> AppResult<Option<PathBuf>> {
+    match explicit {
+        Some(path) if path.is_file() => Ok(Some(path.to_path_buf())),
+        Some(path) => Err(AppError::config(format!(
+            "--config {}: no such file; pass an existing TOML file or drop the option to use built-in defaults",
+            path.display()
+        ))),
+        None => {
+            let default = PathBuf::from(DEFAULT_CONFIG_PATH);
+            Ok(default.is_file().then_some(default))
+        }
+    }
+}
+
+/// The seed's variable names as string values. They are taken verbatim (an auth
+/// token of digits stays a string) rather than parsed like the generic ones.
+fn named_env_overrides(env: &[(String, String)]) -> Dict {
+    let mut dict = Dict::new();
+    for (var, key) in NAMED_ENV_VARS {
+        let Some((_, value)) = env.iter().find(|(name, _)| name == var) else { continue };
+        if value.is_empty() {
+            continue;
+        }
+        let (section, field) = key.split_once('.').unwrap_or((key, ""));
+        let entry = dict.entry(section.to_string()).or_insert_with(|| Value::from(Dict::new()));
+        if let Value::Dict(_, inner) = entry {
+            inner.insert(field.to_string(), Value::from(value.clone()));
+        }
+    }
+    dict
+}
+
+fn generic_env_overrides() -> Env {
+    Env::prefixed(GENERIC_ENV_PREFIX).filter(|key| key.as_str().contains("__")).split("__")
+}
+
+fn describe_figment_error(error: figment::Error) -> AppError {
+    // figment paths start with the profile name ("default"); operators never see profiles.
+    let path: Vec<&str> = error.path.iter().map(String::as_str).filter(|p| *p != "default").collect();
+    let mut key = path.join(".");
+    let detail = match &error.kind {
+        figment::error::Kind::UnknownField(field, expected) => {
+            if !key.is_empty() {
+                key.push('.');
+            }
+            key.push_str(field);
+            format!("unknown key (known keys here: {})", expected.join(", "))
+        }
+        other => other.to_string(),
+    };
+    let source = error
+        .metadata
+        .as_ref()
+        .and_then(|m| m.source.as_ref())
+        .map(|s| format!(" (from {s})"))
+        .unwrap_or_default();
+    let key = if key.is_empty() { "configuration".to_string() } else { key };
+    AppError::config(format!("{key}: {detail}{source}"))
+}
+
+fn check_http_url(key: &str, value: &str) -> AppResult<()> {
+    let parsed = url::Url::parse(value)
+        .map_err(|e| AppError::config(format!("{key}: `{value}` is not a URL ({e})")))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+        return Err(AppError::config(format!(
+            "{key}: `{value}` must be an absolute http:// or https:// URL"
+        )));
+    }
+    Ok(())
+}
+
+fn positive(key: &str, value: u64) -> AppResult<()> {
+    if value == 0 {
+        return Err(AppError::config(format!("{key}: must be greater than 0")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(toml: &str, env: &[(&str, &str)]) -> AppResult<Config> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, toml).expect("write");
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        Config::load_from(Some(&path), env.collect::<Vec<_>>().into_iter())
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let c = load("", &[]).expect("defaults");
+        assert_eq!(c.http.listen, "0.0.0.0:5000");
+        assert_eq!(c.twilio.api_base_url, "https://api.twilio.com");
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = load("[http]\nlisten = \"127.0.0.1:1\"\nbogus = 1\n", &[]).unwrap_err();
+        assert_eq!(err.exit_code(), 3);
+        assert!(err.message.starts_with("http.bogus"), "{}", err.message);
+    }
+
+    #[test]
+    fn bad_value_is_named() {
+        let err = load("[delivery]\nmax_attempts = \"many\"\n", &[]).unwrap_err();
+        assert!(err.message.starts_with("delivery.max_attempts"), "{}", err.message);
+        let err = load("[http]\nlisten = \"nowhere\"\n", &[]).unwrap_err();
+        assert!(err.message.starts_with("http.listen"), "{}", err.message);
+    }
+
+    #[test]
+    fn seed_env_names_override_the_file_and_stay_strings() {
+        let c = load(
+            "[twilio]\nauth_token = \"fromfile\"\n",
+            &[
+                ("TWILIO_AUTH_TOKEN", "12345"),
+                ("FLASK_BASE_URL", "https://alias.example"),
+                ("AGENTLOCATOR_LISTEN", "127.0.0.1:7000"),
+            ],
+        )
+        .expect("load");
+        assert_eq!(c.twilio.auth_token.as_deref(), Some("12345"));
+        assert_eq!(c.http.public_base_url.as_deref(), Some("https://alias.example"));
+        assert_eq!(c.http.listen, "127.0.0.1:7000");
+        let c = load(
+            "",
+            &[("FLASK_BASE_URL", "https://alias.example"), ("PUBLIC_BASE_URL", "https://main.example")],
+        )
+        .expect("load");
+        assert_eq!(c.http.public_base_url.as_deref(), Some("https://main.example"));
+    }
+
+    #[test]
+    fn redaction_hides_every_secret() {
+        let c = load(
+            "[security]\ninternal_secret = \"0123456789abcdef0123\"\n[twilio]\nauth_token = \"tok\"\n",
+            &[],
+        )
+        .expect("load");
+        let shown = toml::to_string(&c.redacted()).expect("toml");
+        assert!(!shown.contains("0123456789abcdef0123") && !shown.contains("\"tok\""), "{shown}");
+    }
+
+    #[cfg(not(feature = "sim"))]
+    #[test]
+    fn production_build_refuses_ws_url() {
+        let err = load("[whatsapp]\nws_url = \"ws://127.0.0.1:1/ws/chat\"\n", &[]).unwrap_err();
+        assert!(err.message.starts_with("whatsapp.ws_url"), "{}", err.message);
+    }
+}

@@ -1,0 +1,185 @@
+//! The daemon's side of the admin socket: tenant operations take effect at
+//! once because the daemon itself performs them (and tells the supervisor).
+
+use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::watch;
+
+use super::FAULT_INJECTION_ENV;
+use crate::admin::client::AdminClient;
+use crate::admin::{AdminError, AdminReply, AdminRequest};
+use crate::error::{AppError, AppResult};
+use crate::health::build_info;
+use crate::paths::DataDir;
+use crate::store::Store;
+use crate::supervisor::{SupervisorFault, SupervisorHandle};
+use crate::tenants;
+
+/// A request line longer than this is refused (and the connection closed).
+const MAX_REQUEST_BYTES: usize = 1024 * 1024;
+
+pub struct AdminServer {
+    listener: UnixListener,
+    path: PathBuf,
+    context: Context,
+}
+
+#[derive(Clone)]
+struct Context {
+    data: DataDir,
+    store: Store,
+    supervisor: SupervisorHandle,
+    http_addr: SocketAddr,
+    faults_enabled: bool,
+}
+
+impl AdminServer {
+    pub fn bind(
+        data: &DataDir,
+        store: Store,
+        supervisor: SupervisorHandle,
+        http_addr: SocketAddr,
+    ) -> AppResult<AdminServer> {
+        let path = data.socket_path();
+        remove_stale_socket(&path)?;
+        let listener = UnixListener::bind(&path)
+            .map_err(|e| AppError::failed(format!("cannot create admin socket {}: {e}", path.display())))?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| AppError::failed(format!("cannot set mode 0600 on {}: {e}", path.display())))?;
+        let faults_enabled = std::env::var(FAULT_INJECTION_ENV).is_ok_and(|v| v == "1");
+        if faults_enabled {
+            tracing::warn!("fault injection is enabled on the admin socket (testing only)");
+        }
+        Ok(AdminServer {
+            listener,
+            path,
+            context: Context { data: data.clone(), store, supervisor, http_addr, faults_enabled },
+        })
+    }
+
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, _)) => {
+                        tokio::spawn(serve_connection(stream, self.context.clone()));
+                    }
+                    Err(e) => tracing::warn!(error = %e, "admin socket accept failed"),
+                },
+                _ = shutdown.wait_for(|stop| *stop) => break,
+            }
+        }
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// A socket file left by a daemon that died is removed; a live one means
+/// another daemon owns this data directory (the serve lock normally says so first).
+fn remove_stale_socket(path: &std::path::Path) -> AppResult<()> {
+    if !path.exists() {
+        return Ok(());
+    }
+    match AdminClient::connect(path) {
+        Ok(Some(_)) => {
+            Err(AppError::failed(format!("a daemon already answers on {}; stop it first", path.display())))
+        }
+        _ => std::fs::remove_file(path)
+            .map_err(|e| AppError::failed(format!("cannot remove stale socket {}: {e}", path.display()))),
+    }
+}
+
+async fn serve_connection(stream: UnixStream, context: Context) {
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        match (&mut lines).take(MAX_REQUEST_BYTES as u64 + 1).read_line(&mut line).await {
+            Ok(0) => return,
+            Ok(n) if n > MAX_REQUEST_BYTES => {
+                let reply = AdminReply::Error(AdminError::new("too_large", "request line too long"));
+                let _ = write_reply(&mut write, &reply).await;
+                return;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::debug!(error = %e, "admin connection read failed");
+                return;
+            }
+        }
+        let reply = match serde_json::from_str::<AdminRequest>(&line) {
+            Ok(request) => handle(request, &context).await,
+            Err(e) => AdminReply::Error(AdminError::new("bad_request", format!("cannot read request: {e}"))),
+        };
+        if write_reply(&mut write, &reply).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn write_reply(
+    write: &mut tokio::net::unix::OwnedWriteHalf,
+    reply: &AdminReply,
+) -> std::io::Result<()> {
+    let mut bytes = serde_json::to_vec(reply).unwrap_or_else(|e| {
+        format!(r#"{{"error":{{"code":"internal","message":"cannot encode reply: {e}"}}}}"#).into_bytes()
+    });
+    bytes.push(b'\n');
+    write.write_all(&bytes).await
+}
+
+async fn handle(request: AdminRequest, context: &Context) -> AdminReply {
+    match request {
+        AdminRequest::Ping => AdminReply::Ok(json!({
+            "pid": std::process::id(),
+            "version": build_info::VERSION,
+            "http": context.http_addr.to_string(),
+            "data_dir": context.data.root().display().to_string(),
+        })),
+        AdminRequest::Tenant { request } => {
+            tracing::info!(op = ?std::mem::discriminant(&request), "admin tenant request");
+            let (store, data) = (context.store.clone(), context.data.clone());
+            let outcome =
+                tokio::task::spawn_blocking(move || tenants::execute(&store, &data, &request)).await;
+            match outcome {
+                Ok(Ok(response)) => match serde_json::to_value(response) {
+                    Ok(value) => AdminReply::Ok(value),
+                    Err(e) => AdminReply::Error(AdminError::new("internal", e.to_string())),
+                },
+                Ok(Err(e)) => AdminReply::Error(e.into()),
+                Err(e) => AdminReply::Error(AdminError::new("internal", e.to_string())),
+            }
+        }
+        AdminRequest::Fault { target, action } => inject_fault(context, &target, &action).await,
+    }
+}
+
+async fn inject_fault(context: &Context, target: &str, action: &str) -> AdminReply {
+    if !context.faults_enabled {
+        return AdminReply::Error(AdminError::new(
+            "forbidden",
+            format!("fault injection is disabled; start serve with {FAULT_INJECTION_ENV}=1 (tests only)"),
+        ));
+    }
+    let fault = match (target, action) {
+        ("supervisor", "stop") => SupervisorFault::Stop,
+        ("supervisor", "wedge") => SupervisorFault::Wedge,
+        _ => {
+            return AdminReply::Error(AdminError::new(
+                "invalid",
+                "known faults: supervisor stop, supervisor wedge",
+            ))
+        }
+    };
+    tracing::warn!(target, action, "injecting fault");
+    if context.supervisor.inject_fault(fault).await {
+        AdminReply::Ok(json!({"injected": format!("{target} {action}")}))
+    } else {
+        AdminReply::Error(AdminError::new("gone", "the supervisor is not running"))
+    }
+}

@@ -1,0 +1,119 @@
+//! `agentlocator serve`: opens the store, starts the supervisor, the HTTP
+//! service and the admin socket, then waits for SIGTERM/SIGINT and shuts down
+//! in order (stop accepting, let in-flight requests finish, stop workers).
+
+mod admin;
+mod lock;
+mod signals;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::error::{AppError, AppResult};
+use crate::health::{Health, LoopWatchdog};
+use crate::http::{self, AppState};
+use crate::paths::DataDir;
+use crate::secrets::{internal_secret, SecretSource};
+use crate::store::Store;
+use crate::supervisor::Supervisor;
+
+/// Set to 1 to let the admin socket inject faults (tests only).
+pub const FAULT_INJECTION_ENV: &str = "AGENTLOCATOR_FAULT_INJECTION";
+
+pub async fn serve(config: Config, data: DataDir) -> AppResult<()> {
+    data.ensure()?;
+    let _lock = lock::ServeLock::acquire(&data)?;
+    let (secret, source) = internal_secret(&config, &data)?;
+    match source {
+        SecretSource::Configured => tracing::info!("internal secret: from the configuration"),
+        SecretSource::StoredFile => {
+            tracing::info!(path = %data.secret_path().display(), "internal secret: kept in file")
+        }
+        SecretSource::GeneratedNow => tracing::warn!(
+            path = %data.secret_path().display(),
+            "internal secret: none configured, generated one and stored it (mode 0600); set INTERNAL_SECRET to choose your own"
+        ),
+    }
+    let store = Store::open(&data.db_path(), Duration::from_millis(config.store.busy_timeout_ms))?;
+    let metrics = install_metrics()?;
+
+    let supervisor = Supervisor::start();
+    let health = Health {
+        store: store.clone(),
+        supervisor: supervisor.handle(),
+        watchdog: LoopWatchdog::start(),
+        check_timeout: Duration::from_millis(config.health.check_timeout_ms),
+        wedged_after: Duration::from_millis(config.health.wedged_after_ms),
+        started: Instant::now(),
+    };
+    let config = Arc::new(config);
+    let state = AppState {
+        config: config.clone(),
+        store: store.clone(),
+        health,
+        internal_secret: Arc::new(secret),
+        metrics,
+    };
+
+    let listen = config.listen_addr()?;
+    let listener = TcpListener::bind(listen).await.map_err(|e| {
+        AppError::failed(format!(
+            "cannot listen on {listen}: {e}; choose another http.listen (AGENTLOCATOR_LISTEN)"
+        ))
+    })?;
+    let local: SocketAddr = listener.local_addr().map_err(|e| AppError::failed(e.to_string()))?;
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let admin_socket = admin::AdminServer::bind(&data, store.clone(), supervisor.handle(), local)?;
+    let admin_task = tokio::spawn(admin_socket.run(shutdown_rx.clone()));
+
+    let mut http_shutdown = shutdown_rx.clone();
+    let http_task = tokio::spawn(async move {
+        axum::serve(listener, http::router(state))
+            .with_graceful_shutdown(async move {
+                let _ = http_shutdown.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
+    tracing::info!(addr = %local, data_dir = %data.root().display(), "listening");
+    notify_systemd(&[sd_notify::NotifyState::Ready]);
+
+    let signal = signals::wait_for_shutdown().await;
+    tracing::info!(signal, "shutting down: finishing in-flight requests");
+    notify_systemd(&[sd_notify::NotifyState::Stopping]);
+    let _ = shutdown_tx.send(true);
+
+    let grace = Duration::from_secs(config.http.shutdown_grace_s);
+    match tokio::time::timeout(grace, http_task).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => tracing::error!(error = %e, "http server ended with an error"),
+        Ok(Err(e)) => tracing::error!(error = %e, "http server task failed"),
+        Err(_) => tracing::warn!(?grace, "in-flight requests did not finish within the grace period"),
+    }
+    supervisor.shutdown(grace).await;
+    let _ = admin_task.await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn install_metrics() -> AppResult<PrometheusHandle> {
+    PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|e| AppError::failed(format!("cannot install the metrics recorder: {e}")))
+}
+
+/// Tells systemd about our state when run as a `Type=notify` unit; a no-op
+/// elsewhere (no NOTIFY_SOCKET).
+fn notify_systemd(state: &[sd_notify::NotifyState]) {
+    if std::env::var_os("NOTIFY_SOCKET").is_some() {
+        if let Err(e) = sd_notify::notify(state) {
+            tracing::warn!(error = %e, "sd_notify failed");
+        }
+    }
+}

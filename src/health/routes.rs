@@ -1,0 +1,149 @@
+//! HTTP handlers for the health routes of INTERFACE.md §4 (no auth).
+
+use axum::extract::{RawQuery, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+
+use super::{build_info, READINESS_CHECKS};
+use crate::http::AppState;
+use crate::store::tenants as tenant_rows;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/livez", get(livez))
+        .route("/healthz/whatsapp", get(whatsapp))
+        .route("/readyz", get(readyz))
+        .route("/version", get(version))
+        .route("/metrics", get(metrics))
+}
+
+fn text(status: StatusCode, body: impl Into<String>) -> Response {
+    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body.into()).into_response()
+}
+
+/// Query parameters as (key, value) pairs; `?verbose` alone gives ("verbose", "").
+fn query_pairs(raw: &Option<String>) -> Vec<(String, String)> {
+    raw.as_deref()
+        .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default()
+}
+
+fn has_flag(pairs: &[(String, String)], name: &str) -> bool {
+    pairs.iter().any(|(k, v)| k == name && !matches!(v.as_str(), "0" | "false"))
+}
+
+async fn healthz() -> Response {
+    text(StatusCode::OK, "ok")
+}
+
+async fn livez(State(state): State<AppState>) -> Response {
+    match state.health.liveness() {
+        Ok(()) => text(StatusCode::OK, "ok"),
+        Err(reason) => text(StatusCode::SERVICE_UNAVAILABLE, reason),
+    }
+}
+
+async fn whatsapp(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+    let check = state.health.supervisor_check();
+    let status = if check.is_ok() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    if !has_flag(&query_pairs(&query), "verbose") {
+        return match check {
+            Ok(_) => text(status, "ok"),
+            Err(reason) => text(status, reason),
+        };
+    }
+    let tenants = state.store.run(|c| tenant_rows::list(c)).await;
+    let tenants = match tenants {
+        Ok(rows) => rows
+            .into_iter()
+            .map(|row| {
+                json!({
+                    "tenant": row.id,
+                    "state": row.wa_state,
+                    "phone": row.wa_phone,
+                    "since": crate::tenants::rfc3339(row.wa_state_since),
+                    "reconnects": row.wa_reconnects,
+                    "last_error": row.wa_last_error,
+                })
+            })
+            .collect::<Vec<_>>(),
+        Err(e) => vec![json!({ "error": e.to_string() })],
+    };
+    let body = json!({
+        "status": if check.is_ok() { "ok" } else { "failed" },
+        "supervisor": match &check { Ok(s) | Err(s) => s },
+        "tenants": tenants,
+    });
+    (status, Json(body)).into_response()
+}
+
+async fn readyz(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+    let pairs = query_pairs(&query);
+    let verbose = has_flag(&pairs, "verbose");
+    let exclude: Vec<String> = pairs
+        .iter()
+        .filter(|(k, _)| k == "exclude")
+        .flat_map(|(_, v)| v.split(',').map(str::trim).map(String::from).collect::<Vec<_>>())
+        .filter(|name| !name.is_empty())
+        .collect();
+    if let Some(unknown) = exclude.iter().find(|n| !READINESS_CHECKS.contains(&n.as_str())) {
+        let body = json!({"error": {
+            "code": "unknown_check",
+            "message": format!("no readiness check named `{unknown}`; checks are: {}", READINESS_CHECKS.join(", ")),
+        }});
+        return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+    }
+    let outcomes = state.health.readiness(&exclude).await;
+    let ready = outcomes.iter().all(|o| o.ok);
+    let mut checks = serde_json::Map::new();
+    for outcome in &outcomes {
+        let value = if verbose {
+            json!({
+                "status": if outcome.ok { "ok" } else { "failed" },
+                "detail": outcome.detail,
+                "duration_ms": outcome.duration_ms,
+            })
+        } else if outcome.ok {
+            json!("ok")
+        } else {
+            json!(format!("failed: {}", outcome.detail))
+        };
+        checks.insert(outcome.name.to_string(), value);
+    }
+    let (status, word) =
+        if ready { (StatusCode::OK, "ready") } else { (StatusCode::SERVICE_UNAVAILABLE, "degraded") };
+    let mut body = json!({ "status": word, "checks": checks });
+    if !ready {
+        let failed: Vec<&str> = outcomes.iter().filter(|o| !o.ok).map(|o| o.name).collect();
+        body["failed"] = json!(failed);
+    }
+    if !exclude.is_empty() {
+        body["excluded"] = json!(exclude);
+    }
+    (status, Json(body)).into_response()
+}
+
+async fn version(State(state): State<AppState>) -> Response {
+    Json(json!({
+        "status": "ok",
+        "version": build_info::VERSION,
+        "build": build_info::build_number(),
+        "commit": build_info::COMMIT,
+        "features": build_info::features(),
+        "uptime_s": state.health.started.elapsed().as_secs(),
+    }))
+    .into_response()
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        state.metrics.render(),
+    )
+        .into_response()
+}

@@ -1,0 +1,43 @@
+//! The HTTP service: one axum router for health, the tenant API and (later)
+//! Twilio webhooks, with the limits every route gets: a body-size cap, a
+//! request time limit, request ids, tracing and metrics.
+
+mod api;
+mod auth;
+mod error;
+mod layers;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use metrics_exporter_prometheus::PrometheusHandle;
+
+pub use auth::Caller;
+pub use error::ApiError;
+
+use crate::config::Config;
+use crate::health::Health;
+use crate::store::Store;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub health: Health,
+    pub internal_secret: Arc<String>,
+    pub metrics: PrometheusHandle,
+}
+
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.config.http.body_limit_bytes;
+    let timeout = Duration::from_secs(state.config.http.request_timeout_s);
+    let routes = Router::new()
+        .merge(crate::health::routes::router())
+        .merge(api::router())
+        .fallback(error::no_such_route)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .with_state(state);
+    layers::apply(routes, body_limit, timeout)
+}

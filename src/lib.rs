@@ -1,0 +1,18 @@
+//! agentlocator: one binary that links tenants' WhatsApp accounts and Twilio
+//! numbers to their own backends as signed, durable webhooks.
+//!
+//! The binary (`src/main.rs`) only calls [`cli::main`]; the modules below are
+//! the rooms of ARCHITECTURE.md.
+
+pub mod admin;
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod error;
+pub mod health;
+pub mod http;
+pub mod paths;
+pub mod secrets;
+pub mod store;
+pub mod supervisor;
+pub mod tenants;

@@ -1,0 +1,5 @@
+//! The `agentlocator` binary: everything lives in the library; see `cli::main`.
+
+fn main() -> std::process::ExitCode {
+    agentlocator::cli::main()
+}

@@ -1,0 +1,82 @@
+//! Versioned schema migrations, tracked in `PRAGMA user_version`. Append new
+//! steps; never edit a step that has shipped.
+
+use rusqlite::Connection;
+
+const STEPS: &[&str] = &[
+    // 1: tenants and their numbers, state history, the readiness probe row.
+    "CREATE TABLE tenants (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        webhook_url TEXT,
+        twilio_auth_token TEXT,
+        token_hash TEXT NOT NULL,
+        token_rotated_at INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        wa_state TEXT NOT NULL DEFAULT 'unpaired',
+        wa_phone TEXT,
+        wa_state_since INTEGER NOT NULL,
+        wa_reconnects INTEGER NOT NULL DEFAULT 0,
+        wa_last_error TEXT
+    ) STRICT;
+    CREATE UNIQUE INDEX tenants_by_token ON tenants(token_hash);
+    CREATE TABLE tenant_numbers (
+        number TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE
+    ) STRICT;
+    CREATE INDEX tenant_numbers_by_tenant ON tenant_numbers(tenant_id);
+    CREATE TABLE tenant_state_changes (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        state TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX tenant_state_changes_by_tenant ON tenant_state_changes(tenant_id, seq);
+    CREATE TABLE health_probe (id INTEGER PRIMARY KEY, checked_at INTEGER NOT NULL) STRICT;",
+];
+
+#[derive(Debug)]
+pub enum MigrationError {
+    Sqlite(rusqlite::Error),
+    TooNew(i64, i64),
+}
+
+impl From<rusqlite::Error> for MigrationError {
+    fn from(e: rusqlite::Error) -> Self {
+        MigrationError::Sqlite(e)
+    }
+}
+
+pub fn apply(conn: &Connection) -> Result<(), MigrationError> {
+    let known = STEPS.len() as i64;
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if current > known {
+        return Err(MigrationError::TooNew(current, known));
+    }
+    for (index, sql) in STEPS.iter().enumerate().skip(current as usize) {
+        // Each step and its version bump commit together or not at all.
+        let tx = conn.unchecked_transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn applies_once_and_refuses_newer_schemas() {
+        let conn = Connection::open_in_memory().expect("open");
+        apply(&conn).expect("first");
+        apply(&conn).expect("idempotent");
+        let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).expect("v");
+        assert_eq!(v, STEPS.len() as i64);
+        conn.pragma_update(None, "user_version", 999).expect("bump");
+        assert!(matches!(apply(&conn), Err(MigrationError::TooNew(999, _))));
+    }
+}

@@ -1,0 +1,201 @@
+//! Tenant rows, their Twilio numbers and their WhatsApp state history.
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::now_unix;
+
+/// One tenant as stored (the API token only as its hash, never returned here).
+#[derive(Debug, Clone)]
+pub struct TenantRow {
+    pub id: String,
+    pub name: String,
+    pub webhook_url: Option<String>,
+    pub twilio_auth_token: Option<String>,
+    pub twilio_numbers: Vec<String>,
+    pub token_rotated_at: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub wa_state: String,
+    pub wa_phone: Option<String>,
+    pub wa_state_since: i64,
+    pub wa_reconnects: i64,
+    pub wa_last_error: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StateChange {
+    pub state: String,
+    pub reason: String,
+    pub at: i64,
+}
+
+/// Settings to write; `None` leaves a column as it is. For the optional
+/// columns `Some(None)` clears the value.
+#[derive(Debug, Clone, Default)]
+pub struct TenantUpdate {
+    pub name: Option<String>,
+    pub webhook_url: Option<Option<String>>,
+    pub twilio_auth_token: Option<Option<String>>,
+    pub twilio_numbers: Option<Vec<String>>,
+}
+
+const COLUMNS: &str = "id, name, webhook_url, twilio_auth_token, token_rotated_at, created_at,
+    updated_at, wa_state, wa_phone, wa_state_since, wa_reconnects, wa_last_error";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<TenantRow> {
+    Ok(TenantRow {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        webhook_url: row.get(2)?,
+        twilio_auth_token: row.get(3)?,
+        twilio_numbers: Vec::new(),
+        token_rotated_at: row.get(4)?,
+        created_at: row.get(5)?,
+        updated_at: row.get(6)?,
+        wa_state: row.get(7)?,
+        wa_phone: row.get(8)?,
+        wa_state_since: row.get(9)?,
+        wa_reconnects: row.get(10)?,
+        wa_last_error: row.get(11)?,
+    })
+}
+
+pub fn exists(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
+    conn.query_row("SELECT 1 FROM tenants WHERE id = ?1", [id], |_| Ok(()))
+        .optional()
+        .map(|found| found.is_some())
+}
+
+/// Which tenant owns `number`, if any.
+pub fn number_owner(conn: &Connection, number: &str) -> rusqlite::Result<Option<String>> {
+    conn.query_row("SELECT tenant_id FROM tenant_numbers WHERE number = ?1", [number], |r| r.get(0))
+        .optional()
+}
+
+/// Inserts a tenant with its numbers in one transaction. The caller has
+/// checked that the id and numbers are free.
+pub fn insert(
+    conn: &mut Connection,
+    id: &str,
+    name: &str,
+    token_hash: &str,
+    update: &TenantUpdate,
+) -> rusqlite::Result<()> {
+    let now = now_unix();
+    let tx = conn.transaction()?;
+    tx.execute(
+        "INSERT INTO tenants (id, name, webhook_url, twilio_auth_token, token_hash,
+            token_rotated_at, created_at, updated_at, wa_state_since)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6, ?6)",
+        params![
+            id,
+            name,
+            update.webhook_url.clone().flatten(),
+            update.twilio_auth_token.clone().flatten(),
+            token_hash,
+            now
+        ],
+    )?;
+    tx.execute(
+        "INSERT INTO tenant_state_changes (tenant_id, state, reason, at) VALUES (?1, 'unpaired', 'tenant created', ?2)",
+        params![id, now],
+    )?;
+    if let Some(numbers) = &update.twilio_numbers {
+        replace_numbers(&tx, id, numbers)?;
+    }
+    tx.commit()
+}
+
+/// Applies `update` to an existing tenant; false when it does not exist.
+pub fn update(conn: &mut Connection, id: &str, update: &TenantUpdate) -> rusqlite::Result<bool> {
+    let tx = conn.transaction()?;
+    if !exists(&tx, id)? {
+        return Ok(false);
+    }
+    if let Some(name) = &update.name {
+        tx.execute("UPDATE tenants SET name = ?2 WHERE id = ?1", params![id, name])?;
+    }
+    if let Some(url) = &update.webhook_url {
+        tx.execute("UPDATE tenants SET webhook_url = ?2 WHERE id = ?1", params![id, url])?;
+    }
+    if let Some(token) = &update.twilio_auth_token {
+        tx.execute("UPDATE tenants SET twilio_auth_token = ?2 WHERE id = ?1", params![id, token])?;
+    }
+    if let Some(numbers) = &update.twilio_numbers {
+        replace_numbers(&tx, id, numbers)?;
+    }
+    tx.execute("UPDATE tenants SET updated_at = ?2 WHERE id = ?1", params![id, now_unix()])?;
+    tx.commit()?;
+    Ok(true)
+}
+
+fn replace_numbers(conn: &Connection, id: &str, numbers: &[String]) -> rusqlite::Result<()> {
+    conn.execute("DELETE FROM tenant_numbers WHERE tenant_id = ?1", [id])?;
+    let mut insert = conn.prepare("INSERT INTO tenant_numbers (number, tenant_id) VALUES (?1, ?2)")?;
+    for number in numbers {
+        insert.execute(params![number, id])?;
+    }
+    Ok(())
+}
+
+pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<TenantRow>> {
+    let row =
+        conn.query_row(&format!("SELECT {COLUMNS} FROM tenants WHERE id = ?1"), [id], from_row).optional()?;
+    match row {
+        Some(mut row) => {
+            row.twilio_numbers = numbers_of(conn, id)?;
+            Ok(Some(row))
+        }
+        None => Ok(None),
+    }
+}
+
+pub fn list(conn: &Connection) -> rusqlite::Result<Vec<TenantRow>> {
+    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM tenants ORDER BY id"))?;
+    let mut rows = stmt.query_map([], from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    for row in &mut rows {
+        row.twilio_numbers = numbers_of(conn, &row.id)?;
+    }
+    Ok(rows)
+}
+
+fn numbers_of(conn: &Connection, id: &str) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare("SELECT number FROM tenant_numbers WHERE tenant_id = ?1 ORDER BY number")?;
+    let numbers = stmt.query_map([id], |r| r.get(0))?.collect();
+    numbers
+}
+
+pub fn token_hash(conn: &Connection, id: &str) -> rusqlite::Result<Option<String>> {
+    conn.query_row("SELECT token_hash FROM tenants WHERE id = ?1", [id], |r| r.get(0)).optional()
+}
+
+/// Replaces the token hash; false when the tenant does not exist.
+pub fn set_token_hash(conn: &Connection, id: &str, hash: &str) -> rusqlite::Result<bool> {
+    let now = now_unix();
+    conn.execute(
+        "UPDATE tenants SET token_hash = ?2, token_rotated_at = ?3, updated_at = ?3 WHERE id = ?1",
+        params![id, hash, now],
+    )
+    .map(|changed| changed == 1)
+}
+
+/// Deletes the tenant and everything that references it; false when absent.
+pub fn delete(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
+    conn.execute("DELETE FROM tenants WHERE id = ?1", [id]).map(|changed| changed == 1)
+}
+
+/// The newest `limit` state changes, oldest first.
+pub fn recent_state_changes(conn: &Connection, id: &str, limit: usize) -> rusqlite::Result<Vec<StateChange>> {
+    let mut stmt = conn.prepare(
+        "SELECT state, reason, at FROM (
+            SELECT seq, state, reason, at FROM tenant_state_changes
+            WHERE tenant_id = ?1 ORDER BY seq DESC LIMIT ?2
+         ) ORDER BY seq",
+    )?;
+    let changes = stmt
+        .query_map(params![id, limit as i64], |r| {
+            Ok(StateChange { state: r.get(0)?, reason: r.get(1)?, at: r.get(2)? })
+        })?
+        .collect();
+    changes
+}

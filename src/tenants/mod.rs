@@ -1,0 +1,16 @@
+//! Tenants: the id rule, the operations every entry point shares (CLI without a
+//! daemon, the daemon's admin socket), and the views they return.
+
+mod id;
+mod ops;
+mod settings;
+
+pub use id::{InvalidTenantId, TenantId, TENANT_ID_RULE};
+pub use ops::{execute, TenantError, TenantRequest, TenantResponse};
+pub use settings::{parse_e164, TenantSettings};
+pub use views::{
+    rfc3339, StateChangeView, TenantCreated, TenantDetail, TenantRemoved, TenantToken, TenantView,
+    WhatsappView,
+};
+
+mod views;

@@ -1,0 +1,178 @@
+//! The tenant operations. `execute` is the single implementation behind both
+//! paths of INTERFACE.md §3: the CLI calls it directly when no daemon runs, the
+//! daemon calls it for requests arriving on its admin socket.
+
+use serde::{Deserialize, Serialize};
+
+use super::views::{TenantCreated, TenantDetail, TenantRemoved, TenantToken, TenantView};
+use super::{TenantId, TenantSettings};
+use crate::paths::DataDir;
+use crate::secrets::{new_api_token, token_hash};
+use crate::store::{tenants as rows, Store, StoreError};
+
+/// How many state changes `tenant show` includes.
+const SHOWN_STATE_CHANGES: usize = 10;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum TenantRequest {
+    Add { id: TenantId, settings: TenantSettings },
+    List,
+    Show { id: TenantId },
+    Set { id: TenantId, settings: TenantSettings },
+    RotateToken { id: TenantId },
+    Remove { id: TenantId },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum TenantResponse {
+    Created(TenantCreated),
+    List { tenants: Vec<TenantView> },
+    Detail(TenantDetail),
+    Updated { tenant: TenantView },
+    Token(TenantToken),
+    Removed(TenantRemoved),
+}
+
+#[derive(Debug, Clone, thiserror::Error, Serialize, Deserialize)]
+#[serde(tag = "code", content = "message", rename_all = "snake_case")]
+pub enum TenantError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Store(String),
+}
+
+impl From<StoreError> for TenantError {
+    fn from(e: StoreError) -> Self {
+        TenantError::Store(e.to_string())
+    }
+}
+
+fn not_found(id: &TenantId) -> TenantError {
+    TenantError::NotFound(format!(
+        "tenant `{id}` does not exist; `agentlocator tenant list` shows the tenants there are"
+    ))
+}
+
+pub fn execute(
+    store: &Store,
+    data: &DataDir,
+    request: &TenantRequest,
+) -> Result<TenantResponse, TenantError> {
+    match request {
+        TenantRequest::Add { id, settings } => add(store, id, settings),
+        TenantRequest::List => {
+            let tenants = store.with_conn(|c| rows::list(c))?;
+            Ok(TenantResponse::List { tenants: tenants.into_iter().map(Into::into).collect() })
+        }
+        TenantRequest::Show { id } => {
+            let (row, changes) = store.with_conn(|c| {
+                Ok((
+                    rows::get(c, id.as_str())?,
+                    rows::recent_state_changes(c, id.as_str(), SHOWN_STATE_CHANGES)?,
+                ))
+            })?;
+            let row = row.ok_or_else(|| not_found(id))?;
+            Ok(TenantResponse::Detail(TenantDetail {
+                tenant: row.into(),
+                recent_state_changes: changes.into_iter().map(Into::into).collect(),
+            }))
+        }
+        TenantRequest::Set { id, settings } => set(store, id, settings),
+        TenantRequest::RotateToken { id } => {
+            let token = new_api_token();
+            let changed = store.with_conn(|c| rows::set_token_hash(c, id.as_str(), &token_hash(&token)))?;
+            if !changed {
+                return Err(not_found(id));
+            }
+            Ok(TenantResponse::Token(TenantToken { tenant: id.to_string(), token }))
+        }
+        TenantRequest::Remove { id } => remove(store, data, id),
+    }
+}
+
+fn add(store: &Store, id: &TenantId, settings: &TenantSettings) -> Result<TenantResponse, TenantError> {
+    let update = settings.validate().map_err(TenantError::Invalid)?;
+    let name = update.name.clone().unwrap_or_else(|| id.to_string());
+    let token = new_api_token();
+    let row = store.with_conn(|c| {
+        // Checked and inserted under one connection lock, so no other caller
+        // of this process interleaves; the primary keys guard other processes.
+        if rows::exists(c, id.as_str())? {
+            return Ok(Err(TenantError::Conflict(format!(
+                "tenant `{id}` already exists; use `agentlocator tenant set {id} ...` to change it"
+            ))));
+        }
+        if let Some(conflict) = number_conflict(c, id, update.twilio_numbers.as_deref())? {
+            return Ok(Err(conflict));
+        }
+        rows::insert(c, id.as_str(), &name, &token_hash(&token), &update)?;
+        Ok(Ok(rows::get(c, id.as_str())?))
+    })??;
+    let row = row.ok_or_else(|| TenantError::Store("tenant vanished right after insert".into()))?;
+    Ok(TenantResponse::Created(TenantCreated { tenant: row.into(), token }))
+}
+
+fn set(store: &Store, id: &TenantId, settings: &TenantSettings) -> Result<TenantResponse, TenantError> {
+    if settings.is_empty() {
+        return Err(TenantError::Invalid(
+            "nothing to change: give at least one of --name, --webhook-url, --twilio-number, --twilio-auth-token".into(),
+        ));
+    }
+    let update = settings.validate().map_err(TenantError::Invalid)?;
+    let row = store.with_conn(|c| {
+        if !rows::exists(c, id.as_str())? {
+            return Ok(Err(not_found(id)));
+        }
+        if let Some(conflict) = number_conflict(c, id, update.twilio_numbers.as_deref())? {
+            return Ok(Err(conflict));
+        }
+        rows::update(c, id.as_str(), &update)?;
+        Ok(Ok(rows::get(c, id.as_str())?))
+    })??;
+    let row = row.ok_or_else(|| not_found(id))?;
+    Ok(TenantResponse::Updated { tenant: row.into() })
+}
+
+/// A number may belong to one tenant only: Twilio's `To` must name one tenant.
+fn number_conflict(
+    conn: &rusqlite::Connection,
+    id: &TenantId,
+    numbers: Option<&[String]>,
+) -> rusqlite::Result<Option<TenantError>> {
+    for number in numbers.unwrap_or_default() {
+        if let Some(owner) = rows::number_owner(conn, number)? {
+            if owner != id.as_str() {
+                return Ok(Some(TenantError::Conflict(format!(
+                    "Twilio number {number} already belongs to tenant `{owner}`; remove it there first"
+                ))));
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn remove(store: &Store, data: &DataDir, id: &TenantId) -> Result<TenantResponse, TenantError> {
+    let removed = store.with_conn(|c| rows::delete(c, id.as_str()))?;
+    if !removed {
+        return Err(not_found(id));
+    }
+    let dir = data.tenant_dir(id);
+    match std::fs::remove_dir_all(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(TenantError::Store(format!(
+                "tenant `{id}` was removed from the database, but {} could not be deleted ({e}); delete it by hand",
+                dir.display()
+            )))
+        }
+    }
+    Ok(TenantResponse::Removed(TenantRemoved { tenant: id.to_string(), removed: true }))
+}

@@ -1,0 +1,125 @@
+//! Validation of the settings an operator gives a tenant (`add`/`set`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::store::tenants::TenantUpdate;
+
+/// Settings as given on the command line or over the admin socket. On `set`,
+/// an empty string clears an optional setting.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TenantSettings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
+    /// Replaces the tenant's whole list when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub twilio_numbers: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub twilio_auth_token: Option<String>,
+}
+
+impl TenantSettings {
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none()
+            && self.webhook_url.is_none()
+            && self.twilio_numbers.is_none()
+            && self.twilio_auth_token.is_none()
+    }
+
+    /// Checks every value and turns the settings into a store update.
+    pub fn validate(&self) -> Result<TenantUpdate, String> {
+        let name = match &self.name {
+            Some(name) => Some(validate_name(name)?),
+            None => None,
+        };
+        let webhook_url = match self.webhook_url.as_deref() {
+            Some("") => Some(None),
+            Some(url) => Some(Some(validate_webhook_url(url)?)),
+            None => None,
+        };
+        let twilio_auth_token = match self.twilio_auth_token.as_deref() {
+            Some("") => Some(None),
+            Some(token) => Some(Some(validate_auth_token(token)?)),
+            None => None,
+        };
+        let twilio_numbers = match &self.twilio_numbers {
+            Some(numbers) => {
+                let mut parsed = numbers.iter().map(|n| parse_e164(n)).collect::<Result<Vec<_>, _>>()?;
+                parsed.sort();
+                parsed.dedup();
+                Some(parsed)
+            }
+            None => None,
+        };
+        Ok(TenantUpdate { name, webhook_url, twilio_auth_token, twilio_numbers })
+    }
+}
+
+fn validate_name(name: &str) -> Result<String, String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err("--name: give 1 to 200 printable characters".into());
+    }
+    Ok(name.to_string())
+}
+
+fn validate_webhook_url(url: &str) -> Result<String, String> {
+    let parsed = url::Url::parse(url).map_err(|e| {
+        format!("--webhook-url: `{url}` is not a URL ({e}); give an absolute http:// or https:// URL")
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+        return Err(format!("--webhook-url: `{url}` must be an absolute http:// or https:// URL"));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err("--webhook-url: credentials in the URL would be logged and shown; the receiver verifies our signature instead".into());
+    }
+    Ok(parsed.to_string())
+}
+
+fn validate_auth_token(token: &str) -> Result<String, String> {
+    if token.len() > 128 || !token.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(
+            "--twilio-auth-token: expected Twilio's auth token (printable ASCII, at most 128 characters)"
+                .into(),
+        );
+    }
+    Ok(token.to_string())
+}
+
+/// An E.164 phone number: `+`, then 2 to 15 digits, the first not 0.
+pub fn parse_e164(raw: &str) -> Result<String, String> {
+    let digits = raw.strip_prefix('+').unwrap_or("");
+    let ok = (2..=15).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0');
+    if ok {
+        Ok(raw.to_string())
+    } else {
+        let shown: String = raw.chars().take(40).flat_map(char::escape_default).collect();
+        Err(format!("`{shown}` is not an E.164 phone number (like +14155550100)"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn e164() {
+        assert!(parse_e164("+14155550100").is_ok());
+        for bad in ["14155550100", "+0123", "+1", "+1234567890123456", "+1-415", ""] {
+            assert!(parse_e164(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn empty_strings_clear_and_bad_urls_are_refused() {
+        let s = TenantSettings { webhook_url: Some(String::new()), ..Default::default() };
+        assert_eq!(s.validate().expect("ok").webhook_url, Some(None));
+        for bad in ["ftp://x", "not a url", "http://user:pw@host/"] {
+            let s = TenantSettings { webhook_url: Some(bad.into()), ..Default::default() };
+            assert!(s.validate().is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! What tenant operations return: the same structs are printed by the CLI
+//! (text or `--json`) whether the daemon or the database answered.
+
+use serde::{Deserialize, Serialize};
+
+use crate::store::tenants::{StateChange, TenantRow};
+
+/// Seconds since the epoch as RFC 3339 (UTC), the format of every shown time.
+pub fn rfc3339(unix: i64) -> String {
+    chrono::DateTime::from_timestamp(unix, 0)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WhatsappView {
+    pub state: String,
+    pub phone: Option<String>,
+    pub since: String,
+    pub reconnects: i64,
+    pub last_error: Option<String>,
+}
+
+/// A tenant with its secrets redacted.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TenantView {
+    pub id: String,
+    pub name: String,
+    pub webhook_url: Option<String>,
+    pub twilio_numbers: Vec<String>,
+    /// Whether the tenant has its own Twilio auth token (never its value).
+    pub twilio_auth_token_set: bool,
+    pub whatsapp: WhatsappView,
+    pub created_at: String,
+    pub updated_at: String,
+    pub token_rotated_at: String,
+}
+
+impl From<TenantRow> for TenantView {
+    fn from(row: TenantRow) -> Self {
+        TenantView {
+            whatsapp: WhatsappView {
+                state: row.wa_state,
+                phone: row.wa_phone,
+                since: rfc3339(row.wa_state_since),
+                reconnects: row.wa_reconnects,
+                last_error: row.wa_last_error,
+            },
+            id: row.id,
+            name: row.name,
+            webhook_url: row.webhook_url,
+            twilio_numbers: row.twilio_numbers,
+            twilio_auth_token_set: row.twilio_auth_token.is_some(),
+            created_at: rfc3339(row.created_at),
+            updated_at: rfc3339(row.updated_at),
+            token_rotated_at: rfc3339(row.token_rotated_at),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StateChangeView {
+    pub state: String,
+    pub reason: String,
+    pub at: String,
+}
+
+impl From<StateChange> for StateChangeView {
+    fn from(c: StateChange) -> Self {
+        StateChangeView { state: c.state, reason: c.reason, at: rfc3339(c.at) }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TenantDetail {
+    pub tenant: TenantView,
+    pub recent_state_changes: Vec<StateChangeView>,
+}
+
+/// The answer to `tenant add`: the only time the token is ever shown.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TenantCreated {
+    pub tenant: TenantView,
+    pub token: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TenantToken {
+    pub tenant: String,
+    pub token: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TenantRemoved {
+    pub tenant: String,
+    pub removed: bool,
+}
