@@ -20,7 +20,7 @@ use crate::health::{Health, LoopWatchdog};
 use crate::http::{self, AppState};
 use crate::paths::DataDir;
 use crate::secrets::{internal_secret, SecretSource};
-use crate::store::Store;
+use crate::store::{EventWriter, Store};
 use crate::supervisor::Supervisor;
 
 /// Set to 1 to let the admin socket inject faults (tests only).
@@ -41,6 +41,7 @@ pub async fn serve(config: Config, data: DataDir) -> AppResult<()> {
         ),
     }
     let store = Store::open(&data.db_path(), Duration::from_millis(config.store.busy_timeout_ms))?;
+    let events = EventWriter::start(&data.db_path(), Duration::from_millis(config.store.busy_timeout_ms))?;
     let metrics = install_metrics()?;
 
     let supervisor = Supervisor::start();
@@ -56,6 +57,7 @@ pub async fn serve(config: Config, data: DataDir) -> AppResult<()> {
     let state = AppState {
         config: config.clone(),
         store: store.clone(),
+        events,
         health,
         internal_secret: Arc::new(secret),
         metrics,

@@ -18,13 +18,15 @@ pub use error::ApiError;
 
 use crate::config::Config;
 use crate::health::Health;
-use crate::store::Store;
+use crate::store::{EventWriter, Store};
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
     pub store: Store,
+    /// Group-commit writer for events: `append` resolves once durable.
+    pub events: EventWriter,
     pub health: Health,
     pub internal_secret: Arc<String>,
     pub metrics: PrometheusHandle,

@@ -35,6 +35,35 @@ const STEPS: &[&str] = &[
     ) STRICT;
     CREATE INDEX tenant_state_changes_by_tenant ON tenant_state_changes(tenant_id, seq);
     CREATE TABLE health_probe (id INTEGER PRIMARY KEY, checked_at INTEGER NOT NULL) STRICT;",
+    // 2: the event outbox. `seq` orders a tenant's events (delivery order and
+    // the pull cursor); `id` is the public id. Status: `held` (waiting for a
+    // background job, e.g. a recording fetch), `pending`, `delivered`, `dead`.
+    "CREATE TABLE events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        type TEXT NOT NULL,
+        dedupe_key TEXT,
+        data TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at_ms INTEGER NOT NULL,
+        delivered_at_ms INTEGER,
+        last_error TEXT
+    ) STRICT;
+    CREATE UNIQUE INDEX events_dedupe ON events(tenant_id, dedupe_key) WHERE dedupe_key IS NOT NULL;
+    CREATE INDEX events_by_status ON events(status, tenant_id, seq);
+    CREATE INDEX events_by_tenant ON events(tenant_id, seq);
+    CREATE TABLE delivery_attempts (
+        event_seq INTEGER NOT NULL REFERENCES events(seq) ON DELETE CASCADE,
+        attempt INTEGER NOT NULL,
+        at_ms INTEGER NOT NULL,
+        status_code INTEGER,
+        latency_ms INTEGER NOT NULL,
+        error TEXT,
+        PRIMARY KEY (event_seq, attempt)
+    ) STRICT;",
 ];
 
 #[derive(Debug)]

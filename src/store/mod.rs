@@ -2,8 +2,12 @@
 //! versioned migrations applied at open. Other modules use the functions of the
 //! submodules and never write SQL against these tables themselves.
 
+pub mod events;
 mod migrations;
 pub mod tenants;
+mod writer;
+
+pub use writer::EventWriter;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -1,0 +1,224 @@
+//! The event outbox: every event a tenant's backend must receive, stored
+//! before anything is acknowledged, and kept until delivered (then pruned
+//! after the retention period) or dead (kept until replayed).
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde::{Deserialize, Serialize};
+
+/// An event to store.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub tenant_id: String,
+    /// One of INTERFACE.md §5's types, e.g. `twilio.voice`.
+    pub kind: String,
+    /// Same key for the same tenant = the same event (a redelivery): stored once.
+    pub dedupe_key: Option<String>,
+    pub data: serde_json::Value,
+    /// Held events wait for a background job before they are delivered.
+    pub held: bool,
+}
+
+/// The outcome of storing one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    pub id: String,
+    pub seq: i64,
+    /// The dedupe key was known: nothing new was stored; `id` is the first event's.
+    pub duplicate: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum EventStatus {
+    Held,
+    Pending,
+    Delivered,
+    Dead,
+}
+
+impl EventStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventStatus::Held => "held",
+            EventStatus::Pending => "pending",
+            EventStatus::Delivered => "delivered",
+            EventStatus::Dead => "dead",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EventRow {
+    pub seq: i64,
+    pub id: String,
+    pub tenant_id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub dedupe_key: Option<String>,
+    pub data: serde_json::Value,
+    pub created_at_ms: i64,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at_ms: i64,
+    pub delivered_at_ms: Option<i64>,
+    pub last_error: Option<String>,
+}
+
+const COLUMNS: &str = "seq, id, tenant_id, type, dedupe_key, data, created_at_ms, status, attempts,
+    next_attempt_at_ms, delivered_at_ms, last_error";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<EventRow> {
+    let data: String = row.get(5)?;
+    Ok(EventRow {
+        seq: row.get(0)?,
+        id: row.get(1)?,
+        tenant_id: row.get(2)?,
+        kind: row.get(3)?,
+        dedupe_key: row.get(4)?,
+        data: serde_json::from_str(&data).unwrap_or(serde_json::Value::String(data)),
+        created_at_ms: row.get(6)?,
+        status: row.get(7)?,
+        attempts: row.get(8)?,
+        next_attempt_at_ms: row.get(9)?,
+        delivered_at_ms: row.get(10)?,
+        last_error: row.get(11)?,
+    })
+}
+
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// A new public event id: `evt_` and a ULID (time-ordered, unguessable).
+pub fn new_event_id() -> String {
+    format!("evt_{}", ulid::Ulid::new().to_string().to_lowercase())
+}
+
+/// Stores `events` in one transaction (one commit, one fsync for the batch).
+/// Known dedupe keys are not stored again; their first event is returned.
+pub fn insert_batch(conn: &mut Connection, events: &[NewEvent]) -> rusqlite::Result<Vec<Appended>> {
+    let now = now_ms();
+    let tx = conn.transaction()?;
+    let mut results = Vec::with_capacity(events.len());
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO events (id, tenant_id, type, dedupe_key, data, created_at_ms, status, next_attempt_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?6)
+             ON CONFLICT (tenant_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING",
+        )?;
+        let mut existing =
+            tx.prepare_cached("SELECT id, seq FROM events WHERE tenant_id = ?1 AND dedupe_key = ?2")?;
+        for event in events {
+            let id = new_event_id();
+            let status = if event.held { EventStatus::Held } else { EventStatus::Pending };
+            let inserted = insert.execute(params![
+                id,
+                event.tenant_id,
+                event.kind,
+                event.dedupe_key,
+                event.data.to_string(),
+                now,
+                status.as_str()
+            ])?;
+            if inserted == 1 {
+                results.push(Appended { id, seq: tx.last_insert_rowid(), duplicate: false });
+            } else {
+                let (id, seq) = existing
+                    .query_row(params![event.tenant_id, event.dedupe_key], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                results.push(Appended { id, seq, duplicate: true });
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(results)
+}
+
+pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<EventRow>> {
+    conn.query_row(&format!("SELECT {COLUMNS} FROM events WHERE id = ?1"), [id], from_row).optional()
+}
+
+/// Filters for [`list`]; `None` means any.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub tenant_id: Option<String>,
+    pub status: Option<EventStatus>,
+    /// Only events after this sequence number (a pull cursor).
+    pub after_seq: Option<i64>,
+    pub limit: usize,
+}
+
+/// Events matching `filter`, oldest first.
+pub fn list(conn: &Connection, filter: &EventFilter) -> rusqlite::Result<Vec<EventRow>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM events
+         WHERE (?1 IS NULL OR tenant_id = ?1) AND (?2 IS NULL OR status = ?2) AND seq > ?3
+         ORDER BY seq LIMIT ?4"
+    ))?;
+    let rows = stmt.query_map(
+        params![
+            filter.tenant_id,
+            filter.status.map(EventStatus::as_str),
+            filter.after_seq.unwrap_or(0),
+            filter.limit as i64
+        ],
+        from_row,
+    )?;
+    rows.collect()
+}
+
+pub fn count(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    fn event(tenant: &str, key: Option<&str>) -> NewEvent {
+        NewEvent {
+            tenant_id: tenant.into(),
+            kind: "twilio.sms".into(),
+            dedupe_key: key.map(String::from),
+            data: serde_json::json!({"Body": "hi"}),
+            held: false,
+        }
+    }
+
+    #[test]
+    fn dedupe_keys_store_once_per_tenant() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("t.db"), std::time::Duration::from_secs(1)).expect("open");
+        store
+            .with_conn(|c| {
+                for t in ["a", "b"] {
+                    c.execute(
+                        "INSERT INTO tenants (id, name, token_hash, token_rotated_at, created_at, updated_at, wa_state_since)
+                         VALUES (?1, ?1, ?1, 0, 0, 0, 0)",
+                        [t],
+                    )?;
+                }
+                Ok(())
+            })
+            .expect("tenants");
+        let first = store
+            .with_conn(|c| {
+                insert_batch(c, &[event("a", Some("k")), event("a", Some("k")), event("b", Some("k"))])
+            })
+            .expect("insert");
+        assert!(!first[0].duplicate && first[1].duplicate && !first[2].duplicate);
+        assert_eq!(first[0].id, first[1].id);
+        let again =
+            store.with_conn(|c| insert_batch(c, &[event("a", Some("k")), event("a", None)])).expect("again");
+        assert_eq!(again[0].id, first[0].id);
+        assert!(!again[1].duplicate);
+        assert_eq!(store.with_conn(|c| count(c)).expect("count"), 3);
+        let listed = store
+            .with_conn(|c| {
+                list(c, &EventFilter { tenant_id: Some("a".into()), limit: 10, ..Default::default() })
+            })
+            .expect("list");
+        assert_eq!(listed.len(), 2);
+        assert!(listed[0].seq < listed[1].seq);
+    }
+}
