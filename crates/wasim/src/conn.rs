@@ -27,8 +27,20 @@ pub(crate) struct PairOffer {
     pub device_identity: Vec<u8>,
 }
 
+/// A pair-code flow after the phone entered the code (stage 2 pending).
+pub(crate) struct CodeFlow {
+    pub phone: String,
+    pub primary_ephemeral: wacore_libsignal::protocol::KeyPair,
+    pub companion_ephemeral_pub: [u8; 32],
+    pub wrapped_primary: Vec<u8>,
+    pub primary_identity: Vec<u8>,
+    pub pairing_ref: Vec<u8>,
+}
+
 pub(crate) enum ConnCmd {
     PairSuccess(PairOffer),
+    /// The phone entered the pair code: send `primary_hello`.
+    PrimaryHello(CodeFlow),
     Fault(FaultKind),
     /// Deliver queued inbound messages (when the device is active).
     Flush,
@@ -56,6 +68,9 @@ struct Conn {
     /// Message ids already delivered on this connection.
     sent_ids: HashSet<String>,
     pending_pair: Option<(String, PairOffer)>,
+    code_flow: Option<CodeFlow>,
+    /// The companion's Noise static key (what a pair-code flow links).
+    client_static: [u8; 32],
     iq_counter: u64,
     /// Set when the server is ending this connection.
     closing: Option<Closing>,
@@ -90,6 +105,8 @@ pub(crate) async fn run(
         active: false,
         sent_ids: HashSet::new(),
         pending_pair: None,
+        code_flow: None,
+        client_static: [0; 32],
         iq_counter: 0,
         closing: None,
     };
@@ -179,6 +196,7 @@ impl Conn {
             }
             Phase::Finish(resp) => {
                 let fin = resp.finish(frame)?;
+                self.client_static = fin.client_static;
                 self.transport = Some(Transport::new(fin.write, fin.read));
                 self.on_client_payload(fin.client_static, &fin.payload)
             }
@@ -330,6 +348,30 @@ impl Conn {
                 self.pending_pair = Some((id, offer));
                 Ok(())
             }
+            ConnCmd::PrimaryHello(flow) => {
+                let id = self.next_iq_id();
+                let node = NodeBuilder::new("notification")
+                    .attr("from", SERVER)
+                    .attr("id", id)
+                    .attr("t", now_secs().to_string())
+                    .attr("type", "link_code_companion_reg")
+                    .children([NodeBuilder::new("link_code_companion_reg")
+                        .attr("stage", "primary_hello")
+                        .children([
+                            NodeBuilder::new("link_code_pairing_wrapped_primary_ephemeral_pub")
+                                .bytes(flow.wrapped_primary.clone())
+                                .build(),
+                            NodeBuilder::new("primary_identity_pub")
+                                .bytes(flow.primary_identity.clone())
+                                .build(),
+                            NodeBuilder::new("link_code_pairing_ref").bytes(flow.pairing_ref.clone()).build(),
+                        ])
+                        .build()])
+                    .build();
+                self.send(&node)?;
+                self.code_flow = Some(flow);
+                Ok(())
+            }
             ConnCmd::Fault(kind) => self.fault(kind),
             ConnCmd::Flush => self.flush_queue(),
         }
@@ -366,31 +408,20 @@ impl Conn {
     }
 
     async fn on_node(&mut self, node: Node) -> Result<()> {
+        log::debug!("wasim conn {} <- {}", self.id, wacore::xml::DisplayableNode(&node));
         match node.tag.as_ref() {
             "iq" => self.on_iq(node).await,
-            "ack" => {
-                if attr(&node, "class").as_deref() == Some("message")
-                    && let (Some(id), Some((phone, device))) = (attr(&node, "id"), self.who.clone())
-                {
-                    let removed = {
-                        let mut st = self.sim.lock();
-                        st.accounts
-                            .get_mut(&phone)
-                            .and_then(|a| a.devices.get_mut(&device))
-                            .map(|d| {
-                                let before = d.queue.len();
-                                d.queue.retain(|m| m.id != id);
-                                before != d.queue.len()
-                            })
-                            .unwrap_or(false)
-                    };
-                    if removed {
-                        self.sim.bump(|c| c.acked += 1);
-                    }
-                }
-                Ok(())
-            }
             "receipt" => {
+                // A delivery receipt is what takes a message off the offline queue
+                // (a "retry" receipt means the client could not decrypt it).
+                if attr(&node, "type").as_deref() != Some("retry")
+                    && let Some(id) = attr(&node, "id")
+                {
+                    if self.sim.lock().key_share_ids.remove(&id) {
+                        self.sim.bump(|c| c.key_shares_received += 1);
+                    }
+                    self.dequeue(&id);
+                }
                 let mut b = NodeBuilder::new("ack")
                     .attr("class", "receipt")
                     .attr("id", attr(&node, "id").unwrap_or_default());
@@ -404,6 +435,23 @@ impl Conn {
             }
             "message" => self.on_client_message(node).await,
             _ => Ok(()),
+        }
+    }
+
+    fn dequeue(&mut self, id: &str) {
+        let Some((phone, device)) = self.who.clone() else {
+            return;
+        };
+        let removed = {
+            let mut st = self.sim.lock();
+            st.accounts.get_mut(&phone).and_then(|a| a.devices.get_mut(&device)).is_some_and(|d| {
+                let before = d.queue.len();
+                d.queue.retain(|m| m.id != id);
+                before != d.queue.len()
+            })
+        };
+        if removed {
+            self.sim.bump(|c| c.acked += 1);
         }
     }
 
@@ -461,9 +509,97 @@ impl Conn {
                     .collect();
                 self.reply(&node, vec![NodeBuilder::new("sync").children(cols).build()])
             }
+            ("md", "link_code_companion_reg") => self.on_link_code(node),
+            // A/B props: none, but a well-formed answer.
+            ("abt", _) => self.reply(
+                &node,
+                vec![NodeBuilder::new("props").attr("protocol", "1").attr("hash", "sim").build()],
+            ),
+            ("privacy", "privacy") if typ == "get" => self.reply(
+                &node,
+                vec![
+                    NodeBuilder::new("privacy")
+                        .children([NodeBuilder::new("category")
+                            .attr("name", "readreceipts")
+                            .attr("value", "all")
+                            .build()])
+                        .build(),
+                ],
+            ),
             ("usync", _) => {
                 let answer = crate::signal::handle_usync(&self.sim, &node);
                 self.reply(&node, answer)
+            }
+            _ => self.reply(&node, vec![]),
+        }
+    }
+
+    /// Pairing by phone number: `companion_hello` registers the flow (the phone
+    /// enters the code via `Sim::pair_code`), `companion_finish` completes it.
+    fn on_link_code(&mut self, node: Node) -> Result<()> {
+        let reg = node
+            .get_optional_child("link_code_companion_reg")
+            .ok_or_else(|| anyhow!("no link_code_companion_reg"))?;
+        match attr(reg, "stage").as_deref() {
+            Some("companion_hello") => {
+                let phone = attr(reg, "jid")
+                    .map(|j| crate::digits(j.split('@').next().unwrap_or_default()))
+                    .unwrap_or_default();
+                let wrapped = child_bytes(reg, "link_code_pairing_wrapped_companion_ephemeral_pub")
+                    .unwrap_or_default()
+                    .to_vec();
+                let pairing_ref = format!("2@code{}x{}", self.id, self.iq_counter).into_bytes();
+                self.sim.lock().pair_codes.insert(phone, (self.id, wrapped, pairing_ref.clone()));
+                self.reply(
+                    &node,
+                    vec![
+                        NodeBuilder::new("link_code_companion_reg")
+                            .children([NodeBuilder::new("link_code_pairing_ref").bytes(pairing_ref).build()])
+                            .build(),
+                    ],
+                )
+            }
+            Some("companion_finish") => {
+                let Some(flow) = self.code_flow.take() else {
+                    return self.reply(&node, vec![]);
+                };
+                let wrapped =
+                    child_bytes(reg, "link_code_pairing_wrapped_key_bundle").unwrap_or_default().to_vec();
+                self.reply(&node, vec![])?;
+                let offer = {
+                    let mut st = self.sim.lock();
+                    let account = crate::ensure_account(&mut st, &flow.phone);
+                    let opened = crate::phone::open_key_bundle(
+                        &flow.primary_ephemeral,
+                        &flow.companion_ephemeral_pub,
+                        &account.identity,
+                        &wrapped,
+                    );
+                    let (companion_identity, adv) = match opened {
+                        Ok(x) => x,
+                        Err(e) => {
+                            log::info!("wasim conn {}: pair code failed: {e:#}", self.id);
+                            return Ok(());
+                        }
+                    };
+                    let device = account.next_device;
+                    account.next_device += 1;
+                    PairOffer {
+                        phone: flow.phone.clone(),
+                        lid: account.lid.clone(),
+                        device,
+                        noise_pub: self.client_static,
+                        identity_pub: companion_identity,
+                        device_identity: crate::phone::device_identity_hmac(
+                            &account.identity,
+                            &companion_identity,
+                            &adv,
+                            u32::from(device),
+                            u32::from(device),
+                        )?,
+                    }
+                };
+                self.on_cmd(ConnCmd::PairSuccess(offer))
             }
             _ => self.reply(&node, vec![]),
         }
@@ -552,6 +688,7 @@ impl Conn {
         for (id, node) in nodes {
             self.send(&node)?;
             self.sent_ids.insert(id);
+            self.sim.bump(|c| c.delivered += 1);
         }
         Ok(n)
     }

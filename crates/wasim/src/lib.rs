@@ -107,8 +107,12 @@ pub struct Counters {
     pub prekey_uploads: u64,
     /// Incremented whenever a tenant message to a contact is recorded.
     pub received: u64,
+    /// Incremented whenever a queued inbound message is written to a client.
+    pub delivered: u64,
     /// Incremented whenever a queued inbound message is acked by a client.
     pub acked: u64,
+    /// Incremented when a client acknowledges (receipts) the phone's app-state key share.
+    pub key_shares_received: u64,
 }
 
 pub(crate) struct QueuedMsg {
@@ -119,6 +123,7 @@ pub(crate) struct QueuedMsg {
 /// What the server knows of one linked (companion) device.
 pub(crate) struct Device {
     pub noise_pub: [u8; 32],
+    #[allow(dead_code)] // kept for ADV device-identity answers
     pub identity_pub: [u8; 32],
     pub prekeys: Option<signal::UploadedKeys>,
     /// Inbound messages not yet acked by the device: WhatsApp's offline queue.
@@ -129,7 +134,6 @@ pub(crate) struct Device {
 
 /// One phone number (an account). Its device 0 is the simulated phone.
 pub(crate) struct Account {
-    pub phone: String,
     pub lid: String,
     /// The phone's identity key: signs ADV identities and is its Signal identity.
     pub identity: KeyPair,
@@ -157,7 +161,12 @@ pub(crate) struct State {
     pub next_lid: u64,
     pub received: Vec<Received>,
     pub contacts: HashMap<String, signal::SharedContact>,
+    /// Pair-code flows waiting for the phone: phone digits -> (connection,
+    /// wrapped companion ephemeral key, pairing ref).
+    pub pair_codes: HashMap<String, (u64, Vec<u8>, Vec<u8>)>,
     pub msg_counter: u64,
+    /// Ids of key-share messages not yet receipted.
+    pub key_share_ids: std::collections::HashSet<String>,
 }
 
 pub(crate) struct Inner {
@@ -258,6 +267,7 @@ impl Sim {
             let mut st = sim.lock();
             st.conns.remove(&id);
             st.refs.retain(|_, c| *c != id);
+            st.pair_codes.retain(|_, (c, _, _)| *c != id);
         });
     }
 
@@ -271,7 +281,10 @@ impl Sim {
             *st.refs.get(&qr.pairing_ref).ok_or_else(|| anyhow!("no connection shows that QR code"))?;
         let phone = match phone {
             Some(p) => digits(p),
-            None => format!("1555{:07}", st.next_conn * 7919 % 10_000_000),
+            None => (0u64..)
+                .map(|n| format!("1555{:07}", (st.next_conn * 7919 + n) % 10_000_000))
+                .find(|p| !st.accounts.contains_key(p))
+                .expect("a free number"),
         };
         if phone.is_empty() {
             return Err(anyhow!("phone number has no digits"));
@@ -300,6 +313,52 @@ impl Sim {
             noise_pub: qr.noise_pub,
             identity_pub: qr.identity_pub,
             device_identity: identity,
+        }))
+        .map_err(|_| anyhow!("that connection is gone"))?;
+        Ok(format!("+{phone}"))
+    }
+
+    /// The phone `phone` enters pair `code` (as the client showed it; a dash is
+    /// ignored). Fails when no connection asked to pair that phone by code.
+    pub async fn pair_code(&self, phone: &str, code: &str) -> Result<String> {
+        let phone = digits(phone);
+        let code: String = code.chars().filter(|c| *c != '-').collect();
+        let (conn_id, wrapped, pairing_ref) = self
+            .lock()
+            .pair_codes
+            .get(&phone)
+            .cloned()
+            .ok_or_else(|| anyhow!("no connection is pairing +{phone} by code"))?;
+        // PBKDF2 with 2^17 rounds: off the async threads.
+        let (companion_eph, wrapped_primary, primary_eph) =
+            tokio::task::spawn_blocking(move || -> Result<_> {
+                use wacore::pair_code::PairCodeUtils;
+                let companion_eph = PairCodeUtils::decrypt_primary_ephemeral_pub(&wrapped, &code)
+                    .map_err(|e| anyhow!("{e}"))?;
+                let primary_eph = KeyPair::generate(&mut rand::rng());
+                let pub_bytes: [u8; 32] =
+                    primary_eph.public_key.public_key_bytes().try_into().expect("32 bytes");
+                let wrapped_primary = PairCodeUtils::encrypt_ephemeral_pub(&pub_bytes, &code);
+                Ok((companion_eph, wrapped_primary, primary_eph))
+            })
+            .await??;
+        let mut st = self.lock();
+        let account = ensure_account(&mut st, &phone);
+        let primary_identity = account.identity.public_key.public_key_bytes().to_vec();
+        let cmd = st
+            .conns
+            .get(&conn_id)
+            .map(|c| c.cmd.clone())
+            .ok_or_else(|| anyhow!("that connection is gone"))?;
+        st.pair_codes.remove(&phone);
+        drop(st);
+        cmd.send(ConnCmd::PrimaryHello(conn::CodeFlow {
+            phone: phone.clone(),
+            primary_ephemeral: primary_eph,
+            companion_ephemeral_pub: companion_eph,
+            wrapped_primary: wrapped_primary.to_vec(),
+            primary_identity,
+            pairing_ref,
         }))
         .map_err(|_| anyhow!("that connection is gone"))?;
         Ok(format!("+{phone}"))
@@ -426,7 +485,6 @@ pub(crate) fn ensure_account<'a>(st: &'a mut State, phone: &str) -> &'a mut Acco
         st.accounts.insert(
             phone.to_string(),
             Account {
-                phone: phone.to_string(),
                 lid,
                 identity: KeyPair::generate(&mut rand::rng()),
                 devices: HashMap::new(),

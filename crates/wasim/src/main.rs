@@ -40,7 +40,18 @@ async fn main() -> std::process::ExitCode {
             let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
             // One line on stdout so scripts can learn the port.
             println!("wasim listening on {addr} (ws://{addr}/ws/chat, http://{addr}/admin)");
+            // Ctrl-C or SIGTERM end it gracefully.
             let shutdown = async {
+                #[cfg(unix)]
+                {
+                    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                        .expect("SIGTERM handler");
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                #[cfg(not(unix))]
                 let _ = tokio::signal::ctrl_c().await;
             };
             if let Err(e) = wasim::server::serve(listener, wasim::Sim::new(), shutdown).await {

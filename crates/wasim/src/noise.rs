@@ -156,3 +156,37 @@ impl Transport {
         Ok(buf)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wacore_noise::XxHandshakeState;
+
+    /// The client's own XX initiator completes against this responder, and the
+    /// transport keys agree in both directions.
+    #[test]
+    fn xx_round_trip_with_the_client_state_machine() {
+        let server = ServerIdentity::generate();
+        let client_static = KeyPair::generate(&mut rand::rng());
+        let payload =
+            wa::ClientPayload { username: Some(15550001111), device: Some(3), ..Default::default() }
+                .encode_to_vec();
+        let mut client = XxHandshakeState::new(client_static, payload, &WA_CONN_HEADER).unwrap();
+        let hello = client.build_client_hello().unwrap();
+        let (responder, server_hello) = XxResponder::respond(&hello, &server).unwrap();
+        let finish = client.read_server_hello_and_build_client_finish(&server_hello).unwrap();
+        let fin = responder.finish(&finish).unwrap();
+        assert_eq!(fin.payload.username, Some(15550001111));
+        assert_eq!(fin.payload.device, Some(3));
+        let out = client.finish().unwrap();
+        // Server -> client.
+        let mut t = Transport::new(fin.write, fin.read);
+        let frame = t.seal(b"\0hello").unwrap();
+        let mut body = frame[3..].to_vec();
+        out.read_cipher.decrypt_in_place_with_counter(0, &mut body).unwrap();
+        assert_eq!(body, b"\0hello");
+        // Client -> server.
+        let ct = out.write_cipher.encrypt_with_counter(0, b"\0hi").unwrap();
+        assert_eq!(t.open(&ct).unwrap(), b"\0hi");
+    }
+}

@@ -89,3 +89,94 @@ pub fn device_identity_hmac(
 pub fn now_secs() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
+
+/// Phone side of pairing by code, stage 2: opens the companion's
+/// `link_code_pairing_wrapped_key_bundle` (`salt(32) ‖ iv(12) ‖ AES-GCM`) and derives
+/// the adv secret both sides then use for the pair-success HMAC (the mirror of
+/// `wacore::pair_code::PairCodeUtils::prepare_key_bundle`).
+pub fn open_key_bundle(
+    primary_ephemeral: &KeyPair,
+    companion_ephemeral_pub: &[u8; 32],
+    account: &KeyPair,
+    wrapped: &[u8],
+) -> Result<([u8; 32], [u8; 32])> {
+    use wacore_libsignal::protocol::PublicKey;
+    if wrapped.len() != 32 + 12 + 96 + 16 {
+        return Err(anyhow!("key bundle is {} bytes", wrapped.len()));
+    }
+    let companion_eph = PublicKey::from_djb_public_key_bytes(companion_ephemeral_pub)?;
+    let eph_shared = primary_ephemeral.private_key.calculate_agreement(&companion_eph)?;
+    let mut enc_key = [0u8; 32];
+    wacore::crypto::hkdf_sha256_into(
+        &eph_shared,
+        Some(&wrapped[..32]),
+        b"link_code_pairing_key_bundle_encryption_key",
+        &mut enc_key,
+    )
+    .map_err(|_| anyhow!("hkdf"))?;
+    let iv: [u8; 12] = wrapped[32..44].try_into().expect("12 bytes");
+    let mut bundle = Vec::with_capacity(96);
+    wacore_libsignal::crypto::aes_256_gcm_decrypt(&enc_key, &iv, b"", &wrapped[44..], &mut bundle)
+        .map_err(|e| anyhow!("key bundle does not open (wrong code?): {e:?}"))?;
+    if bundle.len() != 96 {
+        return Err(anyhow!("key bundle plaintext is {} bytes", bundle.len()));
+    }
+    let companion_identity: [u8; 32] = bundle[..32].try_into().expect("32 bytes");
+    let identity_shared = account
+        .private_key
+        .calculate_agreement(&PublicKey::from_djb_public_key_bytes(&companion_identity)?)?;
+    let mut combined = Vec::with_capacity(96);
+    combined.extend_from_slice(&eph_shared);
+    combined.extend_from_slice(&identity_shared);
+    combined.extend_from_slice(&bundle[64..96]);
+    let mut adv = [0u8; 32];
+    wacore::crypto::hkdf_sha256_into(&combined, None, b"adv_secret", &mut adv)
+        .map_err(|_| anyhow!("hkdf"))?;
+    Ok((companion_identity, adv))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wacore::pair::{DeviceState, PairUtils};
+
+    fn companion() -> DeviceState {
+        DeviceState {
+            identity_key: KeyPair::generate(&mut rand::rng()),
+            noise_key: KeyPair::generate(&mut rand::rng()),
+            adv_secret_key: [9u8; 32],
+        }
+    }
+
+    #[test]
+    fn the_clients_own_check_accepts_the_phones_pair_success() {
+        let dev = companion();
+        let account = KeyPair::generate(&mut rand::rng());
+        let identity: [u8; 32] = dev.identity_key.public_key.public_key_bytes().try_into().unwrap();
+        let blob = device_identity_hmac(&account, &identity, &dev.adv_secret_key, 4, 4).unwrap();
+        let (_, key_index) = PairUtils::do_pair_crypto(&dev, &blob).unwrap();
+        assert_eq!(key_index, 4);
+    }
+
+    #[test]
+    fn a_wrong_adv_secret_is_an_hmac_mismatch() {
+        let dev = companion();
+        let account = KeyPair::generate(&mut rand::rng());
+        let identity: [u8; 32] = dev.identity_key.public_key.public_key_bytes().try_into().unwrap();
+        let blob = device_identity_hmac(&account, &identity, &[1u8; 32], 1, 1).unwrap();
+        let err = PairUtils::do_pair_crypto(&dev, &blob).unwrap_err();
+        assert_eq!(err.text, "hmac-mismatch");
+    }
+
+    #[test]
+    fn parses_the_five_field_qr() {
+        let dev = companion();
+        let qr =
+            PairUtils::make_qr_data(&dev, "2@abc", wacore::companion_reg::CompanionWebClientType::default());
+        let q = parse_qr(&qr).unwrap();
+        assert_eq!(q.pairing_ref, "2@abc");
+        assert_eq!(q.adv_secret, vec![9u8; 32]);
+        assert_eq!(&q.noise_pub[..], dev.noise_key.public_key.public_key_bytes());
+        assert!(parse_qr("only,three,fields").is_err());
+    }
+}

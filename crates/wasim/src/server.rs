@@ -95,12 +95,18 @@ async fn scan(State(sim): State<Sim>, Json(req): Json<ScanReq>) -> Response {
     }
 }
 
-async fn pair_code() -> Response {
-    error(
-        StatusCode::NOT_IMPLEMENTED,
-        "not_implemented",
-        "pairing by phone-number code is not simulated yet; use /admin/scan",
-    )
+#[derive(Deserialize)]
+struct PairCodeReq {
+    phone: String,
+    code: String,
+}
+
+async fn pair_code(State(sim): State<Sim>, Json(req): Json<PairCodeReq>) -> Response {
+    match sim.pair_code(&req.phone, &req.code).await {
+        Ok(phone) => Json(json!({ "phone": phone })).into_response(),
+        Err(e) if e.to_string().contains("no connection") => error(StatusCode::NOT_FOUND, "not_found", e),
+        Err(e) => error(StatusCode::BAD_REQUEST, "bad_request", format!("{e:#}")),
+    }
 }
 
 #[derive(Deserialize)]

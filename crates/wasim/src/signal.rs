@@ -380,6 +380,7 @@ pub(crate) async fn key_share_for(sim: &Sim, phone: &str, device: u16) -> Result
         dev.key_shared = true;
     }
     let id = sim.next_msg_id();
+    sim.lock().key_share_ids.insert(id.clone());
     Ok(Some(
         NodeBuilder::new("message")
             .attr("from", Jid::pn(phone.to_string()))

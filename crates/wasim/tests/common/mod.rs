@@ -35,12 +35,46 @@ pub struct TestBot {
 impl TestBot {
     /// Builds and spawns a bot on the SQLite store at `db`, talking to `sim`.
     pub async fn start(sim: &Sim, db: &Path) -> TestBot {
+        Self::start_opts(sim, db, None).await
+    }
+
+    /// Like `start`, with an inbound durability hook.
+    pub async fn start_opts(sim: &Sim, db: &Path, hook: Option<CommitHook>) -> TestBot {
+        Self::start_with(SimTransportFactory::new(sim), db, hook).await
+    }
+
+    /// A bot that generates only `n` one-time prekeys (the default is 812).
+    pub async fn start_lean(sim: &Sim, db: &Path, n: usize) -> TestBot {
+        Self::build(SimTransportFactory::new(sim), db, None, Some(n), None).await
+    }
+
+    /// A bot that pairs by phone-number code (and QR) for `phone` (digits).
+    pub async fn start_pair_code(sim: &Sim, db: &Path, phone: &str) -> TestBot {
+        Self::build(SimTransportFactory::new(sim), db, None, None, Some(phone)).await
+    }
+
+    /// A bot over any transport (e.g. the real WebSocket transport).
+    pub async fn start_with<F: whatsapp_rust::transport::TransportFactory + 'static>(
+        factory: F,
+        db: &Path,
+        hook: Option<CommitHook>,
+    ) -> TestBot {
+        Self::build(factory, db, hook, None, None).await
+    }
+
+    async fn build<F: whatsapp_rust::transport::TransportFactory + 'static>(
+        factory: F,
+        db: &Path,
+        hook: Option<CommitHook>,
+        prekeys: Option<usize>,
+        pair_phone: Option<&str>,
+    ) -> TestBot {
         init_log();
         let (tx, rx) = mpsc::unbounded_channel();
         let store = SqliteStore::new(db.to_str().expect("utf-8 path")).await.expect("sqlite store");
-        let bot = Bot::builder()
+        let mut builder = Bot::builder()
             .with_backend(store)
-            .with_transport_factory(SimTransportFactory::new(sim))
+            .with_transport_factory(factory)
             .with_version((2, 3000, 1_023_456_789))
             .skip_history_sync()
             .on_event(move |ev, _client| {
@@ -48,10 +82,20 @@ impl TestBot {
                 async move {
                     let _ = tx.send(ev);
                 }
-            })
-            .build()
-            .await
-            .expect("bot builds");
+            });
+        if let Some(phone) = pair_phone {
+            builder = builder.with_pair_code(whatsapp_rust::pair_code::PairCodeOptions {
+                phone_number: phone.to_string(),
+                ..Default::default()
+            });
+        }
+        if let Some(n) = prekeys {
+            builder = builder.with_wanted_pre_key_count(n);
+        }
+        if let Some(hook) = hook {
+            builder = builder.with_inbound_durability_hook(hook);
+        }
+        let bot = builder.build().await.expect("bot builds");
         let client = bot.client();
         let handle = bot.spawn();
         TestBot { handle: Some(handle), client, events: rx, seen: Vec::new() }
@@ -127,4 +171,19 @@ pub async fn paired(sim: &Sim, dir: &Path, phone: &str) -> TestBot {
     sim.scan(&qr, Some(phone)).expect("scan");
     bot.connected().await;
     bot
+}
+
+/// A durability hook that commits nothing and fails (`fail`), or succeeds.
+pub struct CommitHook {
+    pub fail: bool,
+}
+
+#[async_trait::async_trait]
+impl whatsapp_rust::InboundDurabilityHook for CommitHook {
+    async fn on_messages(&self, _client: Arc<Client>, _batch: &[InboundMessage]) -> anyhow::Result<()> {
+        if self.fail {
+            anyhow::bail!("simulated crash before commit")
+        }
+        Ok(())
+    }
 }
