@@ -44,6 +44,7 @@ pub struct Config {
     pub delivery: DeliveryConfig,
     pub store: StoreConfig,
     pub health: HealthConfig,
+    pub jobs: JobsConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -85,11 +86,48 @@ pub struct TwilioConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account_sid: Option<String>,
     pub api_base_url: String,
+    /// `wav` or `mp3`: the format recordings are fetched in.
+    pub recording_format: String,
+    /// Each recording download must finish within this time.
+    pub recording_fetch_timeout_s: u64,
 }
 
 impl Default for TwilioConfig {
     fn default() -> Self {
-        Self { auth_token: None, account_sid: None, api_base_url: "https://api.twilio.com".into() }
+        Self {
+            auth_token: None,
+            account_sid: None,
+            api_base_url: "https://api.twilio.com".into(),
+            recording_format: "wav".into(),
+            recording_fetch_timeout_s: 60,
+        }
+    }
+}
+
+/// Background jobs (e.g. recording fetches): durable, retried with backoff.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobsConfig {
+    /// Jobs running at once.
+    pub concurrency: usize,
+    /// Attempts before a job fails for good (its event is released with the error).
+    pub max_attempts: u32,
+    /// Delay before retry n is min(cap, base * 2^(n-1)), with jitter.
+    pub backoff_base_ms: u64,
+    pub backoff_cap_ms: u64,
+    /// How often the queue is checked for jobs queued by another process.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 4,
+            max_attempts: 8,
+            backoff_base_ms: 2000,
+            backoff_cap_ms: 300_000,
+            poll_interval_ms: 1000,
+        }
     }
 }
 
@@ -109,12 +147,18 @@ pub struct DeliveryConfig {
     /// than 408/429): a misconfigured receiver gets fixed, so keep trying, but
     /// not for the whole schedule.
     pub client_error_attempts: u32,
-    pub backoff_base_s: u64,
-    pub backoff_cap_s: u64,
+    /// First retry delay in seconds (fractions allowed); doubles per attempt.
+    pub backoff_base_s: f64,
+    /// Longest delay between two attempts, in seconds; also caps `Retry-After`.
+    pub backoff_cap_s: f64,
     pub timeout_s: u64,
     pub concurrency: usize,
     /// Delivered events older than this are pruned; pending and dead never are.
     pub retention_days: u64,
+    /// How often the delivery workers look for events stored or re-queued by
+    /// other processes (the CLI, another connection). Events stored by the
+    /// daemon itself are picked up at once.
+    pub poll_interval_ms: u64,
 }
 
 impl Default for DeliveryConfig {
@@ -122,11 +166,12 @@ impl Default for DeliveryConfig {
         Self {
             max_attempts: 12,
             client_error_attempts: 4,
-            backoff_base_s: 2,
-            backoff_cap_s: 900,
+            backoff_base_s: 2.0,
+            backoff_cap_s: 900.0,
             timeout_s: 10,
             concurrency: 32,
             retention_days: 7,
+            poll_interval_ms: 250,
         }
     }
 }
@@ -188,6 +233,18 @@ impl Config {
             check_http_url("http.public_base_url", url)?;
         }
         check_http_url("twilio.api_base_url", &self.twilio.api_base_url)?;
+        if !matches!(self.twilio.recording_format.as_str(), "wav" | "mp3") {
+            return Err(AppError::config("twilio.recording_format: must be \"wav\" or \"mp3\""));
+        }
+        positive("twilio.recording_fetch_timeout_s", self.twilio.recording_fetch_timeout_s)?;
+        let j = &self.jobs;
+        positive("jobs.concurrency", j.concurrency as u64)?;
+        positive("jobs.max_attempts", j.max_attempts as u64)?;
+        positive("jobs.backoff_base_ms", j.backoff_base_ms)?;
+        if j.backoff_cap_ms < j.backoff_base_ms {
+            return Err(AppError::config("jobs.backoff_cap_ms: must be at least jobs.backoff_base_ms"));
+        }
+        positive("jobs.poll_interval_ms", j.poll_interval_ms)?;
         if let Some(secret) = &self.security.internal_secret {
             if secret.len() < 16 {
                 return Err(AppError::config(
@@ -217,9 +274,14 @@ impl Config {
                 "delivery.client_error_attempts: must not exceed delivery.max_attempts",
             ));
         }
-        positive("delivery.backoff_base_s", d.backoff_base_s)?;
-        if d.backoff_cap_s < d.backoff_base_s {
+        if !(d.backoff_base_s.is_finite() && d.backoff_base_s >= 0.001) {
+            return Err(AppError::config("delivery.backoff_base_s: must be at least 0.001 (seconds)"));
+        }
+        if !(d.backoff_cap_s.is_finite() && d.backoff_cap_s >= d.backoff_base_s) {
             return Err(AppError::config("delivery.backoff_cap_s: must be at least delivery.backoff_base_s"));
+        }
+        if !(1..=60_000).contains(&d.poll_interval_ms) {
+            return Err(AppError::config("delivery.poll_interval_ms: must be between 1 and 60000"));
         }
         positive("delivery.timeout_s", d.timeout_s)?;
         positive("delivery.concurrency", d.concurrency as u64)?;
@@ -297,10 +359,12 @@ fn describe_figment_error(error: figment::Error) -> AppError {
     let mut key = path.join(".");
     let detail = match &error.kind {
         figment::error::Kind::UnknownField(field, expected) => {
-            if !key.is_empty() {
-                key.push('.');
+            if path.last() != Some(&field.as_str()) {
+                if !key.is_empty() {
+                    key.push('.');
+                }
+                key.push_str(field);
             }
-            key.push_str(field);
             format!("unknown key (known keys here: {})", expected.join(", "))
         }
         other => other.to_string(),
@@ -308,8 +372,10 @@ fn describe_figment_error(error: figment::Error) -> AppError {
     let source = error
         .metadata
         .as_ref()
-        .and_then(|m| m.source.as_ref())
-        .map(|s| format!(" (from {s})"))
+        .map(|m| match &m.source {
+            Some(source) => format!(" (from {source})"),
+            None => format!(" (from {})", m.name),
+        })
         .unwrap_or_default();
     let key = if key.is_empty() { "configuration".to_string() } else { key };
     AppError::config(format!("{key}: {detail}{source}"))
@@ -405,5 +471,38 @@ mod tests {
     fn production_build_refuses_ws_url() {
         let err = load("[whatsapp]\nws_url = \"ws://127.0.0.1:1/ws/chat\"\n", &[]).unwrap_err();
         assert!(err.message.starts_with("whatsapp.ws_url"), "{}", err.message);
+    }
+    #[test]
+    fn jobs_and_recording_keys_are_checked() {
+        let c = load("[jobs]\nmax_attempts = 3\nbackoff_base_ms = 50\nbackoff_cap_ms = 200\n", &[])
+            .expect("jobs");
+        assert_eq!((c.jobs.max_attempts, c.jobs.backoff_base_ms, c.jobs.backoff_cap_ms), (3, 50, 200));
+        assert_eq!(c.twilio.recording_format, "wav");
+        for (toml, key) in [
+            ("[jobs]\nmax_attempts = 0\n", "jobs.max_attempts"),
+            ("[jobs]\nbackoff_base_ms = 100\nbackoff_cap_ms = 10\n", "jobs.backoff_cap_ms"),
+            ("[jobs]\nconcurrency = 0\n", "jobs.concurrency"),
+            ("[twilio]\nrecording_format = \"ogg\"\n", "twilio.recording_format"),
+            ("[twilio]\nrecording_fetch_timeout_s = 0\n", "twilio.recording_fetch_timeout_s"),
+        ] {
+            let err = load(toml, &[]).unwrap_err();
+            assert!(err.message.starts_with(key), "{toml}: {}", err.message);
+        }
+    }
+
+    #[test]
+    fn delivery_keys_accept_fractions_and_are_checked() {
+        let c = load("[delivery]\nbackoff_base_s = 0.05\nbackoff_cap_s = 1\npoll_interval_ms = 20\n", &[])
+            .expect("fractions");
+        assert_eq!(c.delivery.backoff_base_s, 0.05);
+        assert_eq!(c.delivery.backoff_cap_s, 1.0);
+        assert_eq!(c.delivery.poll_interval_ms, 20);
+        assert_eq!(load("", &[]).expect("defaults").delivery.poll_interval_ms, 250);
+        let err = load("[delivery]\npoll_interval_ms = 0\n", &[]).unwrap_err();
+        assert!(err.message.starts_with("delivery.poll_interval_ms"), "{}", err.message);
+        let err = load("[delivery]\nbackoff_base_s = 0\n", &[]).unwrap_err();
+        assert!(err.message.starts_with("delivery.backoff_base_s"), "{}", err.message);
+        let err = load("[delivery]\nbackoff_base_s = 10\nbackoff_cap_s = 5\n", &[]).unwrap_err();
+        assert!(err.message.starts_with("delivery.backoff_cap_s"), "{}", err.message);
     }
 }

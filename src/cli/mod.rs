@@ -3,6 +3,7 @@
 
 mod check;
 mod config_cmd;
+mod events;
 mod logging;
 mod render;
 mod tenant;
@@ -74,6 +75,9 @@ pub enum Command {
     /// Checks against a deployment
     #[command(subcommand)]
     Check(check::CheckCommand),
+    /// Inspect, replay and retry the events delivered to tenants' backends
+    #[command(subcommand)]
+    Events(events::EventsCommand),
     /// Print a shell completion script
     Completions {
         #[arg(value_enum)]
@@ -109,6 +113,7 @@ fn run(cli: Cli) -> AppResult<()> {
         Command::Config(command) => config_cmd::run(&cli.global, command),
         Command::Tenant(command) => tenant::run(&cli.global, command),
         Command::Check(command) => check::run(&cli.global, command),
+        Command::Events(command) => events::run(&cli.global, command),
         Command::Completions { shell } => completions::write(shell, &mut std::io::stdout())
             .map_err(|e| AppError::failed(format!("cannot write completions: {e}"))),
     }

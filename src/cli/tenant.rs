@@ -78,28 +78,43 @@ pub struct SettingsArgs {
     /// This tenant's own Twilio auth token (else the global one is used)
     #[arg(long, value_name = "TOKEN")]
     twilio_auth_token: Option<String>,
+    /// TwiML answered to this tenant's voice calls, or @FILE to read it from a
+    /// file; `{{recording_status_callback}}` and `{{tenant}}` are filled in.
+    /// Empty on `set` restores the default (greeting + record)
+    #[arg(long, value_name = "TWIML|@FILE")]
+    voice_twiml: Option<String>,
 }
 
 impl SettingsArgs {
-    fn into_settings(self) -> TenantSettings {
-        TenantSettings {
+    fn into_settings(self) -> AppResult<TenantSettings> {
+        // Read here, by the operator's process: the daemon may not see the file.
+        let voice_twiml = match self.voice_twiml {
+            Some(arg) if arg.starts_with('@') => {
+                Some(std::fs::read_to_string(&arg[1..]).map_err(|e| {
+                    AppError::usage(format!("--voice-twiml {arg}: cannot read the file ({e})"))
+                })?)
+            }
+            other => other,
+        };
+        Ok(TenantSettings {
             name: self.name,
             webhook_url: self.webhook_url,
             twilio_numbers: (!self.twilio_numbers.is_empty()).then_some(self.twilio_numbers),
             twilio_auth_token: self.twilio_auth_token,
-        }
+            voice_twiml,
+        })
     }
 }
 
 pub fn run(global: &GlobalOptions, command: TenantCommand) -> AppResult<()> {
     let (request, json) = match command {
         TenantCommand::Add { id, settings, json } => {
-            (TenantRequest::Add { id, settings: settings.into_settings() }, json)
+            (TenantRequest::Add { id, settings: settings.into_settings()? }, json)
         }
         TenantCommand::List { json } => (TenantRequest::List, json),
         TenantCommand::Show { id, json } => (TenantRequest::Show { id }, json),
         TenantCommand::Set { id, settings, json } => {
-            (TenantRequest::Set { id, settings: settings.into_settings() }, json)
+            (TenantRequest::Set { id, settings: settings.into_settings()? }, json)
         }
         TenantCommand::Token { id, json, .. } => (TenantRequest::RotateToken { id }, json),
         TenantCommand::Remove { id, json, .. } => (TenantRequest::Remove { id }, json),

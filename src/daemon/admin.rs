@@ -20,6 +20,9 @@ use crate::store::Store;
 use crate::supervisor::{SupervisorFault, SupervisorHandle};
 use crate::tenants;
 
+/// How long `tenant remove` waits for the tenant's worker to stop.
+const WORKER_STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A request line longer than this is refused (and the connection closed).
 const MAX_REQUEST_BYTES: usize = 1024 * 1024;
 
@@ -142,7 +145,13 @@ async fn handle(request: AdminRequest, context: &Context) -> AdminReply {
             "data_dir": context.data.root().display().to_string(),
         })),
         AdminRequest::Tenant { request } => {
-            tracing::info!(op = ?std::mem::discriminant(&request), "admin tenant request");
+            tracing::info!(op = request.op(), "admin tenant request");
+            if let tenants::TenantRequest::Remove { id } = &request {
+                // Its worker must let go of the tenant's files before they are deleted.
+                if !context.supervisor.stop_worker(id.as_str(), WORKER_STOP_TIMEOUT).await {
+                    tracing::warn!(tenant = %id, "worker did not confirm its stop in time; removing anyway");
+                }
+            }
             let (store, data) = (context.store.clone(), context.data.clone());
             let outcome =
                 tokio::task::spawn_blocking(move || tenants::execute(&store, &data, &request)).await;

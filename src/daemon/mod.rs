@@ -21,12 +21,13 @@ use crate::http::{self, AppState};
 use crate::paths::DataDir;
 use crate::secrets::{internal_secret, SecretSource};
 use crate::store::{EventWriter, Store};
-use crate::supervisor::Supervisor;
+use crate::supervisor::{RestartPolicy, Supervisor};
 
 /// Set to 1 to let the admin socket inject faults (tests only).
 pub const FAULT_INJECTION_ENV: &str = "AGENTLOCATOR_FAULT_INJECTION";
 
 pub async fn serve(config: Config, data: DataDir) -> AppResult<()> {
+    let mut signals = signals::ShutdownSignals::install()?;
     data.ensure()?;
     let _lock = lock::ServeLock::acquire(&data)?;
     let (secret, source) = internal_secret(&config, &data)?;
@@ -44,7 +45,7 @@ pub async fn serve(config: Config, data: DataDir) -> AppResult<()> {
     let events = EventWriter::start(&data.db_path(), Duration::from_millis(config.store.busy_timeout_ms))?;
     let metrics = install_metrics()?;
 
-    let supervisor = Supervisor::start();
+    let supervisor = Supervisor::start(RestartPolicy::default(), Duration::from_millis(20));
     let health = Health {
         store: store.clone(),
         supervisor: supervisor.handle(),
@@ -74,6 +75,23 @@ pub async fn serve(config: Config, data: DataDir) -> AppResult<()> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let admin_socket = admin::AdminServer::bind(&data, store.clone(), supervisor.handle(), local)?;
     let admin_task = tokio::spawn(admin_socket.run(shutdown_rx.clone()));
+    let delivery = crate::delivery::Delivery::start(
+        &config,
+        &data.db_path(),
+        state.internal_secret.clone(),
+        state.events.commits(),
+        shutdown_rx.clone(),
+        Duration::from_secs(config.http.shutdown_grace_s),
+    )?;
+
+    // Background jobs (twilio: recording fetches), resumed from the store.
+    let mut job_runner = crate::jobs::Runner::new(store.clone(), config.jobs.clone());
+    job_runner.register(
+        crate::twilio::RECORDING_EVENT,
+        crate::twilio::RecordingFetch::new(store.clone(), data.clone(), config.clone())
+            .map_err(AppError::failed)?,
+    );
+    let jobs = job_runner.start();
 
     let mut http_shutdown = shutdown_rx.clone();
     let http_task = tokio::spawn(async move {
@@ -86,7 +104,7 @@ pub async fn serve(config: Config, data: DataDir) -> AppResult<()> {
     tracing::info!(addr = %local, data_dir = %data.root().display(), "listening");
     notify_systemd(&[sd_notify::NotifyState::Ready]);
 
-    let signal = signals::wait_for_shutdown().await;
+    let signal = signals.wait().await;
     tracing::info!(signal, "shutting down: finishing in-flight requests");
     notify_systemd(&[sd_notify::NotifyState::Stopping]);
     let _ = shutdown_tx.send(true);
@@ -98,6 +116,9 @@ pub async fn serve(config: Config, data: DataDir) -> AppResult<()> {
         Ok(Err(e)) => tracing::error!(error = %e, "http server task failed"),
         Err(_) => tracing::warn!(?grace, "in-flight requests did not finish within the grace period"),
     }
+    // Started draining with the signal; this only waits for it to finish.
+    delivery.stopped(grace + Duration::from_secs(5)).await;
+    jobs.shutdown().await;
     supervisor.shutdown(grace).await;
     let _ = admin_task.await;
     tracing::info!("stopped");

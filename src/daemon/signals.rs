@@ -1,22 +1,32 @@
-//! Waiting for the signals that end `serve`.
+//! The signals that end `serve`. Handlers are installed before the daemon
+//! announces itself (log line, sd_notify READY), so a signal sent the moment
+//! it is up is never lost to the default action.
 
-use tokio::signal::unix::{signal, SignalKind};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 
-/// Resolves with the name of the first SIGTERM or SIGINT received.
-pub async fn wait_for_shutdown() -> &'static str {
-    let terminate = signal(SignalKind::terminate());
-    let interrupt = signal(SignalKind::interrupt());
-    match (terminate, interrupt) {
-        (Ok(mut terminate), Ok(mut interrupt)) => tokio::select! {
-            _ = terminate.recv() => "SIGTERM",
-            _ = interrupt.recv() => "SIGINT",
-        },
-        // Without signal handlers we cannot shut down gracefully; say so and
-        // fall back to Ctrl-C, which tokio handles another way.
-        (Err(e), _) | (_, Err(e)) => {
-            tracing::error!(error = %e, "cannot install signal handlers");
-            let _ = tokio::signal::ctrl_c().await;
-            "SIGINT"
+use crate::error::{AppError, AppResult};
+
+pub struct ShutdownSignals {
+    terminate: Signal,
+    interrupt: Signal,
+}
+
+impl ShutdownSignals {
+    pub fn install() -> AppResult<ShutdownSignals> {
+        let install = |kind: SignalKind, name: &str| {
+            signal(kind).map_err(|e| AppError::failed(format!("cannot install the {name} handler: {e}")))
+        };
+        Ok(ShutdownSignals {
+            terminate: install(SignalKind::terminate(), "SIGTERM")?,
+            interrupt: install(SignalKind::interrupt(), "SIGINT")?,
+        })
+    }
+
+    /// Resolves with the name of the first SIGTERM or SIGINT received.
+    pub async fn wait(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.terminate.recv() => "SIGTERM",
+            _ = self.interrupt.recv() => "SIGINT",
         }
     }
 }

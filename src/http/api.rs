@@ -1,7 +1,9 @@
 //! The tenant API (`/api/...`, bearer token). Handlers stay thin: parse,
 //! authorize, call the owning module, shape the answer.
 
-use axum::extract::{Path, State};
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
@@ -11,7 +13,7 @@ use crate::store::tenants as rows;
 use crate::tenants::rfc3339;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/whatsapp/{tenant}/status", get(status))
+    Router::new().route("/api/whatsapp/{tenant}/status", get(status)).route("/api/events", get(pull_events))
 }
 
 async fn status(
@@ -34,4 +36,100 @@ async fn status(
         "reconnects": row.wa_reconnects,
         "last_error": row.wa_last_error,
     })))
+}
+
+/// Default and largest page of `GET /api/events`.
+const PULL_DEFAULT_LIMIT: usize = 100;
+const PULL_MAX_LIMIT: usize = 1000;
+
+/// The pull cursor: opaque to callers (URL-safe base64 of `v1:<seq>`), stable
+/// because `seq` never changes.
+fn encode_cursor(seq: i64) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("v1:{seq}"))
+}
+
+fn decode_cursor(cursor: &str) -> Option<i64> {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor.trim()).ok()?;
+    let seq: i64 = std::str::from_utf8(&raw).ok()?.strip_prefix("v1:")?.parse().ok()?;
+    (seq >= 0).then_some(seq)
+}
+
+/// `GET /api/events?after=CURSOR&limit=N`: the caller's tenant's events in
+/// the order they were stored, whatever their delivery status. A tenant
+/// token reads its own tenant; the internal secret names one with `?tenant=`.
+/// A page stops before an event still held by a background job, so a cursor
+/// never skips it.
+async fn pull_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let tenant = match (query.get("tenant"), &caller) {
+        (Some(named), _) => caller.authorize(named, &state).await?,
+        (None, Caller::Tenant(own)) => caller.authorize(own.as_str(), &state).await?,
+        (None, Caller::Admin) => {
+            return Err(ApiError::bad_request(
+                "tenant_required",
+                "the internal secret reads any tenant: name one with ?tenant=ID",
+            ))
+        }
+    };
+    let after = match query.get("after").map(String::as_str) {
+        None | Some("") => 0,
+        Some(cursor) => decode_cursor(cursor).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_cursor",
+                "`after` must be a cursor returned by this API (`next_cursor`); omit it to start from the oldest event",
+            )
+        })?,
+    };
+    let limit = match query.get("limit") {
+        None => PULL_DEFAULT_LIMIT,
+        Some(raw) => {
+            raw.parse::<usize>().ok().filter(|n| (1..=PULL_MAX_LIMIT).contains(n)).ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_limit",
+                    format!("`limit` must be a number from 1 to {PULL_MAX_LIMIT}"),
+                )
+            })?
+        }
+    };
+    let lookup = tenant.clone();
+    let mut rows =
+        state.store.run(move |c| crate::store::delivery::pull(c, lookup.as_str(), after, limit + 1)).await?;
+    let has_more = rows.len() > limit;
+    rows.truncate(limit);
+    let next_cursor = encode_cursor(rows.last().map_or(after, |r| r.seq));
+    let events: Vec<Value> = rows
+        .into_iter()
+        .map(|r| {
+            json!({
+                "id": r.id,
+                "type": r.kind,
+                "tenant": r.tenant_id,
+                "created_at": crate::delivery::signing::rfc3339_ms(r.created_at_ms),
+                "data": r.data,
+                "status": r.status,
+                "cursor": encode_cursor(r.seq),
+            })
+        })
+        .collect();
+    Ok(Json(json!({"tenant": tenant, "events": events, "next_cursor": next_cursor, "has_more": has_more})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_junk() {
+        for seq in [0, 1, 42, i64::MAX] {
+            assert_eq!(decode_cursor(&encode_cursor(seq)), Some(seq));
+        }
+        for junk in ["", "42", "djE6LTE", "!!!", "djI6MQ"] {
+            assert_eq!(decode_cursor(junk), None, "{junk}");
+        }
+    }
 }

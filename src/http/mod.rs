@@ -38,6 +38,7 @@ pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .merge(crate::health::routes::router())
         .merge(api::router())
+        .merge(crate::twilio::router())
         .fallback(error::no_such_route)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state);

@@ -64,10 +64,11 @@ pub struct EventRow {
     pub last_error: Option<String>,
 }
 
-const COLUMNS: &str = "seq, id, tenant_id, type, dedupe_key, data, created_at_ms, status, attempts,
+pub(super) const COLUMNS: &str =
+    "seq, id, tenant_id, type, dedupe_key, data, created_at_ms, status, attempts,
     next_attempt_at_ms, delivered_at_ms, last_error";
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<EventRow> {
+pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<EventRow> {
     let data: String = row.get(5)?;
     Ok(EventRow {
         seq: row.get(0)?,
@@ -131,6 +132,28 @@ pub fn insert_batch(conn: &mut Connection, events: &[NewEvent]) -> rusqlite::Res
     }
     tx.commit()?;
     Ok(results)
+}
+
+/// Releases a `held` event for delivery (status `pending`, due now), first
+/// merging the keys of `patch` (a JSON object, e.g. a background job's result
+/// or its error) into the event's data. False when the event is not held
+/// (already released, or gone).
+pub fn release_held(conn: &Connection, id: &str, patch: &serde_json::Value) -> rusqlite::Result<bool> {
+    let data: Option<String> = conn
+        .query_row("SELECT data FROM events WHERE id = ?1 AND status = 'held'", [id], |r| r.get(0))
+        .optional()?;
+    let Some(data) = data else { return Ok(false) };
+    let mut data: serde_json::Value = serde_json::from_str(&data).unwrap_or_else(|_| serde_json::json!({}));
+    if let (Some(target), Some(extra)) = (data.as_object_mut(), patch.as_object()) {
+        for (key, value) in extra {
+            target.insert(key.clone(), value.clone());
+        }
+    }
+    conn.execute(
+        "UPDATE events SET data = ?2, status = 'pending', next_attempt_at_ms = ?3 WHERE id = ?1 AND status = 'held'",
+        params![id, data.to_string(), now_ms()],
+    )
+    .map(|changed| changed == 1)
 }
 
 pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<EventRow>> {

@@ -64,6 +64,31 @@ const STEPS: &[&str] = &[
         error TEXT,
         PRIMARY KEY (event_seq, attempt)
     ) STRICT;",
+    // 3: durable background jobs (twilio module), resumed after a restart.
+    // A `held` event always gets its job in the same transaction (trigger), so
+    // an acknowledged webhook can never be held with nothing to release it.
+    // The job's kind is the event's type. Also each tenant's voice TwiML.
+    "CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,
+        tenant_id TEXT REFERENCES tenants(id) ON DELETE CASCADE,
+        event_id TEXT REFERENCES events(id) ON DELETE CASCADE,
+        payload TEXT NOT NULL DEFAULT '{}',
+        status TEXT NOT NULL DEFAULT 'queued',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        run_at_ms INTEGER NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        updated_at_ms INTEGER NOT NULL,
+        last_error TEXT
+    ) STRICT;
+    CREATE INDEX jobs_due ON jobs(status, run_at_ms);
+    CREATE INDEX jobs_by_event ON jobs(event_id);
+    CREATE TRIGGER events_held_get_a_job AFTER INSERT ON events WHEN NEW.status = 'held'
+    BEGIN
+        INSERT INTO jobs (kind, tenant_id, event_id, run_at_ms, created_at_ms, updated_at_ms)
+        VALUES (NEW.type, NEW.tenant_id, NEW.id, NEW.created_at_ms, NEW.created_at_ms, NEW.created_at_ms);
+    END;
+    ALTER TABLE tenants ADD COLUMN voice_twiml TEXT;",
 ];
 
 #[derive(Debug)]

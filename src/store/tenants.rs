@@ -37,6 +37,8 @@ pub struct TenantUpdate {
     pub webhook_url: Option<Option<String>>,
     pub twilio_auth_token: Option<Option<String>>,
     pub twilio_numbers: Option<Vec<String>>,
+    /// The TwiML answered to this tenant's voice webhooks (`None` = the default).
+    pub voice_twiml: Option<Option<String>>,
 }
 
 const COLUMNS: &str = "id, name, webhook_url, twilio_auth_token, token_rotated_at, created_at,
@@ -103,6 +105,9 @@ pub fn insert(
     if let Some(numbers) = &update.twilio_numbers {
         replace_numbers(&tx, id, numbers)?;
     }
+    if let Some(Some(twiml)) = &update.voice_twiml {
+        tx.execute("UPDATE tenants SET voice_twiml = ?2 WHERE id = ?1", params![id, twiml])?;
+    }
     tx.commit()
 }
 
@@ -124,9 +129,41 @@ pub fn update(conn: &mut Connection, id: &str, update: &TenantUpdate) -> rusqlit
     if let Some(numbers) = &update.twilio_numbers {
         replace_numbers(&tx, id, numbers)?;
     }
+    if let Some(twiml) = &update.voice_twiml {
+        tx.execute("UPDATE tenants SET voice_twiml = ?2 WHERE id = ?1", params![id, twiml])?;
+    }
     tx.execute("UPDATE tenants SET updated_at = ?2 WHERE id = ?1", params![id, now_unix()])?;
     tx.commit()?;
     Ok(true)
+}
+
+/// What a Twilio webhook needs to know about the tenant it is addressed to.
+#[derive(Debug, Clone)]
+pub struct TwilioTenant {
+    pub id: String,
+    /// The tenant's own auth token; `None` means the global one applies.
+    pub auth_token: Option<String>,
+    pub voice_twiml: Option<String>,
+}
+
+fn twilio_tenant(row: &Row<'_>) -> rusqlite::Result<TwilioTenant> {
+    Ok(TwilioTenant { id: row.get(0)?, auth_token: row.get(1)?, voice_twiml: row.get(2)? })
+}
+
+pub fn twilio_tenant_by_id(conn: &Connection, id: &str) -> rusqlite::Result<Option<TwilioTenant>> {
+    conn.prepare_cached("SELECT id, twilio_auth_token, voice_twiml FROM tenants WHERE id = ?1")?
+        .query_row([id], twilio_tenant)
+        .optional()
+}
+
+/// The tenant whose registered Twilio number is `number`.
+pub fn twilio_tenant_by_number(conn: &Connection, number: &str) -> rusqlite::Result<Option<TwilioTenant>> {
+    conn.prepare_cached(
+        "SELECT t.id, t.twilio_auth_token, t.voice_twiml FROM tenant_numbers n
+         JOIN tenants t ON t.id = n.tenant_id WHERE n.number = ?1",
+    )?
+    .query_row([number], twilio_tenant)
+    .optional()
 }
 
 fn replace_numbers(conn: &Connection, id: &str, numbers: &[String]) -> rusqlite::Result<()> {

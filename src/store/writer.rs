@@ -22,6 +22,8 @@ type Reply = oneshot::Sender<Result<Vec<Appended>, String>>;
 #[derive(Clone)]
 pub struct EventWriter {
     requests: mpsc::Sender<(Vec<NewEvent>, Reply)>,
+    /// Bumped after every committed batch (delivery wakes up on it).
+    committed: tokio::sync::watch::Receiver<u64>,
 }
 
 impl EventWriter {
@@ -31,7 +33,11 @@ impl EventWriter {
         // FULL: the WAL is fsynced at every commit, so an acknowledged event
         // survives power loss too, not only a crash of this process.
         conn.pragma_update(None, "synchronous", "FULL").map_err(|e| super::sqlite_error(path, e))?;
+        // Short waits for the write lock it shares with the delivery recorder.
+        conn.busy_handler(Some(super::delivery::short_busy_waits))
+            .map_err(|e| super::sqlite_error(path, e))?;
         let (requests, mut inbox) = mpsc::channel::<(Vec<NewEvent>, Reply)>(QUEUE_DEPTH);
+        let (commits, committed) = tokio::sync::watch::channel(0u64);
         let shown_path = path.display().to_string();
         std::thread::Builder::new()
             .name("event-writer".into())
@@ -49,10 +55,17 @@ impl EventWriter {
                         }
                     }
                     commit_batch(&mut conn, batch, &shown_path);
+                    commits.send_modify(|n| *n = n.wrapping_add(1));
                 }
             })
             .map_err(|e| StoreError::Worker(format!("cannot start the event writer: {e}")))?;
-        Ok(EventWriter { requests })
+        Ok(EventWriter { requests, committed })
+    }
+
+    /// Changes after every batch the writer committed: wait on it to see new
+    /// events as soon as they are durable.
+    pub fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.committed.clone()
     }
 
     /// Stores one event; resolves after its batch has committed.

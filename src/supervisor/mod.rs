@@ -1,25 +1,79 @@
-//! The supervisor of tenant workers. It owns the registry of workers and runs
-//! as its own task; health checks read its heartbeat, so a supervisor that
-//! died or stopped answering makes `/healthz/whatsapp` and `/readyz` fail.
+//! One-for-one supervision of workers keyed by tenant. A worker's panic or
+//! error is contained in its own task; restarts follow the [`RestartPolicy`]
+//! (capped exponential backoff with jitter, quarantine past an intensity
+//! limit); first starts are staggered so a thousand tenants do not stampede;
+//! shutdown stops every worker in parallel within a deadline.
 //!
-//! It knows nothing of WhatsApp: workers are registered by the daemon.
+//! The supervisor runs as its own task and proves it is alive with a
+//! heartbeat: health checks read it, so a supervisor that died or stopped
+//! answering makes `/healthz/whatsapp`, `/readyz` and `/livez` fail.
+//!
+//! It knows nothing of WhatsApp: the daemon registers workers through a
+//! [`WorkerFactory`].
 
+mod policy;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
+use tokio::sync::{mpsc, oneshot, watch};
+
+pub use policy::{RestartHistory, RestartPolicy};
 
 /// How often the supervisor proves it is alive.
 const HEARTBEAT_EVERY: Duration = Duration::from_millis(250);
 
-/// A worker's state as the supervisor reports it.
+/// How a worker's run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkerExit {
+    /// It stopped because it was asked to: not restarted.
+    Stopped,
+    /// It failed: restarted according to the policy.
+    Failed(String),
+    /// It must not be restarted blindly (e.g. another device took over the
+    /// session); it stays down until an operator restarts it.
+    Parked(String),
+}
+
+/// What a run gets: a stop signal to honour, and which start this is.
+pub struct WorkerContext {
+    pub stop: watch::Receiver<bool>,
+    /// 0 for the first start, then 1, 2, ... for restarts.
+    pub restarts: u32,
+}
+
+pub type WorkerRun = Pin<Box<dyn Future<Output = WorkerExit> + Send>>;
+
+/// Builds one run of a worker; called at every (re)start.
+pub trait WorkerFactory: Send + Sync + 'static {
+    fn start(&self, key: &str, context: WorkerContext) -> WorkerRun;
+}
+
+/// A worker's state as the supervisor sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SupervisedState {
+    Running,
+    /// Failed; waiting for its restart.
+    Backoff,
+    /// Restarted too often; waits for an operator.
+    Quarantined,
+    /// Ended in a way that must not be retried automatically.
+    Parked,
+    Stopped,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct WorkerStatus {
-    pub tenant: String,
-    pub state: String,
+    pub key: String,
+    pub state: SupervisedState,
+    pub restarts: u64,
+    pub last_error: Option<String>,
 }
 
 /// What health checks conclude about the supervisor.
@@ -41,14 +95,40 @@ pub enum SupervisorFault {
 }
 
 enum Command {
+    Start {
+        key: String,
+        factory: Arc<dyn WorkerFactory>,
+    },
+    Stop {
+        key: String,
+        reply: oneshot::Sender<()>,
+    },
+    Restart {
+        key: String,
+    },
     Snapshot(oneshot::Sender<Vec<WorkerStatus>>),
     Fault(SupervisorFault),
+    Shutdown {
+        deadline: Duration,
+        reply: oneshot::Sender<()>,
+    },
+    /// From a run's watcher: the run `generation` of `key` ended.
+    Exited {
+        key: String,
+        generation: u64,
+        exit: WorkerExit,
+    },
+    /// From a backoff timer: time to restart `key` (if still that generation).
+    RestartDue {
+        key: String,
+        generation: u64,
+    },
 }
 
 /// A cheap, cloneable handle to the running supervisor.
 #[derive(Clone)]
 pub struct SupervisorHandle {
-    commands: mpsc::Sender<Command>,
+    commands: mpsc::UnboundedSender<Command>,
     shared: Arc<Shared>,
 }
 
@@ -59,21 +139,49 @@ struct Shared {
     running: AtomicBool,
 }
 
-/// The running supervisor: its handle and its task.
+/// The running supervisor.
 pub struct Supervisor {
     handle: SupervisorHandle,
-    task: JoinHandle<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+struct Entry {
+    factory: Arc<dyn WorkerFactory>,
+    state: SupervisedState,
+    generation: u64,
+    restarts: u64,
+    history: RestartHistory,
+    last_error: Option<String>,
+    stop: Option<watch::Sender<bool>>,
+    /// Becomes true when the current run has ended.
+    done: Option<watch::Receiver<bool>>,
+}
+
+struct Core {
+    policy: RestartPolicy,
+    stagger: Duration,
+    next_start: Instant,
+    entries: HashMap<String, Entry>,
+    inbox_tx: mpsc::UnboundedSender<Command>,
 }
 
 impl Supervisor {
-    pub fn start() -> Supervisor {
-        let (commands, inbox) = mpsc::channel(64);
+    /// Starts the supervisor task. `stagger` spaces first starts apart.
+    pub fn start(policy: RestartPolicy, stagger: Duration) -> Supervisor {
+        let (commands, inbox) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             started: Instant::now(),
             last_beat_ms: AtomicU64::new(0),
             running: AtomicBool::new(true),
         });
-        let task = tokio::spawn(run(inbox, shared.clone()));
+        let core = Core {
+            policy,
+            stagger,
+            next_start: Instant::now(),
+            entries: HashMap::new(),
+            inbox_tx: commands.clone(),
+        };
+        let task = tokio::spawn(run(core, inbox, shared.clone()));
         Supervisor { handle: SupervisorHandle { commands, shared }, task }
     }
 
@@ -81,13 +189,14 @@ impl Supervisor {
         self.handle.clone()
     }
 
-    /// Stops every worker within `deadline`, then the supervisor itself.
+    /// Stops every worker (in parallel) within `deadline`, then the supervisor.
     pub async fn shutdown(self, deadline: Duration) {
-        // No workers yet: closing the inbox ends the loop. Workers (issue 6)
-        // will be stopped in parallel here before the loop ends.
-        drop(self.handle.commands);
-        if tokio::time::timeout(deadline, self.task).await.is_err() {
-            tracing::warn!(?deadline, "supervisor did not stop in time");
+        let (reply, done) = oneshot::channel();
+        if self.handle.commands.send(Command::Shutdown { deadline, reply }).is_ok() {
+            let _ = tokio::time::timeout(deadline + Duration::from_secs(1), done).await;
+        }
+        if tokio::time::timeout(Duration::from_secs(1), self.task).await.is_err() {
+            tracing::warn!("supervisor did not stop in time");
         }
     }
 }
@@ -101,31 +210,241 @@ impl Drop for RunningGuard {
     }
 }
 
-async fn run(mut inbox: mpsc::Receiver<Command>, shared: Arc<Shared>) {
+async fn run(mut core: Core, mut inbox: mpsc::UnboundedReceiver<Command>, shared: Arc<Shared>) {
     let _guard = RunningGuard(shared.clone());
     let mut beat = tokio::time::interval(HEARTBEAT_EVERY);
     loop {
-        tokio::select! {
+        let command = tokio::select! {
             _ = beat.tick() => {
                 let ms = shared.started.elapsed().as_millis() as u64;
                 shared.last_beat_ms.store(ms, Ordering::SeqCst);
+                continue;
             }
-            command = inbox.recv() => match command {
-                None => return,
-                Some(Command::Snapshot(reply)) => {
-                    let _ = reply.send(Vec::new());
-                }
-                Some(Command::Fault(SupervisorFault::Stop)) => {
-                    tracing::error!("supervisor stopped by injected fault");
-                    return;
-                }
-                Some(Command::Fault(SupervisorFault::Wedge)) => {
-                    tracing::error!("supervisor wedged by injected fault");
-                    std::future::pending::<()>().await;
-                }
-            },
+            command = inbox.recv() => command,
+        };
+        match command {
+            None => return,
+            Some(Command::Shutdown { deadline, reply }) => {
+                core.stop_all(deadline).await;
+                let _ = reply.send(());
+                return;
+            }
+            Some(Command::Fault(SupervisorFault::Stop)) => {
+                tracing::error!("supervisor stopped by injected fault");
+                return;
+            }
+            Some(Command::Fault(SupervisorFault::Wedge)) => {
+                tracing::error!("supervisor wedged by injected fault");
+                std::future::pending::<()>().await;
+            }
+            Some(command) => core.handle(command),
         }
     }
+}
+
+impl Core {
+    fn handle(&mut self, command: Command) {
+        match command {
+            Command::Start { key, factory } => {
+                if let Some(entry) = self.entries.get(&key) {
+                    if matches!(entry.state, SupervisedState::Running | SupervisedState::Backoff) {
+                        return;
+                    }
+                }
+                let delay = self.next_stagger_delay();
+                let entry = Entry {
+                    factory,
+                    state: SupervisedState::Running,
+                    generation: 0,
+                    restarts: 0,
+                    history: RestartHistory::default(),
+                    last_error: None,
+                    stop: None,
+                    done: None,
+                };
+                self.entries.insert(key.clone(), entry);
+                self.spawn_run(&key, delay);
+            }
+            Command::Stop { key, reply } => match self.entries.remove(&key) {
+                Some(entry) => {
+                    if let Some(stop) = &entry.stop {
+                        let _ = stop.send(true);
+                    }
+                    // Answer once the run has really ended (it may hold files
+                    // the caller is about to delete).
+                    let done = entry.done;
+                    tokio::spawn(async move {
+                        if let Some(mut done) = done {
+                            let _ = done.wait_for(|ended| *ended).await;
+                        }
+                        let _ = reply.send(());
+                    });
+                }
+                None => {
+                    let _ = reply.send(());
+                }
+            },
+            Command::Restart { key } => {
+                let Some(entry) = self.entries.get_mut(&key) else { return };
+                if let Some(stop) = entry.stop.take() {
+                    let _ = stop.send(true);
+                }
+                // The new run starts only once the old one has ended: two runs
+                // of one worker must never overlap (two clients, one session).
+                let previous = entry.done.clone();
+                entry.history.clear();
+                entry.state = SupervisedState::Running;
+                self.spawn_run_after(&key, Duration::ZERO, previous);
+            }
+            Command::Snapshot(reply) => {
+                let mut statuses: Vec<WorkerStatus> = self
+                    .entries
+                    .iter()
+                    .map(|(key, e)| WorkerStatus {
+                        key: key.clone(),
+                        state: e.state,
+                        restarts: e.restarts,
+                        last_error: e.last_error.clone(),
+                    })
+                    .collect();
+                statuses.sort_by(|a, b| a.key.cmp(&b.key));
+                let _ = reply.send(statuses);
+            }
+            Command::Exited { key, generation, exit } => self.on_exit(&key, generation, exit),
+            Command::RestartDue { key, generation } => {
+                let due = self
+                    .entries
+                    .get(&key)
+                    .is_some_and(|e| e.generation == generation && e.state == SupervisedState::Backoff);
+                if due {
+                    if let Some(entry) = self.entries.get_mut(&key) {
+                        entry.state = SupervisedState::Running;
+                    }
+                    self.spawn_run(&key, Duration::ZERO);
+                }
+            }
+            Command::Shutdown { .. } | Command::Fault(_) => {}
+        }
+    }
+
+    fn next_stagger_delay(&mut self) -> Duration {
+        let now = Instant::now();
+        let at = self.next_start.max(now);
+        self.next_start = at + self.stagger;
+        at - now
+    }
+
+    fn spawn_run(&mut self, key: &str, delay: Duration) {
+        self.spawn_run_after(key, delay, None);
+    }
+
+    fn spawn_run_after(&mut self, key: &str, delay: Duration, previous: Option<watch::Receiver<bool>>) {
+        let Some(entry) = self.entries.get_mut(key) else { return };
+        entry.generation += 1;
+        let generation = entry.generation;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let (done_tx, done_rx) = watch::channel(false);
+        entry.stop = Some(stop_tx);
+        entry.done = Some(done_rx);
+        let restarts = entry.restarts as u32;
+        let factory = entry.factory.clone();
+        let owned_key = key.to_string();
+        let mut early_stop = stop_rx.clone();
+        let run = tokio::spawn(async move {
+            if let Some(mut previous) = previous {
+                let _ = previous.wait_for(|ended| *ended).await;
+            }
+            // A worker stopped while it still waits for its staggered start
+            // never starts at all.
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = early_stop.wait_for(|stop| *stop) => return WorkerExit::Stopped,
+            }
+            factory.start(&owned_key, WorkerContext { stop: stop_rx, restarts }).await
+        });
+        let inbox = self.inbox_tx.clone();
+        let key = key.to_string();
+        tokio::spawn(async move {
+            let exit = match run.await {
+                Ok(exit) => exit,
+                Err(e) if e.is_panic() => WorkerExit::Failed(format!("panicked: {}", panic_message(e))),
+                Err(_) => WorkerExit::Stopped,
+            };
+            let _ = done_tx.send(true);
+            let _ = inbox.send(Command::Exited { key, generation, exit });
+        });
+    }
+
+    fn on_exit(&mut self, key: &str, generation: u64, exit: WorkerExit) {
+        let policy = self.policy.clone();
+        let Some(entry) = self.entries.get_mut(key) else { return };
+        if entry.generation != generation {
+            return; // an older run, replaced by an operator restart
+        }
+        entry.stop = None;
+        match exit {
+            WorkerExit::Stopped => entry.state = SupervisedState::Stopped,
+            WorkerExit::Parked(reason) => {
+                tracing::warn!(worker = key, %reason, "worker parked; it waits for an operator");
+                entry.last_error = Some(reason);
+                entry.state = SupervisedState::Parked;
+            }
+            WorkerExit::Failed(reason) => {
+                entry.last_error = Some(reason.clone());
+                if entry.history.record(Instant::now(), &policy) {
+                    tracing::error!(
+                        worker = key, %reason, restarts = entry.history.recent(),
+                        "worker restarted too often; quarantined until an operator restarts it"
+                    );
+                    entry.state = SupervisedState::Quarantined;
+                    return;
+                }
+                entry.restarts += 1;
+                let delay = policy.delay(entry.history.recent() as u32);
+                tracing::warn!(worker = key, %reason, ?delay, "worker failed; restarting after backoff");
+                entry.state = SupervisedState::Backoff;
+                let inbox = self.inbox_tx.clone();
+                let key = key.to_string();
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    let _ = inbox.send(Command::RestartDue { key, generation });
+                });
+            }
+        }
+    }
+
+    /// Signals every run to stop at once, then waits for all of them until
+    /// `deadline`; stragglers are reported (and aborted with the runtime).
+    async fn stop_all(&mut self, deadline: Duration) {
+        let mut waiting = Vec::new();
+        for (key, entry) in self.entries.drain() {
+            if let Some(stop) = &entry.stop {
+                let _ = stop.send(true);
+            }
+            if let Some(done) = entry.done {
+                waiting.push((key, done));
+            }
+        }
+        let all = async {
+            for (_, done) in &mut waiting {
+                let _ = done.wait_for(|ended| *ended).await;
+            }
+        };
+        if tokio::time::timeout(deadline, all).await.is_err() {
+            let late: Vec<&str> =
+                waiting.iter().filter(|(_, d)| !*d.borrow()).map(|(k, _)| k.as_str()).collect();
+            tracing::warn!(?deadline, workers = ?late, "workers did not stop within the deadline");
+        }
+    }
+}
+
+fn panic_message(error: tokio::task::JoinError) -> String {
+    let payload = error.into_panic();
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
 }
 
 impl SupervisorHandle {
@@ -143,38 +462,36 @@ impl SupervisorHandle {
         }
     }
 
+    /// Starts supervising `key` (no-op when it already runs).
+    pub fn start_worker(&self, key: &str, factory: Arc<dyn WorkerFactory>) -> bool {
+        self.commands.send(Command::Start { key: key.to_string(), factory }).is_ok()
+    }
+
+    /// Stops `key` and forgets it; resolves once its run has ended (or `timeout`).
+    pub async fn stop_worker(&self, key: &str, timeout: Duration) -> bool {
+        let (reply, done) = oneshot::channel();
+        if self.commands.send(Command::Stop { key: key.to_string(), reply }).is_err() {
+            return false;
+        }
+        tokio::time::timeout(timeout, done).await.is_ok_and(|r| r.is_ok())
+    }
+
+    /// Operator restart: clears quarantine/parking and starts a fresh run now.
+    pub fn restart_worker(&self, key: &str) -> bool {
+        self.commands.send(Command::Restart { key: key.to_string() }).is_ok()
+    }
+
     /// Every worker's state; `None` when the supervisor does not answer in time.
     pub async fn snapshot(&self, timeout: Duration) -> Option<Vec<WorkerStatus>> {
         let (reply, answer) = oneshot::channel();
-        let asked = async {
-            self.commands.send(Command::Snapshot(reply)).await.ok()?;
-            answer.await.ok()
-        };
-        tokio::time::timeout(timeout, asked).await.ok().flatten()
+        self.commands.send(Command::Snapshot(reply)).ok()?;
+        tokio::time::timeout(timeout, answer).await.ok()?.ok()
     }
 
     pub async fn inject_fault(&self, fault: SupervisorFault) -> bool {
-        self.commands.send(Command::Fault(fault)).await.is_ok()
+        self.commands.send(Command::Fault(fault)).is_ok()
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn health_follows_the_task() {
-        let supervisor = Supervisor::start();
-        let handle = supervisor.handle();
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        assert_eq!(handle.health(Duration::from_secs(1)), SupervisorHealth::Running);
-        assert_eq!(handle.snapshot(Duration::from_secs(1)).await.map(|w| w.len()), Some(0));
-        assert!(handle.inject_fault(SupervisorFault::Wedge).await);
-        tokio::time::sleep(Duration::from_millis(700)).await;
-        assert!(matches!(handle.health(Duration::from_millis(400)), SupervisorHealth::Wedged(_)));
-        assert!(handle.snapshot(Duration::from_millis(100)).await.is_none());
-        supervisor.task.abort();
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        assert_eq!(handle.health(Duration::from_secs(1)), SupervisorHealth::Stopped);
-    }
-}
+mod tests;

@@ -24,6 +24,20 @@ pub enum TenantRequest {
     Remove { id: TenantId },
 }
 
+impl TenantRequest {
+    /// The operation's name, for logs (never the settings: they hold secrets).
+    pub fn op(&self) -> &'static str {
+        match self {
+            TenantRequest::Add { .. } => "add",
+            TenantRequest::List => "list",
+            TenantRequest::Show { .. } => "show",
+            TenantRequest::Set { .. } => "set",
+            TenantRequest::RotateToken { .. } => "rotate_token",
+            TenantRequest::Remove { .. } => "remove",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum TenantResponse {
@@ -122,7 +136,7 @@ fn add(store: &Store, id: &TenantId, settings: &TenantSettings) -> Result<Tenant
 fn set(store: &Store, id: &TenantId, settings: &TenantSettings) -> Result<TenantResponse, TenantError> {
     if settings.is_empty() {
         return Err(TenantError::Invalid(
-            "nothing to change: give at least one of --name, --webhook-url, --twilio-number, --twilio-auth-token".into(),
+            "nothing to change: give at least one of --name, --webhook-url, --twilio-number, --twilio-auth-token, --voice-twiml".into(),
         ));
     }
     let update = settings.validate().map_err(TenantError::Invalid)?;

@@ -6,7 +6,7 @@ use crate::store::tenants::TenantUpdate;
 
 /// Settings as given on the command line or over the admin socket. On `set`,
 /// an empty string clears an optional setting.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Clone, Default, Serialize, Deserialize)]
 pub struct TenantSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -17,6 +17,22 @@ pub struct TenantSettings {
     pub twilio_numbers: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub twilio_auth_token: Option<String>,
+    /// TwiML answered to voice webhooks; `{{recording_status_callback}}` and
+    /// `{{tenant}}` are filled in. Empty on `set` restores the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice_twiml: Option<String>,
+}
+
+/// Debug output never shows the auth token, so a stray `{:?}` cannot leak it.
+impl std::fmt::Debug for TenantSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TenantSettings")
+            .field("name", &self.name)
+            .field("webhook_url", &self.webhook_url)
+            .field("twilio_numbers", &self.twilio_numbers)
+            .field("twilio_auth_token", &self.twilio_auth_token.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
 }
 
 impl TenantSettings {
@@ -25,6 +41,7 @@ impl TenantSettings {
             && self.webhook_url.is_none()
             && self.twilio_numbers.is_none()
             && self.twilio_auth_token.is_none()
+            && self.voice_twiml.is_none()
     }
 
     /// Checks every value and turns the settings into a store update.
@@ -52,7 +69,12 @@ impl TenantSettings {
             }
             None => None,
         };
-        Ok(TenantUpdate { name, webhook_url, twilio_auth_token, twilio_numbers })
+        let voice_twiml = match self.voice_twiml.as_deref() {
+            Some("") => Some(None),
+            Some(twiml) => Some(Some(crate::twilio::twiml::validate_template(twiml)?)),
+            None => None,
+        };
+        Ok(TenantUpdate { name, webhook_url, twilio_auth_token, twilio_numbers, voice_twiml })
     }
 }
 

@@ -1,0 +1,475 @@
+//! Delivery of stored events to each tenant's backend (INTERFACE.md §5):
+//! signed POSTs, retried on a capped exponential schedule, recorded attempt
+//! by attempt, in order per tenant, at least once.
+//!
+//! Shape: one *dispatcher* task asks the store for every tenant's head event
+//! (see `store::delivery`), starts an *attempt* task for each due head whose
+//! tenant has nothing in flight (at most `delivery.concurrency` at once), and
+//! sleeps until something changes: the event writer committed, an attempt was
+//! recorded, a retry came due, or another process wrote to the database
+//! (polled with `PRAGMA data_version` every `delivery.poll_interval_ms`).
+//! Attempt outcomes go to one *recorder* thread that commits them in batches;
+//! a tenant counts as in flight until its outcome is committed, so its next
+//! event never overtakes it. The database is the only queue: a crash loses
+//! nothing, and an event is marked delivered only after a 2xx.
+
+pub mod policy;
+pub mod signing;
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch, Notify, Semaphore};
+use tokio::task::JoinSet;
+
+use crate::config::{Config, DeliveryConfig};
+use crate::error::{AppError, AppResult};
+use crate::store::delivery::{self as outbox, AttemptOutcome, Head, Verdict};
+use crate::store::events::now_ms;
+use crate::store::Store;
+use policy::{classify, parse_retry_after, Policy};
+
+/// Most outcomes committed in one transaction.
+const RECORD_BATCH: usize = 512;
+/// Most of a non-2xx answer's body kept in `last_error`.
+const ERROR_BODY_BYTES: usize = 200;
+/// Most of any answer's body read (the rest is dropped with the connection).
+const READ_BODY_BYTES: usize = 64 * 1024;
+/// How often delivered events past retention are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// First prune, a little after start so it does not compete with startup.
+const FIRST_PRUNE_AFTER: Duration = Duration::from_secs(30);
+const PRUNE_BATCH: usize = 2000;
+
+/// The running delivery workers; see [`Delivery::start`].
+pub struct Delivery {
+    dispatcher: tokio::task::JoinHandle<()>,
+    pruner: tokio::task::JoinHandle<()>,
+}
+
+struct Shared {
+    /// Reads the outbox (scans, polls). Never waits for the write lock.
+    store: Store,
+    client: reqwest::Client,
+    secret: Arc<String>,
+    policy: Policy,
+    timeout: Duration,
+    /// Which tenants are in flight.
+    busy: Mutex<InFlight>,
+    /// Rings when an outcome was recorded (a tenant is free again).
+    wake: Notify,
+}
+
+/// Tenants with an attempt in flight or not yet recorded, and those freed
+/// since the current scan began: the scan may have read their state from
+/// before the outcome was committed, so they wait for the next scan (which
+/// the recorder's wake-up guarantees).
+#[derive(Default)]
+struct InFlight {
+    tenants: HashSet<String>,
+    freed_since_scan: HashSet<String>,
+}
+
+struct Done {
+    tenant: String,
+    outcome: AttemptOutcome,
+}
+
+impl Delivery {
+    /// Starts the workers on their own connection to the database at
+    /// `db_path`. `commits` changes when the daemon's event writer stored
+    /// events; `shutdown` turning true stops them: attempts in flight get
+    /// `grace` to finish, the rest are abandoned and stay pending.
+    pub fn start(
+        config: &Config,
+        db_path: &Path,
+        secret: Arc<String>,
+        commits: watch::Receiver<u64>,
+        shutdown: watch::Receiver<bool>,
+        grace: Duration,
+    ) -> AppResult<Delivery> {
+        let d = &config.delivery;
+        let busy_timeout = Duration::from_millis(config.store.busy_timeout_ms);
+        let store = Store::open(db_path, busy_timeout)?;
+        // Writes (outcomes, pruning) on a connection of their own, so a wait
+        // for SQLite's write lock never holds up a scan.
+        let writes = Store::open(db_path, busy_timeout)?;
+        writes.with_conn(|c| {
+            c.busy_handler(Some(outbox::short_busy_waits))?;
+            Ok(())
+        })?;
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(d.timeout_s))
+            .connect_timeout(Duration::from_secs(d.timeout_s))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("agentlocator/", env!("CARGO_PKG_VERSION")))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| AppError::failed(format!("cannot build the delivery HTTP client: {e}")))?;
+        let shared = Arc::new(Shared {
+            store: store.clone(),
+            client,
+            secret,
+            policy: Policy::from_config(d),
+            timeout: Duration::from_secs(d.timeout_s),
+            busy: Mutex::new(InFlight::default()),
+            wake: Notify::new(),
+        });
+        let (outcomes, inbox) = mpsc::channel::<Done>(d.concurrency.max(1) * 4);
+        let recorder = {
+            let shared = shared.clone();
+            std::thread::Builder::new()
+                .name("delivery-recorder".into())
+                .spawn({
+                    let writes = writes.clone();
+                    move || record_loop(shared, writes, inbox)
+                })
+                .map_err(|e| AppError::failed(format!("cannot start the delivery recorder: {e}")))?
+        };
+        let dispatcher = tokio::spawn(
+            Dispatcher {
+                shared,
+                config: d.clone(),
+                permits: Arc::new(Semaphore::new(d.concurrency.max(1))),
+                outcomes,
+                tasks: JoinSet::new(),
+            }
+            .run(commits, shutdown.clone(), grace, recorder),
+        );
+        let pruner = tokio::spawn(prune_loop(writes, d.retention_days, shutdown));
+        tracing::info!(
+            concurrency = d.concurrency,
+            max_attempts = d.max_attempts,
+            timeout_s = d.timeout_s,
+            "delivery workers started"
+        );
+        Ok(Delivery { dispatcher, pruner })
+    }
+
+    /// Waits (at most `limit`) for the workers to stop after shutdown.
+    pub async fn stopped(self, limit: Duration) {
+        if tokio::time::timeout(limit, self.dispatcher).await.is_err() {
+            tracing::warn!("delivery workers did not stop in time");
+        }
+        self.pruner.abort();
+    }
+}
+
+enum Wake {
+    Stop,
+    Scan,
+    Poll,
+}
+
+struct Dispatcher {
+    shared: Arc<Shared>,
+    config: DeliveryConfig,
+    permits: Arc<Semaphore>,
+    outcomes: mpsc::Sender<Done>,
+    tasks: JoinSet<()>,
+}
+
+impl Dispatcher {
+    async fn run(
+        mut self,
+        mut commits: watch::Receiver<u64>,
+        mut shutdown: watch::Receiver<bool>,
+        grace: Duration,
+        recorder: std::thread::JoinHandle<()>,
+    ) {
+        let poll = Duration::from_millis(self.config.poll_interval_ms);
+        let mut writer_alive = true;
+        let mut seen_version: Option<i64> = None;
+        let mut scan = true;
+        let mut next_due: Option<i64> = None;
+        loop {
+            while self.tasks.try_join_next().is_some() {}
+            if scan {
+                self.shared.busy.lock().unwrap_or_else(|p| p.into_inner()).freed_since_scan.clear();
+                let result =
+                    self.shared.store.run(|c| Ok((outbox::data_version(c)?, outbox::heads(c)?))).await;
+                match result {
+                    Ok((version, heads)) => {
+                        seen_version = Some(version);
+                        next_due = self.dispatch(heads);
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "delivery: cannot read the outbox; trying again shortly");
+                        next_due = Some(now_ms() + 1000);
+                    }
+                }
+            }
+            let until_due = next_due
+                .map(|at| Duration::from_millis((at - now_ms()).max(0) as u64))
+                .unwrap_or(Duration::from_secs(3600));
+            let woke = tokio::select! {
+                stop = shutdown.wait_for(|stop| *stop) => { drop(stop); Wake::Stop }
+                _ = self.shared.wake.notified() => Wake::Scan,
+                changed = commits.changed(), if writer_alive => {
+                    writer_alive = changed.is_ok();
+                    Wake::Scan
+                }
+                _ = tokio::time::sleep(until_due) => Wake::Scan,
+                _ = tokio::time::sleep(poll) => Wake::Poll,
+            };
+            match woke {
+                Wake::Stop => break,
+                Wake::Scan => scan = true,
+                Wake::Poll => {
+                    // Another process (the CLI, a test) may have queued events.
+                    let version = self.shared.store.run(|c| outbox::data_version(c)).await.ok();
+                    scan = version.is_none() || version != seen_version;
+                }
+            }
+        }
+        self.drain(grace, recorder).await;
+    }
+
+    /// Starts attempts for the due heads of idle tenants; returns when the
+    /// earliest head that is not yet due will be.
+    fn dispatch(&mut self, heads: Vec<Head>) -> Option<i64> {
+        let now = now_ms();
+        let mut next_due: Option<i64> = None;
+        let mut busy = self.shared.busy.lock().unwrap_or_else(|p| p.into_inner());
+        for head in heads {
+            if busy.tenants.contains(&head.tenant_id) || busy.freed_since_scan.contains(&head.tenant_id) {
+                continue;
+            }
+            if head.next_attempt_at_ms > now {
+                next_due = Some(next_due.map_or(head.next_attempt_at_ms, |d| d.min(head.next_attempt_at_ms)));
+                continue;
+            }
+            // All permits taken: a finishing attempt rings `wake` and we come back.
+            let Ok(permit) = self.permits.clone().try_acquire_owned() else { break };
+            busy.tenants.insert(head.tenant_id.clone());
+            let shared = self.shared.clone();
+            let outcomes = self.outcomes.clone();
+            self.tasks.spawn(async move {
+                let tenant = head.tenant_id.clone();
+                let outcome = attempt(&shared, head).await;
+                drop(permit);
+                let _ = outcomes.send(Done { tenant, outcome }).await;
+            });
+        }
+        next_due
+    }
+
+    /// Shutdown: attempts in flight get `grace` to finish (and be recorded);
+    /// the rest are abandoned without a record, so their events stay pending
+    /// and go out again after the restart.
+    async fn drain(mut self, grace: Duration, recorder: std::thread::JoinHandle<()>) {
+        let in_flight = self.tasks.len();
+        if in_flight > 0 {
+            tracing::info!(in_flight, "delivery: letting attempts in flight finish");
+        }
+        let deadline = tokio::time::Instant::now() + grace;
+        while !self.tasks.is_empty() {
+            match tokio::time::timeout_at(deadline, self.tasks.join_next()).await {
+                Ok(_) => {}
+                Err(_) => {
+                    tracing::warn!(
+                        abandoned = self.tasks.len(),
+                        "delivery: attempts still in flight at the end of the grace period stay pending"
+                    );
+                    self.tasks.shutdown().await;
+                    break;
+                }
+            }
+        }
+        // Closing our sender lets the recorder commit what it has and stop.
+        drop(self.outcomes);
+        let _ = tokio::task::spawn_blocking(move || recorder.join()).await;
+        tracing::info!("delivery workers stopped");
+    }
+}
+
+/// One POST of one event; never panics, always yields an outcome.
+async fn attempt(shared: &Shared, head: Head) -> AttemptOutcome {
+    let body = signing::body(&head.id, &head.kind, &head.tenant_id, head.created_at_ms, &head.data);
+    let timestamp = chrono::Utc::now().timestamp();
+    let signature = signing::signature(&shared.secret, timestamp, &body);
+    let at_ms = now_ms();
+    let started = Instant::now();
+    let sent = shared
+        .client
+        .post(&head.webhook_url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header(signing::HEADER_EVENT_ID, &head.id)
+        .header(signing::HEADER_TIMESTAMP, timestamp.to_string())
+        .header(signing::HEADER_SIGNATURE, signature)
+        .body(body)
+        .send()
+        .await;
+    let (status, retry_after, error) = match sent {
+        Ok(mut response) => {
+            let status = response.status().as_u16();
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_retry_after(v, chrono::Utc::now()));
+            let mut head_of_body = Vec::new();
+            let mut read_error = None;
+            loop {
+                match response.chunk().await {
+                    Ok(Some(chunk)) => {
+                        if head_of_body.len() < ERROR_BODY_BYTES {
+                            head_of_body.extend_from_slice(&chunk);
+                        }
+                        if head_of_body.len() >= READ_BODY_BYTES {
+                            break;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        read_error = Some(describe(&e, shared));
+                        break;
+                    }
+                }
+            }
+            let error = if (200..300).contains(&status) {
+                None
+            } else {
+                let text = String::from_utf8_lossy(&head_of_body[..head_of_body.len().min(ERROR_BODY_BYTES)])
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                Some(match (text.is_empty(), read_error) {
+                    (_, Some(e)) => format!("HTTP {status}; {e}"),
+                    (true, None) => format!("HTTP {status}"),
+                    (false, None) => format!("HTTP {status}: {text}"),
+                })
+            };
+            (Some(status), retry_after, error)
+        }
+        Err(e) => (None, None, Some(describe(&e, shared))),
+    };
+    let latency = started.elapsed();
+    let class = classify(status);
+    let attempts = u32::try_from(head.attempts + 1).unwrap_or(u32::MAX);
+    let verdict = shared.policy.verdict(class, attempts, retry_after, now_ms(), &mut rand::rng());
+    let result = match verdict {
+        Verdict::Delivered => "delivered",
+        Verdict::RetryAt(_) => "retry",
+        Verdict::Dead => "dead",
+    };
+    metrics::counter!("agentlocator_delivery_attempts_total", "result" => result).increment(1);
+    metrics::histogram!("agentlocator_delivery_attempt_seconds").record(latency.as_secs_f64());
+    match verdict {
+        Verdict::Delivered => {
+            tracing::debug!(event = %head.id, tenant = %head.tenant_id, status, "delivered")
+        }
+        Verdict::RetryAt(at) => tracing::info!(
+            event = %head.id, tenant = %head.tenant_id, attempt = attempts,
+            error = error.as_deref().unwrap_or(""), retry_in_ms = at - now_ms(),
+            "delivery failed; will retry"
+        ),
+        Verdict::Dead => tracing::warn!(
+            event = %head.id, tenant = %head.tenant_id, attempts,
+            error = error.as_deref().unwrap_or(""),
+            "delivery failed for the last time; the event is dead until replayed (`agentlocator events replay`)"
+        ),
+    }
+    AttemptOutcome {
+        seq: head.seq,
+        at_ms,
+        status_code: status,
+        latency_ms: latency.as_millis() as i64,
+        error,
+        verdict,
+    }
+}
+
+/// A transport error in one line, without the URL (it is in `events show`).
+fn describe(error: &reqwest::Error, shared: &Shared) -> String {
+    if error.is_timeout() {
+        return format!("no answer within {}s", shared.timeout.as_secs());
+    }
+    let mut text =
+        if error.is_connect() { "cannot connect".to_string() } else { "request failed".to_string() };
+    let mut source = std::error::Error::source(error);
+    let mut last = String::new();
+    while let Some(s) = source {
+        last = s.to_string();
+        source = s.source();
+    }
+    if !last.is_empty() {
+        text.push_str(": ");
+        text.push_str(&last);
+    }
+    text
+}
+
+/// The recorder thread: commits outcomes in batches, then frees their
+/// tenants and wakes the dispatcher.
+fn record_loop(shared: Arc<Shared>, writes: Store, mut inbox: mpsc::Receiver<Done>) {
+    while let Some(first) = inbox.blocking_recv() {
+        let mut batch = vec![first];
+        while batch.len() < RECORD_BATCH {
+            match inbox.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let outcomes: Vec<AttemptOutcome> = batch.iter().map(|d| d.outcome.clone()).collect();
+        let mut tries = 0;
+        loop {
+            match writes.with_conn(|c| outbox::record_attempts(c, &outcomes)) {
+                Ok(()) => break,
+                Err(e) if tries < 10 => {
+                    tries += 1;
+                    tracing::warn!(error = %e, tries, "delivery: cannot record attempts; retrying");
+                    std::thread::sleep(Duration::from_millis(200 * tries));
+                }
+                Err(e) => {
+                    // Not recorded: the events stay pending as they were and go
+                    // out again (at least once, never lost).
+                    tracing::error!(error = %e, events = outcomes.len(), "delivery: attempts not recorded");
+                    break;
+                }
+            }
+        }
+        {
+            let mut busy = shared.busy.lock().unwrap_or_else(|p| p.into_inner());
+            for done in &batch {
+                busy.tenants.remove(&done.tenant);
+                busy.freed_since_scan.insert(done.tenant.clone());
+            }
+        }
+        shared.wake.notify_one();
+    }
+}
+
+/// Deletes delivered events older than the retention period, hourly.
+async fn prune_loop(store: Store, retention_days: u64, mut shutdown: watch::Receiver<bool>) {
+    let retention_ms = (retention_days as i64).saturating_mul(86_400_000);
+    let mut wait = FIRST_PRUNE_AFTER;
+    loop {
+        tokio::select! {
+            _ = shutdown.wait_for(|stop| *stop) => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        wait = PRUNE_EVERY;
+        let before = now_ms() - retention_ms;
+        let mut total = 0;
+        loop {
+            match store.run(move |c| outbox::prune_delivered(c, before, PRUNE_BATCH)).await {
+                Ok(n) => {
+                    total += n;
+                    if n < PRUNE_BATCH {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "delivery: pruning delivered events failed; trying next hour");
+                    break;
+                }
+            }
+        }
+        if total > 0 {
+            tracing::info!(pruned = total, retention_days, "pruned delivered events past retention");
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! The background job runner: takes due jobs from the store's durable queue
+//! (`store::jobs`), runs each with the handler registered for its kind, and
+//! retries failures with capped exponential backoff and jitter. After the
+//! last attempt the job is kept as `failed` and its held event is released
+//! with the error (and the error is logged), so nothing waits forever and
+//! nothing fails silently.
+//!
+//! The runner knows nothing of Twilio: modules register a [`JobHandler`] per
+//! kind (for jobs of held events the kind is the event's type).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinSet;
+
+use crate::config::JobsConfig;
+use crate::store::events::now_ms;
+use crate::store::jobs::{self as queue, Job};
+use crate::store::Store;
+
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// Why an attempt failed.
+#[derive(Debug, Clone)]
+pub struct JobError {
+    pub message: String,
+    /// Retrying cannot help (e.g. the event is gone): fail now.
+    pub permanent: bool,
+}
+
+impl JobError {
+    pub fn retry(message: impl Into<String>) -> Self {
+        Self { message: message.into(), permanent: false }
+    }
+    pub fn permanent(message: impl Into<String>) -> Self {
+        Self { message: message.into(), permanent: true }
+    }
+}
+
+/// What runs the jobs of one kind.
+pub trait JobHandler: Send + Sync + 'static {
+    /// One attempt. `Ok(patch)`: done; the keys of `patch` are merged into the
+    /// job's held event (if any), which is then released for delivery.
+    fn run(&self, job: Job) -> BoxFuture<Result<serde_json::Value, JobError>>;
+
+    /// What is merged into the held event when the job fails for good.
+    fn failure_patch(&self, job: &Job, error: &str) -> serde_json::Value {
+        serde_json::json!({"job_error": {"kind": job.kind, "error": error, "attempts": job.attempts}})
+    }
+}
+
+/// Wakes the runner(s) of this process: call after storing a held event or a
+/// job so it starts at once rather than at the next poll.
+pub fn wake() {
+    wakeup().notify_waiters();
+}
+
+fn wakeup() -> &'static Notify {
+    static WAKE: OnceLock<Notify> = OnceLock::new();
+    WAKE.get_or_init(Notify::new)
+}
+
+pub struct Runner {
+    store: Store,
+    config: JobsConfig,
+    handlers: HashMap<String, Arc<dyn JobHandler>>,
+}
+
+/// A started runner; [`RunnerHandle::shutdown`] stops it.
+pub struct RunnerHandle {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Runner {
+    pub fn new(store: Store, config: JobsConfig) -> Self {
+        Self { store, config, handlers: HashMap::new() }
+    }
+
+    pub fn register(&mut self, kind: &str, handler: impl JobHandler) {
+        self.handlers.insert(kind.to_string(), Arc::new(handler));
+    }
+
+    /// Starts the loop on the current runtime. Jobs a previous process left
+    /// `running` (a crash, a kill) are queued again first.
+    pub fn start(self) -> RunnerHandle {
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(self.run(stopped));
+        RunnerHandle { stop, task }
+    }
+
+    async fn run(self, mut stopped: watch::Receiver<bool>) {
+        match self.store.run(|c| queue::requeue_running(c)).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(jobs = n, "background jobs interrupted by the last stop queued again"),
+            Err(e) => tracing::error!(error = %e, "cannot requeue interrupted background jobs"),
+        }
+        let this = Arc::new(self);
+        let mut running: JoinSet<()> = JoinSet::new();
+        let poll = Duration::from_millis(this.config.poll_interval_ms);
+        loop {
+            let wake = wakeup().notified();
+            tokio::pin!(wake);
+            wake.as_mut().enable();
+            let free = this.config.concurrency.saturating_sub(running.len());
+            let mut sleep_for = poll;
+            if free > 0 {
+                match this.store.run(move |c| queue::claim_due(c, now_ms(), free)).await {
+                    Ok(jobs) => {
+                        for job in jobs {
+                            let runner = this.clone();
+                            running.spawn(async move { runner.attempt(job).await });
+                        }
+                    }
+                    Err(e) => tracing::error!(error = %e, "cannot read the job queue"),
+                }
+                if let Ok(Some(due)) = this.store.run(|c| queue::next_due_ms(c)).await {
+                    let wait = Duration::from_millis(due.saturating_sub(now_ms()).max(0) as u64);
+                    sleep_for = sleep_for.min(wait.max(Duration::from_millis(5)));
+                }
+            }
+            tokio::select! {
+                _ = stopped.wait_for(|s| *s) => break,
+                _ = &mut wake => {}
+                Some(_) = running.join_next(), if !running.is_empty() => {}
+                _ = tokio::time::sleep(sleep_for) => {}
+            }
+        }
+        // Interrupted attempts stay `running` in the store and are queued
+        // again when the daemon next starts.
+        running.abort_all();
+        while running.join_next().await.is_some() {}
+    }
+
+    async fn attempt(&self, job: Job) {
+        let Some(handler) = self.handlers.get(&job.kind).cloned() else {
+            let error = format!("no handler for jobs of kind `{}`", job.kind);
+            self.give_up(&job, &error, serde_json::json!({"job_error": {"kind": job.kind, "error": error}}))
+                .await;
+            return;
+        };
+        match handler.run(job.clone()).await {
+            Ok(patch) => {
+                let done = job.clone();
+                match self.store.run(move |c| queue::finish(c, &done, None, &patch)).await {
+                    Ok(()) => {
+                        tracing::info!(job = job.id, kind = %job.kind, attempts = job.attempts, "background job done")
+                    }
+                    // Left `running`: it is queued again at the next start.
+                    Err(e) => {
+                        tracing::error!(job = job.id, error = %e, "background job done but not recorded")
+                    }
+                }
+            }
+            Err(error) if error.permanent || job.attempts >= i64::from(self.config.max_attempts) => {
+                let patch = handler.failure_patch(&job, &error.message);
+                self.give_up(&job, &error.message, patch).await;
+            }
+            Err(error) => {
+                let delay = self.backoff(job.attempts);
+                tracing::warn!(
+                    job = job.id, kind = %job.kind, attempt = job.attempts, max_attempts = self.config.max_attempts,
+                    retry_in_ms = delay.as_millis() as u64, error = %error.message,
+                    "background job attempt failed; retrying"
+                );
+                let (id, at, message) = (job.id, now_ms() + delay.as_millis() as i64, error.message);
+                if let Err(e) = self.store.run(move |c| queue::retry_at(c, id, at, &message)).await {
+                    tracing::error!(job = id, error = %e, "cannot schedule the retry of a background job");
+                }
+            }
+        }
+    }
+
+    async fn give_up(&self, job: &Job, error: &str, patch: serde_json::Value) {
+        tracing::error!(
+            job = job.id, kind = %job.kind, event = job.event_id.as_deref().unwrap_or("-"),
+            attempts = job.attempts, error, "background job failed for good; its event is released with the error"
+        );
+        let (failed, message) = (job.clone(), error.to_string());
+        if let Err(e) = self.store.run(move |c| queue::finish(c, &failed, Some(&message), &patch)).await {
+            tracing::error!(job = job.id, error = %e, "cannot record a failed background job");
+        }
+    }
+
+    /// min(cap, base * 2^(attempt-1)), then a random 50–100% of it.
+    fn backoff(&self, attempt: i64) -> Duration {
+        let exp = attempt.clamp(1, 32) as u32 - 1;
+        let full =
+            self.config.backoff_base_ms.saturating_mul(1u64 << exp.min(30)).min(self.config.backoff_cap_ms);
+        let jittered = rand::rng().random_range(full / 2..=full.max(1));
+        Duration::from_millis(jittered)
+    }
+}
+
+impl RunnerHandle {
+    /// Stops taking jobs and interrupts those running (they resume at the next start).
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_capped_and_jittered() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("t.db"), Duration::from_secs(1)).expect("open");
+        let runner = Runner::new(
+            store,
+            JobsConfig { backoff_base_ms: 100, backoff_cap_ms: 1000, ..JobsConfig::default() },
+        );
+        for _ in 0..50 {
+            let first = runner.backoff(1).as_millis();
+            assert!((50..=100).contains(&first), "{first}");
+            let late = runner.backoff(40).as_millis();
+            assert!((500..=1000).contains(&late), "{late}");
+        }
+    }
+}

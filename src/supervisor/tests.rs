@@ -1,0 +1,225 @@
+use std::sync::atomic::AtomicUsize;
+
+use super::*;
+
+/// A factory from a closure, counting starts.
+struct TestFactory<F> {
+    starts: Arc<AtomicUsize>,
+    run: F,
+}
+
+impl<F, Fut> WorkerFactory for TestFactory<F>
+where
+    F: Fn(u32, watch::Receiver<bool>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = WorkerExit> + Send + 'static,
+{
+    fn start(&self, _key: &str, context: WorkerContext) -> WorkerRun {
+        self.starts.fetch_add(1, Ordering::SeqCst);
+        Box::pin((self.run)(context.restarts, context.stop))
+    }
+}
+
+fn factory<F, Fut>(run: F) -> (Arc<dyn WorkerFactory>, Arc<AtomicUsize>)
+where
+    F: Fn(u32, watch::Receiver<bool>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = WorkerExit> + Send + 'static,
+{
+    let starts = Arc::new(AtomicUsize::new(0));
+    (Arc::new(TestFactory { starts: starts.clone(), run }), starts)
+}
+
+/// Runs until told to stop.
+async fn until_stopped(mut stop: watch::Receiver<bool>) -> WorkerExit {
+    let _ = stop.wait_for(|s| *s).await;
+    WorkerExit::Stopped
+}
+
+fn fast_policy(max_restarts: usize) -> RestartPolicy {
+    RestartPolicy {
+        base: Duration::from_millis(20),
+        cap: Duration::from_millis(80),
+        jitter: 0.0,
+        max_restarts,
+        window: Duration::from_secs(60),
+    }
+}
+
+async fn state_of(handle: &SupervisorHandle, key: &str) -> Option<WorkerStatus> {
+    handle.snapshot(Duration::from_secs(1)).await?.into_iter().find(|w| w.key == key)
+}
+
+async fn wait_state(handle: &SupervisorHandle, key: &str, state: SupervisedState) -> WorkerStatus {
+    for _ in 0..200 {
+        if let Some(status) = state_of(handle, key).await {
+            if status.state == state {
+                return status;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{key} never reached {state:?}: {:?}", state_of(handle, key).await);
+}
+
+#[tokio::test]
+async fn health_follows_the_task() {
+    let supervisor = Supervisor::start(RestartPolicy::default(), Duration::ZERO);
+    let handle = supervisor.handle();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(handle.health(Duration::from_secs(1)), SupervisorHealth::Running);
+    assert_eq!(handle.snapshot(Duration::from_secs(1)).await.map(|w| w.len()), Some(0));
+    assert!(handle.inject_fault(SupervisorFault::Wedge).await);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(matches!(handle.health(Duration::from_millis(400)), SupervisorHealth::Wedged(_)));
+    assert!(handle.snapshot(Duration::from_millis(100)).await.is_none());
+    supervisor.task.abort();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(handle.health(Duration::from_secs(1)), SupervisorHealth::Stopped);
+}
+
+#[tokio::test]
+async fn a_failing_worker_restarts_without_touching_its_neighbour() {
+    let supervisor = Supervisor::start(fast_policy(10), Duration::ZERO);
+    let handle = supervisor.handle();
+    let (steady, steady_starts) = factory(|_, stop| until_stopped(stop));
+    let (flaky, flaky_starts) = factory(|restarts, stop| async move {
+        if restarts < 2 {
+            WorkerExit::Failed(format!("boom {restarts}"))
+        } else {
+            until_stopped(stop).await
+        }
+    });
+    handle.start_worker("steady", steady);
+    handle.start_worker("flaky", flaky);
+    let status = wait_state(&handle, "flaky", SupervisedState::Running).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(flaky_starts.load(Ordering::SeqCst), 3, "failed twice, restarted twice");
+    assert_eq!(steady_starts.load(Ordering::SeqCst), 1, "the neighbour never restarted");
+    let status = state_of(&handle, "flaky").await.unwrap_or(status);
+    assert_eq!(status.restarts, 2);
+    assert_eq!(status.last_error.as_deref(), Some("boom 1"));
+    supervisor.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn a_panic_is_contained_and_restarted() {
+    let supervisor = Supervisor::start(fast_policy(10), Duration::ZERO);
+    let handle = supervisor.handle();
+    let (panicky, starts) = factory(|restarts, stop| async move {
+        if restarts == 0 {
+            panic!("worker bug");
+        }
+        until_stopped(stop).await
+    });
+    handle.start_worker("p", panicky);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let status = wait_state(&handle, "p", SupervisedState::Running).await;
+    assert_eq!(starts.load(Ordering::SeqCst), 2);
+    assert!(status.last_error.as_deref().unwrap_or("").contains("worker bug"), "{status:?}");
+    assert_eq!(handle.health(Duration::from_secs(1)), SupervisorHealth::Running);
+    supervisor.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn a_flapping_worker_is_quarantined_until_an_operator_restarts_it() {
+    let supervisor = Supervisor::start(fast_policy(3), Duration::ZERO);
+    let handle = supervisor.handle();
+    let (flapping, starts) = factory(|_, _| async { WorkerExit::Failed("flap".into()) });
+    handle.start_worker("f", flapping);
+    let status = wait_state(&handle, "f", SupervisedState::Quarantined).await;
+    assert_eq!(starts.load(Ordering::SeqCst), 4, "first start + 3 restarts, then quarantine");
+    assert_eq!(status.last_error.as_deref(), Some("flap"));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(starts.load(Ordering::SeqCst), 4, "no restart while quarantined");
+    handle.restart_worker("f");
+    wait_state(&handle, "f", SupervisedState::Quarantined).await;
+    assert_eq!(starts.load(Ordering::SeqCst), 8, "the operator's restart gives it a fresh budget");
+    supervisor.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn a_parked_worker_is_not_restarted() {
+    let supervisor = Supervisor::start(fast_policy(10), Duration::ZERO);
+    let handle = supervisor.handle();
+    let (parked, starts) = factory(|_, _| async { WorkerExit::Parked("replaced by another device".into()) });
+    handle.start_worker("r", parked);
+    let status = wait_state(&handle, "r", SupervisedState::Parked).await;
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(starts.load(Ordering::SeqCst), 1);
+    assert_eq!(status.last_error.as_deref(), Some("replaced by another device"));
+    supervisor.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn first_starts_are_staggered() {
+    let stagger = Duration::from_millis(40);
+    let supervisor = Supervisor::start(fast_policy(10), stagger);
+    let handle = supervisor.handle();
+    let started = Instant::now();
+    let times = Arc::new(std::sync::Mutex::new(Vec::new()));
+    for i in 0..5 {
+        let times = times.clone();
+        let (f, _) = factory(move |_, stop| {
+            times.lock().expect("lock").push(started.elapsed());
+            until_stopped(stop)
+        });
+        handle.start_worker(&format!("w{i}"), f);
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let mut times = times.lock().expect("lock").clone();
+    times.sort();
+    assert_eq!(times.len(), 5);
+    // Lower bounds only (a loaded machine may start late, never early):
+    // start i is not before i * stagger.
+    for (i, at) in times.iter().enumerate() {
+        assert!(*at + Duration::from_millis(5) >= stagger * i as u32, "{times:?}");
+    }
+    supervisor.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn shutdown_stops_workers_in_parallel_within_the_deadline() {
+    let supervisor = Supervisor::start(fast_policy(10), Duration::ZERO);
+    let handle = supervisor.handle();
+    for i in 0..20 {
+        let (slow_to_stop, _) = factory(|_, mut stop| async move {
+            let _ = stop.wait_for(|s| *s).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            WorkerExit::Stopped
+        });
+        handle.start_worker(&format!("s{i}"), slow_to_stop);
+    }
+    let (stubborn, _) = factory(|_, _| std::future::pending::<WorkerExit>());
+    handle.start_worker("stubborn", stubborn);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let started = Instant::now();
+    supervisor.shutdown(Duration::from_millis(800)).await;
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(200), "waited for the workers: {took:?}");
+    assert!(took < Duration::from_millis(2500), "parallel and bounded by the deadline: {took:?}");
+    assert_eq!(handle.health(Duration::from_secs(1)), SupervisorHealth::Stopped);
+}
+
+#[tokio::test]
+async fn stop_worker_resolves_once_the_run_has_ended() {
+    let supervisor = Supervisor::start(fast_policy(10), Duration::ZERO);
+    let handle = supervisor.handle();
+    let ended = Arc::new(AtomicBool::new(false));
+    let flag = ended.clone();
+    let (f, _) = factory(move |_, mut stop| {
+        let flag = flag.clone();
+        async move {
+            let _ = stop.wait_for(|s| *s).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            flag.store(true, Ordering::SeqCst);
+            WorkerExit::Stopped
+        }
+    });
+    handle.start_worker("t", f);
+    wait_state(&handle, "t", SupervisedState::Running).await;
+    // Let the run begin (a stop before the first poll would rightly skip it).
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(handle.stop_worker("t", Duration::from_secs(2)).await);
+    assert!(ended.load(Ordering::SeqCst), "the run had ended when stop_worker returned");
+    assert!(state_of(&handle, "t").await.is_none(), "forgotten");
+    supervisor.shutdown(Duration::from_secs(1)).await;
+}

@@ -1,0 +1,260 @@
+//! Test harness shared by the end-to-end tests: runs the built binary, a
+//! daemon on 127.0.0.1:0 in a temporary data directory, and the CLI against it.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// Variables of the host environment that would change the daemon's config.
+const ISOLATED_ENV: &[&str] = &[
+    "AGENTLOCATOR_CONFIG",
+    "AGENTLOCATOR_DATA_DIR",
+    "AGENTLOCATOR_LISTEN",
+    "AGENTLOCATOR_LOG_FORMAT",
+    "PUBLIC_BASE_URL",
+    "FLASK_BASE_URL",
+    "INTERNAL_SECRET",
+    "TWILIO_AUTH_TOKEN",
+    "TWILIO_ACCOUNT_SID",
+    "TWILIO_API_BASE_URL",
+    "WHATSAPP_WS_URL",
+    "RUST_LOG",
+    "NOTIFY_SOCKET",
+];
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_agentlocator")
+}
+
+/// A command for the binary with a clean environment, run in `cwd` (so the
+/// repository's config/agentlocator.toml is not picked up by accident).
+pub fn command(cwd: &Path) -> Command {
+    let mut cmd = Command::new(bin());
+    cmd.current_dir(cwd);
+    for var in ISOLATED_ENV {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// Runs the CLI with `--data-dir DATA` and returns its output.
+pub fn cli(cwd: &Path, data_dir: &Path, args: &[&str]) -> Output {
+    command(cwd).arg("--data-dir").arg(data_dir).args(args).output().expect("run agentlocator")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[derive(Default)]
+pub struct DaemonOptions {
+    /// Extra environment for `serve`.
+    pub env: Vec<(String, String)>,
+    /// Written to `<dir>/agentlocator.toml` and passed with --config.
+    pub config_toml: Option<String>,
+    /// Reuse this data dir (e.g. after a restart) instead of a fresh one.
+    pub data_dir: Option<PathBuf>,
+}
+
+/// A running `agentlocator serve`, stopped (SIGKILL) when dropped.
+pub struct Daemon {
+    child: Option<Child>,
+    pub addr: SocketAddr,
+    pub dir: PathBuf,
+    pub data_dir: PathBuf,
+    log: Arc<(Mutex<String>, Condvar)>,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl Daemon {
+    pub fn start() -> Daemon {
+        Daemon::start_with(DaemonOptions::default())
+    }
+
+    pub fn start_with(options: DaemonOptions) -> Daemon {
+        let (tmp, dir) = match &options.data_dir {
+            Some(data) => (None, data.parent().expect("data dir has a parent").to_path_buf()),
+            None => {
+                let tmp = tempfile::tempdir().expect("tempdir");
+                let dir = tmp.path().to_path_buf();
+                (Some(tmp), dir)
+            }
+        };
+        let data_dir = options.data_dir.clone().unwrap_or_else(|| dir.join("data"));
+        let mut cmd = command(&dir);
+        cmd.arg("--data-dir").arg(&data_dir).arg("--log-format").arg("json");
+        if let Some(toml) = &options.config_toml {
+            let path = dir.join("agentlocator.toml");
+            std::fs::write(&path, toml).expect("write config");
+            cmd.arg("--config").arg(path);
+        }
+        cmd.arg("serve").env("AGENTLOCATOR_LISTEN", "127.0.0.1:0").env("RUST_LOG", "info");
+        for (k, v) in &options.env {
+            cmd.env(k, v);
+        }
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn serve");
+        let log = Arc::new((Mutex::new(String::new()), Condvar::new()));
+        let stderr = child.stderr.take().expect("stderr");
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let (text, changed) = &*sink;
+                let mut text = text.lock().unwrap_or_else(|p| p.into_inner());
+                text.push_str(&line);
+                text.push('\n');
+                changed.notify_all();
+            }
+        });
+        let mut daemon = Daemon {
+            child: Some(child),
+            addr: "0.0.0.0:0".parse().expect("addr"),
+            dir,
+            data_dir,
+            log,
+            _tmp: tmp,
+        };
+        daemon.addr = daemon.wait_for_listen_addr(Duration::from_secs(30));
+        daemon
+    }
+
+    fn wait_for_listen_addr(&mut self, limit: Duration) -> SocketAddr {
+        let deadline = Instant::now() + limit;
+        let (text, changed) = &*self.log;
+        let mut guard = text.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            for line in guard.lines() {
+                let Ok(json) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+                if json["message"] == "listening" {
+                    if let Some(addr) = json["addr"].as_str() {
+                        return addr.parse().expect("listen addr");
+                    }
+                }
+            }
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                panic!("serve exited with {status} before listening; log:\n{guard}");
+            }
+            let now = Instant::now();
+            assert!(now < deadline, "serve did not report its address in time; log:\n{guard}");
+            guard = changed.wait_timeout(guard, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// The CLI against this daemon's data dir (so through its admin socket).
+    pub fn cli(&self, args: &[&str]) -> Output {
+        cli(&self.dir, &self.data_dir, args)
+    }
+
+    pub fn log(&self) -> String {
+        self.log.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: sending a signal to our own child process.
+        let rc = unsafe { libc::kill(self.pid() as i32, signal) };
+        assert_eq!(rc, 0, "kill failed");
+    }
+
+    /// Sends SIGTERM and waits (bounded) for the exit status.
+    pub fn terminate(&mut self, limit: Duration) -> ExitStatus {
+        self.signal(libc::SIGTERM);
+        self.wait(limit)
+    }
+
+    pub fn wait(&mut self, limit: Duration) -> ExitStatus {
+        let child = self.child.as_mut().expect("running");
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                self.child = None;
+                return status;
+            }
+            assert!(Instant::now() < deadline, "daemon did not exit within {limit:?}; log:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGKILL, as a crash would: no graceful anything.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A blocking HTTP client with a short timeout, for tests.
+pub fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder().timeout(Duration::from_secs(15)).build().expect("client")
+}
+
+/// Polls `check` every 50 ms until it returns true or `limit` passes.
+pub fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    check()
+}
+
+/// Sends one raw request line to the daemon's admin socket and returns the reply.
+pub fn admin_request(data_dir: &Path, request: serde_json::Value) -> serde_json::Value {
+    use std::io::Write;
+    let mut stream = std::os::unix::net::UnixStream::connect(data_dir.join("agentlocator.sock"))
+        .expect("connect admin socket");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    writeln!(stream, "{request}").expect("write");
+    let mut line = String::new();
+    BufReader::new(&stream).read_line(&mut line).expect("read");
+    serde_json::from_str(&line).expect("reply is JSON")
+}
+
+/// File mode bits (e.g. 0o600) of `path`.
+pub fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).permissions().mode() & 0o777
+}
+
+/// A GET sent byte for byte (no client-side URL normalisation, so paths like
+/// `/%2e%2e/` reach the server as written). Returns status and body.
+pub fn raw_get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status line");
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}

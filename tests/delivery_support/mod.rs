@@ -1,0 +1,184 @@
+//! Helpers for the delivery tests and benchmark: real HTTP receivers (axum on
+//! 127.0.0.1:0, each on its own runtime thread) and a way to store events the
+//! way the daemon does (`agentlocator::store::events::insert_batch` on the
+//! daemon's own database file; WAL lets both write).
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use agentlocator::store::events::{insert_batch, NewEvent};
+use agentlocator::store::Store;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+
+/// One request a receiver got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub event_id: String,
+    pub timestamp: String,
+    pub signature: String,
+    pub body: Vec<u8>,
+    pub at: Instant,
+}
+
+impl Received {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("body is JSON")
+    }
+}
+
+/// How a receiver answers.
+#[derive(Debug, Clone, Copy)]
+pub enum Reply {
+    Status(u16),
+    /// Answer after a pause.
+    After(Duration, u16),
+    /// Never answer (hold the connection open).
+    Hang,
+}
+
+type Behaviour = dyn Fn(usize, &Received) -> Reply + Send + Sync;
+
+struct Inner {
+    log: Mutex<Vec<Received>>,
+    count: AtomicUsize,
+    behaviour: Box<Behaviour>,
+}
+
+/// A webhook receiver; stops with the test process.
+pub struct Receiver {
+    pub addr: SocketAddr,
+    inner: Arc<Inner>,
+}
+
+impl Receiver {
+    /// `behaviour(n, request)` decides the answer to the n-th request (0-based).
+    pub fn start(behaviour: impl Fn(usize, &Received) -> Reply + Send + Sync + 'static) -> Receiver {
+        let inner = Arc::new(Inner {
+            log: Mutex::new(Vec::new()),
+            count: AtomicUsize::new(0),
+            behaviour: Box::new(behaviour),
+        });
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind receiver");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let addr = listener.local_addr().expect("addr");
+        let state = inner.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                let app = axum::Router::new().fallback(axum::routing::post(receive)).with_state(state);
+                axum::serve(listener, app).await.expect("receiver serve");
+            });
+        });
+        Receiver { addr, inner }
+    }
+
+    pub fn ok() -> Receiver {
+        Receiver::start(|_, _| Reply::Status(200))
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/hook", self.addr)
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.inner.log.lock().expect("log").clone()
+    }
+
+    /// Event ids in the order requests arrived (with repeats).
+    pub fn ids(&self) -> Vec<String> {
+        self.received().into_iter().map(|r| r.event_id).collect()
+    }
+
+    /// Distinct event ids in the order they first arrived.
+    pub fn distinct_ids(&self) -> Vec<String> {
+        let mut seen = std::collections::HashSet::new();
+        self.ids().into_iter().filter(|id| seen.insert(id.clone())).collect()
+    }
+
+    pub fn requests(&self) -> usize {
+        self.inner.count.load(Ordering::SeqCst)
+    }
+}
+
+async fn receive(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> impl IntoResponse {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let received = Received {
+        event_id: header("x-agentlocator-event-id"),
+        timestamp: header("x-agentlocator-timestamp"),
+        signature: header("x-agentlocator-signature"),
+        body: body.to_vec(),
+        at: Instant::now(),
+    };
+    let n = inner.count.fetch_add(1, Ordering::SeqCst);
+    let reply = (inner.behaviour)(n, &received);
+    inner.log.lock().expect("log").push(received);
+    let status = match reply {
+        Reply::Status(s) => s,
+        Reply::After(pause, s) => {
+            tokio::time::sleep(pause).await;
+            s
+        }
+        Reply::Hang => std::future::pending().await,
+    };
+    StatusCode::from_u16(status).expect("status")
+}
+
+/// A URL nothing listens on (a port bound then released).
+pub fn dead_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    drop(listener);
+    format!("http://{addr}/hook")
+}
+
+/// The daemon's database, opened as a second writer.
+pub fn open_db(data_dir: &Path) -> Store {
+    Store::open(&data_dir.join("agentlocator.db"), Duration::from_secs(10))
+        .expect("open the daemon's database")
+}
+
+/// Stores `n` events for `tenant` as the daemon would; returns their ids in order.
+pub fn insert(store: &Store, tenant: &str, n: usize) -> Vec<String> {
+    let events: Vec<NewEvent> = (0..n)
+        .map(|i| NewEvent {
+            tenant_id: tenant.into(),
+            kind: "twilio.sms".into(),
+            dedupe_key: None,
+            data: serde_json::json!({"Body": format!("message {i}"), "n": i}),
+            held: false,
+        })
+        .collect();
+    store.with_conn(|c| insert_batch(c, &events)).expect("insert events").into_iter().map(|a| a.id).collect()
+}
+
+/// Verifies an `X-AgentLocator-Signature` the way a backend would.
+pub fn signature_valid(secret: &str, received: &Received) -> bool {
+    use hmac::{Hmac, Mac};
+    let Some(hex_sig) = received.signature.strip_prefix("v1=") else { return false };
+    let Ok(expected) = hex::decode(hex_sig) else { return false };
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("key");
+    mac.update(received.timestamp.as_bytes());
+    mac.update(b".");
+    mac.update(&received.body);
+    mac.verify_slice(&expected).is_ok()
+}
+
+/// `ids` with runs of the same id collapsed: a tenant's deliveries in order,
+/// retries folded in.
+pub fn collapse_runs(ids: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for id in ids {
+        if out.last() != Some(id) {
+            out.push(id.clone());
+        }
+    }
+    out
+}

@@ -1,0 +1,254 @@
+//! The daemon's health routes, readiness semantics, shutdown and systemd
+//! integration, driven through the built binary.
+
+mod common;
+
+use std::os::unix::net::UnixDatagram;
+use std::time::{Duration, Instant};
+
+use common::{admin_request, eventually, http, mode, Daemon, DaemonOptions};
+use serde_json::{json, Value};
+
+fn get(daemon: &Daemon, path: &str) -> (u16, String, String) {
+    let response = http().get(daemon.url(path)).send().expect("request");
+    let status = response.status().as_u16();
+    let content_type =
+        response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    (status, content_type, response.text().expect("body"))
+}
+
+fn json_of(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+#[test]
+fn every_health_route_answers_as_specified() {
+    let daemon = Daemon::start();
+    for path in ["/healthz", "/livez", "/healthz/whatsapp"] {
+        let (status, content_type, body) = get(&daemon, path);
+        assert_eq!((status, body.as_str()), (200, "ok"), "{path}");
+        assert!(content_type.starts_with("text/plain"), "{path}: {content_type}");
+    }
+
+    let (status, _, body) = get(&daemon, "/healthz/whatsapp?verbose");
+    assert_eq!(status, 200);
+    let verbose = json_of(&body);
+    assert_eq!(verbose["status"], "ok");
+    assert_eq!(verbose["tenants"], json!([]));
+
+    let (status, content_type, body) = get(&daemon, "/readyz");
+    assert_eq!(status, 200);
+    assert!(content_type.starts_with("application/json"));
+    assert_eq!(json_of(&body), json!({"status": "ready", "checks": {"database": "ok", "supervisor": "ok"}}));
+
+    let (status, _, body) = get(&daemon, "/readyz?verbose");
+    assert_eq!(status, 200);
+    let verbose = json_of(&body);
+    assert_eq!(verbose["checks"]["database"]["status"], "ok");
+    assert!(verbose["checks"]["database"]["duration_ms"].is_u64());
+    assert_eq!(verbose["checks"]["supervisor"]["detail"], "running");
+
+    let (status, _, body) = get(&daemon, "/readyz?exclude=database");
+    assert_eq!(status, 200);
+    assert_eq!(json_of(&body)["checks"], json!({"supervisor": "ok"}));
+    let (status, _, body) = get(&daemon, "/readyz?exclude=nonsense");
+    assert_eq!(status, 400);
+    assert!(body.contains("database, supervisor"), "{body}");
+
+    let (status, _, body) = get(&daemon, "/version");
+    assert_eq!(status, 200);
+    let version = json_of(&body);
+    assert_eq!(version["status"], "ok");
+    assert_eq!(version["version"], env!("CARGO_PKG_VERSION"));
+    assert!(version["build"].is_u64() && version["uptime_s"].is_u64() && version["features"].is_array());
+    assert!(version["commit"].is_string());
+
+    let (status, content_type, body) = get(&daemon, "/metrics");
+    assert_eq!(status, 200);
+    assert!(content_type.starts_with("text/plain"));
+    assert!(body.contains("agentlocator_http_requests_total{route=\"/readyz\""), "{body}");
+
+    let (status, _, body) = get(&daemon, "/no/such/route");
+    assert_eq!(status, 404);
+    assert_eq!(json_of(&body)["error"]["code"], "not_found");
+    let response = http().post(daemon.url("/healthz")).send().expect("post");
+    assert_eq!(response.status().as_u16(), 405);
+
+    let response = http().get(daemon.url("/healthz")).send().expect("get");
+    assert!(response.headers().contains_key("x-request-id"), "request ids are echoed");
+    let response =
+        http().get(daemon.url("/healthz")).header("x-request-id", "trace-me-42").send().expect("get");
+    assert_eq!(response.headers()["x-request-id"], "trace-me-42");
+}
+
+#[test]
+fn data_directory_and_secrets_are_private() {
+    let daemon = Daemon::start();
+    let data = &daemon.data_dir;
+    assert_eq!(mode(data), 0o700);
+    assert_eq!(mode(&data.join("internal_secret")), 0o600);
+    assert_eq!(mode(&data.join("agentlocator.db")), 0o600);
+    assert_eq!(mode(&data.join("agentlocator.sock")), 0o600);
+    let secret = std::fs::read_to_string(data.join("internal_secret")).expect("secret");
+    assert_eq!(secret.trim().len(), 64, "32 random bytes, hex");
+    assert!(!daemon.log().contains(secret.trim()), "the secret never reaches the log");
+    assert!(daemon.log().contains("generated"), "the log says a secret was generated");
+}
+
+#[test]
+fn body_size_limit_answers_413() {
+    let daemon = Daemon::start_with(DaemonOptions {
+        config_toml: Some("[http]\nbody_limit_bytes = 1024\n".into()),
+        ..Default::default()
+    });
+    let response = http().post(daemon.url("/healthz")).body(vec![b'x'; 4096]).send().expect("post");
+    assert_eq!(response.status().as_u16(), 413);
+}
+
+#[test]
+fn a_stopped_supervisor_turns_whatsapp_health_and_readiness_503() {
+    let daemon = Daemon::start_with(DaemonOptions {
+        env: vec![("AGENTLOCATOR_FAULT_INJECTION".into(), "1".into())],
+        ..Default::default()
+    });
+    let reply =
+        admin_request(&daemon.data_dir, json!({"kind": "fault", "target": "supervisor", "action": "stop"}));
+    assert!(reply.get("ok").is_some(), "{reply}");
+    assert!(eventually(Duration::from_secs(5), || get(&daemon, "/healthz/whatsapp").0 == 503));
+    let (status, _, body) = get(&daemon, "/healthz/whatsapp");
+    assert_eq!(status, 503);
+    assert!(body.contains("not running"), "{body}");
+    let (status, _, body) = get(&daemon, "/readyz");
+    assert_eq!(status, 503);
+    let ready = json_of(&body);
+    assert_eq!(ready["status"], "degraded");
+    assert_eq!(ready["checks"]["database"], "ok");
+    assert!(ready["checks"]["supervisor"].as_str().unwrap_or("").starts_with("failed"), "{body}");
+    assert_eq!(ready["failed"], json!(["supervisor"]));
+    // Excluding the failed check is the operator's way to see the rest pass.
+    assert_eq!(get(&daemon, "/readyz?exclude=supervisor").0, 200);
+    // The process itself still serves.
+    assert_eq!(get(&daemon, "/healthz").0, 200);
+}
+
+#[test]
+fn a_wedged_supervisor_turns_livez_503() {
+    let daemon = Daemon::start_with(DaemonOptions {
+        env: vec![("AGENTLOCATOR_FAULT_INJECTION".into(), "1".into())],
+        config_toml: Some("[health]\nwedged_after_ms = 600\n".into()),
+        ..Default::default()
+    });
+    assert_eq!(get(&daemon, "/livez").0, 200);
+    let reply =
+        admin_request(&daemon.data_dir, json!({"kind": "fault", "target": "supervisor", "action": "wedge"}));
+    assert!(reply.get("ok").is_some(), "{reply}");
+    assert!(eventually(Duration::from_secs(5), || get(&daemon, "/livez").0 == 503), "livez must notice");
+    let (_, _, body) = get(&daemon, "/livez");
+    assert!(body.contains("supervisor wedged"), "{body}");
+    assert_eq!(get(&daemon, "/healthz/whatsapp").0, 503);
+    assert_eq!(get(&daemon, "/readyz").0, 503);
+}
+
+#[test]
+fn fault_injection_is_refused_unless_enabled() {
+    let daemon = Daemon::start();
+    let reply =
+        admin_request(&daemon.data_dir, json!({"kind": "fault", "target": "supervisor", "action": "stop"}));
+    assert_eq!(reply["error"]["code"], "forbidden", "{reply}");
+    assert_eq!(get(&daemon, "/healthz/whatsapp").0, 200);
+}
+
+#[test]
+fn readiness_fails_naming_the_database_while_another_process_holds_the_write_lock() {
+    let daemon = Daemon::start_with(DaemonOptions {
+        config_toml: Some("[health]\ncheck_timeout_ms = 700\n".into()),
+        ..Default::default()
+    });
+    assert_eq!(get(&daemon, "/readyz").0, 200);
+    // This test process is "another process": it takes SQLite's write lock and keeps it.
+    let blocker = rusqlite::Connection::open(daemon.data_dir.join("agentlocator.db")).expect("open");
+    blocker.execute_batch("BEGIN IMMEDIATE").expect("take the write lock");
+    let started = Instant::now();
+    let (status, _, body) = get(&daemon, "/readyz");
+    let took = started.elapsed();
+    assert_eq!(status, 503, "{body}");
+    let ready = json_of(&body);
+    assert_eq!(ready["failed"], json!(["database"]));
+    assert!(ready["checks"]["database"].as_str().unwrap_or("").contains("database"), "{body}");
+    assert!(took < Duration::from_secs(5), "answered within its timeout, took {took:?}");
+    blocker.execute_batch("ROLLBACK").expect("release");
+    assert_eq!(get(&daemon, "/readyz").0, 200, "ready again once the lock is gone");
+}
+
+#[test]
+fn sigterm_lets_in_flight_requests_finish_then_exits_zero() {
+    let mut daemon = Daemon::start_with(DaemonOptions {
+        config_toml: Some("[health]\ncheck_timeout_ms = 1500\n".into()),
+        ..Default::default()
+    });
+    // A request that takes ~1.5 s: readiness waiting for a held write lock.
+    let blocker = rusqlite::Connection::open(daemon.data_dir.join("agentlocator.db")).expect("open");
+    blocker.execute_batch("BEGIN IMMEDIATE").expect("lock");
+    let url = daemon.url("/readyz");
+    let in_flight = std::thread::spawn(move || http().get(url).send().map(|r| r.status().as_u16()));
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    let status = daemon.terminate(Duration::from_secs(10));
+    assert!(status.success(), "exit status {status:?}; log:\n{}", daemon.log());
+    assert!(started.elapsed() < Duration::from_secs(5), "prompt exit");
+    let answer = in_flight.join().expect("thread");
+    assert_eq!(answer.expect("the in-flight request got its answer"), 503);
+    assert!(!daemon.data_dir.join("agentlocator.sock").exists(), "socket removed on exit");
+    drop(blocker);
+}
+
+#[test]
+fn sigint_exits_zero_too() {
+    let mut daemon = Daemon::start();
+    daemon.signal(libc::SIGINT);
+    assert!(daemon.wait(Duration::from_secs(10)).success());
+}
+
+#[test]
+fn a_second_daemon_on_the_same_data_dir_is_refused() {
+    let daemon = Daemon::start();
+    let output = common::command(&daemon.dir)
+        .arg("--data-dir")
+        .arg(&daemon.data_dir)
+        .arg("serve")
+        .env("AGENTLOCATOR_LISTEN", "127.0.0.1:0")
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(common::stderr(&output).contains("already running"), "{}", common::stderr(&output));
+    assert_eq!(get(&daemon, "/healthz").0, 200, "the first daemon is untouched");
+}
+
+#[test]
+fn systemd_hears_ready_and_stopping() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let socket_path = dir.path().join("notify.sock");
+    let listener = UnixDatagram::bind(&socket_path).expect("bind notify socket");
+    listener.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
+    let mut daemon = Daemon::start_with(DaemonOptions {
+        env: vec![("NOTIFY_SOCKET".into(), socket_path.display().to_string())],
+        ..Default::default()
+    });
+    let mut buffer = [0u8; 256];
+    let n = listener.recv(&mut buffer).expect("READY notification");
+    assert!(String::from_utf8_lossy(&buffer[..n]).contains("READY=1"));
+    assert!(daemon.terminate(Duration::from_secs(10)).success());
+    let n = listener.recv(&mut buffer).expect("STOPPING notification");
+    assert!(String::from_utf8_lossy(&buffer[..n]).contains("STOPPING=1"));
+}
+
+#[test]
+fn json_logs_are_one_json_object_per_line() {
+    let daemon = Daemon::start();
+    let _ = get(&daemon, "/healthz");
+    assert!(eventually(Duration::from_secs(3), || daemon.log().contains("finished processing request")));
+    for line in daemon.log().lines() {
+        let parsed: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(parsed["level"].is_string(), "{line}");
+    }
+}
