@@ -36,12 +36,19 @@ impl EventWriter {
         // Short waits for the write lock it shares with the delivery recorder.
         conn.busy_handler(Some(super::delivery::short_busy_waits))
             .map_err(|e| super::sqlite_error(path, e))?;
+        // Checkpoints run on their own thread: done by the writer (SQLite's
+        // default), they land inside some request's commit and show up as
+        // that request's tail latency.
+        conn.pragma_update(None, "wal_autocheckpoint", 0).map_err(|e| super::sqlite_error(path, e))?;
+        let checkpointer_alive = start_checkpointer(path, busy_timeout)?;
         let (requests, mut inbox) = mpsc::channel::<(Vec<NewEvent>, Reply)>(QUEUE_DEPTH);
         let (commits, committed) = tokio::sync::watch::channel(0u64);
         let shown_path = path.display().to_string();
         std::thread::Builder::new()
             .name("event-writer".into())
             .spawn(move || {
+                // Dropped when this thread ends, which stops the checkpointer.
+                let _checkpointer_alive = checkpointer_alive;
                 while let Some(first) = inbox.blocking_recv() {
                     let mut batch = vec![first];
                     let mut events = batch[0].0.len();
@@ -88,6 +95,28 @@ impl EventWriter {
     }
 }
 
+/// How often the WAL is checkpointed into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// Starts the thread that checkpoints the WAL (PASSIVE: it never blocks the
+/// writer or readers). It runs until the returned sender is dropped.
+fn start_checkpointer(path: &Path, busy_timeout: Duration) -> StoreResult<std::sync::mpsc::Sender<()>> {
+    let conn = open_connection(path, busy_timeout)?;
+    let (alive, stopped) = std::sync::mpsc::channel::<()>();
+    std::thread::Builder::new()
+        .name("wal-checkpointer".into())
+        .spawn(move || {
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY)
+            {
+                if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::warn!(%error, "WAL checkpoint failed; will retry");
+                }
+            }
+        })
+        .map_err(|e| StoreError::Worker(format!("cannot start the WAL checkpointer: {e}")))?;
+    Ok(alive)
+}
+
 fn commit_batch(conn: &mut rusqlite::Connection, batch: Vec<(Vec<NewEvent>, Reply)>, path: &str) {
     let all: Vec<NewEvent> = batch.iter().flat_map(|(events, _)| events.iter().cloned()).collect();
     match insert_batch(conn, &all) {
@@ -114,5 +143,47 @@ fn commit_batch(conn: &mut rusqlite::Connection, batch: Vec<(Vec<NewEvent>, Repl
                 let _ = reply.send(Err(message.clone()));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn commits_are_checkpointed_into_the_database_file_off_the_writer_thread() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("w.db");
+        let store = Store::open(&path, Duration::from_secs(1)).expect("open");
+        store
+            .with_conn(|c| {
+                c.execute(
+                    "INSERT INTO tenants (id, name, token_hash, token_rotated_at, created_at, updated_at, wa_state_since)
+                     VALUES ('t', 't', 'h', 0, 0, 0, 0)",
+                    [],
+                )
+            })
+            .expect("tenant");
+        let before = std::fs::metadata(&path).expect("meta").len();
+        let writer = EventWriter::start(&path, Duration::from_secs(1)).expect("writer");
+        let events: Vec<NewEvent> = (0..400)
+            .map(|i| NewEvent {
+                tenant_id: "t".into(),
+                kind: "twilio.sms".into(),
+                dedupe_key: Some(format!("k{i}")),
+                data: serde_json::json!({"Body": "x".repeat(1000)}),
+                held: false,
+            })
+            .collect();
+        let stored = writer.append_all(events).await.expect("append");
+        assert_eq!(stored.len(), 400);
+        // The writer never checkpoints (autocheckpoint is off on its
+        // connection): only the checkpointer can move the pages into the file.
+        let grown = (0..40).any(|_| {
+            std::thread::sleep(Duration::from_millis(50));
+            std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) > before + 300_000
+        });
+        assert!(grown, "the WAL was never checkpointed into {}", path.display());
     }
 }
