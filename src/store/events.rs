@@ -215,11 +215,7 @@ mod tests {
         store
             .with_conn(|c| {
                 for t in ["a", "b"] {
-                    c.execute(
-                        "INSERT INTO tenants (id, name, token_hash, token_rotated_at, created_at, updated_at, wa_state_since)
-                         VALUES (?1, ?1, ?1, 0, 0, 0, 0)",
-                        [t],
-                    )?;
+                    crate::store::tenants::insert_bare_for_tests(c, t)?;
                 }
                 Ok(())
             })

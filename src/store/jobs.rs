@@ -156,15 +156,7 @@ mod tests {
     fn held_events_get_a_job_and_finishing_releases_them() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(&dir.path().join("t.db"), std::time::Duration::from_secs(1)).expect("open");
-        store
-            .with_conn(|c| {
-                c.execute(
-                    "INSERT INTO tenants (id, name, token_hash, token_rotated_at, created_at, updated_at, wa_state_since)
-                     VALUES ('a', 'a', 'h', 0, 0, 0, 0)",
-                    [],
-                )
-            })
-            .expect("tenant");
+        store.with_conn(|c| crate::store::tenants::insert_bare_for_tests(c, "a")).expect("tenant");
         let event = |key: &str, held: bool| NewEvent {
             tenant_id: "a".into(),
             kind: "twilio.recording".into(),

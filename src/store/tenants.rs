@@ -236,3 +236,15 @@ pub fn recent_state_changes(conn: &Connection, id: &str, limit: usize) -> rusqli
         .collect();
     changes
 }
+
+/// Test support: a bare tenant row (random-free, no numbers), for store tests
+/// that need events or jobs to reference a tenant.
+#[cfg(test)]
+pub(crate) fn insert_bare_for_tests(conn: &Connection, id: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO tenants (id, name, token_hash, token_rotated_at, created_at, updated_at, wa_state_since)
+         VALUES (?1, ?1, ?1, 0, 0, 0, 0)",
+        [id],
+    )
+    .map(|_| ())
+}

@@ -156,15 +156,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("w.db");
         let store = Store::open(&path, Duration::from_secs(1)).expect("open");
-        store
-            .with_conn(|c| {
-                c.execute(
-                    "INSERT INTO tenants (id, name, token_hash, token_rotated_at, created_at, updated_at, wa_state_since)
-                     VALUES ('t', 't', 'h', 0, 0, 0, 0)",
-                    [],
-                )
-            })
-            .expect("tenant");
+        store.with_conn(|c| crate::store::tenants::insert_bare_for_tests(c, "t")).expect("tenant");
         let before = std::fs::metadata(&path).expect("meta").len();
         let writer = EventWriter::start(&path, Duration::from_secs(1)).expect("writer");
         let events: Vec<NewEvent> = (0..400)
