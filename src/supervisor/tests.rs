@@ -49,7 +49,9 @@ async fn state_of(handle: &SupervisorHandle, key: &str) -> Option<WorkerStatus> 
 }
 
 async fn wait_state(handle: &SupervisorHandle, key: &str, state: SupervisedState) -> WorkerStatus {
-    for _ in 0..200 {
+    // Generous: a panic's hook prints a backtrace when RUST_BACKTRACE is set (as in
+    // CI), and symbolising a large debug binary on a cold cache can take seconds.
+    for _ in 0..3000 {
         if let Some(status) = state_of(handle, key).await {
             if status.state == state {
                 return status;
@@ -115,7 +117,9 @@ async fn a_panic_is_contained_and_restarted() {
     let status = wait_state(&handle, "p", SupervisedState::Running).await;
     assert_eq!(starts.load(Ordering::SeqCst), 2);
     assert!(status.last_error.as_deref().unwrap_or("").contains("worker bug"), "{status:?}");
-    assert_eq!(handle.health(Duration::from_secs(1)), SupervisorHealth::Running);
+    // The panic hook ran on this runtime's only thread, so the heartbeat may have paused
+    // while it printed; what matters is that the supervisor itself is still alive.
+    assert_eq!(handle.health(Duration::from_secs(60)), SupervisorHealth::Running);
     supervisor.shutdown(Duration::from_secs(1)).await;
 }
 
