@@ -131,12 +131,46 @@ impl Default for JobsConfig {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WhatsappConfig {
     /// Only honoured by builds with the `sim` feature (validated below).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ws_url: Option<String>,
+    /// Shortest time between two messages one tenant sends: sending fast is how
+    /// WhatsApp accounts get banned.
+    pub send_interval_ms: u64,
+    /// A send that would wait longer than this for its turn is refused with 429.
+    pub send_queue_max_wait_ms: u64,
+    /// Time between two tenants' first connects at start-up, so a thousand
+    /// tenants do not reconnect in the same second.
+    pub connect_stagger_ms: u64,
+    /// A worker restarted more than `max_restarts` times within
+    /// `restart_window_s` is quarantined until an operator restarts it.
+    pub max_restarts: usize,
+    pub restart_window_s: u64,
+    /// First restart delay (doubles per restart, with jitter) and its cap.
+    pub restart_backoff_base_ms: u64,
+    pub restart_backoff_cap_s: u64,
+    /// One-time prekeys a newly paired device uploads. WhatsApp Web uses 812;
+    /// fewer keeps each tenant's session store and start-up smaller.
+    pub prekeys: usize,
+}
+
+impl Default for WhatsappConfig {
+    fn default() -> Self {
+        Self {
+            ws_url: None,
+            send_interval_ms: 1000,
+            send_queue_max_wait_ms: 5000,
+            connect_stagger_ms: 20,
+            max_restarts: 5,
+            restart_window_s: 600,
+            restart_backoff_base_ms: 1000,
+            restart_backoff_cap_s: 300,
+            prekeys: 812,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -253,18 +287,19 @@ impl Config {
             }
         }
         if let Some(url) = &self.whatsapp.ws_url {
-            if !cfg!(feature = "sim") {
-                return Err(AppError::config(
-                    "whatsapp.ws_url: only builds with the `sim` feature may point at a simulated network; remove it (or WHATSAPP_WS_URL) from a production configuration",
-                ));
-            }
-            let parsed = url::Url::parse(url)
-                .map_err(|e| AppError::config(format!("whatsapp.ws_url: `{url}` is not a URL ({e})")))?;
-            if !matches!(parsed.scheme(), "ws" | "wss") {
-                return Err(AppError::config(format!(
-                    "whatsapp.ws_url: `{url}` must start with ws:// or wss://"
-                )));
-            }
+            check_ws_url(url, cfg!(feature = "sim"))?;
+        }
+        let w = &self.whatsapp;
+        positive("whatsapp.max_restarts", w.max_restarts as u64)?;
+        positive("whatsapp.restart_window_s", w.restart_window_s)?;
+        positive("whatsapp.restart_backoff_base_ms", w.restart_backoff_base_ms)?;
+        if w.restart_backoff_cap_s * 1000 < w.restart_backoff_base_ms {
+            return Err(AppError::config(
+                "whatsapp.restart_backoff_cap_s: must be at least whatsapp.restart_backoff_base_ms",
+            ));
+        }
+        if !(10..=2000).contains(&w.prekeys) {
+            return Err(AppError::config("whatsapp.prekeys: must be between 10 and 2000"));
         }
         let d = &self.delivery;
         positive("delivery.max_attempts", d.max_attempts as u64)?;
@@ -392,6 +427,23 @@ fn check_http_url(key: &str, value: &str) -> AppResult<()> {
     Ok(())
 }
 
+/// `whatsapp.ws_url` points a build at the simulated network; a production
+/// build (`sim_build` false) must refuse it, since such a build verifies the
+/// real server's certificate chain and the simulator's cannot pass.
+fn check_ws_url(url: &str, sim_build: bool) -> AppResult<()> {
+    if !sim_build {
+        return Err(AppError::config(
+            "whatsapp.ws_url: only builds with the `sim` feature may point at a simulated network; remove it (or WHATSAPP_WS_URL) from a production configuration",
+        ));
+    }
+    let parsed = url::Url::parse(url)
+        .map_err(|e| AppError::config(format!("whatsapp.ws_url: `{url}` is not a URL ({e})")))?;
+    if !matches!(parsed.scheme(), "ws" | "wss") {
+        return Err(AppError::config(format!("whatsapp.ws_url: `{url}` must start with ws:// or wss://")));
+    }
+    Ok(())
+}
+
 fn positive(key: &str, value: u64) -> AppResult<()> {
     if value == 0 {
         return Err(AppError::config(format!("{key}: must be greater than 0")));
@@ -466,11 +518,34 @@ mod tests {
         assert!(!shown.contains("0123456789abcdef0123") && !shown.contains("\"tok\""), "{shown}");
     }
 
-    #[cfg(not(feature = "sim"))]
     #[test]
-    fn production_build_refuses_ws_url() {
-        let err = load("[whatsapp]\nws_url = \"ws://127.0.0.1:1/ws/chat\"\n", &[]).unwrap_err();
-        assert!(err.message.starts_with("whatsapp.ws_url"), "{}", err.message);
+    fn only_a_sim_build_accepts_ws_url() {
+        let url = "ws://127.0.0.1:1/ws/chat";
+        let err = check_ws_url(url, false).unwrap_err();
+        assert!(err.message.contains("`sim` feature"), "{}", err.message);
+        check_ws_url(url, true).expect("a sim build takes a ws:// URL");
+        let err = check_ws_url("http://127.0.0.1:1/", true).unwrap_err();
+        assert!(err.message.contains("ws://"), "{}", err.message);
+        // The loader applies the rule of the build it runs in.
+        let loaded = load("[whatsapp]\nws_url = \"ws://127.0.0.1:1/ws/chat\"\n", &[]);
+        assert_eq!(loaded.is_ok(), cfg!(feature = "sim"));
+    }
+
+    #[test]
+    fn whatsapp_keys_are_checked() {
+        let c = load("[whatsapp]\nsend_interval_ms = 0\nmax_restarts = 2\n", &[]).expect("whatsapp");
+        assert_eq!((c.whatsapp.send_interval_ms, c.whatsapp.max_restarts), (0, 2));
+        for (toml, key) in [
+            ("[whatsapp]\nmax_restarts = 0\n", "whatsapp.max_restarts"),
+            ("[whatsapp]\nprekeys = 5\n", "whatsapp.prekeys"),
+            (
+                "[whatsapp]\nrestart_backoff_base_ms = 5000\nrestart_backoff_cap_s = 1\n",
+                "whatsapp.restart_backoff_cap_s",
+            ),
+        ] {
+            let err = load(toml, &[]).unwrap_err();
+            assert!(err.message.starts_with(key), "{toml}: {}", err.message);
+        }
     }
     #[test]
     fn jobs_and_recording_keys_are_checked() {

@@ -50,6 +50,17 @@ impl DataDir {
         self.root.join("tenants").join(id.as_str())
     }
 
+    /// The tenant's WhatsApp session store (whatsapp-rust's SQLite database).
+    pub fn whatsapp_db(&self, id: &TenantId) -> PathBuf {
+        self.tenant_dir(id).join("whatsapp.db")
+    }
+
+    /// Held (flock) by the one process that runs the tenant's WhatsApp client:
+    /// two clients on one device would replace each other forever.
+    pub fn whatsapp_lock(&self, id: &TenantId) -> PathBuf {
+        self.tenant_dir(id).join("whatsapp.lock")
+    }
+
     pub fn ensure_tenant_dir(&self, id: &TenantId) -> AppResult<PathBuf> {
         create_private_dir(&self.root.join("tenants"))?;
         let dir = self.tenant_dir(id);
@@ -83,4 +94,19 @@ pub fn replace_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()>
     let _ = fs::remove_file(&tmp);
     create_private_file(&tmp, contents)?;
     fs::rename(&tmp, path)
+}
+
+/// An exclusive advisory lock (flock) on a 0600 file, held until dropped; the
+/// OS releases it if the process dies, so a crash never leaves it stuck.
+pub struct FileLock {
+    _file: fs::File,
+}
+
+impl FileLock {
+    /// `Ok(None)` when another process holds it.
+    pub fn try_exclusive(path: &Path) -> std::io::Result<Option<FileLock>> {
+        use fs4::fs_std::FileExt;
+        let file = OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(path)?;
+        Ok(file.try_lock_exclusive()?.then_some(FileLock { _file: file }))
+    }
 }

@@ -7,7 +7,7 @@ pub mod client;
 
 use serde::{Deserialize, Serialize};
 
-use crate::tenants::{TenantError, TenantRequest};
+use crate::tenants::{TenantError, TenantId, TenantRequest};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -17,6 +17,20 @@ pub enum AdminRequest {
     Tenant {
         request: TenantRequest,
     },
+    /// Pair the tenant's WhatsApp; answered by a stream of lines, one per
+    /// pairing step (`{"ok":{"event":"code",...}}`), the last one `paired`
+    /// or `ended` (or an error).
+    Pair {
+        tenant: TenantId,
+        /// Pair by code for this phone (+E164) instead of by QR.
+        phone: Option<String>,
+    },
+    /// Unlink the tenant's WhatsApp device and wipe its session store.
+    Logout {
+        tenant: TenantId,
+    },
+    /// Every tenant's session, with the supervisor's view.
+    Sessions,
     /// Test-only fault injection, refused unless the daemon was started with
     /// `AGENTLOCATOR_FAULT_INJECTION=1` (see `daemon::faults`).
     Fault {

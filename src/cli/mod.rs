@@ -5,7 +5,9 @@ mod check;
 mod config_cmd;
 mod events;
 mod logging;
+mod pair;
 mod render;
+mod sessions;
 mod tenant;
 
 pub mod completions;
@@ -75,6 +77,14 @@ pub enum Command {
     /// Checks against a deployment
     #[command(subcommand)]
     Check(check::CheckCommand),
+    /// One row per tenant WhatsApp worker: state, phone, since, reconnects, last error, memory
+    Sessions {
+        #[arg(long)]
+        json: bool,
+        /// Refresh every 2 seconds until interrupted (with --json: one document per line)
+        #[arg(long)]
+        watch: bool,
+    },
     /// Inspect, replay and retry the events delivered to tenants' backends
     #[command(subcommand)]
     Events(events::EventsCommand),
@@ -114,6 +124,7 @@ fn run(cli: Cli) -> AppResult<()> {
         Command::Tenant(command) => tenant::run(&cli.global, command),
         Command::Check(command) => check::run(&cli.global, command),
         Command::Events(command) => events::run(&cli.global, command),
+        Command::Sessions { json, watch } => sessions::run(&cli.global, json, watch),
         Command::Completions { shell } => completions::write(shell, &mut std::io::stdout())
             .map_err(|e| AppError::failed(format!("cannot write completions: {e}"))),
     }

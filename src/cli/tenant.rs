@@ -52,6 +52,22 @@ pub enum TenantCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Pair the tenant's WhatsApp: QR codes in the terminal, or a pair code with --phone
+    Pair {
+        id: TenantId,
+        /// Pair by phone-number code for this number instead of by QR
+        #[arg(long, value_name = "+E164")]
+        phone: Option<String>,
+        /// Give up after this many seconds
+        #[arg(long, default_value_t = 180, value_name = "SECS")]
+        timeout: u64,
+    },
+    /// Unlink the tenant's WhatsApp device and wipe its session store
+    Logout {
+        id: TenantId,
+        #[arg(long)]
+        json: bool,
+    },
     /// Delete a tenant and all its data
     Remove {
         id: TenantId,
@@ -118,6 +134,10 @@ pub fn run(global: &GlobalOptions, command: TenantCommand) -> AppResult<()> {
         }
         TenantCommand::Token { id, json, .. } => (TenantRequest::RotateToken { id }, json),
         TenantCommand::Remove { id, json, .. } => (TenantRequest::Remove { id }, json),
+        TenantCommand::Pair { id, phone, timeout } => {
+            return super::pair::pair(global, id, phone, Duration::from_secs(timeout))
+        }
+        TenantCommand::Logout { id, json } => return super::pair::logout(global, id, json),
     };
     let response = perform(global, request)?;
     if json {

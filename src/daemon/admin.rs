@@ -19,6 +19,7 @@ use crate::paths::DataDir;
 use crate::store::Store;
 use crate::supervisor::{SupervisorFault, SupervisorHandle};
 use crate::tenants;
+use crate::whatsapp::WhatsApp;
 
 /// How long `tenant remove` waits for the tenant's worker to stop.
 const WORKER_STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -37,6 +38,7 @@ struct Context {
     data: DataDir,
     store: Store,
     supervisor: SupervisorHandle,
+    whatsapp: WhatsApp,
     http_addr: SocketAddr,
     faults_enabled: bool,
 }
@@ -46,6 +48,7 @@ impl AdminServer {
         data: &DataDir,
         store: Store,
         supervisor: SupervisorHandle,
+        whatsapp: WhatsApp,
         http_addr: SocketAddr,
     ) -> AppResult<AdminServer> {
         let path = data.socket_path();
@@ -61,7 +64,7 @@ impl AdminServer {
         Ok(AdminServer {
             listener,
             path,
-            context: Context { data: data.clone(), store, supervisor, http_addr, faults_enabled },
+            context: Context { data: data.clone(), store, supervisor, whatsapp, http_addr, faults_enabled },
         })
     }
 
@@ -116,6 +119,11 @@ async fn serve_connection(stream: UnixStream, context: Context) {
             }
         }
         let reply = match serde_json::from_str::<AdminRequest>(&line) {
+            Ok(AdminRequest::Pair { tenant, phone }) => {
+                // A stream of replies: this connection serves nothing else.
+                stream_pairing(&context, tenant, phone, &mut write).await;
+                return;
+            }
             Ok(request) => handle(request, &context).await,
             Err(e) => AdminReply::Error(AdminError::new("bad_request", format!("cannot read request: {e}"))),
         };
@@ -148,13 +156,20 @@ async fn handle(request: AdminRequest, context: &Context) -> AdminReply {
             tracing::info!(op = request.op(), "admin tenant request");
             if let tenants::TenantRequest::Remove { id } = &request {
                 // Its worker must let go of the tenant's files before they are deleted.
-                if !context.supervisor.stop_worker(id.as_str(), WORKER_STOP_TIMEOUT).await {
+                if !context.whatsapp.forget(id, WORKER_STOP_TIMEOUT).await {
                     tracing::warn!(tenant = %id, "worker did not confirm its stop in time; removing anyway");
                 }
             }
+            let added = match &request {
+                tenants::TenantRequest::Add { id, .. } => Some(id.clone()),
+                _ => None,
+            };
             let (store, data) = (context.store.clone(), context.data.clone());
             let outcome =
                 tokio::task::spawn_blocking(move || tenants::execute(&store, &data, &request)).await;
+            if let (Some(id), Ok(Ok(_))) = (&added, &outcome) {
+                context.whatsapp.start(id);
+            }
             match outcome {
                 Ok(Ok(response)) => match serde_json::to_value(response) {
                     Ok(value) => AdminReply::Ok(value),
@@ -165,7 +180,76 @@ async fn handle(request: AdminRequest, context: &Context) -> AdminReply {
             }
         }
         AdminRequest::Fault { target, action } => inject_fault(context, &target, &action).await,
+        AdminRequest::Logout { tenant } => {
+            if let Err(e) = tenant_exists(context, &tenant).await {
+                return AdminReply::Error(e);
+            }
+            let outcome = context.whatsapp.logout(&tenant).await;
+            context.whatsapp.start(&tenant);
+            match outcome {
+                Ok(state) => AdminReply::Ok(json!({"tenant": tenant, "state": state})),
+                Err(e) => AdminReply::Error(AdminError::new("unavailable", e.to_string())),
+            }
+        }
+        AdminRequest::Sessions => {
+            match crate::whatsapp::views::sessions(&context.store, Some(&context.whatsapp)).await {
+                Ok(views) => AdminReply::Ok(json!(views)),
+                Err(e) => AdminReply::Error(AdminError::new("store", e.to_string())),
+            }
+        }
+        AdminRequest::Pair { .. } => AdminReply::Error(AdminError::new("internal", "pairing is streamed")),
     }
+}
+
+async fn tenant_exists(context: &Context, tenant: &tenants::TenantId) -> Result<(), AdminError> {
+    let id = tenant.as_str().to_string();
+    match context.store.run(move |c| crate::store::tenants::exists(c, &id)).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(AdminError::new("not_found", format!("no tenant `{tenant}`"))),
+        Err(e) => Err(AdminError::new("store", e.to_string())),
+    }
+}
+
+/// Starts pairing on the daemon's own worker and writes each step as a line
+/// until the phone links the device or the attempt ends.
+async fn stream_pairing(
+    context: &Context,
+    tenant: tenants::TenantId,
+    phone: Option<String>,
+    write: &mut tokio::net::unix::OwnedWriteHalf,
+) {
+    use crate::whatsapp::{PairRequest, PairingUpdate};
+    if let Err(e) = tenant_exists(context, &tenant).await {
+        let _ = write_reply(write, &AdminReply::Error(e)).await;
+        return;
+    }
+    let request = match phone.as_deref().map(tenants::parse_e164) {
+        None => PairRequest::Qr,
+        Some(Ok(phone)) => PairRequest::Phone(phone),
+        Some(Err(e)) => {
+            let _ = write_reply(write, &AdminReply::Error(AdminError::new("invalid", e))).await;
+            return;
+        }
+    };
+    context.whatsapp.start(&tenant);
+    let mut session = context.whatsapp.pairing(&tenant);
+    if let Err(e) = session.begin(request).await {
+        let _ = write_reply(write, &AdminReply::Error(AdminError::new("conflict", e.to_string()))).await;
+        return;
+    }
+    tracing::info!(%tenant, "pairing requested over the admin socket");
+    while let Some(update) = session.next().await {
+        let last = !matches!(update, PairingUpdate::Code { .. });
+        let reply = match serde_json::to_value(&update) {
+            Ok(value) => AdminReply::Ok(value),
+            Err(e) => AdminReply::Error(AdminError::new("internal", e.to_string())),
+        };
+        if write_reply(write, &reply).await.is_err() || last {
+            return;
+        }
+    }
+    let gone = AdminError::new("unavailable", "the tenant's worker stopped during pairing");
+    let _ = write_reply(write, &AdminReply::Error(gone)).await;
 }
 
 async fn inject_fault(context: &Context, target: &str, action: &str) -> AdminReply {
@@ -175,13 +259,23 @@ async fn inject_fault(context: &Context, target: &str, action: &str) -> AdminRep
             format!("fault injection is disabled; start serve with {FAULT_INJECTION_ENV}=1 (tests only)"),
         ));
     }
+    if let Some(tenant) = target.strip_prefix("worker:") {
+        let Ok(id) = tenants::TenantId::parse(tenant) else {
+            return AdminReply::Error(AdminError::new("invalid", "worker faults name a tenant: worker:<id>"));
+        };
+        tracing::warn!(target, action, "injecting fault");
+        return match context.whatsapp.inject(&id, action) {
+            Ok(()) => AdminReply::Ok(json!({"injected": format!("{target} {action}")})),
+            Err(e) => AdminReply::Error(AdminError::new("invalid", e)),
+        };
+    }
     let fault = match (target, action) {
         ("supervisor", "stop") => SupervisorFault::Stop,
         ("supervisor", "wedge") => SupervisorFault::Wedge,
         _ => {
             return AdminReply::Error(AdminError::new(
                 "invalid",
-                "known faults: supervisor stop, supervisor wedge",
+                "known faults: supervisor stop, supervisor wedge, worker:<tenant> panic|fail-starts|heal",
             ))
         }
     };

@@ -21,7 +21,8 @@ use crate::http::{self, AppState};
 use crate::paths::DataDir;
 use crate::secrets::{internal_secret, SecretSource};
 use crate::store::{EventWriter, Store};
-use crate::supervisor::{RestartPolicy, Supervisor};
+use crate::supervisor::Supervisor;
+use crate::whatsapp::WhatsApp;
 
 /// Set to 1 to let the admin socket inject faults (tests only).
 pub const FAULT_INJECTION_ENV: &str = "AGENTLOCATOR_FAULT_INJECTION";
@@ -45,7 +46,17 @@ pub async fn serve(config: Config, data: DataDir) -> AppResult<()> {
     let events = EventWriter::start(&data.db_path(), Duration::from_millis(config.store.busy_timeout_ms))?;
     let metrics = install_metrics()?;
 
-    let supervisor = Supervisor::start(RestartPolicy::default(), Duration::from_millis(20));
+    let supervisor = Supervisor::start(
+        crate::whatsapp::restart_policy(&config.whatsapp),
+        Duration::from_millis(config.whatsapp.connect_stagger_ms),
+    );
+    let whatsapp = WhatsApp::new(
+        store.clone(),
+        events.clone(),
+        data.clone(),
+        crate::whatsapp::Settings::from_config(&config.whatsapp),
+        supervisor.handle(),
+    );
     let health = Health {
         store: store.clone(),
         supervisor: supervisor.handle(),
@@ -62,6 +73,7 @@ pub async fn serve(config: Config, data: DataDir) -> AppResult<()> {
         health,
         internal_secret: Arc::new(secret),
         metrics,
+        whatsapp: whatsapp.clone(),
     };
 
     let listen = config.listen_addr()?;
@@ -73,7 +85,8 @@ pub async fn serve(config: Config, data: DataDir) -> AppResult<()> {
     let local: SocketAddr = listener.local_addr().map_err(|e| AppError::failed(e.to_string()))?;
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let admin_socket = admin::AdminServer::bind(&data, store.clone(), supervisor.handle(), local)?;
+    let admin_socket =
+        admin::AdminServer::bind(&data, store.clone(), supervisor.handle(), whatsapp.clone(), local)?;
     let admin_task = tokio::spawn(admin_socket.run(shutdown_rx.clone()));
     let delivery = crate::delivery::Delivery::start(
         &config,
@@ -101,6 +114,8 @@ pub async fn serve(config: Config, data: DataDir) -> AppResult<()> {
             })
             .await
     });
+    let tenants = whatsapp.start_all().await.map_err(|e| AppError::failed(e.to_string()))?;
+    tracing::info!(tenants, "whatsapp workers starting");
     tracing::info!(addr = %local, data_dir = %data.root().display(), "listening");
     notify_systemd(&[sd_notify::NotifyState::Ready]);
 

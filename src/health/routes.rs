@@ -9,7 +9,6 @@ use serde_json::json;
 
 use super::{build_info, READINESS_CHECKS};
 use crate::http::AppState;
-use crate::store::tenants as tenant_rows;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -56,21 +55,8 @@ async fn whatsapp(State(state): State<AppState>, RawQuery(query): RawQuery) -> R
             Err(reason) => text(status, reason),
         };
     }
-    let tenants = state.store.run(|c| tenant_rows::list(c)).await;
-    let tenants = match tenants {
-        Ok(rows) => rows
-            .into_iter()
-            .map(|row| {
-                json!({
-                    "tenant": row.id,
-                    "state": row.wa_state,
-                    "phone": row.wa_phone,
-                    "since": crate::tenants::rfc3339(row.wa_state_since),
-                    "reconnects": row.wa_reconnects,
-                    "last_error": row.wa_last_error,
-                })
-            })
-            .collect::<Vec<_>>(),
+    let tenants = match crate::whatsapp::views::sessions(&state.store, Some(&state.whatsapp)).await {
+        Ok(views) => views.into_iter().filter_map(|v| serde_json::to_value(v).ok()).collect::<Vec<_>>(),
         Err(e) => vec![json!({ "error": e.to_string() })],
     };
     let body = json!({

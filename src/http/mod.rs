@@ -6,6 +6,7 @@ mod api;
 mod auth;
 mod error;
 mod layers;
+mod whatsapp;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +31,8 @@ pub struct AppState {
     pub health: Health,
     pub internal_secret: Arc<String>,
     pub metrics: PrometheusHandle,
+    /// The tenant WhatsApp workers.
+    pub whatsapp: crate::whatsapp::WhatsApp,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -38,6 +41,7 @@ pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .merge(crate::health::routes::router())
         .merge(api::router())
+        .merge(whatsapp::router())
         .merge(crate::twilio::router())
         .fallback(error::no_such_route)
         .method_not_allowed_fallback(error::method_not_allowed)

@@ -98,8 +98,16 @@ pub fn new_event_id() -> String {
 /// Stores `events` in one transaction (one commit, one fsync for the batch).
 /// Known dedupe keys are not stored again; their first event is returned.
 pub fn insert_batch(conn: &mut Connection, events: &[NewEvent]) -> rusqlite::Result<Vec<Appended>> {
-    let now = now_ms();
     let tx = conn.transaction()?;
+    let results = insert_within(&tx, events)?;
+    tx.commit()?;
+    Ok(results)
+}
+
+/// Stores `events` inside the caller's transaction, so they commit together
+/// with whatever else it writes (e.g. the state change they announce).
+pub fn insert_within(tx: &Connection, events: &[NewEvent]) -> rusqlite::Result<Vec<Appended>> {
+    let now = now_ms();
     let mut results = Vec::with_capacity(events.len());
     {
         let mut insert = tx.prepare_cached(
@@ -130,7 +138,6 @@ pub fn insert_batch(conn: &mut Connection, events: &[NewEvent]) -> rusqlite::Res
             }
         }
     }
-    tx.commit()?;
     Ok(results)
 }
 

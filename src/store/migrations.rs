@@ -89,6 +89,20 @@ const STEPS: &[&str] = &[
         VALUES (NEW.type, NEW.tenant_id, NEW.id, NEW.created_at_ms, NEW.created_at_ms, NEW.created_at_ms);
     END;
     ALTER TABLE tenants ADD COLUMN voice_twiml TEXT;",
+    // 4: WhatsApp: when a temporary ban ends, and the sends made with an
+    // Idempotency-Key (a retry with the same key returns the first answer).
+    "ALTER TABLE tenants ADD COLUMN wa_banned_until INTEGER;
+    CREATE TABLE wa_sends (
+        tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        idempotency_key TEXT NOT NULL,
+        request_sha256 TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('sending', 'sent', 'failed')),
+        message_id TEXT,
+        error TEXT,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, idempotency_key)
+    ) STRICT;
+    CREATE INDEX wa_sends_by_age ON wa_sends(created_at);",
 ];
 
 #[derive(Debug)]

@@ -7,6 +7,7 @@ pub mod events;
 pub mod jobs;
 mod migrations;
 pub mod tenants;
+pub mod whatsapp;
 mod writer;
 
 pub use writer::EventWriter;

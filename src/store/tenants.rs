@@ -20,6 +20,8 @@ pub struct TenantRow {
     pub wa_state_since: i64,
     pub wa_reconnects: i64,
     pub wa_last_error: Option<String>,
+    /// Unix seconds when a temporary WhatsApp ban ends (state `banned`).
+    pub wa_banned_until: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -42,7 +44,7 @@ pub struct TenantUpdate {
 }
 
 const COLUMNS: &str = "id, name, webhook_url, twilio_auth_token, token_rotated_at, created_at,
-    updated_at, wa_state, wa_phone, wa_state_since, wa_reconnects, wa_last_error";
+    updated_at, wa_state, wa_phone, wa_state_since, wa_reconnects, wa_last_error, wa_banned_until";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<TenantRow> {
     Ok(TenantRow {
@@ -59,6 +61,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<TenantRow> {
         wa_state_since: row.get(9)?,
         wa_reconnects: row.get(10)?,
         wa_last_error: row.get(11)?,
+        wa_banned_until: row.get(12)?,
     })
 }
 

@@ -52,10 +52,15 @@ pub type WorkerRun = Pin<Box<dyn Future<Output = WorkerExit> + Send>>;
 /// Builds one run of a worker; called at every (re)start.
 pub trait WorkerFactory: Send + Sync + 'static {
     fn start(&self, key: &str, context: WorkerContext) -> WorkerRun;
+
+    /// Told when the supervisor itself decides a worker's state after a run
+    /// ended (backoff, quarantine), so the worker's owner can record and
+    /// report it: a quarantined worker has no run left to do so.
+    fn supervised(&self, _key: &str, _state: SupervisedState, _reason: &str) {}
 }
 
 /// A worker's state as the supervisor sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SupervisedState {
     Running,
@@ -397,12 +402,14 @@ impl Core {
                         "worker restarted too often; quarantined until an operator restarts it"
                     );
                     entry.state = SupervisedState::Quarantined;
+                    entry.factory.supervised(key, SupervisedState::Quarantined, &reason);
                     return;
                 }
                 entry.restarts += 1;
                 let delay = policy.delay(entry.history.recent() as u32);
                 tracing::warn!(worker = key, %reason, ?delay, "worker failed; restarting after backoff");
                 entry.state = SupervisedState::Backoff;
+                entry.factory.supervised(key, SupervisedState::Backoff, &reason);
                 let inbox = self.inbox_tx.clone();
                 let key = key.to_string();
                 tokio::spawn(async move {

@@ -6,6 +6,8 @@ use super::*;
 struct TestFactory<F> {
     starts: Arc<AtomicUsize>,
     run: F,
+    /// What the supervisor told the factory, in order.
+    told: std::sync::Mutex<Vec<(SupervisedState, String)>>,
 }
 
 impl<F, Fut> WorkerFactory for TestFactory<F>
@@ -17,6 +19,12 @@ where
         self.starts.fetch_add(1, Ordering::SeqCst);
         Box::pin((self.run)(context.restarts, context.stop))
     }
+
+    fn supervised(&self, _key: &str, state: SupervisedState, reason: &str) {
+        if let Ok(mut told) = self.told.lock() {
+            told.push((state, reason.to_string()));
+        }
+    }
 }
 
 fn factory<F, Fut>(run: F) -> (Arc<dyn WorkerFactory>, Arc<AtomicUsize>)
@@ -25,7 +33,7 @@ where
     Fut: Future<Output = WorkerExit> + Send + 'static,
 {
     let starts = Arc::new(AtomicUsize::new(0));
-    (Arc::new(TestFactory { starts: starts.clone(), run }), starts)
+    (Arc::new(TestFactory { starts: starts.clone(), run, told: Default::default() }), starts)
 }
 
 /// Runs until told to stop.
@@ -127,11 +135,20 @@ async fn a_panic_is_contained_and_restarted() {
 async fn a_flapping_worker_is_quarantined_until_an_operator_restarts_it() {
     let supervisor = Supervisor::start(fast_policy(3), Duration::ZERO);
     let handle = supervisor.handle();
-    let (flapping, starts) = factory(|_, _| async { WorkerExit::Failed("flap".into()) });
-    handle.start_worker("f", flapping);
+    let starts = Arc::new(AtomicUsize::new(0));
+    let flapping = Arc::new(TestFactory {
+        starts: starts.clone(),
+        run: |_, _| async { WorkerExit::Failed("flap".into()) },
+        told: Default::default(),
+    });
+    handle.start_worker("f", flapping.clone());
     let status = wait_state(&handle, "f", SupervisedState::Quarantined).await;
     assert_eq!(starts.load(Ordering::SeqCst), 4, "first start + 3 restarts, then quarantine");
     assert_eq!(status.last_error.as_deref(), Some("flap"));
+    let told: Vec<SupervisedState> =
+        flapping.told.lock().map(|t| t.iter().map(|(s, _)| *s).collect()).unwrap_or_default();
+    use SupervisedState::{Backoff, Quarantined};
+    assert_eq!(told, [Backoff, Backoff, Backoff, Quarantined], "the owner hears of every decision");
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(starts.load(Ordering::SeqCst), 4, "no restart while quarantined");
     handle.restart_worker("f");

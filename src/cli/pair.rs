@@ -1,0 +1,344 @@
+//! `agentlocator tenant pair <id> [--phone +E164] [--timeout SECS]` and
+//! `tenant logout <id>`.
+//!
+//! With a daemon running, pairing streams the daemon's own worker's codes over
+//! the admin socket (two processes must never connect the same device).
+//! Without one, it pairs in-process: the same worker, under a local
+//! supervisor, holding the tenant's session lock so a daemon started meanwhile
+//! waits instead of fighting over the device.
+
+use std::io::{IsTerminal, Write};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use super::GlobalOptions;
+use crate::admin::client::{AdminClient, ClientError};
+use crate::admin::AdminRequest;
+use crate::error::{AppError, AppResult};
+use crate::qr::{self, TerminalStyle};
+use crate::tenants::TenantId;
+use crate::whatsapp::{PairRequest, Pairing, PairingUpdate};
+
+/// What the display loop receives from either source.
+type Step = Result<PairingUpdate, String>;
+
+pub fn pair(global: &GlobalOptions, id: TenantId, phone: Option<String>, timeout: Duration) -> AppResult<()> {
+    let config = global.load_config()?;
+    let data = global.data();
+    let phone = phone
+        .map(|p| crate::tenants::parse_e164(&p).map_err(|e| AppError::usage(format!("--phone: {e}"))))
+        .transpose()?;
+    let connected = AdminClient::connect(&data.socket_path())
+        .map_err(|e| AppError::unreachable(format!("{e}; check that you may access the data directory")))?;
+    let (steps_tx, steps) = mpsc::channel::<Step>();
+    // Keeps the in-process worker (if any) alive until the display is done.
+    let local = match connected {
+        Some(client) => {
+            stream_from_daemon(client, id.clone(), phone.clone(), steps_tx);
+            None
+        }
+        None => Some(LocalPairing::start(&config, &data, &id, phone.clone(), steps_tx)?),
+    };
+    let outcome = display(&id, phone.as_deref(), &steps, timeout);
+    if let Some(local) = local {
+        local.stop();
+    }
+    outcome
+}
+
+/// Reads the daemon's pairing stream on a thread.
+fn stream_from_daemon(
+    mut client: AdminClient,
+    tenant: TenantId,
+    phone: Option<String>,
+    steps: mpsc::Sender<Step>,
+) {
+    std::thread::spawn(move || {
+        if let Err(e) = client.send(&AdminRequest::Pair { tenant, phone }) {
+            let _ = steps.send(Err(format!("the daemon did not take the request: {e}")));
+            return;
+        }
+        loop {
+            // The display loop owns the deadline; this only notices a dead daemon.
+            let step = match client.next_reply_within(Duration::from_secs(3600)) {
+                Ok(value) => serde_json::from_value::<PairingUpdate>(value)
+                    .map_err(|e| format!("the daemon sent a step this command cannot read: {e}")),
+                Err(ClientError::Remote(e)) => Err(e.message),
+                Err(e) => Err(format!("lost the daemon: {e}")),
+            };
+            let last = !matches!(step, Ok(PairingUpdate::Code { .. }));
+            if steps.send(step).is_err() || last {
+                return;
+            }
+        }
+    });
+}
+
+/// Pairing without a daemon: a runtime on its own thread running the
+/// tenant's worker under a local supervisor.
+struct LocalPairing {
+    stop: tokio::sync::oneshot::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl LocalPairing {
+    fn start(
+        config: &crate::config::Config,
+        data: &crate::paths::DataDir,
+        id: &TenantId,
+        phone: Option<String>,
+        steps: mpsc::Sender<Step>,
+    ) -> AppResult<LocalPairing> {
+        data.ensure()?;
+        let busy = Duration::from_millis(config.store.busy_timeout_ms);
+        let store = crate::store::Store::open(&data.db_path(), busy)?;
+        let lookup = id.as_str().to_string();
+        if !store.with_conn(|c| crate::store::tenants::exists(c, &lookup))? {
+            return Err(AppError::failed(format!(
+                "no tenant `{id}`; add it with `agentlocator tenant add {id}`"
+            )));
+        }
+        let events = crate::store::EventWriter::start(&data.db_path(), busy)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| AppError::failed(format!("cannot start the async runtime: {e}")))?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (settings, policy) = (
+            crate::whatsapp::Settings::from_config(&config.whatsapp),
+            crate::whatsapp::restart_policy(&config.whatsapp),
+        );
+        let (data, id) = (data.clone(), id.clone());
+        let thread = std::thread::spawn(move || {
+            runtime.block_on(async move {
+                let supervisor = crate::supervisor::Supervisor::start(policy, Duration::ZERO);
+                let whatsapp =
+                    crate::whatsapp::WhatsApp::new(store, events, data, settings, supervisor.handle());
+                let mut session = whatsapp.pairing(&id);
+                let request = phone.map_or(PairRequest::Qr, PairRequest::Phone);
+                match session.begin(request).await {
+                    Err(e) => {
+                        let _ = steps.send(Err(e.to_string()));
+                    }
+                    Ok(()) => {
+                        whatsapp.start(&id);
+                        let follow = async {
+                            while let Some(update) = session.next().await {
+                                let last = !matches!(update, PairingUpdate::Code { .. });
+                                if steps.send(Ok(update)).is_err() || last {
+                                    return;
+                                }
+                            }
+                            let _ = steps.send(Err("the pairing worker stopped".into()));
+                        };
+                        tokio::select! {
+                            _ = follow => {}
+                            _ = stopped => {}
+                        }
+                    }
+                }
+                // Records `stopped`: the daemon connects the tenant when it starts.
+                supervisor.shutdown(Duration::from_secs(15)).await;
+            });
+        });
+        Ok(LocalPairing { stop, thread })
+    }
+
+    fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.thread.join();
+    }
+}
+
+/// Shows each code until the phone links the device, the attempt ends or
+/// `timeout` passes.
+fn display(
+    id: &TenantId,
+    phone: Option<&str>,
+    steps: &mpsc::Receiver<Step>,
+    timeout: Duration,
+) -> AppResult<()> {
+    let deadline = Instant::now() + timeout;
+    let interactive = std::io::stdout().is_terminal();
+    let mut countdown: Option<indicatif::ProgressBar> = None;
+    let mut codes_shown = 0u32;
+    eprintln!("Pairing tenant {id}: waiting for WhatsApp to send a code...");
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let step = match steps.recv_timeout(left.min(Duration::from_millis(250))) {
+            Ok(step) => step,
+            Err(mpsc::RecvTimeoutError::Timeout) if left.is_zero() => {
+                finish(&mut countdown);
+                return Err(AppError::failed(format!(
+                    "pairing timed out after {}s; run `agentlocator tenant pair {id}` again (or raise --timeout)",
+                    timeout.as_secs()
+                )));
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                tick(&countdown);
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                finish(&mut countdown);
+                return Err(AppError::failed("pairing stopped without an answer; see the daemon's log"));
+            }
+        };
+        match step {
+            Ok(PairingUpdate::Code { pairing }) => {
+                finish(&mut countdown);
+                codes_shown += 1;
+                show_code(&pairing, phone, interactive, codes_shown)?;
+                countdown = Some(start_countdown(&pairing));
+            }
+            Ok(PairingUpdate::Paired { phone }) => {
+                finish(&mut countdown);
+                println!(
+                    "Paired: tenant {id} is linked to WhatsApp {}.",
+                    phone.as_deref().unwrap_or("(number not reported)")
+                );
+                return Ok(());
+            }
+            Ok(PairingUpdate::Ended { reason }) => {
+                finish(&mut countdown);
+                return Err(AppError::failed(format!(
+                    "{reason}; run `agentlocator tenant pair {id}` again for new codes, or pair by code with --phone +E164"
+                )));
+            }
+            Err(reason) => {
+                finish(&mut countdown);
+                return Err(AppError::failed(reason));
+            }
+        }
+    }
+}
+
+fn show_code(pairing: &Pairing, phone: Option<&str>, interactive: bool, shown: u32) -> AppResult<()> {
+    let mut out = std::io::stdout().lock();
+    let write = |out: &mut std::io::StdoutLock<'_>, text: &str| {
+        writeln!(out, "{text}").map_err(|e| AppError::failed(format!("cannot write to the terminal: {e}")))
+    };
+    match pairing {
+        Pairing::Qr { code, codes_left, .. } => {
+            let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+            let style = if interactive && !no_color { TerminalStyle::Ansi } else { TerminalStyle::Glyphs };
+            let columns = if interactive { terminal_columns() } else { None };
+            let drawn = qr::terminal(code, style, columns).map_err(|e| AppError::failed(e.to_string()))?;
+            if interactive && shown > 1 {
+                // A new code replaces the old one on screen.
+                write(&mut out, "\x1b[2J\x1b[H")?;
+            }
+            write(&mut out, &drawn)?;
+            write(
+                &mut out,
+                &format!(
+                    "Scan with WhatsApp on the phone: Settings > Linked devices > Link a device ({codes_left} more code{} after this one)",
+                    if *codes_left == 1 { "" } else { "s" }
+                ),
+            )?;
+        }
+        Pairing::PhoneCode { code, .. } => {
+            let shown = if code.len() == 8 { format!("{}-{}", &code[..4], &code[4..]) } else { code.clone() };
+            write(&mut out, &format!("Pair code: {shown}"))?;
+            write(
+                &mut out,
+                &format!(
+                    "On the phone {}: WhatsApp > Settings > Linked devices > Link a device > Link with phone number instead, then enter the code.",
+                    phone.unwrap_or("")
+                ),
+            )?;
+        }
+    }
+    out.flush().map_err(|e| AppError::failed(format!("cannot write to the terminal: {e}")))
+}
+
+fn start_countdown(pairing: &Pairing) -> indicatif::ProgressBar {
+    let seconds = pairing.expires_in_s().max(1) as u64;
+    let bar =
+        indicatif::ProgressBar::with_draw_target(Some(seconds), indicatif::ProgressDrawTarget::stderr());
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:30} {msg}") {
+        bar.set_style(style);
+    }
+    bar.set_message(format!("expires in {seconds}s"));
+    bar.tick();
+    bar
+}
+
+fn tick(countdown: &Option<indicatif::ProgressBar>) {
+    if let Some(bar) = countdown {
+        let total = bar.length().unwrap_or(0);
+        let elapsed = bar.elapsed().as_secs().min(total);
+        bar.set_position(elapsed);
+        bar.set_message(format!("expires in {}s", total - elapsed));
+    }
+}
+
+fn finish(countdown: &mut Option<indicatif::ProgressBar>) {
+    if let Some(bar) = countdown.take() {
+        bar.finish_and_clear();
+    }
+}
+
+/// The terminal's width, when stdout is one.
+fn terminal_columns() -> Option<usize> {
+    // SAFETY: TIOCGWINSZ only writes the winsize struct we pass.
+    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
+    (ok && size.ws_col > 0).then_some(size.ws_col as usize)
+}
+
+/// `tenant logout <id>`: on the daemon's worker when one runs, else here.
+pub fn logout(global: &GlobalOptions, id: TenantId, json: bool) -> AppResult<()> {
+    let config = global.load_config()?;
+    let data = global.data();
+    let connected = AdminClient::connect(&data.socket_path())
+        .map_err(|e| AppError::unreachable(format!("{e}; check that you may access the data directory")))?;
+    let state = match connected {
+        Some(mut client) => match client.call(&AdminRequest::Logout { tenant: id.clone() }) {
+            Ok(value) => value.get("state").and_then(|s| s.as_str()).unwrap_or("logged_out").to_string(),
+            Err(ClientError::Remote(e)) => return Err(AppError::failed(e.message)),
+            Err(e) => return Err(AppError::unreachable(format!("daemon did not answer: {e}"))),
+        },
+        None => logout_locally(&config, &data, &id)?,
+    };
+    if json {
+        return super::render::print_json(&serde_json::json!({"tenant": id, "state": state}));
+    }
+    println!("Logged out tenant {id}: the session store is wiped; pair again with `agentlocator tenant pair {id}`.");
+    Ok(())
+}
+
+fn logout_locally(
+    config: &crate::config::Config,
+    data: &crate::paths::DataDir,
+    id: &TenantId,
+) -> AppResult<String> {
+    data.ensure()?;
+    let busy = Duration::from_millis(config.store.busy_timeout_ms);
+    let store = crate::store::Store::open(&data.db_path(), busy)?;
+    let lookup = id.as_str().to_string();
+    if !store.with_conn(|c| crate::store::tenants::exists(c, &lookup))? {
+        return Err(AppError::failed(format!("no tenant `{id}`")));
+    }
+    let events = crate::store::EventWriter::start(&data.db_path(), busy)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| AppError::failed(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async {
+        let supervisor = crate::supervisor::Supervisor::start(
+            crate::whatsapp::restart_policy(&config.whatsapp),
+            Duration::ZERO,
+        );
+        let whatsapp = crate::whatsapp::WhatsApp::new(
+            store,
+            events,
+            data.clone(),
+            crate::whatsapp::Settings::from_config(&config.whatsapp),
+            supervisor.handle(),
+        );
+        let outcome = whatsapp.logout(id).await;
+        supervisor.shutdown(Duration::from_secs(5)).await;
+        outcome.map(|s| s.as_str().to_string()).map_err(|e| AppError::failed(e.to_string()))
+    })
+}

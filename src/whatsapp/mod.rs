@@ -1,0 +1,286 @@
+//! Tenant WhatsApp workers: one whatsapp-rust client per tenant, run by the
+//! supervisor (which knows nothing of WhatsApp), each with its own session
+//! store, explicit states, durable inbound messages and paced, idempotent
+//! sends. [`WhatsApp`] is the module's face: the daemon registers tenants
+//! with it, and the HTTP API and the admin socket ask it for status, pairing
+//! codes, sends, logouts and restarts.
+
+mod connection;
+pub mod inbound;
+mod outbound;
+mod pairing;
+mod session;
+mod slot;
+pub mod state;
+pub mod views;
+mod worker;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub use outbound::{SendError, SendRequest, Sent};
+pub use pairing::{PairingError, PairingUpdate};
+pub use slot::{Live, PairRequest, Pairing};
+pub use state::WaState;
+
+use slot::{Command, Slot};
+use state::Change;
+
+use crate::config::WhatsappConfig;
+use crate::paths::DataDir;
+use crate::store::{EventWriter, Store};
+use crate::supervisor::{
+    RestartPolicy, SupervisedState, SupervisorHandle, WorkerContext, WorkerFactory, WorkerRun, WorkerStatus,
+};
+use crate::tenants::TenantId;
+
+/// What every worker needs to know.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub ws_url: Option<String>,
+    pub prekeys: usize,
+    pub send_interval: Duration,
+    pub send_queue_max_wait: Duration,
+}
+
+impl Settings {
+    pub fn from_config(config: &WhatsappConfig) -> Settings {
+        Settings {
+            ws_url: config.ws_url.clone(),
+            prekeys: config.prekeys,
+            send_interval: Duration::from_millis(config.send_interval_ms),
+            send_queue_max_wait: Duration::from_millis(config.send_queue_max_wait_ms),
+        }
+    }
+}
+
+/// The supervisor's restart policy for tenant workers, from the configuration.
+pub fn restart_policy(config: &WhatsappConfig) -> RestartPolicy {
+    RestartPolicy {
+        base: Duration::from_millis(config.restart_backoff_base_ms),
+        cap: Duration::from_secs(config.restart_backoff_cap_s),
+        max_restarts: config.max_restarts,
+        window: Duration::from_secs(config.restart_window_s),
+        ..RestartPolicy::default()
+    }
+}
+
+pub(crate) struct Shared {
+    store: Store,
+    events: EventWriter,
+    data: DataDir,
+    settings: Settings,
+    slots: Mutex<HashMap<String, Arc<Slot>>>,
+}
+
+impl Shared {
+    fn slot(&self, tenant: &TenantId) -> Arc<Slot> {
+        let mut slots = self.slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        slots.entry(tenant.as_str().to_string()).or_default().clone()
+    }
+}
+
+/// The tenant workers of one process (the daemon, or a `tenant pair` that
+/// runs without one).
+#[derive(Clone)]
+pub struct WhatsApp {
+    shared: Arc<Shared>,
+    supervisor: SupervisorHandle,
+}
+
+/// Why an operation on a tenant's WhatsApp could not be done.
+#[derive(Debug, thiserror::Error)]
+pub enum WhatsAppError {
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    NotConnected(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Store(#[from] crate::store::StoreError),
+}
+
+impl WhatsApp {
+    pub fn new(
+        store: Store,
+        events: EventWriter,
+        data: DataDir,
+        settings: Settings,
+        supervisor: SupervisorHandle,
+    ) -> Self {
+        let shared = Arc::new(Shared { store, events, data, settings, slots: Mutex::new(HashMap::new()) });
+        WhatsApp { shared, supervisor }
+    }
+
+    /// Starts (or keeps) the tenant's worker.
+    pub fn start(&self, tenant: &TenantId) {
+        let factory = Arc::new(Factory { shared: self.shared.clone(), tenant: tenant.clone() });
+        self.supervisor.start_worker(tenant.as_str(), factory);
+    }
+
+    /// Starts a worker for every tenant in the store (staggered by the supervisor).
+    pub async fn start_all(&self) -> Result<usize, WhatsAppError> {
+        let ids = self.shared.store.run(|c| crate::store::tenants::list(c)).await?;
+        let mut started = 0;
+        for row in ids {
+            if let Ok(id) = TenantId::parse(&row.id) {
+                self.start(&id);
+                started += 1;
+            }
+        }
+        Ok(started)
+    }
+
+    /// Stops the tenant's worker and forgets it (the tenant is being removed).
+    pub async fn forget(&self, tenant: &TenantId, timeout: Duration) -> bool {
+        let stopped = self.supervisor.stop_worker(tenant.as_str(), timeout).await;
+        if let Ok(mut slots) = self.shared.slots.lock() {
+            slots.remove(tenant.as_str());
+        }
+        stopped
+    }
+
+    /// Restarts the worker, also out of quarantine or after a replacement; a
+    /// worker the supervisor no longer knows (stopped) is started afresh.
+    pub fn restart(&self, tenant: &TenantId) {
+        self.supervisor.restart_worker(tenant.as_str());
+        self.start(tenant);
+    }
+
+    /// The live view of a tenant's worker.
+    pub fn live(&self, tenant: &TenantId) -> Live {
+        self.shared.slot(tenant).snapshot()
+    }
+
+    /// The tenant's client's estimate of its retained heap, when it has one.
+    pub async fn memory_estimate(&self, tenant: &TenantId) -> Option<u64> {
+        let client = self.shared.slot(tenant).client()?;
+        Some(client.memory_report().await.total_estimated_bytes())
+    }
+
+    /// What the supervisor says of every worker.
+    pub async fn supervised(&self) -> Vec<WorkerStatus> {
+        self.supervisor.snapshot(Duration::from_secs(2)).await.unwrap_or_default()
+    }
+
+    /// Unlinks the tenant's device: a running client logs out (telling
+    /// WhatsApp) and its worker wipes the session store; without a running
+    /// client the store is wiped here.
+    pub async fn logout(&self, tenant: &TenantId) -> Result<WaState, WhatsAppError> {
+        let slot = self.shared.slot(tenant);
+        if slot.client().is_some() {
+            let mut live = slot.watch();
+            slot.send_command(Command::Logout);
+            let logged_out =
+                live.wait_for(|l| matches!(l.state, Some(WaState::LoggedOut | WaState::Unpaired)));
+            return match tokio::time::timeout(Duration::from_secs(20), logged_out).await {
+                Ok(Ok(_)) => Ok(WaState::LoggedOut),
+                _ => Err(WhatsAppError::Unavailable("the worker did not confirm the logout in time".into())),
+            };
+        }
+        let files =
+            session::SessionFiles::prepare(&self.shared.data, tenant).map_err(WhatsAppError::Unavailable)?;
+        // Without a client nothing holds the lock for long; a worker waiting
+        // for pairing holds it, and has nothing to unlink either.
+        let _lock = files.lock().map_err(WhatsAppError::Unavailable)?;
+        files.wipe().map_err(WhatsAppError::Unavailable)?;
+        let change = Change::to(WaState::LoggedOut, "logged out by the operator; session store wiped")
+            .with_phone(None);
+        record_change(&self.shared.store, tenant, &slot, change).await;
+        Ok(WaState::LoggedOut)
+    }
+
+    /// Sends a message (paced, idempotent with `idempotency_key`).
+    pub async fn send(&self, tenant: &TenantId, request: SendRequest) -> Result<Sent, SendError> {
+        let (shared, tenant) = (self.shared.clone(), tenant.clone());
+        // Its own task: a caller that gives up (a request timeout) must not
+        // cancel a send halfway, leaving its idempotency record unfinished.
+        let send = tokio::spawn(async move {
+            let slot = shared.slot(&tenant);
+            outbound::send(&shared, &slot, &tenant, request).await
+        });
+        send.await.map_err(|e| SendError::Failed(format!("the send task failed: {e}")))?
+    }
+
+    /// Starts pairing (when unpaired) and follows it: see [`pairing`].
+    pub fn pairing(&self, tenant: &TenantId) -> pairing::PairingSession {
+        pairing::PairingSession::new(self.shared.clone(), self.shared.slot(tenant), tenant.clone())
+    }
+
+    /// Test-only fault injection (the admin socket allows it only when enabled).
+    pub fn inject(&self, tenant: &TenantId, fault: &str) -> Result<(), String> {
+        let slot = self.shared.slot(tenant);
+        match fault {
+            "panic" => {
+                if slot.send_command(Command::Panic) {
+                    Ok(())
+                } else {
+                    Err("the worker is not running".into())
+                }
+            }
+            "fail-starts" => {
+                slot.fail_starts.store(true, std::sync::atomic::Ordering::SeqCst);
+                self.restart(tenant);
+                Ok(())
+            }
+            "heal" => {
+                slot.fail_starts.store(false, std::sync::atomic::Ordering::SeqCst);
+                Ok(())
+            }
+            other => Err(format!("unknown worker fault `{other}`; known: panic, fail-starts, heal")),
+        }
+    }
+}
+
+/// Resolves once `stop` says stop (or its sender is gone).
+async fn stop_requested(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    // The guard `wait_for` returns is not Send: drop it before any await.
+    let _ = stop.wait_for(|s| *s).await.map(|_| ());
+}
+
+/// Records a state change (row, history, event) and shows it live. A failed
+/// write is logged, not fatal: the live view still tells the truth.
+async fn record_change(store: &Store, tenant: &TenantId, slot: &Slot, change: Change) {
+    slot.set_state(change.state, &change.reason, change.phone.clone());
+    tracing::info!(%tenant, state = %change.state, reason = %change.reason, "whatsapp state");
+    if let Err(e) = state::record(store, tenant, change).await {
+        tracing::error!(%tenant, error = %e, "cannot record the WhatsApp state change");
+    }
+}
+
+async fn stored_state(store: &Store, tenant: &TenantId) -> Option<WaState> {
+    let id = tenant.as_str().to_string();
+    let state = store.run(move |c| crate::store::whatsapp::current_state(c, &id)).await.ok().flatten()?;
+    serde_json::from_value(serde_json::Value::String(state)).ok()
+}
+
+/// Builds one supervised run of a tenant's worker.
+struct Factory {
+    shared: Arc<Shared>,
+    tenant: TenantId,
+}
+
+impl WorkerFactory for Factory {
+    fn start(&self, _key: &str, context: WorkerContext) -> WorkerRun {
+        let shared = self.shared.clone();
+        let tenant = self.tenant.clone();
+        let slot = shared.slot(&tenant);
+        Box::pin(worker::run(shared, tenant, slot, context.stop))
+    }
+
+    fn supervised(&self, _key: &str, state: SupervisedState, reason: &str) {
+        if state != SupervisedState::Quarantined {
+            return; // backoff is already shown as `reconnecting` by the failed run
+        }
+        let (shared, tenant) = (self.shared.clone(), self.tenant.clone());
+        let why = format!(
+            "quarantined: restarted too often (last error: {reason}); restart it once the cause is fixed"
+        );
+        tokio::spawn(async move {
+            let slot = shared.slot(&tenant);
+            record_change(&shared.store, &tenant, &slot, Change::to(WaState::Quarantined, why)).await;
+        });
+    }
+}

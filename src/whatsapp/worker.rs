@@ -1,0 +1,185 @@
+//! One supervised run of a tenant's worker: hold the tenant's session lock,
+//! then loop: wait for a pairing request while unpaired, connect, and act on
+//! how the connection ended (wipe after a logout, sit out a ban, park after a
+//! replacement, fail for the supervisor to retry).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+
+use super::connection::{self, Outcome, RunContext};
+use super::session::SessionFiles;
+use super::slot::{Command, PairRequest, Slot};
+use super::state::{Change, WaState};
+use super::Shared;
+use crate::supervisor::WorkerExit;
+use crate::tenants::TenantId;
+
+/// Runs until stopped, parked or failed.
+pub async fn run(
+    shared: Arc<Shared>,
+    tenant: TenantId,
+    slot: Arc<Slot>,
+    mut stop: watch::Receiver<bool>,
+) -> WorkerExit {
+    if slot.fail_starts.load(std::sync::atomic::Ordering::SeqCst) {
+        return fail(&shared, &tenant, &slot, "injected fault: the worker fails at start".into()).await;
+    }
+    let files = match SessionFiles::prepare(&shared.data, &tenant) {
+        Ok(files) => files,
+        Err(e) => return fail(&shared, &tenant, &slot, e).await,
+    };
+    let _lock = match files.lock() {
+        Ok(Some(lock)) => lock,
+        Ok(None) => {
+            let why = "another process is using this tenant's WhatsApp session (a `tenant pair` without the daemon?)";
+            return fail(&shared, &tenant, &slot, why.into()).await;
+        }
+        Err(e) => return fail(&shared, &tenant, &slot, e).await,
+    };
+    let Some(mut commands) = slot.take_commands() else {
+        return WorkerExit::Failed("another run of this worker still holds its command inbox".into());
+    };
+    let exit = run_locked(&shared, &tenant, &slot, &files, &mut stop, &mut commands).await;
+    slot.return_commands(commands);
+    exit
+}
+
+async fn fail(shared: &Shared, tenant: &TenantId, slot: &Slot, why: String) -> WorkerExit {
+    let change = Change::to(WaState::Reconnecting, format!("worker failed: {why}")).with_error(why.clone());
+    super::record_change(&shared.store, tenant, slot, change).await;
+    WorkerExit::Failed(why)
+}
+
+async fn run_locked(
+    shared: &Shared,
+    tenant: &TenantId,
+    slot: &Slot,
+    files: &SessionFiles,
+    stop: &mut watch::Receiver<bool>,
+    commands: &mut mpsc::UnboundedReceiver<Command>,
+) -> WorkerExit {
+    let context = RunContext { tenant, slot, store: &shared.store };
+    loop {
+        let db = match files.db_path_for_client() {
+            Ok(db) => db,
+            Err(e) => return fail(shared, tenant, slot, e).await,
+        };
+        let paired = if files.exists() {
+            match connection::is_paired(&shared.settings, tenant, &db, &shared.events).await {
+                Ok(paired) => paired,
+                Err(e) => return fail(shared, tenant, slot, e).await,
+            }
+        } else {
+            false
+        };
+        let pair = if paired {
+            None
+        } else {
+            match wait_for_pairing_request(shared, tenant, slot, stop, commands).await {
+                Some(request) => Some(request),
+                None => return stopped(shared, tenant, slot).await,
+            }
+        };
+        let (state, reason) = match &pair {
+            None => (WaState::Connecting, "connecting"),
+            Some(PairRequest::Qr) => (WaState::Pairing, "pairing by QR code"),
+            Some(PairRequest::Phone(_)) => (WaState::Pairing, "pairing by phone number code"),
+        };
+        super::record_change(&shared.store, tenant, slot, Change::to(state, reason)).await;
+        let (to_us, from_client) = mpsc::unbounded_channel();
+        let bot = match connection::build(&shared.settings, tenant, &db, &shared.events, pair.as_ref(), to_us)
+            .await
+        {
+            Ok(bot) => bot,
+            Err(e) => return fail(shared, tenant, slot, e).await,
+        };
+        match connection::drive(&context, bot, from_client, stop, commands).await {
+            Outcome::Stopped => return stopped(shared, tenant, slot).await,
+            Outcome::PairingEnded(reason) => {
+                slot.clear_pair_request();
+                super::record_change(&shared.store, tenant, slot, Change::to(WaState::Unpaired, reason))
+                    .await;
+            }
+            Outcome::LoggedOut(reason) => {
+                if let Err(e) = files.wipe() {
+                    return fail(shared, tenant, slot, e).await;
+                }
+                let change =
+                    Change::to(WaState::LoggedOut, format!("{reason}; session store wiped")).with_phone(None);
+                super::record_change(&shared.store, tenant, slot, change).await;
+            }
+            Outcome::Banned { expire, reason } => {
+                let until = crate::store::now_unix() + expire.as_secs() as i64;
+                let mut change = Change::to(WaState::Banned, reason.clone()).with_error(reason);
+                change.banned_until = Some(until);
+                super::record_change(&shared.store, tenant, slot, change).await;
+                tracing::warn!(%tenant, ?expire, "temporarily banned; reconnecting after the ban expires");
+                // Reconnecting during a ban only prolongs it.
+                tokio::select! {
+                    _ = tokio::time::sleep(expire) => {}
+                    _ = super::stop_requested(stop) => return stopped(shared, tenant, slot).await,
+                }
+            }
+            Outcome::Replaced => {
+                let why = "replaced: another client connected this WhatsApp device; not reconnecting (the two \
+                           would replace each other forever). Stop the other client, then restart this tenant \
+                           (POST /api/whatsapp/{tenant}/restart)";
+                tracing::error!(%tenant, "{why}");
+                let change =
+                    Change::to(WaState::Replaced, why).with_error("stream replaced by another client");
+                super::record_change(&shared.store, tenant, slot, change).await;
+                return WorkerExit::Parked(why.into());
+            }
+            Outcome::Failed(why) => return fail(shared, tenant, slot, why).await,
+        }
+    }
+}
+
+/// Waits, unconnected, until someone asks for pairing. `None` when stopped.
+async fn wait_for_pairing_request(
+    shared: &Shared,
+    tenant: &TenantId,
+    slot: &Slot,
+    stop: &mut watch::Receiver<bool>,
+    commands: &mut mpsc::UnboundedReceiver<Command>,
+) -> Option<PairRequest> {
+    let mut requests = slot.pair_requests();
+    if requests.borrow().is_none() {
+        // Keep `logged_out` as it is (it says more than `unpaired`).
+        let current = slot.state();
+        if !matches!(current, Some(WaState::Unpaired | WaState::LoggedOut)) {
+            let recorded = super::stored_state(&shared.store, tenant).await;
+            let state =
+                if recorded == Some(WaState::LoggedOut) { WaState::LoggedOut } else { WaState::Unpaired };
+            let change = Change::to(state, "no linked device; waiting for pairing").with_phone(None);
+            super::record_change(&shared.store, tenant, slot, change).await;
+        }
+    }
+    loop {
+        if let Some(request) = requests.borrow_and_update().clone() {
+            return Some(request);
+        }
+        tokio::select! {
+            _ = super::stop_requested(stop) => return None,
+            changed = requests.changed() => if changed.is_err() { return None },
+            command = commands.recv() => match command {
+                // Nothing linked, nothing to unlink.
+                Some(Command::Logout) | None => {}
+                Some(Command::Panic) => panic!("injected fault: worker panic"),
+            },
+        }
+    }
+}
+
+async fn stopped(shared: &Shared, tenant: &TenantId, slot: &Slot) -> WorkerExit {
+    let change = Change::to(WaState::Stopped, "stopped");
+    // Bounded: a shutdown must not hang on a busy database.
+    let _ = tokio::time::timeout(
+        Duration::from_secs(5),
+        super::record_change(&shared.store, tenant, slot, change),
+    )
+    .await;
+    WorkerExit::Stopped
+}
