@@ -36,6 +36,7 @@ Register-ArgumentCompleter -Native -CommandName 'agentlocator' -ScriptBlock {
             [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'Inspect the configuration')
             [CompletionResult]::new('tenant', 'tenant', [CompletionResultType]::ParameterValue, 'Manage tenants (businesses)')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Checks against a deployment')
+            [CompletionResult]::new('sessions', 'sessions', [CompletionResultType]::ParameterValue, 'One row per tenant WhatsApp worker: state, phone, since, reconnects, last error, memory')
             [CompletionResult]::new('events', 'events', [CompletionResultType]::ParameterValue, 'Inspect, replay and retry the events delivered to tenants'' backends')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -114,6 +115,8 @@ Register-ArgumentCompleter -Native -CommandName 'agentlocator' -ScriptBlock {
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Everything about one tenant (secrets redacted)')
             [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Change a tenant''s settings (an empty value clears an optional one)')
             [CompletionResult]::new('token', 'token', [CompletionResultType]::ParameterValue, 'Issue a new API token; the old one stops working at once')
+            [CompletionResult]::new('pair', 'pair', [CompletionResultType]::ParameterValue, 'Pair the tenant''s WhatsApp: QR codes in the terminal, or a pair code with --phone')
+            [CompletionResult]::new('logout', 'logout', [CompletionResultType]::ParameterValue, 'Unlink the tenant''s WhatsApp device and wipe its session store')
             [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Delete a tenant and all its data')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -204,6 +207,37 @@ Register-ArgumentCompleter -Native -CommandName 'agentlocator' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'agentlocator;tenant;pair' {
+            [CompletionResult]::new('--phone', '--phone', [CompletionResultType]::ParameterName, 'Pair by phone-number code for this number instead of by QR')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up after this many seconds')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file [default: config/agentlocator.toml when it exists]')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Where the database, secrets and tenant data live')
+            [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Log format (logs go to stderr)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging (-v debug, -vv trace); RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging (-v debug, -vv trace); RUST_LOG overrides')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Less logging (-q warnings, -qq errors only)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Less logging (-q warnings, -qq errors only)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'agentlocator;tenant;logout' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file [default: config/agentlocator.toml when it exists]')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Where the database, secrets and tenant data live')
+            [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Log format (logs go to stderr)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'json')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging (-v debug, -vv trace); RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging (-v debug, -vv trace); RUST_LOG overrides')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Less logging (-q warnings, -qq errors only)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Less logging (-q warnings, -qq errors only)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'agentlocator;tenant;remove' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file [default: config/agentlocator.toml when it exists]')
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Where the database, secrets and tenant data live')
@@ -226,6 +260,8 @@ Register-ArgumentCompleter -Native -CommandName 'agentlocator' -ScriptBlock {
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Everything about one tenant (secrets redacted)')
             [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Change a tenant''s settings (an empty value clears an optional one)')
             [CompletionResult]::new('token', 'token', [CompletionResultType]::ParameterValue, 'Issue a new API token; the old one stops working at once')
+            [CompletionResult]::new('pair', 'pair', [CompletionResultType]::ParameterValue, 'Pair the tenant''s WhatsApp: QR codes in the terminal, or a pair code with --phone')
+            [CompletionResult]::new('logout', 'logout', [CompletionResultType]::ParameterValue, 'Unlink the tenant''s WhatsApp device and wipe its session store')
             [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Delete a tenant and all its data')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -243,6 +279,12 @@ Register-ArgumentCompleter -Native -CommandName 'agentlocator' -ScriptBlock {
             break
         }
         'agentlocator;tenant;help;token' {
+            break
+        }
+        'agentlocator;tenant;help;pair' {
+            break
+        }
+        'agentlocator;tenant;help;logout' {
             break
         }
         'agentlocator;tenant;help;remove' {
@@ -294,6 +336,22 @@ Register-ArgumentCompleter -Native -CommandName 'agentlocator' -ScriptBlock {
             break
         }
         'agentlocator;check;help;help' {
+            break
+        }
+        'agentlocator;sessions' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file [default: config/agentlocator.toml when it exists]')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Where the database, secrets and tenant data live')
+            [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Log format (logs go to stderr)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'json')
+            [CompletionResult]::new('--watch', '--watch', [CompletionResultType]::ParameterName, 'Refresh every 2 seconds until interrupted (with --json: one document per line)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging (-v debug, -vv trace); RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging (-v debug, -vv trace); RUST_LOG overrides')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Less logging (-q warnings, -qq errors only)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Less logging (-q warnings, -qq errors only)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
         'agentlocator;events' {
@@ -421,6 +479,7 @@ Register-ArgumentCompleter -Native -CommandName 'agentlocator' -ScriptBlock {
             [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'Inspect the configuration')
             [CompletionResult]::new('tenant', 'tenant', [CompletionResultType]::ParameterValue, 'Manage tenants (businesses)')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Checks against a deployment')
+            [CompletionResult]::new('sessions', 'sessions', [CompletionResultType]::ParameterValue, 'One row per tenant WhatsApp worker: state, phone, since, reconnects, last error, memory')
             [CompletionResult]::new('events', 'events', [CompletionResultType]::ParameterValue, 'Inspect, replay and retry the events delivered to tenants'' backends')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -442,6 +501,8 @@ Register-ArgumentCompleter -Native -CommandName 'agentlocator' -ScriptBlock {
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Everything about one tenant (secrets redacted)')
             [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Change a tenant''s settings (an empty value clears an optional one)')
             [CompletionResult]::new('token', 'token', [CompletionResultType]::ParameterValue, 'Issue a new API token; the old one stops working at once')
+            [CompletionResult]::new('pair', 'pair', [CompletionResultType]::ParameterValue, 'Pair the tenant''s WhatsApp: QR codes in the terminal, or a pair code with --phone')
+            [CompletionResult]::new('logout', 'logout', [CompletionResultType]::ParameterValue, 'Unlink the tenant''s WhatsApp device and wipe its session store')
             [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Delete a tenant and all its data')
             break
         }
@@ -460,6 +521,12 @@ Register-ArgumentCompleter -Native -CommandName 'agentlocator' -ScriptBlock {
         'agentlocator;help;tenant;token' {
             break
         }
+        'agentlocator;help;tenant;pair' {
+            break
+        }
+        'agentlocator;help;tenant;logout' {
+            break
+        }
         'agentlocator;help;tenant;remove' {
             break
         }
@@ -468,6 +535,9 @@ Register-ArgumentCompleter -Native -CommandName 'agentlocator' -ScriptBlock {
             break
         }
         'agentlocator;help;check;go' {
+            break
+        }
+        'agentlocator;help;sessions' {
             break
         }
         'agentlocator;help;events' {

@@ -34,6 +34,9 @@ _agentlocator() {
             agentlocator,serve)
                 cmd="agentlocator__subcmd__serve"
                 ;;
+            agentlocator,sessions)
+                cmd="agentlocator__subcmd__sessions"
+                ;;
             agentlocator,tenant)
                 cmd="agentlocator__subcmd__tenant"
                 ;;
@@ -109,6 +112,9 @@ _agentlocator() {
             agentlocator__subcmd__help,serve)
                 cmd="agentlocator__subcmd__help__subcmd__serve"
                 ;;
+            agentlocator__subcmd__help,sessions)
+                cmd="agentlocator__subcmd__help__subcmd__sessions"
+                ;;
             agentlocator__subcmd__help,tenant)
                 cmd="agentlocator__subcmd__help__subcmd__tenant"
                 ;;
@@ -136,6 +142,12 @@ _agentlocator() {
             agentlocator__subcmd__help__subcmd__tenant,list)
                 cmd="agentlocator__subcmd__help__subcmd__tenant__subcmd__list"
                 ;;
+            agentlocator__subcmd__help__subcmd__tenant,logout)
+                cmd="agentlocator__subcmd__help__subcmd__tenant__subcmd__logout"
+                ;;
+            agentlocator__subcmd__help__subcmd__tenant,pair)
+                cmd="agentlocator__subcmd__help__subcmd__tenant__subcmd__pair"
+                ;;
             agentlocator__subcmd__help__subcmd__tenant,remove)
                 cmd="agentlocator__subcmd__help__subcmd__tenant__subcmd__remove"
                 ;;
@@ -156,6 +168,12 @@ _agentlocator() {
                 ;;
             agentlocator__subcmd__tenant,list)
                 cmd="agentlocator__subcmd__tenant__subcmd__list"
+                ;;
+            agentlocator__subcmd__tenant,logout)
+                cmd="agentlocator__subcmd__tenant__subcmd__logout"
+                ;;
+            agentlocator__subcmd__tenant,pair)
+                cmd="agentlocator__subcmd__tenant__subcmd__pair"
                 ;;
             agentlocator__subcmd__tenant,remove)
                 cmd="agentlocator__subcmd__tenant__subcmd__remove"
@@ -178,6 +196,12 @@ _agentlocator() {
             agentlocator__subcmd__tenant__subcmd__help,list)
                 cmd="agentlocator__subcmd__tenant__subcmd__help__subcmd__list"
                 ;;
+            agentlocator__subcmd__tenant__subcmd__help,logout)
+                cmd="agentlocator__subcmd__tenant__subcmd__help__subcmd__logout"
+                ;;
+            agentlocator__subcmd__tenant__subcmd__help,pair)
+                cmd="agentlocator__subcmd__tenant__subcmd__help__subcmd__pair"
+                ;;
             agentlocator__subcmd__tenant__subcmd__help,remove)
                 cmd="agentlocator__subcmd__tenant__subcmd__help__subcmd__remove"
                 ;;
@@ -197,7 +221,7 @@ _agentlocator() {
 
     case "${cmd}" in
         agentlocator)
-            opts="-v -q -h -V --config --data-dir --log-format --verbose --quiet --help --version serve config tenant check events completions help"
+            opts="-v -q -h -V --config --data-dir --log-format --verbose --quiet --help --version serve config tenant check sessions events completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -683,7 +707,7 @@ _agentlocator() {
             return 0
             ;;
         agentlocator__subcmd__help)
-            opts="serve config tenant check events completions help"
+            opts="serve config tenant check sessions events completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -864,8 +888,22 @@ _agentlocator() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        agentlocator__subcmd__help__subcmd__sessions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         agentlocator__subcmd__help__subcmd__tenant)
-            opts="add list show set token remove"
+            opts="add list show set token pair logout remove"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -893,6 +931,34 @@ _agentlocator() {
             return 0
             ;;
         agentlocator__subcmd__help__subcmd__tenant__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        agentlocator__subcmd__help__subcmd__tenant__subcmd__logout)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        agentlocator__subcmd__help__subcmd__tenant__subcmd__pair)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -988,8 +1054,34 @@ _agentlocator() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        agentlocator__subcmd__sessions)
+            opts="-v -q -h -V --json --watch --config --data-dir --log-format --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         agentlocator__subcmd__tenant)
-            opts="-v -q -h -V --config --data-dir --log-format --verbose --quiet --help --version add list show set token remove help"
+            opts="-v -q -h -V --config --data-dir --log-format --verbose --quiet --help --version add list show set token pair logout remove help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1061,7 +1153,7 @@ _agentlocator() {
             return 0
             ;;
         agentlocator__subcmd__tenant__subcmd__help)
-            opts="add list show set token remove help"
+            opts="add list show set token pair logout remove help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1103,6 +1195,34 @@ _agentlocator() {
             return 0
             ;;
         agentlocator__subcmd__tenant__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        agentlocator__subcmd__tenant__subcmd__help__subcmd__logout)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        agentlocator__subcmd__tenant__subcmd__help__subcmd__pair)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1179,6 +1299,66 @@ _agentlocator() {
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        agentlocator__subcmd__tenant__subcmd__logout)
+            opts="-v -q -h -V --json --config --data-dir --log-format --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        agentlocator__subcmd__tenant__subcmd__pair)
+            opts="-v -q -h -V --phone --timeout --config --data-dir --log-format --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --phone)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -33,6 +33,7 @@ set edit:completion:arg-completer[agentlocator] = {|@words|
             cand config 'Inspect the configuration'
             cand tenant 'Manage tenants (businesses)'
             cand check 'Checks against a deployment'
+            cand sessions 'One row per tenant WhatsApp worker: state, phone, since, reconnects, last error, memory'
             cand events 'Inspect, replay and retry the events delivered to tenants'' backends'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -104,6 +105,8 @@ set edit:completion:arg-completer[agentlocator] = {|@words|
             cand show 'Everything about one tenant (secrets redacted)'
             cand set 'Change a tenant''s settings (an empty value clears an optional one)'
             cand token 'Issue a new API token; the old one stops working at once'
+            cand pair 'Pair the tenant''s WhatsApp: QR codes in the terminal, or a pair code with --phone'
+            cand logout 'Unlink the tenant''s WhatsApp device and wipe its session store'
             cand remove 'Delete a tenant and all its data'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -188,6 +191,35 @@ set edit:completion:arg-completer[agentlocator] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'agentlocator;tenant;pair'= {
+            cand --phone 'Pair by phone-number code for this number instead of by QR'
+            cand --timeout 'Give up after this many seconds'
+            cand --config 'Configuration file [default: config/agentlocator.toml when it exists]'
+            cand --data-dir 'Where the database, secrets and tenant data live'
+            cand --log-format 'Log format (logs go to stderr)'
+            cand -v 'More logging (-v debug, -vv trace); RUST_LOG overrides'
+            cand --verbose 'More logging (-v debug, -vv trace); RUST_LOG overrides'
+            cand -q 'Less logging (-q warnings, -qq errors only)'
+            cand --quiet 'Less logging (-q warnings, -qq errors only)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'agentlocator;tenant;logout'= {
+            cand --config 'Configuration file [default: config/agentlocator.toml when it exists]'
+            cand --data-dir 'Where the database, secrets and tenant data live'
+            cand --log-format 'Log format (logs go to stderr)'
+            cand --json 'json'
+            cand -v 'More logging (-v debug, -vv trace); RUST_LOG overrides'
+            cand --verbose 'More logging (-v debug, -vv trace); RUST_LOG overrides'
+            cand -q 'Less logging (-q warnings, -qq errors only)'
+            cand --quiet 'Less logging (-q warnings, -qq errors only)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'agentlocator;tenant;remove'= {
             cand --config 'Configuration file [default: config/agentlocator.toml when it exists]'
             cand --data-dir 'Where the database, secrets and tenant data live'
@@ -209,6 +241,8 @@ set edit:completion:arg-completer[agentlocator] = {|@words|
             cand show 'Everything about one tenant (secrets redacted)'
             cand set 'Change a tenant''s settings (an empty value clears an optional one)'
             cand token 'Issue a new API token; the old one stops working at once'
+            cand pair 'Pair the tenant''s WhatsApp: QR codes in the terminal, or a pair code with --phone'
+            cand logout 'Unlink the tenant''s WhatsApp device and wipe its session store'
             cand remove 'Delete a tenant and all its data'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -221,6 +255,10 @@ set edit:completion:arg-completer[agentlocator] = {|@words|
         &'agentlocator;tenant;help;set'= {
         }
         &'agentlocator;tenant;help;token'= {
+        }
+        &'agentlocator;tenant;help;pair'= {
+        }
+        &'agentlocator;tenant;help;logout'= {
         }
         &'agentlocator;tenant;help;remove'= {
         }
@@ -265,6 +303,21 @@ set edit:completion:arg-completer[agentlocator] = {|@words|
         &'agentlocator;check;help;go'= {
         }
         &'agentlocator;check;help;help'= {
+        }
+        &'agentlocator;sessions'= {
+            cand --config 'Configuration file [default: config/agentlocator.toml when it exists]'
+            cand --data-dir 'Where the database, secrets and tenant data live'
+            cand --log-format 'Log format (logs go to stderr)'
+            cand --json 'json'
+            cand --watch 'Refresh every 2 seconds until interrupted (with --json: one document per line)'
+            cand -v 'More logging (-v debug, -vv trace); RUST_LOG overrides'
+            cand --verbose 'More logging (-v debug, -vv trace); RUST_LOG overrides'
+            cand -q 'Less logging (-q warnings, -qq errors only)'
+            cand --quiet 'Less logging (-q warnings, -qq errors only)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
         }
         &'agentlocator;events'= {
             cand --config 'Configuration file [default: config/agentlocator.toml when it exists]'
@@ -379,6 +432,7 @@ set edit:completion:arg-completer[agentlocator] = {|@words|
             cand config 'Inspect the configuration'
             cand tenant 'Manage tenants (businesses)'
             cand check 'Checks against a deployment'
+            cand sessions 'One row per tenant WhatsApp worker: state, phone, since, reconnects, last error, memory'
             cand events 'Inspect, replay and retry the events delivered to tenants'' backends'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -396,6 +450,8 @@ set edit:completion:arg-completer[agentlocator] = {|@words|
             cand show 'Everything about one tenant (secrets redacted)'
             cand set 'Change a tenant''s settings (an empty value clears an optional one)'
             cand token 'Issue a new API token; the old one stops working at once'
+            cand pair 'Pair the tenant''s WhatsApp: QR codes in the terminal, or a pair code with --phone'
+            cand logout 'Unlink the tenant''s WhatsApp device and wipe its session store'
             cand remove 'Delete a tenant and all its data'
         }
         &'agentlocator;help;tenant;add'= {
@@ -408,12 +464,18 @@ set edit:completion:arg-completer[agentlocator] = {|@words|
         }
         &'agentlocator;help;tenant;token'= {
         }
+        &'agentlocator;help;tenant;pair'= {
+        }
+        &'agentlocator;help;tenant;logout'= {
+        }
         &'agentlocator;help;tenant;remove'= {
         }
         &'agentlocator;help;check'= {
             cand go 'The four GO checks: /healthz, /version, /healthz/whatsapp, /readyz'
         }
         &'agentlocator;help;check;go'= {
+        }
+        &'agentlocator;help;sessions'= {
         }
         &'agentlocator;help;events'= {
             cand list 'The most recent events, oldest first'

@@ -36,6 +36,7 @@ complete -c agentlocator -n "__fish_agentlocator_needs_command" -f -a "serve" -d
 complete -c agentlocator -n "__fish_agentlocator_needs_command" -f -a "config" -d 'Inspect the configuration'
 complete -c agentlocator -n "__fish_agentlocator_needs_command" -f -a "tenant" -d 'Manage tenants (businesses)'
 complete -c agentlocator -n "__fish_agentlocator_needs_command" -f -a "check" -d 'Checks against a deployment'
+complete -c agentlocator -n "__fish_agentlocator_needs_command" -f -a "sessions" -d 'One row per tenant WhatsApp worker: state, phone, since, reconnects, last error, memory'
 complete -c agentlocator -n "__fish_agentlocator_needs_command" -f -a "events" -d 'Inspect, replay and retry the events delivered to tenants\' backends'
 complete -c agentlocator -n "__fish_agentlocator_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c agentlocator -n "__fish_agentlocator_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -68,21 +69,23 @@ complete -c agentlocator -n "__fish_agentlocator_using_subcommand config; and __
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand config; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "check" -d 'Validate the effective configuration and print it, secrets redacted'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token remove help" -l config -d 'Configuration file [default: config/agentlocator.toml when it exists]' -r -F
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token remove help" -l data-dir -d 'Where the database, secrets and tenant data live' -r -F
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token remove help" -l log-format -d 'Log format (logs go to stderr)' -r -f -a "text\t''
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token pair logout remove help" -l config -d 'Configuration file [default: config/agentlocator.toml when it exists]' -r -F
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token pair logout remove help" -l data-dir -d 'Where the database, secrets and tenant data live' -r -F
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token pair logout remove help" -l log-format -d 'Log format (logs go to stderr)' -r -f -a "text\t''
 json\t''"
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token remove help" -s v -l verbose -d 'More logging (-v debug, -vv trace); RUST_LOG overrides'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token remove help" -s q -l quiet -d 'Less logging (-q warnings, -qq errors only)'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token remove help" -s h -l help -d 'Print help'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token remove help" -s V -l version -d 'Print version'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token remove help" -f -a "add" -d 'Create a tenant; prints its API token once'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token remove help" -f -a "list" -d 'One line per tenant'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token remove help" -f -a "show" -d 'Everything about one tenant (secrets redacted)'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token remove help" -f -a "set" -d 'Change a tenant\'s settings (an empty value clears an optional one)'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token remove help" -f -a "token" -d 'Issue a new API token; the old one stops working at once'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token remove help" -f -a "remove" -d 'Delete a tenant and all its data'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token remove help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token pair logout remove help" -s v -l verbose -d 'More logging (-v debug, -vv trace); RUST_LOG overrides'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token pair logout remove help" -s q -l quiet -d 'Less logging (-q warnings, -qq errors only)'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token pair logout remove help" -s h -l help -d 'Print help'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token pair logout remove help" -s V -l version -d 'Print version'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token pair logout remove help" -f -a "add" -d 'Create a tenant; prints its API token once'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token pair logout remove help" -f -a "list" -d 'One line per tenant'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token pair logout remove help" -f -a "show" -d 'Everything about one tenant (secrets redacted)'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token pair logout remove help" -f -a "set" -d 'Change a tenant\'s settings (an empty value clears an optional one)'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token pair logout remove help" -f -a "token" -d 'Issue a new API token; the old one stops working at once'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token pair logout remove help" -f -a "pair" -d 'Pair the tenant\'s WhatsApp: QR codes in the terminal, or a pair code with --phone'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token pair logout remove help" -f -a "logout" -d 'Unlink the tenant\'s WhatsApp device and wipe its session store'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token pair logout remove help" -f -a "remove" -d 'Delete a tenant and all its data'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token pair logout remove help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from add" -l name -d 'Display name [default on add: the id]' -r
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from add" -l webhook-url -d 'Where this tenant\'s events are POSTed' -r
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from add" -l twilio-number -d 'A Twilio number (+E164) routed to this tenant; repeat for more. On `set`, replaces the tenant\'s list' -r
@@ -139,6 +142,25 @@ complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from token" -s q -l quiet -d 'Less logging (-q warnings, -qq errors only)'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from token" -s h -l help -d 'Print help'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from token" -s V -l version -d 'Print version'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from pair" -l phone -d 'Pair by phone-number code for this number instead of by QR' -r
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from pair" -l timeout -d 'Give up after this many seconds' -r
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from pair" -l config -d 'Configuration file [default: config/agentlocator.toml when it exists]' -r -F
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from pair" -l data-dir -d 'Where the database, secrets and tenant data live' -r -F
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from pair" -l log-format -d 'Log format (logs go to stderr)' -r -f -a "text\t''
+json\t''"
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from pair" -s v -l verbose -d 'More logging (-v debug, -vv trace); RUST_LOG overrides'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from pair" -s q -l quiet -d 'Less logging (-q warnings, -qq errors only)'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from pair" -s h -l help -d 'Print help'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from pair" -s V -l version -d 'Print version'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from logout" -l config -d 'Configuration file [default: config/agentlocator.toml when it exists]' -r -F
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from logout" -l data-dir -d 'Where the database, secrets and tenant data live' -r -F
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from logout" -l log-format -d 'Log format (logs go to stderr)' -r -f -a "text\t''
+json\t''"
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from logout" -l json
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from logout" -s v -l verbose -d 'More logging (-v debug, -vv trace); RUST_LOG overrides'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from logout" -s q -l quiet -d 'Less logging (-q warnings, -qq errors only)'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from logout" -s h -l help -d 'Print help'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from logout" -s V -l version -d 'Print version'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from remove" -l config -d 'Configuration file [default: config/agentlocator.toml when it exists]' -r -F
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from remove" -l data-dir -d 'Where the database, secrets and tenant data live' -r -F
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from remove" -l log-format -d 'Log format (logs go to stderr)' -r -f -a "text\t''
@@ -154,6 +176,8 @@ complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from help" -f -a "show" -d 'Everything about one tenant (secrets redacted)'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from help" -f -a "set" -d 'Change a tenant\'s settings (an empty value clears an optional one)'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from help" -f -a "token" -d 'Issue a new API token; the old one stops working at once'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from help" -f -a "pair" -d 'Pair the tenant\'s WhatsApp: QR codes in the terminal, or a pair code with --phone'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from help" -f -a "logout" -d 'Unlink the tenant\'s WhatsApp device and wipe its session store'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Delete a tenant and all its data'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand check; and not __fish_seen_subcommand_from go help" -l config -d 'Configuration file [default: config/agentlocator.toml when it exists]' -r -F
@@ -181,6 +205,16 @@ complete -c agentlocator -n "__fish_agentlocator_using_subcommand check; and __f
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand check; and __fish_seen_subcommand_from go" -s V -l version -d 'Print version'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand check; and __fish_seen_subcommand_from help" -f -a "go" -d 'The four GO checks: /healthz, /version, /healthz/whatsapp, /readyz'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand check; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand sessions" -l config -d 'Configuration file [default: config/agentlocator.toml when it exists]' -r -F
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand sessions" -l data-dir -d 'Where the database, secrets and tenant data live' -r -F
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand sessions" -l log-format -d 'Log format (logs go to stderr)' -r -f -a "text\t''
+json\t''"
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand sessions" -l json
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand sessions" -l watch -d 'Refresh every 2 seconds until interrupted (with --json: one document per line)'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand sessions" -s v -l verbose -d 'More logging (-v debug, -vv trace); RUST_LOG overrides'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand sessions" -s q -l quiet -d 'Less logging (-q warnings, -qq errors only)'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand sessions" -s h -l help -d 'Print help'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand sessions" -s V -l version -d 'Print version'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand events; and not __fish_seen_subcommand_from list show replay retry-dead help" -l config -d 'Configuration file [default: config/agentlocator.toml when it exists]' -r -F
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand events; and not __fish_seen_subcommand_from list show replay retry-dead help" -l data-dir -d 'Where the database, secrets and tenant data live' -r -F
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand events; and not __fish_seen_subcommand_from list show replay retry-dead help" -l log-format -d 'Log format (logs go to stderr)' -r -f -a "text\t''
@@ -250,19 +284,22 @@ complete -c agentlocator -n "__fish_agentlocator_using_subcommand completions" -
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand completions" -s q -l quiet -d 'Less logging (-q warnings, -qq errors only)'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and not __fish_seen_subcommand_from serve config tenant check events completions help" -f -a "serve" -d 'Run the daemon: HTTP service, WhatsApp supervisor, admin socket'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and not __fish_seen_subcommand_from serve config tenant check events completions help" -f -a "config" -d 'Inspect the configuration'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and not __fish_seen_subcommand_from serve config tenant check events completions help" -f -a "tenant" -d 'Manage tenants (businesses)'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and not __fish_seen_subcommand_from serve config tenant check events completions help" -f -a "check" -d 'Checks against a deployment'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and not __fish_seen_subcommand_from serve config tenant check events completions help" -f -a "events" -d 'Inspect, replay and retry the events delivered to tenants\' backends'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and not __fish_seen_subcommand_from serve config tenant check events completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and not __fish_seen_subcommand_from serve config tenant check events completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and not __fish_seen_subcommand_from serve config tenant check sessions events completions help" -f -a "serve" -d 'Run the daemon: HTTP service, WhatsApp supervisor, admin socket'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and not __fish_seen_subcommand_from serve config tenant check sessions events completions help" -f -a "config" -d 'Inspect the configuration'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and not __fish_seen_subcommand_from serve config tenant check sessions events completions help" -f -a "tenant" -d 'Manage tenants (businesses)'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and not __fish_seen_subcommand_from serve config tenant check sessions events completions help" -f -a "check" -d 'Checks against a deployment'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and not __fish_seen_subcommand_from serve config tenant check sessions events completions help" -f -a "sessions" -d 'One row per tenant WhatsApp worker: state, phone, since, reconnects, last error, memory'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and not __fish_seen_subcommand_from serve config tenant check sessions events completions help" -f -a "events" -d 'Inspect, replay and retry the events delivered to tenants\' backends'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and not __fish_seen_subcommand_from serve config tenant check sessions events completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and not __fish_seen_subcommand_from serve config tenant check sessions events completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "check" -d 'Validate the effective configuration and print it, secrets redacted'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and __fish_seen_subcommand_from tenant" -f -a "add" -d 'Create a tenant; prints its API token once'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and __fish_seen_subcommand_from tenant" -f -a "list" -d 'One line per tenant'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and __fish_seen_subcommand_from tenant" -f -a "show" -d 'Everything about one tenant (secrets redacted)'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and __fish_seen_subcommand_from tenant" -f -a "set" -d 'Change a tenant\'s settings (an empty value clears an optional one)'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and __fish_seen_subcommand_from tenant" -f -a "token" -d 'Issue a new API token; the old one stops working at once'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and __fish_seen_subcommand_from tenant" -f -a "pair" -d 'Pair the tenant\'s WhatsApp: QR codes in the terminal, or a pair code with --phone'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and __fish_seen_subcommand_from tenant" -f -a "logout" -d 'Unlink the tenant\'s WhatsApp device and wipe its session store'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and __fish_seen_subcommand_from tenant" -f -a "remove" -d 'Delete a tenant and all its data'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and __fish_seen_subcommand_from check" -f -a "go" -d 'The four GO checks: /healthz, /version, /healthz/whatsapp, /readyz'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and __fish_seen_subcommand_from events" -f -a "list" -d 'The most recent events, oldest first'

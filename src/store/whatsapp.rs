@@ -68,9 +68,13 @@ pub fn record_state(
     Ok(Some(previous))
 }
 
-/// The state last recorded for `id` (`None` when the tenant does not exist).
-pub fn current_state(conn: &Connection, id: &str) -> rusqlite::Result<Option<String>> {
-    conn.query_row("SELECT wa_state FROM tenants WHERE id = ?1", [id], |r| r.get(0)).optional()
+/// The state and linked phone last recorded for `id` (`None` when the
+/// tenant does not exist).
+pub fn current_state(conn: &Connection, id: &str) -> rusqlite::Result<Option<(String, Option<String>)>> {
+    conn.query_row("SELECT wa_state, wa_phone FROM tenants WHERE id = ?1", [id], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })
+    .optional()
 }
 
 /// What a send with an Idempotency-Key may do.

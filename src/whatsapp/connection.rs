@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, watch};
 use whatsapp_rust::prelude::*;
 
 use super::inbound::{phone_of, DurableInbound};
+use super::slot::CommandLease;
 use super::state::{Change, WaState};
 use super::{Command, PairRequest, Pairing, Settings, Slot};
 use crate::store::{EventWriter, Store};
@@ -22,6 +23,9 @@ const SIM_CLIENT_VERSION: (u32, u32, u32) = (2, 3000, 1_023_456_789);
 
 /// How long a graceful disconnect may take before the client is aborted.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long to wait for events still on their way once the client's loop ended.
+const LATE_EVENT_WAIT: Duration = Duration::from_millis(300);
 
 /// WhatsApp sends six QR references per pairing attempt.
 const QR_CODES_PER_ATTEMPT: u32 = 6;
@@ -112,21 +116,49 @@ pub async fn is_paired(
 pub async fn drive(
     context: &RunContext<'_>,
     bot: Bot,
+    pair: Option<&PairRequest>,
     mut from_client: mpsc::UnboundedReceiver<Arc<Event>>,
     stop: &mut watch::Receiver<bool>,
-    commands: &mut mpsc::UnboundedReceiver<Command>,
+    commands: &mut CommandLease<'_>,
 ) -> Outcome {
     let client = bot.client();
-    let mut handle = bot.spawn();
+    let mut handle = BotGuard(Some(bot.spawn()));
     context.slot.set_client(Some(client.clone()));
-    let mut run =
-        Run { context, client: client.clone(), qr_codes_seen: 0, last_error: None, connected_once: false };
+    let mut run = Run {
+        context,
+        client: client.clone(),
+        by_phone: matches!(pair, Some(PairRequest::Phone(_))),
+        qr_codes_seen: 0,
+        last_error: None,
+        connected_once: false,
+        code_expires: None,
+    };
     let outcome = loop {
+        let code_expires = run.code_expires;
         tokio::select! {
+            // Events first: a terminal event (LoggedOut, ...) arrives just
+            // before the client's loop ends, and must decide the outcome.
+            biased;
+            event = from_client.recv() => match event {
+                Some(event) => if let Some(outcome) = run.on_event(&event).await { break outcome },
+                None => break Outcome::Failed("the client's event stream ended".into()),
+            },
             _ = super::stop_requested(stop) => break Outcome::Stopped,
-            _ = &mut handle => {
+            _ = until(code_expires) => {
+                break Outcome::PairingEnded("pairing expired: the pair code was not entered in time".into());
+            }
+            _ = handle.ended() => {
+                // Events dispatched as the loop ended may still be on their
+                // way (the event bus delivers from its own tasks).
+                let mut ended = None;
+                while let Ok(Some(event)) = tokio::time::timeout(LATE_EVENT_WAIT, from_client.recv()).await {
+                    if let Some(outcome) = run.on_event(&event).await {
+                        ended = Some(outcome);
+                        break;
+                    }
+                }
                 let why = run.last_error.clone().unwrap_or_else(|| "the connection loop ended".into());
-                break Outcome::Failed(why);
+                break ended.unwrap_or(Outcome::Failed(why));
             }
             command = commands.recv() => match command {
                 Some(Command::Logout) => {
@@ -137,23 +169,64 @@ pub async fn drive(
                 Some(Command::Panic) => panic!("injected fault: worker panic"),
                 None => {}
             },
-            event = from_client.recv() => match event {
-                Some(event) => if let Some(outcome) = run.on_event(&event).await { break outcome },
-                None => break Outcome::Failed("the client's event stream ended".into()),
-            },
         }
     };
     context.slot.set_client(None);
     context.slot.clear_pairing();
-    if tokio::time::timeout(SHUTDOWN_TIMEOUT, handle.shutdown()).await.is_err() {
-        tracing::warn!(tenant = %context.tenant, "the client did not disconnect in time; aborted");
-    }
+    handle.shutdown(context.tenant).await;
     outcome
+}
+
+/// Resolves at `deadline`; never without one.
+async fn until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Owns the running client. Dropped without [`BotGuard::shutdown`] (our run
+/// panicked), it still disconnects gracefully in the background: aborting
+/// would skip flushing the session's Signal state, and messages encrypted
+/// for the lost state could not be decrypted after the restart.
+struct BotGuard(Option<BotHandle>);
+
+impl BotGuard {
+    async fn ended(&mut self) {
+        match self.0.as_mut() {
+            Some(handle) => handle.await,
+            None => std::future::pending().await,
+        }
+    }
+
+    async fn shutdown(mut self, tenant: &TenantId) {
+        if let Some(handle) = self.0.take() {
+            if tokio::time::timeout(SHUTDOWN_TIMEOUT, handle.shutdown()).await.is_err() {
+                tracing::warn!(%tenant, "the client did not disconnect in time; aborted");
+            }
+        }
+    }
+}
+
+impl Drop for BotGuard {
+    fn drop(&mut self) {
+        if let Some(handle) = self.0.take() {
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move {
+                    let _ = tokio::time::timeout(SHUTDOWN_TIMEOUT, handle.shutdown()).await;
+                });
+            }
+        }
+    }
 }
 
 struct Run<'a> {
     context: &'a RunContext<'a>,
     client: Arc<Client>,
+    /// Pairing by phone-number code: the QR codes the server also sends are
+    /// not shown, and the code's expiry ends the attempt.
+    by_phone: bool,
+    code_expires: Option<tokio::time::Instant>,
     qr_codes_seen: u32,
     last_error: Option<String>,
     connected_once: bool,
@@ -163,39 +236,51 @@ impl Run<'_> {
     async fn on_event(&mut self, event: &Event) -> Option<Outcome> {
         let slot = self.context.slot;
         match event {
-            Event::PairingQrCode(qr) => {
+            Event::PairingQrCode(qr) if !self.by_phone => {
                 self.qr_codes_seen += 1;
                 let codes_left = QR_CODES_PER_ATTEMPT.saturating_sub(self.qr_codes_seen);
                 slot.show_pairing(Pairing::qr(&qr.code, qr.timeout, codes_left));
             }
-            Event::PairingCode(code) => slot.show_pairing(Pairing::phone_code(&code.code, code.timeout)),
+            Event::PairingCode(code) => {
+                self.code_expires = Some(tokio::time::Instant::now() + code.timeout);
+                slot.show_pairing(Pairing::phone_code(&code.code, code.timeout));
+            }
             Event::PairSuccess(success) => {
                 tracing::info!(tenant = %self.context.tenant, phone = ?phone_of(&success.id), "paired");
             }
             Event::PairError(e) => {
                 return Some(Outcome::PairingEnded(format!("pairing failed: {}", e.error)))
             }
-            Event::PairingQrCodesExhausted(_) => {
+            Event::PairingQrCodesExhausted(_) if !self.by_phone => {
                 return Some(Outcome::PairingEnded("pairing expired: no QR code was scanned in time".into()))
             }
             Event::PairingCodeError(e) => {
                 return Some(Outcome::PairingEnded(format!("the pair code was refused: {}", e.error)))
             }
             Event::Connected(_) => {
+                self.code_expires = None;
                 let phone = self.client.pn().as_ref().and_then(phone_of);
                 slot.clear_pairing();
                 slot.clear_pair_request();
-                let reason = if self.connected_once { "reconnected" } else { "logged in" };
-                self.connected_once = true;
-                self.record(Change::to(WaState::Connected, reason).with_phone(phone)).await;
-            }
-            Event::Disconnected(d) if !d.reason.is_clean_shutdown() => {
-                if slot.state() == Some(WaState::Connected) {
-                    let why = format!("connection lost: {:?}", d.reason);
-                    let mut change = Change::to(WaState::Reconnecting, why.clone()).with_error(why);
+                // Counted here, on the way back: whether the drop before it
+                // looked clean (a server restart) or not, it was a reconnect.
+                let mut change = Change::to(WaState::Connected, "logged in").with_phone(phone);
+                if self.connected_once {
+                    change.reason = "reconnected".into();
                     change.reconnect = true;
-                    self.record(change).await;
                 }
+                self.connected_once = true;
+                self.record(change).await;
+            }
+            // Only a drop of a live connection is news: the library's own
+            // reconnect attempts after it would only repeat it.
+            Event::Disconnected(d) if slot.state() == Some(WaState::Connected) => {
+                let why = format!("connection lost: {:?}", d.reason);
+                let mut change = Change::to(WaState::Reconnecting, why.clone());
+                if !d.reason.is_clean_shutdown() {
+                    change = change.with_error(why);
+                }
+                self.record(change).await;
             }
             Event::LoggedOut(lo) => {
                 return Some(Outcome::LoggedOut(format!("logged out: {:?}", lo.reason)));

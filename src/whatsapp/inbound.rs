@@ -25,8 +25,15 @@ pub struct DurableInbound {
 #[async_trait::async_trait]
 impl InboundDurabilityHook for DurableInbound {
     async fn on_messages(&self, _client: Arc<Client>, batch: &[InboundMessage]) -> anyhow::Result<()> {
-        let events: Vec<NewEvent> = batch.iter().map(|m| message_event(&self.tenant, m)).collect();
+        let events: Vec<NewEvent> = batch
+            .iter()
+            .filter(|m| !is_protocol(&m.message))
+            .map(|m| message_event(&self.tenant, m))
+            .collect();
         let count = events.len();
+        if count == 0 {
+            return Ok(());
+        }
         // An error here suppresses the acks: the server keeps the messages
         // and delivers them again at the next connect.
         let stored = self.events.append_all(events).await?;
@@ -35,6 +42,15 @@ impl InboundDurabilityHook for DurableInbound {
         metrics::counter!("agentlocator_whatsapp_messages_in_total").increment((count - duplicates) as u64);
         Ok(())
     }
+}
+
+/// Protocol traffic between the user's own devices (app-state key shares,
+/// revokes, ephemeral settings) and bare sender-key distributions carry
+/// nothing for a tenant's backend.
+fn is_protocol(message: &wa::Message) -> bool {
+    let base = message.get_base_message();
+    base.protocol_message.as_option().is_some()
+        || (base.sender_key_distribution_message.as_option().is_some() && message.text_content().is_none())
 }
 
 /// Stanza ids are unique only within a (chat, sender): the key holds all three.
@@ -145,5 +161,11 @@ mod tests {
         assert_eq!(media["size"], 4321);
         let text = wa::Message { conversation: Some("hi".into()), ..Default::default() };
         assert_eq!(content(&text), ("text", Some("hi".into()), None));
+        assert!(!is_protocol(&text));
+        let key_share = wa::Message {
+            protocol_message: buffa::MessageField::some(wa::message::ProtocolMessage::default()),
+            ..Default::default()
+        };
+        assert!(is_protocol(&key_share), "protocol traffic is not a tenant's message");
     }
 }

@@ -251,9 +251,16 @@ async fn record_change(store: &Store, tenant: &TenantId, slot: &Slot, change: Ch
 }
 
 async fn stored_state(store: &Store, tenant: &TenantId) -> Option<WaState> {
+    stored_session(store, tenant).await.map(|(state, _)| state)
+}
+
+/// The recorded state and linked phone.
+async fn stored_session(store: &Store, tenant: &TenantId) -> Option<(WaState, Option<String>)> {
     let id = tenant.as_str().to_string();
-    let state = store.run(move |c| crate::store::whatsapp::current_state(c, &id)).await.ok().flatten()?;
-    serde_json::from_value(serde_json::Value::String(state)).ok()
+    let (state, phone) =
+        store.run(move |c| crate::store::whatsapp::current_state(c, &id)).await.ok().flatten()?;
+    let state = serde_json::from_value(serde_json::Value::String(state)).ok()?;
+    Some((state, phone))
 }
 
 /// Builds one supervised run of a tenant's worker.

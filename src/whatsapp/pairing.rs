@@ -50,12 +50,14 @@ impl PairingSession {
     /// Asks the worker to pair. Refused when a device is linked, or when a
     /// pairing of the other kind is under way (one at a time).
     pub async fn begin(&mut self, request: PairRequest) -> Result<(), PairingError> {
-        let state = match self.slot.state() {
-            Some(state) => Some(state),
-            None => super::stored_state(&self.shared.store, &self.tenant).await,
-        };
+        let stored = super::stored_session(&self.shared.store, &self.tenant).await;
+        let state = self.slot.state().or(stored.as_ref().map(|s| s.0));
+        // A recorded phone means a linked device, whatever the worker does now
+        // (stopped and quarantined workers keep their device).
+        let linked = stored.as_ref().is_some_and(|s| s.1.is_some());
         match state {
             None | Some(WaState::Unpaired | WaState::LoggedOut) => {}
+            Some(WaState::Stopped | WaState::Quarantined) if !linked => {}
             Some(WaState::Pairing) => {
                 let current = self.slot.pair_requests().borrow().clone();
                 if current.as_ref().is_some_and(|c| c != &request) {
@@ -117,13 +119,11 @@ impl PairingSession {
 
     /// The first code of this attempt (for the QR and pair-code routes).
     pub async fn first_code(&mut self) -> Result<Pairing, String> {
-        loop {
-            match self.next().await {
-                Some(PairingUpdate::Code { pairing }) => return Ok(pairing),
-                Some(PairingUpdate::Paired { .. }) => return Err("the device is already linked".into()),
-                Some(PairingUpdate::Ended { reason }) => return Err(reason),
-                None => return Err("the worker stopped".into()),
-            }
+        match self.next().await {
+            Some(PairingUpdate::Code { pairing }) => Ok(pairing),
+            Some(PairingUpdate::Paired { .. }) => Err("the device is already linked".into()),
+            Some(PairingUpdate::Ended { reason }) => Err(reason),
+            None => Err("the worker stopped".into()),
         }
     }
 }

@@ -155,12 +155,31 @@ impl Slot {
         self.commands.send(command).is_ok()
     }
 
-    pub(super) fn take_commands(&self) -> Option<mpsc::UnboundedReceiver<Command>> {
-        self.command_inbox.lock().ok().and_then(|mut inbox| inbox.take())
+    /// The command inbox, for the run in progress; given back when the
+    /// lease drops, also when the run panics.
+    pub(super) fn lease_commands(&self) -> Option<CommandLease<'_>> {
+        let inbox = self.command_inbox.lock().ok().and_then(|mut inbox| inbox.take())?;
+        Some(CommandLease { slot: self, inbox: Some(inbox) })
     }
+}
 
-    pub(super) fn return_commands(&self, inbox: mpsc::UnboundedReceiver<Command>) {
-        if let Ok(mut slot) = self.command_inbox.lock() {
+pub(super) struct CommandLease<'a> {
+    slot: &'a Slot,
+    inbox: Option<mpsc::UnboundedReceiver<Command>>,
+}
+
+impl CommandLease<'_> {
+    pub(super) async fn recv(&mut self) -> Option<Command> {
+        match self.inbox.as_mut() {
+            Some(inbox) => inbox.recv().await,
+            None => None,
+        }
+    }
+}
+
+impl Drop for CommandLease<'_> {
+    fn drop(&mut self) {
+        if let (Some(inbox), Ok(mut slot)) = (self.inbox.take(), self.slot.command_inbox.lock()) {
             *slot = Some(inbox);
         }
     }

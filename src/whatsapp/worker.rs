@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::connection::{self, Outcome, RunContext};
 use super::session::SessionFiles;
-use super::slot::{Command, PairRequest, Slot};
+use super::slot::{Command, CommandLease, PairRequest, Slot};
 use super::state::{Change, WaState};
 use super::Shared;
 use crate::supervisor::WorkerExit;
@@ -38,12 +38,10 @@ pub async fn run(
         }
         Err(e) => return fail(&shared, &tenant, &slot, e).await,
     };
-    let Some(mut commands) = slot.take_commands() else {
+    let Some(mut commands) = slot.lease_commands() else {
         return WorkerExit::Failed("another run of this worker still holds its command inbox".into());
     };
-    let exit = run_locked(&shared, &tenant, &slot, &files, &mut stop, &mut commands).await;
-    slot.return_commands(commands);
-    exit
+    run_locked(&shared, &tenant, &slot, &files, &mut stop, &mut commands).await
 }
 
 async fn fail(shared: &Shared, tenant: &TenantId, slot: &Slot, why: String) -> WorkerExit {
@@ -58,15 +56,17 @@ async fn run_locked(
     slot: &Slot,
     files: &SessionFiles,
     stop: &mut watch::Receiver<bool>,
-    commands: &mut mpsc::UnboundedReceiver<Command>,
+    commands: &mut CommandLease<'_>,
 ) -> WorkerExit {
     let context = RunContext { tenant, slot, store: &shared.store };
     loop {
-        let db = match files.db_path_for_client() {
-            Ok(db) => db,
-            Err(e) => return fail(shared, tenant, slot, e).await,
-        };
+        // Checked before anything creates the file: after a logout the store
+        // stays gone until a pairing needs a new one.
         let paired = if files.exists() {
+            let db = match files.db_path_for_client() {
+                Ok(db) => db,
+                Err(e) => return fail(shared, tenant, slot, e).await,
+            };
             match connection::is_paired(&shared.settings, tenant, &db, &shared.events).await {
                 Ok(paired) => paired,
                 Err(e) => return fail(shared, tenant, slot, e).await,
@@ -79,7 +79,8 @@ async fn run_locked(
         } else {
             match wait_for_pairing_request(shared, tenant, slot, stop, commands).await {
                 Some(request) => Some(request),
-                None => return stopped(shared, tenant, slot).await,
+                // Unpaired stays true while stopped: nothing to record.
+                None => return WorkerExit::Stopped,
             }
         };
         let (state, reason) = match &pair {
@@ -88,6 +89,10 @@ async fn run_locked(
             Some(PairRequest::Phone(_)) => (WaState::Pairing, "pairing by phone number code"),
         };
         super::record_change(&shared.store, tenant, slot, Change::to(state, reason)).await;
+        let db = match files.db_path_for_client() {
+            Ok(db) => db,
+            Err(e) => return fail(shared, tenant, slot, e).await,
+        };
         let (to_us, from_client) = mpsc::unbounded_channel();
         let bot = match connection::build(&shared.settings, tenant, &db, &shared.events, pair.as_ref(), to_us)
             .await
@@ -95,7 +100,7 @@ async fn run_locked(
             Ok(bot) => bot,
             Err(e) => return fail(shared, tenant, slot, e).await,
         };
-        match connection::drive(&context, bot, from_client, stop, commands).await {
+        match connection::drive(&context, bot, pair.as_ref(), from_client, stop, commands).await {
             Outcome::Stopped => return stopped(shared, tenant, slot).await,
             Outcome::PairingEnded(reason) => {
                 slot.clear_pair_request();
@@ -143,18 +148,21 @@ async fn wait_for_pairing_request(
     tenant: &TenantId,
     slot: &Slot,
     stop: &mut watch::Receiver<bool>,
-    commands: &mut mpsc::UnboundedReceiver<Command>,
+    commands: &mut CommandLease<'_>,
 ) -> Option<PairRequest> {
     let mut requests = slot.pair_requests();
-    if requests.borrow().is_none() {
-        // Keep `logged_out` as it is (it says more than `unpaired`).
-        let current = slot.state();
-        if !matches!(current, Some(WaState::Unpaired | WaState::LoggedOut)) {
-            let recorded = super::stored_state(&shared.store, tenant).await;
-            let state =
-                if recorded == Some(WaState::LoggedOut) { WaState::LoggedOut } else { WaState::Unpaired };
-            let change = Change::to(state, "no linked device; waiting for pairing").with_phone(None);
-            super::record_change(&shared.store, tenant, slot, change).await;
+    if requests.borrow().is_none() && !matches!(slot.state(), Some(WaState::Unpaired | WaState::LoggedOut)) {
+        let reason = "no linked device; waiting for pairing";
+        match super::stored_state(&shared.store, tenant).await {
+            // Already recorded (e.g. a never-paired tenant at start-up): no
+            // news for the backend. `logged_out` says more than `unpaired`.
+            Some(state @ (WaState::Unpaired | WaState::LoggedOut)) => {
+                slot.set_state(state, reason, Some(None))
+            }
+            _ => {
+                let change = Change::to(WaState::Unpaired, reason).with_phone(None);
+                super::record_change(&shared.store, tenant, slot, change).await;
+            }
         }
     }
     loop {

@@ -1,0 +1,417 @@
+//! Tenant WhatsApp workers end to end: the built binary (with the `sim`
+//! feature) runs the real whatsapp-rust client per tenant against the
+//! simulated network served on a loopback socket; tenant backends are real
+//! HTTP receivers.
+#![cfg(feature = "sim")]
+
+mod common;
+mod delivery_support;
+mod whatsapp_support;
+
+use std::time::Duration;
+
+use common::{eventually, mode, stderr, stdout};
+use delivery_support::Receiver;
+use serde_json::{json, Value};
+use whatsapp_support::*;
+
+/// The `whatsapp.*` events a receiver got, in arrival order.
+fn whatsapp_events(receiver: &Receiver, kind: &str) -> Vec<Value> {
+    receiver.received().iter().map(|r| r.json()).filter(|e| e["type"] == kind).collect()
+}
+
+fn connection_states(receiver: &Receiver) -> Vec<String> {
+    whatsapp_events(receiver, "whatsapp.connection")
+        .iter()
+        .filter_map(|e| e["data"]["state"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn paired_by_qr_messages_flow_both_ways_and_a_restart_reconnects_without_a_qr() {
+    let wasim = Wasim::start();
+    let receiver = Receiver::ok();
+    let mut daemon = daemon(&wasim);
+    let token = add_tenant(&daemon, "acme", Some(&receiver.url()));
+    wait_state(&daemon, "acme", "unpaired");
+
+    // The QR in every format; asking starts pairing.
+    let qr = qr_code(&daemon, &token, "acme");
+    let code = qr["code"].as_str().expect("code").to_string();
+    assert!(code.split(',').count() >= 4, "ref,noise,identity,adv[,type]: {code}");
+    assert!(qr["expires_in_s"].as_i64().unwrap_or(0) > 0 && qr["codes_left"].as_i64().is_some(), "{qr}");
+    let png = common::http()
+        .get(daemon.url("/api/whatsapp/acme/qr?format=png"))
+        .bearer_auth(&token)
+        .send()
+        .expect("png");
+    assert_eq!(png.headers()["content-type"], "image/png");
+    assert!(png.bytes().expect("bytes").starts_with(b"\x89PNG\r\n\x1a\n"));
+    let svg = common::http()
+        .get(daemon.url("/api/whatsapp/acme/qr?format=svg"))
+        .bearer_auth(&token)
+        .send()
+        .expect("svg");
+    assert_eq!(svg.headers()["content-type"], "image/svg+xml");
+    assert!(svg.text().expect("text").contains("<svg"));
+    assert_eq!(status(&daemon, "acme")["state"], "pairing");
+
+    wasim.scan(&code, "+15550001111");
+    let connected = wait_state(&daemon, "acme", "connected");
+    assert_eq!(connected["phone"], "+15550001111");
+    let (conflict, body) = api_get(&daemon, &token, "/api/whatsapp/acme/qr?format=json");
+    assert_eq!(conflict, 409, "paired: no new QR: {body}");
+
+    // The session store is private.
+    let tenant_dir = daemon.data_dir.join("tenants/acme");
+    assert_eq!(mode(&tenant_dir), 0o700);
+    assert_eq!(mode(&tenant_dir.join("whatsapp.db")), 0o600);
+
+    // A contact's message reaches the tenant's webhook, signed, once.
+    let id = wasim.send("+15557770001", "+15550001111", "hello agent");
+    assert!(
+        eventually(Duration::from_secs(15), || !whatsapp_events(&receiver, "whatsapp.message").is_empty())
+    );
+    let messages = whatsapp_events(&receiver, "whatsapp.message");
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let data = &messages[0]["data"];
+    assert_eq!((data["id"].as_str(), data["from"].as_str()), (Some(id.as_str()), Some("+15557770001")));
+    assert_eq!((data["type"].as_str(), data["text"].as_str()), (Some("text"), Some("hello agent")));
+    let signed =
+        receiver.received().into_iter().find(|r| r.json()["type"] == "whatsapp.message").expect("one");
+    assert!(delivery_support::signature_valid(SECRET, &signed));
+
+    // A send reaches the contact once, even when retried with the same key.
+    let body = json!({"to": "+15557770001", "text": "hi from the agent"});
+    let (first, sent) = api_post(&daemon, &token, "/api/whatsapp/acme/send", body.clone(), Some("order-42"));
+    assert_eq!(first, 202, "{sent}");
+    let (again, replay) = api_post(&daemon, &token, "/api/whatsapp/acme/send", body, Some("order-42"));
+    assert_eq!(again, 202, "{replay}");
+    assert_eq!(replay["message_id"], sent["message_id"]);
+    assert_eq!(replay["replayed"], true);
+    let other = json!({"to": "+15557770001", "text": "something else"});
+    let (reused, _) = api_post(&daemon, &token, "/api/whatsapp/acme/send", other, Some("order-42"));
+    assert_eq!(reused, 409, "one key, one message");
+    assert!(eventually(Duration::from_secs(10), || !wasim.received("+15557770001").is_empty()));
+    std::thread::sleep(Duration::from_millis(500));
+    let got = wasim.received("+15557770001");
+    assert_eq!(got.len(), 1, "sent once: {got:?}");
+    assert_eq!(got[0]["text"], "hi from the agent");
+    assert_eq!(got[0]["id"], sent["message_id"]);
+
+    // Restarted on the same data, it reconnects without a QR; a message sent
+    // while it was down arrives after the restart.
+    let data_dir = daemon.data_dir.clone();
+    assert!(daemon.terminate(Duration::from_secs(30)).success());
+    wasim.send("+15557770002", "+15550001111", "while you were away");
+    let daemon = daemon_on(&wasim, Some(data_dir), &[]);
+    wait_state(&daemon, "acme", "connected");
+    assert!(eventually(Duration::from_secs(20), || {
+        whatsapp_events(&receiver, "whatsapp.message")
+            .iter()
+            .any(|e| e["data"]["text"] == "while you were away")
+    }));
+    let states = connection_states(&receiver);
+    for expected in ["pairing", "connected", "stopped", "connecting"] {
+        assert!(states.iter().any(|s| s == expected), "{expected} announced: {states:?}");
+    }
+    let sessions = daemon.cli(&["sessions", "--json"]);
+    let sessions: Value = serde_json::from_slice(&sessions.stdout).expect("sessions json");
+    assert_eq!(sessions[0]["tenant"], "acme");
+    assert_eq!(sessions[0]["state"], "connected");
+    assert_eq!(sessions[0]["worker"], "running");
+}
+
+#[test]
+fn paired_by_phone_number_code() {
+    let wasim = Wasim::start();
+    let daemon = daemon(&wasim);
+    let token = add_tenant(&daemon, "bycode", None);
+    let (bad, body) =
+        api_post(&daemon, &token, "/api/whatsapp/bycode/pair-code", json!({"phone": "555"}), None);
+    assert_eq!(bad, 400, "{body}");
+    let (ok, body) =
+        api_post(&daemon, &token, "/api/whatsapp/bycode/pair-code", json!({"phone": "+15550002222"}), None);
+    assert_eq!(ok, 200, "{body}");
+    let code = body["code"].as_str().expect("code");
+    assert_eq!(code.len(), 8, "{body}");
+    wasim.enter_pair_code("+15550002222", code);
+    let connected = wait_state(&daemon, "bycode", "connected");
+    assert_eq!(connected["phone"], "+15550002222");
+}
+
+#[test]
+fn faults_lead_to_their_documented_states_and_recoveries() {
+    let wasim = Wasim::start();
+    let receiver = Receiver::ok();
+    let daemon = daemon(&wasim);
+    let token = add_tenant(&daemon, "faulty", Some(&receiver.url()));
+    let phone = "+15550003333";
+    pair(&daemon, &wasim, "faulty", phone);
+
+    // A dropped socket and a 503: the client reconnects by itself.
+    for kind in ["drop", "unavailable503"] {
+        let before = status(&daemon, "faulty")["reconnects"].as_i64().unwrap_or(0);
+        assert_eq!(wasim.fault(phone, kind, None), 1);
+        assert!(
+            eventually(STATE_WAIT, || {
+                let s = status(&daemon, "faulty");
+                s["state"] == "connected" && s["reconnects"].as_i64().unwrap_or(0) > before
+            }),
+            "{kind}: {}",
+            status(&daemon, "faulty")
+        );
+    }
+
+    // A temporary ban: `banned` with its expiry, no reconnect until then.
+    wasim.fault(phone, "ban", Some(8));
+    let banned = wait_state(&daemon, "faulty", "banned");
+    assert!(banned["banned_until"].as_str().is_some(), "{banned}");
+    wait_state(&daemon, "faulty", "connected");
+
+    // Replaced by another client: parked, loudly, until an operator restarts it.
+    wasim.fault(phone, "replaced", None);
+    let replaced = wait_state(&daemon, "faulty", "replaced");
+    assert!(replaced["last_error"].as_str().unwrap_or("").contains("replaced"), "{replaced}");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(status(&daemon, "faulty")["state"], "replaced", "not restarted blindly");
+    let (code, _) = api_post(&daemon, &token, "/api/whatsapp/faulty/restart", json!({}), None);
+    assert_eq!(code, 202);
+    wait_state(&daemon, "faulty", "connected");
+
+    // Logged out from the phone: the session store is wiped; it waits for pairing.
+    wasim.fault(phone, "logout", None);
+    let logged_out = wait_state(&daemon, "faulty", "logged_out");
+    assert!(logged_out["phone"].is_null(), "{logged_out}");
+    assert!(eventually(Duration::from_secs(5), || !daemon
+        .data_dir
+        .join("tenants/faulty/whatsapp.db")
+        .exists()));
+    assert!(qr_code(&daemon, &token, "faulty")["code"].is_string(), "a new pairing can start");
+
+    // The backend heard every change, with its reason.
+    assert!(eventually(Duration::from_secs(10), || connection_states(&receiver)
+        .contains(&"logged_out".to_string())));
+    let states = connection_states(&receiver);
+    for expected in ["reconnecting", "banned", "replaced", "logged_out"] {
+        assert!(states.iter().any(|s| s == expected), "{expected}: {states:?}");
+    }
+    assert!(whatsapp_events(&receiver, "whatsapp.connection")
+        .iter()
+        .all(|e| e["data"]["reason"].is_string()));
+}
+
+#[test]
+fn a_panicking_worker_restarts_while_its_neighbour_keeps_flowing_and_a_flapping_one_is_quarantined() {
+    let wasim = Wasim::start();
+    let receiver = Receiver::ok();
+    let daemon = daemon(&wasim);
+    add_tenant(&daemon, "crashy", Some(&receiver.url()));
+    add_tenant(&daemon, "steady", Some(&receiver.url()));
+    let flappy_token = add_tenant(&daemon, "flappy", None);
+    pair(&daemon, &wasim, "crashy", "+15550004441");
+    pair(&daemon, &wasim, "steady", "+15550004442");
+
+    let reply = common::admin_request(
+        &daemon.data_dir,
+        json!({"kind": "fault", "target": "worker:crashy", "action": "panic"}),
+    );
+    assert!(reply.get("ok").is_some(), "{reply}");
+    // The neighbour's messages keep flowing while the crashed worker restarts.
+    for n in 0..3 {
+        wasim.send("+15557770009", "+15550004442", &format!("steady {n}"));
+    }
+    assert!(eventually(Duration::from_secs(20), || {
+        whatsapp_events(&receiver, "whatsapp.message").iter().filter(|e| e["tenant"] == "steady").count() >= 3
+    }));
+    wait_state(&daemon, "crashy", "connected");
+    wasim.send("+15557770009", "+15550004441", "after the crash");
+    let arrived = eventually(Duration::from_secs(20), || {
+        whatsapp_events(&receiver, "whatsapp.message").iter().any(|e| e["data"]["text"] == "after the crash")
+    });
+    assert!(arrived, "log tail:\n{}", tail(&daemon.log()));
+    let sessions: Value = serde_json::from_slice(&daemon.cli(&["sessions", "--json"]).stdout).expect("json");
+    let crashy =
+        sessions.as_array().and_then(|a| a.iter().find(|s| s["tenant"] == "crashy")).expect("crashy");
+    assert_eq!(crashy["worker"], "running");
+
+    // A worker that fails at every start is quarantined (max_restarts = 3)...
+    let reply = common::admin_request(
+        &daemon.data_dir,
+        json!({"kind": "fault", "target": "worker:flappy", "action": "fail-starts"}),
+    );
+    assert!(reply.get("ok").is_some(), "{reply}");
+    let quarantined = wait_state(&daemon, "flappy", "quarantined");
+    assert!(quarantined["last_error"].as_str().unwrap_or("").contains("injected"), "{quarantined}");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(status(&daemon, "flappy")["state"], "quarantined", "stays down");
+    assert_eq!(status(&daemon, "steady")["state"], "connected", "neighbours untouched");
+    // ...until an operator restarts it once the cause is gone.
+    common::admin_request(
+        &daemon.data_dir,
+        json!({"kind": "fault", "target": "worker:flappy", "action": "heal"}),
+    );
+    let (code, _) = api_post(&daemon, &flappy_token, "/api/whatsapp/flappy/restart", json!({}), None);
+    assert_eq!(code, 202);
+    wait_state(&daemon, "flappy", "unpaired");
+}
+
+#[test]
+fn a_tenant_token_reaches_only_its_own_tenant() {
+    let wasim = Wasim::start();
+    let daemon = daemon(&wasim);
+    let a = add_tenant(&daemon, "tenant-a", None);
+    add_tenant(&daemon, "tenant-b", None);
+    let b = "/api/whatsapp/tenant-b";
+    for path in ["status", "qr?format=json"] {
+        let (code, body) = api_get(&daemon, &a, &format!("{b}/{path}"));
+        assert_eq!(code, 404, "{path}: {body}");
+    }
+    for path in ["send", "logout", "restart", "pair-code"] {
+        let body = json!({"to": "+15550000000", "text": "x", "phone": "+15550000000"});
+        let (code, reply) = api_post(&daemon, &a, &format!("{b}/{path}"), body, None);
+        assert_eq!(code, 404, "{path}: {reply}");
+    }
+    // Its own tenant: answered (not connected, so a send is refused clearly).
+    let (code, body) = api_post(
+        &daemon,
+        &a,
+        "/api/whatsapp/tenant-a/send",
+        json!({"to": "+15550000000", "text": "x"}),
+        None,
+    );
+    assert_eq!(code, 409, "{body}");
+    assert_eq!(body["error"]["code"], "not_connected");
+    assert_eq!(status(&daemon, "tenant-b")["state"], "unpaired", "B was never touched");
+}
+
+#[test]
+fn tenant_pair_and_logout_work_without_a_daemon() {
+    let wasim = Wasim::start();
+    // A daemon only to create the tenant, then stopped.
+    let mut first = daemon(&wasim);
+    add_tenant(&first, "solo", None);
+    let (dir, data_dir) = (first.dir.clone(), first.data_dir.clone());
+    assert!(first.terminate(Duration::from_secs(30)).success());
+
+    // Pairs in-process by phone code: the CLI prints the code, the phone enters it.
+    let mut child = common::command(&dir)
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .args(["tenant", "pair", "solo", "--phone", "+15550005555", "--timeout", "60"])
+        .env("WHATSAPP_WS_URL", wasim.ws_url())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn pair");
+    let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    let code = loop {
+        line.clear();
+        let n = std::io::BufRead::read_line(&mut out, &mut line).expect("read");
+        assert!(n > 0, "pair ended before showing a code");
+        if let Some(code) = line.trim().strip_prefix("Pair code: ") {
+            break code.replace('-', "");
+        }
+    };
+    wasim.enter_pair_code("+15550005555", &code);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).expect("rest");
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "pair: {rest}");
+    assert!(rest.contains("Paired") && rest.contains("+15550005555"), "{rest}");
+
+    // The daemon started later connects it without pairing again.
+    let daemon = daemon_on(&wasim, Some(data_dir.clone()), &[]);
+    wait_state(&daemon, "solo", "connected");
+    drop(daemon);
+
+    // Logout without a daemon wipes the session store.
+    let output = common::cli(&dir, &data_dir, &["tenant", "logout", "solo", "--json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let reply: Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(reply["state"], "logged_out");
+    assert!(!data_dir.join("tenants/solo/whatsapp.db").exists());
+    let sessions = stdout(&common::cli(&dir, &data_dir, &["sessions"]));
+    assert!(sessions.contains("logged_out"), "{sessions}");
+}
+
+/// Runs `command` on a pseudo-terminal `columns` wide; returns the child and
+/// the terminal's output, collected as it comes.
+fn spawn_in_pty(
+    command: &mut std::process::Command,
+    columns: u16,
+) -> (std::process::Child, std::sync::Arc<std::sync::Mutex<String>>) {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let (mut master, mut slave) = (0, 0);
+    let size = libc::winsize { ws_row: 70, ws_col: columns, ws_xpixel: 0, ws_ypixel: 0 };
+    // SAFETY: openpty writes two descriptors we then own.
+    let rc = unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), &size) };
+    assert_eq!(rc, 0, "openpty");
+    // SAFETY: both descriptors were just opened for us and are owned once.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    command.stdin(slave.try_clone().expect("dup")).stdout(slave.try_clone().expect("dup")).stderr(slave);
+    let child = command.spawn().expect("spawn in pty");
+    let output = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = output.clone();
+    std::thread::spawn(move || {
+        let mut master = std::fs::File::from(master);
+        let mut buffer = [0u8; 4096];
+        // Ends with EIO once the child and every copy of the slave are gone.
+        while let Ok(n) = std::io::Read::read(&mut master, &mut buffer) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap_or_else(|p| p.into_inner()).push_str(&String::from_utf8_lossy(&buffer[..n]));
+        }
+    });
+    (child, output)
+}
+
+fn wait_exit(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        assert!(std::time::Instant::now() < deadline, "did not exit within {limit:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn tenant_pair_draws_the_qr_in_a_terminal_then_reports_the_link() {
+    let wasim = Wasim::start();
+    let daemon = daemon(&wasim);
+    add_tenant(&daemon, "ptyco", None);
+    add_tenant(&daemon, "narrow", None);
+
+    let mut pair = common::command(&daemon.dir);
+    pair.arg("--data-dir").arg(&daemon.data_dir).args(["tenant", "pair", "ptyco", "--timeout", "60"]);
+    let (mut child, output) = spawn_in_pty(&mut pair, 120);
+    let drawn = eventually(Duration::from_secs(30), || {
+        output.lock().map(|o| o.contains("Scan with WhatsApp")).unwrap_or(false)
+    });
+    let shown = output.lock().map(|o| o.clone()).unwrap_or_default();
+    assert!(drawn, "no QR drawn: {shown}");
+    assert!(shown.contains('▀') || shown.contains('▄'), "dense glyphs: {shown}");
+    assert!(shown.contains("\x1b[38;5;16;48;5;231m"), "forced black-on-white colours on a terminal");
+    assert!(shown.contains("more code"), "codes left shown: {shown}");
+    // The phone scans the code the daemon's worker is showing (the same one).
+    let code = qr_code(&daemon, SECRET, "ptyco")["code"].as_str().expect("code").to_string();
+    wasim.scan(&code, "+15550006666");
+    let status = wait_exit(&mut child, Duration::from_secs(30));
+    let shown = output.lock().map(|o| o.clone()).unwrap_or_default();
+    assert!(status.success(), "pair failed: {shown}");
+    assert!(shown.contains("Paired") && shown.contains("+15550006666"), "{shown}");
+    wait_state(&daemon, "ptyco", "connected");
+
+    // Too narrow for the code: a clear refusal instead of an unscannable QR.
+    let mut pair = common::command(&daemon.dir);
+    pair.arg("--data-dir").arg(&daemon.data_dir).args(["tenant", "pair", "narrow", "--timeout", "30"]);
+    let (mut child, output) = spawn_in_pty(&mut pair, 40);
+    let status = wait_exit(&mut child, Duration::from_secs(30));
+    let shown = output.lock().map(|o| o.clone()).unwrap_or_default();
+    assert_eq!(status.code(), Some(1), "{shown}");
+    assert!(shown.contains("40 columns wide") && shown.contains("--phone"), "{shown}");
+}
