@@ -99,27 +99,45 @@ fn paired_by_qr_messages_flow_both_ways_and_a_restart_reconnects_without_a_qr() 
     assert_eq!(got[0]["text"], "hi from the agent");
     assert_eq!(got[0]["id"], sent["message_id"]);
 
-    // Restarted on the same data, it reconnects without a QR; a message sent
-    // while it was down arrives after the restart.
+    // Crashed (SIGKILL) and restarted on the same data, it reconnects without
+    // a QR; a message sent while it was down arrives after the restart, once.
     let data_dir = daemon.data_dir.clone();
-    assert!(daemon.terminate(Duration::from_secs(30)).success());
+    daemon.kill();
     wasim.send("+15557770002", "+15550001111", "while you were away");
-    let daemon = daemon_on(&wasim, Some(data_dir), &[]);
+    let mut daemon = daemon_on(&wasim, Some(data_dir.clone()), &[]);
     wait_state(&daemon, "acme", "connected");
-    assert!(eventually(Duration::from_secs(20), || {
+    let away = || {
         whatsapp_events(&receiver, "whatsapp.message")
             .iter()
-            .any(|e| e["data"]["text"] == "while you were away")
-    }));
+            .filter(|e| e["data"]["text"] == "while you were away")
+            .count()
+    };
+    assert!(eventually(Duration::from_secs(20), || away() == 1));
     let states = connection_states(&receiver);
-    for expected in ["pairing", "connected", "stopped", "connecting"] {
+    for expected in ["pairing", "connected", "connecting"] {
         assert!(states.iter().any(|s| s == expected), "{expected} announced: {states:?}");
     }
+    // A graceful stop records `stopped`; the next start reconnects again.
+    assert!(daemon.terminate(Duration::from_secs(30)).success());
+    let daemon = daemon_on(&wasim, Some(data_dir), &[]);
+    wait_state(&daemon, "acme", "connected");
+    // Stored at shutdown, delivered once the daemon runs again.
+    assert!(eventually(Duration::from_secs(10), || connection_states(&receiver).contains(&"stopped".into())));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(away(), 1, "a redelivery is never stored twice");
     let sessions = daemon.cli(&["sessions", "--json"]);
     let sessions: Value = serde_json::from_slice(&sessions.stdout).expect("sessions json");
     assert_eq!(sessions[0]["tenant"], "acme");
     assert_eq!(sessions[0]["state"], "connected");
     assert_eq!(sessions[0]["worker"], "running");
+    let verbose: Value = common::http()
+        .get(daemon.url("/healthz/whatsapp?verbose"))
+        .send()
+        .expect("get")
+        .json()
+        .expect("json");
+    assert_eq!(verbose["tenants"][0]["state"], "connected", "{verbose}");
+    assert_eq!(verbose["tenants"][0]["worker"], "running", "{verbose}");
 }
 
 #[test]
@@ -334,6 +352,23 @@ fn tenant_pair_and_logout_work_without_a_daemon() {
     assert!(!data_dir.join("tenants/solo/whatsapp.db").exists());
     let sessions = stdout(&common::cli(&dir, &data_dir, &["sessions"]));
     assert!(sessions.contains("logged_out"), "{sessions}");
+
+    // `sessions --watch --json`: one document per refresh, one per line.
+    let mut watch = common::command(&dir)
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .args(["sessions", "--watch", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn watch");
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(watch.stdout.take().expect("stdout")));
+    for _ in 0..2 {
+        let line = lines.next().expect("a refresh").expect("read");
+        let rows: Value = serde_json::from_str(&line).expect("one JSON document per line");
+        assert_eq!(rows[0]["tenant"], "solo");
+    }
+    let _ = watch.kill();
+    let _ = watch.wait();
 }
 
 /// Runs `command` on a pseudo-terminal `columns` wide; returns the child and
@@ -405,6 +440,15 @@ fn tenant_pair_draws_the_qr_in_a_terminal_then_reports_the_link() {
     assert!(status.success(), "pair failed: {shown}");
     assert!(shown.contains("Paired") && shown.contains("+15550006666"), "{shown}");
     wait_state(&daemon, "ptyco", "connected");
+
+    // Logout through the daemon: its connected client unlinks the device.
+    let output = daemon.cli(&["tenant", "logout", "ptyco"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(wait_state(&daemon, "ptyco", "logged_out")["phone"], Value::Null);
+    assert!(!daemon.data_dir.join("tenants/ptyco/whatsapp.db").exists());
+    // Removal stops the worker and deletes the tenant's files.
+    assert!(daemon.cli(&["tenant", "remove", "ptyco", "--yes"]).status.success());
+    assert!(!daemon.data_dir.join("tenants/ptyco").exists());
 
     // Too narrow for the code: a clear refusal instead of an unscannable QR.
     let mut pair = common::command(&daemon.dir);
