@@ -89,16 +89,7 @@ impl LocalPairing {
         phone: Option<String>,
         steps: mpsc::Sender<Step>,
     ) -> AppResult<LocalPairing> {
-        data.ensure()?;
-        let busy = Duration::from_millis(config.store.busy_timeout_ms);
-        let store = crate::store::Store::open(&data.db_path(), busy)?;
-        let lookup = id.as_str().to_string();
-        if !store.with_conn(|c| crate::store::tenants::exists(c, &lookup))? {
-            return Err(AppError::failed(format!(
-                "no tenant `{id}`; add it with `agentlocator tenant add {id}`"
-            )));
-        }
-        let events = crate::store::EventWriter::start(&data.db_path(), busy)?;
+        let (store, events) = open_for_tenant(config, data, id)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -149,6 +140,26 @@ impl LocalPairing {
         let _ = self.stop.send(());
         let _ = self.thread.join();
     }
+}
+
+/// The store and an event writer for working on tenant `id` without a
+/// daemon; refuses an unknown tenant.
+fn open_for_tenant(
+    config: &crate::config::Config,
+    data: &crate::paths::DataDir,
+    id: &TenantId,
+) -> AppResult<(crate::store::Store, crate::store::EventWriter)> {
+    data.ensure()?;
+    let busy = Duration::from_millis(config.store.busy_timeout_ms);
+    let store = crate::store::Store::open(&data.db_path(), busy)?;
+    let lookup = id.as_str().to_string();
+    if !store.with_conn(|c| crate::store::tenants::exists(c, &lookup))? {
+        return Err(AppError::failed(format!(
+            "no tenant `{id}`; add it with `agentlocator tenant add {id}`"
+        )));
+    }
+    let events = crate::store::EventWriter::start(&data.db_path(), busy)?;
+    Ok((store, events))
 }
 
 /// Shows each code until the phone links the device, the attempt ends or
@@ -313,14 +324,7 @@ fn logout_locally(
     data: &crate::paths::DataDir,
     id: &TenantId,
 ) -> AppResult<String> {
-    data.ensure()?;
-    let busy = Duration::from_millis(config.store.busy_timeout_ms);
-    let store = crate::store::Store::open(&data.db_path(), busy)?;
-    let lookup = id.as_str().to_string();
-    if !store.with_conn(|c| crate::store::tenants::exists(c, &lookup))? {
-        return Err(AppError::failed(format!("no tenant `{id}`")));
-    }
-    let events = crate::store::EventWriter::start(&data.db_path(), busy)?;
+    let (store, events) = open_for_tenant(config, data, id)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
