@@ -156,6 +156,9 @@ fn paired_by_phone_number_code() {
     wasim.enter_pair_code("+15550002222", code);
     let connected = wait_state(&daemon, "bycode", "connected");
     assert_eq!(connected["phone"], "+15550002222");
+    let log = daemon.log();
+    assert!(log.contains("Stage 1 complete") || log.contains("pairing by phone"), "the log was captured");
+    assert!(!log.contains(code), "the pair code is a secret: never logged");
 }
 
 #[test]
