@@ -335,6 +335,14 @@ fn tenant_pair_and_logout_work_without_a_daemon() {
             break code.replace('-', "");
         }
     };
+    // A daemon started meanwhile waits for the pairing process to let go of
+    // the session (two clients on one device would fight) instead of failing.
+    let daemon = daemon_on(&wasim, Some(data_dir.clone()), &[]);
+    assert!(
+        eventually(Duration::from_secs(10), || daemon.log().contains("waiting for it")),
+        "{}",
+        tail(&daemon.log())
+    );
     wasim.enter_pair_code("+15550005555", &code);
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut out, &mut rest).expect("rest");
@@ -342,9 +350,9 @@ fn tenant_pair_and_logout_work_without_a_daemon() {
     assert!(status.success(), "pair: {rest}");
     assert!(rest.contains("Paired") && rest.contains("+15550005555"), "{rest}");
 
-    // The daemon started later connects it without pairing again.
-    let daemon = daemon_on(&wasim, Some(data_dir.clone()), &[]);
+    // Then it takes over and connects the device without pairing again.
     wait_state(&daemon, "solo", "connected");
+    assert!(!daemon.log().contains("quarantined"));
     drop(daemon);
 
     // Logout without a daemon wipes the session store.

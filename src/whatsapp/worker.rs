@@ -30,18 +30,42 @@ pub async fn run(
         Ok(files) => files,
         Err(e) => return fail(&shared, &tenant, &slot, e).await,
     };
-    let _lock = match files.lock() {
+    let _lock = match wait_for_session_lock(&tenant, &files, &mut stop).await {
         Ok(Some(lock)) => lock,
-        Ok(None) => {
-            let why = "another process is using this tenant's WhatsApp session (a `tenant pair` without the daemon?)";
-            return fail(&shared, &tenant, &slot, why.into()).await;
-        }
+        Ok(None) => return WorkerExit::Stopped,
         Err(e) => return fail(&shared, &tenant, &slot, e).await,
     };
     let Some(mut commands) = slot.lease_commands() else {
         return WorkerExit::Failed("another run of this worker still holds its command inbox".into());
     };
     run_locked(&shared, &tenant, &slot, &files, &mut stop, &mut commands).await
+}
+
+/// How often a worker checks whether another process let go of the session.
+const LOCK_RETRY: Duration = Duration::from_secs(1);
+
+/// Takes the tenant's session lock, waiting while another process (a
+/// `tenant pair` run without the daemon) holds it: that is not a failure to
+/// back off from or be quarantined for. `Ok(None)` when stopped meanwhile.
+async fn wait_for_session_lock(
+    tenant: &TenantId,
+    files: &SessionFiles,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<Option<crate::paths::FileLock>, String> {
+    let mut told = false;
+    loop {
+        if let Some(lock) = files.lock()? {
+            return Ok(Some(lock));
+        }
+        if !told {
+            tracing::info!(%tenant, "another process is using this tenant's WhatsApp session; waiting for it");
+            told = true;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(LOCK_RETRY) => {}
+            _ = super::stop_requested(stop) => return Ok(None),
+        }
+    }
 }
 
 async fn fail(shared: &Shared, tenant: &TenantId, slot: &Slot, why: String) -> WorkerExit {
