@@ -138,6 +138,8 @@ fn paired_by_qr_messages_flow_both_ways_and_a_restart_reconnects_without_a_qr() 
         .expect("json");
     assert_eq!(verbose["tenants"][0]["state"], "connected", "{verbose}");
     assert_eq!(verbose["tenants"][0]["worker"], "running", "{verbose}");
+    let metrics = common::http().get(daemon.url("/metrics")).send().expect("metrics").text().expect("text");
+    assert!(metrics.contains(r#"agentlocator_whatsapp_state_changes_total{state="connected"}"#), "{metrics}");
 }
 
 #[test]

@@ -245,6 +245,8 @@ async fn stop_requested(stop: &mut tokio::sync::watch::Receiver<bool>) {
 async fn record_change(store: &Store, tenant: &TenantId, slot: &Slot, change: Change) {
     slot.set_state(change.state, &change.reason, change.phone.clone());
     tracing::info!(%tenant, state = %change.state, reason = %change.reason, "whatsapp state");
+    metrics::counter!("agentlocator_whatsapp_state_changes_total", "state" => change.state.as_str())
+        .increment(1);
     if let Err(e) = state::record(store, tenant, change).await {
         tracing::error!(%tenant, error = %e, "cannot record the WhatsApp state change");
     }
