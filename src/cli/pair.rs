@@ -249,7 +249,11 @@ fn show_code(pairing: &Pairing, phone: Option<&str>, interactive: bool, shown: u
             )?;
         }
         Pairing::PhoneCode { code, .. } => {
-            let shown = if code.len() == 8 { format!("{}-{}", &code[..4], &code[4..]) } else { code.clone() };
+            let shown = if code.len() == 8 && code.is_ascii() {
+                format!("{}-{}", &code[..4], &code[4..])
+            } else {
+                code.clone()
+            };
             write(&mut out, &format!("Pair code: {shown}"))?;
             write(
                 &mut out,

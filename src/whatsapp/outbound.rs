@@ -154,10 +154,9 @@ async fn reserve_turn(slot: &Slot, interval: Duration, max_wait: Duration) -> Re
 /// `+E164` becomes a phone JID; anything else must parse as a JID.
 fn recipient(to: &str) -> Result<Jid, SendError> {
     let to = to.trim();
-    if let Some(digits) = to.strip_prefix('+') {
+    if to.starts_with('+') {
         let phone = crate::tenants::parse_e164(to).map_err(SendError::Invalid)?;
-        debug_assert_eq!(&phone[1..], digits);
-        return format!("{}@s.whatsapp.net", &phone[1..])
+        return format!("{}@s.whatsapp.net", phone.trim_start_matches('+'))
             .parse()
             .map_err(|e| SendError::Invalid(format!("`to`: {e}")));
     }
