@@ -163,7 +163,7 @@ impl Default for WhatsappConfig {
             ws_url: None,
             send_interval_ms: 1000,
             send_queue_max_wait_ms: 5000,
-            connect_stagger_ms: 20,
+            connect_stagger_ms: 10,
             max_restarts: 5,
             restart_window_s: 600,
             restart_backoff_base_ms: 1000,

@@ -42,6 +42,7 @@ pub async fn serve(config: Config, data: DataDir) -> AppResult<()> {
             "internal secret: none configured, generated one and stored it (mode 0600); set INTERNAL_SECRET to choose your own"
         ),
     }
+    raise_open_files_limit();
     let store = Store::open(&data.db_path(), Duration::from_millis(config.store.busy_timeout_ms))?;
     let events = EventWriter::start(&data.db_path(), Duration::from_millis(config.store.busy_timeout_ms))?;
     let metrics = install_metrics()?;
@@ -138,6 +139,38 @@ pub async fn serve(config: Config, data: DataDir) -> AppResult<()> {
     let _ = admin_task.await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Each connected tenant holds about five descriptors (its WebSocket, its
+/// session store's database, WAL and lock files), so the common soft limit of
+/// 1024 runs out near 190 tenants. Raise the soft limit to the hard one, as
+/// far as the system allows, and say what we got.
+fn raise_open_files_limit() {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return;
+    }
+    let before = limit.rlim_cur;
+    if limit.rlim_cur < limit.rlim_max {
+        limit.rlim_cur = limit.rlim_max;
+        // SAFETY: as above.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
+            limit.rlim_cur = before;
+        }
+    }
+    let tenants = limit.rlim_cur / 5;
+    tracing::info!(
+        open_files = limit.rlim_cur,
+        raised_from = before,
+        "open-files limit (about {tenants} connected tenants)"
+    );
+    if limit.rlim_cur < 4096 {
+        tracing::warn!(
+            open_files = limit.rlim_cur,
+            "low open-files limit: each connected tenant needs about 5; raise it (systemd: LimitNOFILE=65536)"
+        );
+    }
 }
 
 fn install_metrics() -> AppResult<PrometheusHandle> {

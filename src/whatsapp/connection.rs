@@ -98,19 +98,6 @@ pub async fn build(
     builder.build().await.map_err(|e| format!("cannot build the WhatsApp client: {e}"))
 }
 
-/// Whether the session store at `db` holds a linked device. Builds a client
-/// without starting it (nothing connects).
-pub async fn is_paired(
-    settings: &Settings,
-    tenant: &TenantId,
-    db: &str,
-    events: &EventWriter,
-) -> Result<bool, String> {
-    let (tx, _rx) = mpsc::unbounded_channel();
-    let bot = build(settings, tenant, db, events, None, tx).await?;
-    Ok(bot.client().pn().is_some())
-}
-
 /// Runs `bot` until the run ends; keeps the slot's live view and the stored
 /// state current on the way.
 pub async fn drive(

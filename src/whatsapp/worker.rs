@@ -84,21 +84,20 @@ async fn run_locked(
 ) -> WorkerExit {
     let context = RunContext { tenant, slot, store: &shared.store };
     loop {
-        // Checked before anything creates the file: after a logout the store
-        // stays gone until a pairing needs a new one.
-        let paired = if files.exists() {
-            let db = match files.db_path_for_client() {
-                Ok(db) => db,
-                Err(e) => return fail(shared, tenant, slot, e).await,
-            };
-            match connection::is_paired(&shared.settings, tenant, &db, &shared.events).await {
-                Ok(paired) => paired,
-                Err(e) => return fail(shared, tenant, slot, e).await,
+        // A session store is opened once: when it holds a linked device, the
+        // client built on it is the one that connects. Checked before
+        // anything creates the file: after a logout the store stays gone
+        // until a pairing needs a new one.
+        let linked = if files.exists() {
+            match build_client(shared, tenant, slot, files, None).await {
+                Ok((bot, from_client)) if bot.client().pn().is_some() => Some((bot, from_client)),
+                Ok(_) => None,
+                Err(exit) => return exit,
             }
         } else {
-            false
+            None
         };
-        let pair = if paired {
+        let pair = if linked.is_some() {
             None
         } else {
             match wait_for_pairing_request(shared, tenant, slot, stop, commands).await {
@@ -113,16 +112,12 @@ async fn run_locked(
             Some(PairRequest::Phone(_)) => (WaState::Pairing, "pairing by phone number code"),
         };
         super::record_change(&shared.store, tenant, slot, Change::to(state, reason)).await;
-        let db = match files.db_path_for_client() {
-            Ok(db) => db,
-            Err(e) => return fail(shared, tenant, slot, e).await,
-        };
-        let (to_us, from_client) = mpsc::unbounded_channel();
-        let bot = match connection::build(&shared.settings, tenant, &db, &shared.events, pair.as_ref(), to_us)
-            .await
-        {
-            Ok(bot) => bot,
-            Err(e) => return fail(shared, tenant, slot, e).await,
+        let (bot, from_client) = match linked {
+            Some(client) => client,
+            None => match build_client(shared, tenant, slot, files, pair.as_ref()).await {
+                Ok(client) => client,
+                Err(exit) => return exit,
+            },
         };
         match connection::drive(&context, bot, pair.as_ref(), from_client, stop, commands).await {
             Outcome::Stopped => return stopped(shared, tenant, slot).await,
@@ -163,6 +158,30 @@ async fn run_locked(
             }
             Outcome::Failed(why) => return fail(shared, tenant, slot, why).await,
         }
+    }
+}
+
+/// Builds the tenant's client on its session store (created 0600 if
+/// missing), with the channel its events arrive on.
+async fn build_client(
+    shared: &Shared,
+    tenant: &TenantId,
+    slot: &Slot,
+    files: &SessionFiles,
+    pair: Option<&PairRequest>,
+) -> Result<
+    (whatsapp_rust::bot::Bot, mpsc::UnboundedReceiver<Arc<whatsapp_rust::types::events::Event>>),
+    WorkerExit,
+> {
+    let built = async {
+        let db = files.db_path_for_client()?;
+        let (to_us, from_client) = mpsc::unbounded_channel();
+        let bot = connection::build(&shared.settings, tenant, &db, &shared.events, pair, to_us).await?;
+        Ok::<_, String>((bot, from_client))
+    };
+    match built.await {
+        Ok(client) => Ok(client),
+        Err(e) => Err(fail(shared, tenant, slot, e).await),
     }
 }
 
