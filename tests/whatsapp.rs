@@ -435,7 +435,11 @@ fn tenant_pair_draws_the_qr_in_a_terminal_then_reports_the_link() {
     add_tenant(&daemon, "narrow", None);
 
     let mut pair = common::command(&daemon.dir);
-    pair.arg("--data-dir").arg(&daemon.data_dir).args(["tenant", "pair", "ptyco", "--timeout", "60"]);
+    // Colours are what this run checks: whatever the caller's environment says.
+    pair.arg("--data-dir")
+        .arg(&daemon.data_dir)
+        .args(["tenant", "pair", "ptyco", "--timeout", "60"])
+        .env_remove("NO_COLOR");
     let (mut child, output) = spawn_in_pty(&mut pair, 120);
     let drawn = eventually(Duration::from_secs(30), || {
         output.lock().map(|o| o.contains("Scan with WhatsApp")).unwrap_or(false)
