@@ -210,7 +210,17 @@ fn faults_lead_to_their_documented_states_and_recoveries() {
         .data_dir
         .join("tenants/faulty/whatsapp.db")
         .exists()));
-    assert!(qr_code(&daemon, &token, "faulty")["code"].is_string(), "a new pairing can start");
+    // A new pairing can start; paired again, banned for long, an operator's
+    // logout still unlinks it (without waiting out the ban).
+    let qr = qr_code(&daemon, &token, "faulty");
+    wasim.scan(qr["code"].as_str().expect("code"), phone);
+    wait_state(&daemon, "faulty", "connected");
+    wasim.fault(phone, "ban", Some(600));
+    wait_state(&daemon, "faulty", "banned");
+    let (code, body) = api_post(&daemon, &token, "/api/whatsapp/faulty/logout", json!({}), None);
+    assert_eq!((code, body["state"].as_str()), (200, Some("logged_out")), "{body}");
+    assert_eq!(status(&daemon, "faulty")["state"], "logged_out");
+    assert!(!daemon.data_dir.join("tenants/faulty/whatsapp.db").exists());
 
     // The backend heard every change, with its reason.
     assert!(eventually(Duration::from_secs(10), || connection_states(&receiver)
@@ -345,6 +355,10 @@ fn tenant_pair_and_logout_work_without_a_daemon() {
         "{}",
         tail(&daemon.log())
     );
+    // Meanwhile a logout is refused, clearly, rather than wiping a store in use.
+    let busy = daemon.cli(&["tenant", "logout", "solo"]);
+    assert_eq!(busy.status.code(), Some(1));
+    assert!(stderr(&busy).contains("another process"), "{}", stderr(&busy));
     wasim.enter_pair_code("+15550005555", &code);
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut out, &mut rest).expect("rest");

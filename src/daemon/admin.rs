@@ -184,10 +184,11 @@ async fn handle(request: AdminRequest, context: &Context) -> AdminReply {
             if let Err(e) = tenant_exists(context, &tenant).await {
                 return AdminReply::Error(e);
             }
-            let outcome = context.whatsapp.logout(&tenant).await;
-            context.whatsapp.start(&tenant);
-            match outcome {
+            match context.whatsapp.logout(&tenant).await {
                 Ok(state) => AdminReply::Ok(json!({"tenant": tenant, "state": state})),
+                Err(e @ crate::whatsapp::WhatsAppError::Busy(_)) => {
+                    AdminReply::Error(AdminError::new("conflict", e.to_string()))
+                }
                 Err(e) => AdminReply::Error(AdminError::new("unavailable", e.to_string())),
             }
         }

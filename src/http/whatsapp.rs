@@ -16,7 +16,7 @@ use super::{ApiError, AppState, Caller};
 use crate::store::tenants as rows;
 use crate::tenants::TenantId;
 use crate::whatsapp::views::SessionView;
-use crate::whatsapp::{PairRequest, Pairing, PairingError, SendError, SendRequest};
+use crate::whatsapp::{PairRequest, Pairing, PairingError, SendError, SendRequest, WhatsAppError};
 
 /// How long the pairing routes wait for the worker's first code.
 /// (Below the request time limit, `http.request_timeout_s`.)
@@ -200,12 +200,12 @@ async fn logout(
     Path(tenant): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let id = caller.authorize(&tenant, &state).await?;
-    let outcome = state.whatsapp.logout(&id).await;
-    // The worker (if any) goes back to waiting for a pairing.
-    state.whatsapp.start(&id);
-    let logged_out =
-        outcome.map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e.to_string()))?;
-    Ok(Json(json!({"tenant": id, "state": logged_out})))
+    let after = state.whatsapp.logout(&id).await.map_err(|e| match e {
+        WhatsAppError::Busy(m) => ApiError::new(StatusCode::CONFLICT, "session_busy", m),
+        WhatsAppError::Unavailable(m) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m),
+        WhatsAppError::Store(e) => ApiError::internal(e),
+    })?;
+    Ok(Json(json!({"tenant": id, "state": after})))
 }
 
 async fn restart(

@@ -148,13 +148,12 @@ pub async fn drive(
                 break ended.unwrap_or(Outcome::Failed(why));
             }
             command = commands.recv() => match command {
-                Some(Command::Logout) => {
+                Command::Logout => {
                     tracing::info!(tenant = %context.tenant, "logging out at the operator's request");
                     // Dispatches LoggedOut, which ends this run below.
                     client.logout().await;
                 }
-                Some(Command::Panic) => panic!("injected fault: worker panic"),
-                None => {}
+                Command::Panic => panic!("injected fault: worker panic"),
             },
         }
     };

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 pub use outbound::{SendError, SendRequest, Sent};
 pub use pairing::{PairingError, PairingUpdate};
-pub use slot::{Live, PairRequest, Pairing};
+pub use slot::{PairRequest, Pairing};
 pub use state::WaState;
 
 use slot::{Command, Slot};
@@ -92,10 +92,9 @@ pub struct WhatsApp {
 /// Why an operation on a tenant's WhatsApp could not be done.
 #[derive(Debug, thiserror::Error)]
 pub enum WhatsAppError {
+    /// Another process runs this tenant's client.
     #[error("{0}")]
-    Conflict(String),
-    #[error("{0}")]
-    NotConnected(String),
+    Busy(String),
     #[error("{0}")]
     Unavailable(String),
     #[error("{0}")]
@@ -149,11 +148,6 @@ impl WhatsApp {
         self.start(tenant);
     }
 
-    /// The live view of a tenant's worker.
-    pub fn live(&self, tenant: &TenantId) -> Live {
-        self.shared.slot(tenant).snapshot()
-    }
-
     /// The tenant's client's estimate of its retained heap, when it has one.
     pub async fn memory_estimate(&self, tenant: &TenantId) -> Option<u64> {
         let client = self.shared.slot(tenant).client()?;
@@ -165,26 +159,30 @@ impl WhatsApp {
         self.supervisor.snapshot(Duration::from_secs(2)).await.unwrap_or_default()
     }
 
-    /// Unlinks the tenant's device: a running client logs out (telling
-    /// WhatsApp) and its worker wipes the session store; without a running
-    /// client the store is wiped here.
+    /// Unlinks the tenant's device. A run of its worker in this process does
+    /// it (a connected client tells WhatsApp first), so the session store is
+    /// never wiped under a client that uses it; with no run anywhere, the
+    /// store is wiped here under the session lock. Answers the state after:
+    /// `logged_out`, or `unpaired` when nothing was linked.
     pub async fn logout(&self, tenant: &TenantId) -> Result<WaState, WhatsAppError> {
         let slot = self.shared.slot(tenant);
-        if slot.client().is_some() {
+        if slot.run_active() {
             let mut live = slot.watch();
             slot.send_command(Command::Logout);
-            let logged_out =
-                live.wait_for(|l| matches!(l.state, Some(WaState::LoggedOut | WaState::Unpaired)));
-            return match tokio::time::timeout(Duration::from_secs(20), logged_out).await {
-                Ok(Ok(_)) => Ok(WaState::LoggedOut),
+            let done = live.wait_for(|l| matches!(l.state, Some(WaState::LoggedOut | WaState::Unpaired)));
+            return match tokio::time::timeout(Duration::from_secs(20), done).await {
+                Ok(Ok(live)) => Ok(live.state.unwrap_or(WaState::LoggedOut)),
                 _ => Err(WhatsAppError::Unavailable("the worker did not confirm the logout in time".into())),
             };
         }
         let files =
             session::SessionFiles::prepare(&self.shared.data, tenant).map_err(WhatsAppError::Unavailable)?;
-        // Without a client nothing holds the lock for long; a worker waiting
-        // for pairing holds it, and has nothing to unlink either.
-        let _lock = files.lock().map_err(WhatsAppError::Unavailable)?;
+        let Some(_lock) = files.lock().map_err(WhatsAppError::Unavailable)? else {
+            return Err(WhatsAppError::Busy(format!(
+                "another process is using tenant `{tenant}`'s WhatsApp session (a `tenant pair` running \
+                 without the daemon?); log out once it has finished"
+            )));
+        };
         files.wipe().map_err(WhatsAppError::Unavailable)?;
         let change = Change::to(WaState::LoggedOut, "logged out by the operator; session store wiped")
             .with_phone(None);

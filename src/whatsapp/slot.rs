@@ -101,10 +101,6 @@ impl Slot {
         self.live.subscribe()
     }
 
-    pub fn snapshot(&self) -> Live {
-        self.live.borrow().clone()
-    }
-
     pub fn state(&self) -> Option<WaState> {
         self.live.borrow().state
     }
@@ -155,6 +151,12 @@ impl Slot {
         self.commands.send(command).is_ok()
     }
 
+    /// Whether a run of this worker is in progress in this process (it holds
+    /// the command inbox).
+    pub(super) fn run_active(&self) -> bool {
+        self.command_inbox.lock().map(|inbox| inbox.is_none()).unwrap_or(false)
+    }
+
     /// The command inbox, for the run in progress; given back when the
     /// lease drops, also when the run panics.
     pub(super) fn lease_commands(&self) -> Option<CommandLease<'_>> {
@@ -169,10 +171,15 @@ pub(super) struct CommandLease<'a> {
 }
 
 impl CommandLease<'_> {
-    pub(super) async fn recv(&mut self) -> Option<Command> {
+    /// The next command. The slot keeps the sending side, so the inbox
+    /// never closes while a run uses it.
+    pub(super) async fn recv(&mut self) -> Command {
         match self.inbox.as_mut() {
-            Some(inbox) => inbox.recv().await,
-            None => None,
+            Some(inbox) => match inbox.recv().await {
+                Some(command) => command,
+                None => std::future::pending().await,
+            },
+            None => std::future::pending().await,
         }
     }
 }

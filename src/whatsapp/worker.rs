@@ -127,23 +127,27 @@ async fn run_locked(
                     .await;
             }
             Outcome::LoggedOut(reason) => {
-                if let Err(e) = files.wipe() {
-                    return fail(shared, tenant, slot, e).await;
+                if let Err(exit) = wipe_logged_out(shared, tenant, slot, files, &reason).await {
+                    return exit;
                 }
-                let change =
-                    Change::to(WaState::LoggedOut, format!("{reason}; session store wiped")).with_phone(None);
-                super::record_change(&shared.store, tenant, slot, change).await;
             }
             Outcome::Banned { expire, reason } => {
-                let until = crate::store::now_unix() + expire.as_secs() as i64;
+                let seconds = i64::try_from(expire.as_secs()).unwrap_or(i64::MAX);
                 let mut change = Change::to(WaState::Banned, reason.clone()).with_error(reason);
-                change.banned_until = Some(until);
+                change.banned_until = Some(crate::store::now_unix().saturating_add(seconds));
                 super::record_change(&shared.store, tenant, slot, change).await;
                 tracing::warn!(%tenant, ?expire, "temporarily banned; reconnecting after the ban expires");
-                // Reconnecting during a ban only prolongs it.
-                tokio::select! {
-                    _ = tokio::time::sleep(expire) => {}
-                    _ = super::stop_requested(stop) => return stopped(shared, tenant, slot).await,
+                // Reconnecting during a ban only prolongs it; an operator may
+                // still log the device out meanwhile.
+                match sit_out_ban(expire, stop, commands).await {
+                    BanEnd::Expired => {}
+                    BanEnd::Stopped => return stopped(shared, tenant, slot).await,
+                    BanEnd::LogoutRequested => {
+                        let reason = "logged out by the operator during a ban";
+                        if let Err(exit) = wipe_logged_out(shared, tenant, slot, files, reason).await {
+                            return exit;
+                        }
+                    }
                 }
             }
             Outcome::Replaced => {
@@ -158,6 +162,43 @@ async fn run_locked(
             }
             Outcome::Failed(why) => return fail(shared, tenant, slot, why).await,
         }
+    }
+}
+
+/// Wipes the session store of an unlinked device and records `logged_out`.
+async fn wipe_logged_out(
+    shared: &Shared,
+    tenant: &TenantId,
+    slot: &Slot,
+    files: &SessionFiles,
+    reason: &str,
+) -> Result<(), WorkerExit> {
+    if let Err(e) = files.wipe() {
+        return Err(fail(shared, tenant, slot, e).await);
+    }
+    let change = Change::to(WaState::LoggedOut, format!("{reason}; session store wiped")).with_phone(None);
+    super::record_change(&shared.store, tenant, slot, change).await;
+    Ok(())
+}
+
+enum BanEnd {
+    Expired,
+    Stopped,
+    LogoutRequested,
+}
+
+async fn sit_out_ban(
+    expire: Duration,
+    stop: &mut watch::Receiver<bool>,
+    commands: &mut CommandLease<'_>,
+) -> BanEnd {
+    tokio::select! {
+        _ = tokio::time::sleep(expire) => BanEnd::Expired,
+        _ = super::stop_requested(stop) => BanEnd::Stopped,
+        command = commands.recv() => match command {
+            Command::Logout => BanEnd::LogoutRequested,
+            Command::Panic => panic!("injected fault: worker panic"),
+        },
     }
 }
 
@@ -217,8 +258,8 @@ async fn wait_for_pairing_request(
             changed = requests.changed() => if changed.is_err() { return None },
             command = commands.recv() => match command {
                 // Nothing linked, nothing to unlink.
-                Some(Command::Logout) | None => {}
-                Some(Command::Panic) => panic!("injected fault: worker panic"),
+                Command::Logout => {}
+                Command::Panic => panic!("injected fault: worker panic"),
             },
         }
     }
