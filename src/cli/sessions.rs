@@ -72,17 +72,18 @@ fn print_views(views: &[SessionView], live: bool) {
     let rows: Vec<Vec<String>> = views
         .iter()
         .map(|v| {
-            let state = match &v.banned_until {
-                Some(until) => format!("{} until {until}", v.state),
-                None => v.state.clone(),
+            let w = &v.whatsapp;
+            let state = match &w.banned_until {
+                Some(until) => format!("{} until {until}", w.state),
+                None => w.state.clone(),
             };
             vec![
                 v.tenant.clone(),
                 state,
-                or_dash(v.phone.as_deref()),
-                v.since.clone(),
-                v.reconnects.to_string(),
-                or_dash(v.last_error.as_deref()),
+                or_dash(w.phone.as_deref()),
+                w.since.clone(),
+                w.reconnects.to_string(),
+                or_dash(w.last_error.as_deref()),
                 v.memory_bytes.map_or_else(|| "-".into(), |b| format!("{:.1} KiB", b as f64 / 1024.0)),
             ]
         })

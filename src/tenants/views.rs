@@ -12,6 +12,8 @@ pub fn rfc3339(unix: i64) -> String {
         .unwrap_or_default()
 }
 
+/// A tenant's WhatsApp session as last recorded (also the core of the
+/// status route and of `sessions`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WhatsappView {
     pub state: String,
@@ -19,6 +21,22 @@ pub struct WhatsappView {
     pub since: String,
     pub reconnects: i64,
     pub last_error: Option<String>,
+    /// While banned: when the ban ends.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub banned_until: Option<String>,
+}
+
+impl WhatsappView {
+    pub fn from_row(row: &TenantRow) -> WhatsappView {
+        WhatsappView {
+            state: row.wa_state.clone(),
+            phone: row.wa_phone.clone(),
+            since: rfc3339(row.wa_state_since),
+            reconnects: row.wa_reconnects,
+            last_error: row.wa_last_error.clone(),
+            banned_until: row.wa_banned_until.filter(|_| row.wa_state == "banned").map(rfc3339),
+        }
+    }
 }
 
 /// A tenant with its secrets redacted.
@@ -39,13 +57,7 @@ pub struct TenantView {
 impl From<TenantRow> for TenantView {
     fn from(row: TenantRow) -> Self {
         TenantView {
-            whatsapp: WhatsappView {
-                state: row.wa_state,
-                phone: row.wa_phone,
-                since: rfc3339(row.wa_state_since),
-                reconnects: row.wa_reconnects,
-                last_error: row.wa_last_error,
-            },
+            whatsapp: WhatsappView::from_row(&row),
             id: row.id,
             name: row.name,
             webhook_url: row.webhook_url,

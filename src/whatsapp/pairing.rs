@@ -25,6 +25,22 @@ pub enum PairingUpdate {
     Ended { reason: String },
 }
 
+/// What the worker's live view means for a pairing caller who has already
+/// seen `shown`; `None` while there is nothing new. `requested`: the pairing
+/// request is still pending (the worker clears it when an attempt ends).
+fn step(live: &Live, shown: Option<&Pairing>, requested: bool) -> Option<PairingUpdate> {
+    let ended = || Some(PairingUpdate::Ended { reason: live.reason.clone() });
+    match live.state {
+        Some(WaState::Connected) => Some(PairingUpdate::Paired { phone: live.phone.clone() }),
+        Some(WaState::Unpaired | WaState::LoggedOut) if !requested => ended(),
+        Some(WaState::Stopped | WaState::Quarantined | WaState::Replaced | WaState::Banned) => ended(),
+        _ => match &live.pairing {
+            Some(pairing) if shown != Some(pairing) => Some(PairingUpdate::Code { pairing: pairing.clone() }),
+            _ => None,
+        },
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum PairingError {
     #[error("{0}")]
@@ -84,32 +100,16 @@ impl PairingSession {
     /// The next step; `None` when the worker went away.
     pub async fn next(&mut self) -> Option<PairingUpdate> {
         loop {
-            {
+            let update = {
                 let live = self.live.borrow_and_update();
-                if live.state == Some(WaState::Connected) {
-                    return Some(PairingUpdate::Paired { phone: live.phone.clone() });
+                let requested = self.slot.pair_requests().borrow().is_some();
+                step(&live, self.shown.as_ref(), requested)
+            };
+            if let Some(update) = update {
+                if let PairingUpdate::Code { pairing } = &update {
+                    self.shown = Some(pairing.clone());
                 }
-                if matches!(live.state, Some(WaState::Unpaired | WaState::LoggedOut)) && self.shown.is_some()
-                {
-                    return Some(PairingUpdate::Ended { reason: live.reason.clone() });
-                }
-                if matches!(live.state, Some(WaState::Unpaired | WaState::LoggedOut))
-                    && self.slot.pair_requests().borrow().is_none()
-                {
-                    return Some(PairingUpdate::Ended { reason: live.reason.clone() });
-                }
-                if let Some(pairing) = &live.pairing {
-                    if self.shown.as_ref() != Some(pairing) {
-                        self.shown = Some(pairing.clone());
-                        return Some(PairingUpdate::Code { pairing: pairing.clone() });
-                    }
-                }
-                if matches!(
-                    live.state,
-                    Some(WaState::Stopped | WaState::Quarantined | WaState::Replaced | WaState::Banned)
-                ) {
-                    return Some(PairingUpdate::Ended { reason: live.reason.clone() });
-                }
+                return Some(update);
             }
             if self.live.changed().await.is_err() {
                 return None;
@@ -125,5 +125,37 @@ impl PairingSession {
             Some(PairingUpdate::Ended { reason }) => Err(reason),
             None => Err("the worker stopped".into()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn live(state: WaState, pairing: Option<Pairing>) -> Live {
+        Live { state: Some(state), phone: None, reason: "why".into(), pairing, changes: 0 }
+    }
+
+    #[test]
+    fn steps_follow_the_worker() {
+        let qr = Pairing::Qr { code: "2@a,b,c,d".into(), expires_at_ms: 0, codes_left: 5 };
+        // Requested, not yet picked up: wait.
+        assert_eq!(step(&live(WaState::Unpaired, None), None, true), None);
+        // A code: shown once.
+        let pairing = live(WaState::Pairing, Some(qr.clone()));
+        assert_eq!(step(&pairing, None, true), Some(PairingUpdate::Code { pairing: qr.clone() }));
+        assert_eq!(step(&pairing, Some(&qr), true), None);
+        // The attempt ended (the worker cleared the request).
+        assert_eq!(
+            step(&live(WaState::Unpaired, None), Some(&qr), false),
+            Some(PairingUpdate::Ended { reason: "why".into() })
+        );
+        let mut linked = live(WaState::Connected, None);
+        linked.phone = Some("+15550001111".into());
+        assert_eq!(
+            step(&linked, Some(&qr), false),
+            Some(PairingUpdate::Paired { phone: linked.phone.clone() })
+        );
+        assert!(matches!(step(&live(WaState::Stopped, None), None, true), Some(PairingUpdate::Ended { .. })));
     }
 }

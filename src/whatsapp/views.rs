@@ -6,18 +6,13 @@ use serde::{Deserialize, Serialize};
 use super::WhatsApp;
 use crate::store::tenants::TenantRow;
 use crate::supervisor::SupervisedState;
-use crate::tenants::rfc3339;
+use crate::tenants::WhatsappView;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SessionView {
     pub tenant: String,
-    pub state: String,
-    pub phone: Option<String>,
-    pub since: String,
-    pub reconnects: i64,
-    pub last_error: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub banned_until: Option<String>,
+    #[serde(flatten)]
+    pub whatsapp: WhatsappView,
     /// What the supervisor says of the worker (absent without a daemon).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub worker: Option<SupervisedState>,
@@ -31,12 +26,7 @@ impl SessionView {
     pub fn from_row(row: &TenantRow) -> SessionView {
         SessionView {
             tenant: row.id.clone(),
-            state: row.wa_state.clone(),
-            phone: row.wa_phone.clone(),
-            since: rfc3339(row.wa_state_since),
-            reconnects: row.wa_reconnects,
-            last_error: row.wa_last_error.clone(),
-            banned_until: row.wa_banned_until.filter(|_| row.wa_state == "banned").map(rfc3339),
+            whatsapp: WhatsappView::from_row(row),
             worker: None,
             memory_bytes: None,
         }
