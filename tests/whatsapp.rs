@@ -380,6 +380,17 @@ fn tenant_pair_and_logout_work_without_a_daemon() {
     let sessions = stdout(&common::cli(&dir, &data_dir, &["sessions"]));
     assert!(sessions.contains("logged_out"), "{sessions}");
 
+    // WhatsApp out of reach: no code ever comes; the timeout says what to check.
+    let unreachable = common::command(&dir)
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .args(["tenant", "pair", "solo", "--timeout", "2"])
+        .env("WHATSAPP_WS_URL", "ws://127.0.0.1:1/ws/chat")
+        .output()
+        .expect("run pair");
+    assert_eq!(unreachable.status.code(), Some(1));
+    assert!(stderr(&unreachable).contains("sent no pairing code"), "{}", stderr(&unreachable));
+
     // `sessions --watch --json`: one document per refresh, one per line.
     let mut watch = common::command(&dir)
         .arg("--data-dir")

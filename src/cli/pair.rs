@@ -181,8 +181,13 @@ fn display(
             Ok(step) => step,
             Err(mpsc::RecvTimeoutError::Timeout) if left.is_zero() => {
                 finish(&mut countdown);
+                let hint = if codes_shown == 0 {
+                    "WhatsApp sent no pairing code: can the daemon reach it? (see its log)"
+                } else {
+                    "run it again for new codes, or raise --timeout"
+                };
                 return Err(AppError::failed(format!(
-                    "pairing timed out after {}s; run `agentlocator tenant pair {id}` again (or raise --timeout)",
+                    "pairing timed out after {}s; {hint}",
                     timeout.as_secs()
                 )));
             }

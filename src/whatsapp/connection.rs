@@ -27,6 +27,12 @@ const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long to wait for events still on their way once the client's loop ended.
 const LATE_EVENT_WAIT: Duration = Duration::from_millis(300);
 
+/// A pairing attempt with no code from WhatsApp by then ends.
+const FIRST_CODE_DEADLINE: Duration = Duration::from_secs(60);
+
+/// How long past a QR code's own expiry to wait for the next one.
+const QR_GRACE: Duration = Duration::from_secs(30);
+
 /// WhatsApp sends six QR references per pairing attempt.
 const QR_CODES_PER_ATTEMPT: u32 = 6;
 
@@ -118,10 +124,13 @@ pub async fn drive(
         qr_codes_seen: 0,
         last_error: None,
         connected_once: false,
-        code_expires: None,
+        // A pairing that never gets a code (WhatsApp unreachable) must not
+        // sit in `pairing` for ever, retrying in the background.
+        pairing_deadline: pair.map(|_| tokio::time::Instant::now() + FIRST_CODE_DEADLINE),
+        codes_seen: false,
     };
     let outcome = loop {
-        let code_expires = run.code_expires;
+        let pairing_deadline = run.pairing_deadline;
         tokio::select! {
             // Events first: a terminal event (LoggedOut, ...) arrives just
             // before the client's loop ends, and must decide the outcome.
@@ -131,8 +140,15 @@ pub async fn drive(
                 None => break Outcome::Failed("the client's event stream ended".into()),
             },
             _ = super::stop_requested(stop) => break Outcome::Stopped,
-            _ = until(code_expires) => {
-                break Outcome::PairingEnded("pairing expired: the pair code was not entered in time".into());
+            _ = until(pairing_deadline) => {
+                break Outcome::PairingEnded(if run.codes_seen {
+                    "pairing expired: the code was not used in time".into()
+                } else {
+                    format!(
+                        "no pairing code from WhatsApp within {}s: is it reachable from here? (see the daemon's log)",
+                        FIRST_CODE_DEADLINE.as_secs()
+                    )
+                });
             }
             _ = handle.ended() => {
                 // Events dispatched as the loop ended may still be on their
@@ -212,7 +228,9 @@ struct Run<'a> {
     /// Pairing by phone-number code: the QR codes the server also sends are
     /// not shown, and the code's expiry ends the attempt.
     by_phone: bool,
-    code_expires: Option<tokio::time::Instant>,
+    /// When this pairing attempt gives up (none once connected).
+    pairing_deadline: Option<tokio::time::Instant>,
+    codes_seen: bool,
     qr_codes_seen: u32,
     last_error: Option<String>,
     connected_once: bool,
@@ -225,11 +243,12 @@ impl Run<'_> {
             Event::PairingQrCode(qr) if !self.by_phone => {
                 self.qr_codes_seen += 1;
                 let codes_left = QR_CODES_PER_ATTEMPT.saturating_sub(self.qr_codes_seen);
-                slot.show_pairing(Pairing::qr(&qr.code, qr.timeout, codes_left));
+                // Codes-exhausted normally ends the attempt first; this only
+                // catches a connection lost mid-pairing that never comes back.
+                self.show(Pairing::qr(&qr.code, qr.timeout, codes_left), qr.timeout + QR_GRACE);
             }
             Event::PairingCode(code) => {
-                self.code_expires = Some(tokio::time::Instant::now() + code.timeout);
-                slot.show_pairing(Pairing::phone_code(&code.code, code.timeout));
+                self.show(Pairing::phone_code(&code.code, code.timeout), code.timeout)
             }
             Event::PairSuccess(success) => {
                 tracing::info!(tenant = %self.context.tenant, phone = ?phone_of(&success.id), "paired");
@@ -244,7 +263,7 @@ impl Run<'_> {
                 return Some(Outcome::PairingEnded(format!("the pair code was refused: {}", e.error)))
             }
             Event::Connected(_) => {
-                self.code_expires = None;
+                self.pairing_deadline = None;
                 let phone = self.client.pn().as_ref().and_then(phone_of);
                 slot.clear_pairing();
                 slot.clear_pair_request();
@@ -296,6 +315,12 @@ impl Run<'_> {
             _ => {}
         }
         None
+    }
+
+    fn show(&mut self, pairing: Pairing, valid_for: Duration) {
+        self.codes_seen = true;
+        self.pairing_deadline = Some(tokio::time::Instant::now() + valid_for);
+        self.context.slot.show_pairing(pairing);
     }
 
     async fn record(&self, change: Change) {
