@@ -57,17 +57,26 @@ async fn state_of(handle: &SupervisorHandle, key: &str) -> Option<WorkerStatus> 
 }
 
 async fn wait_state(handle: &SupervisorHandle, key: &str, state: SupervisedState) -> WorkerStatus {
+    wait_until(handle, key, |s| s.state == state).await
+}
+
+/// Waits (bounded) until `key`'s status satisfies `done`.
+async fn wait_until(
+    handle: &SupervisorHandle,
+    key: &str,
+    done: impl Fn(&WorkerStatus) -> bool,
+) -> WorkerStatus {
     // Generous: a panic's hook prints a backtrace when RUST_BACKTRACE is set (as in
     // CI), and symbolising a large debug binary on a cold cache can take seconds.
     for _ in 0..3000 {
         if let Some(status) = state_of(handle, key).await {
-            if status.state == state {
+            if done(&status) {
                 return status;
             }
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    panic!("{key} never reached {state:?}: {:?}", state_of(handle, key).await);
+    panic!("{key} never got there: {:?}", state_of(handle, key).await);
 }
 
 #[tokio::test]
@@ -100,12 +109,15 @@ async fn a_failing_worker_restarts_without_touching_its_neighbour() {
     });
     handle.start_worker("steady", steady);
     handle.start_worker("flaky", flaky);
-    let status = wait_state(&handle, "flaky", SupervisedState::Running).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // `Running` is also the state before the first failure: wait for both restarts.
+    let restarted_twice = |s: &WorkerStatus| {
+        s.restarts == 2 && s.state == SupervisedState::Running && flaky_starts.load(Ordering::SeqCst) == 3
+    };
+    let status = wait_until(&handle, "flaky", restarted_twice).await;
+    // Nothing more happens after it: it stays up.
+    tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(flaky_starts.load(Ordering::SeqCst), 3, "failed twice, restarted twice");
     assert_eq!(steady_starts.load(Ordering::SeqCst), 1, "the neighbour never restarted");
-    let status = state_of(&handle, "flaky").await.unwrap_or(status);
-    assert_eq!(status.restarts, 2);
     assert_eq!(status.last_error.as_deref(), Some("boom 1"));
     supervisor.shutdown(Duration::from_secs(1)).await;
 }
@@ -121,9 +133,14 @@ async fn a_panic_is_contained_and_restarted() {
         until_stopped(stop).await
     });
     handle.start_worker("p", panicky);
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let status = wait_state(&handle, "p", SupervisedState::Running).await;
-    assert_eq!(starts.load(Ordering::SeqCst), 2);
+    // `Running` is also the state before the panic is noticed, which can take
+    // seconds while the panic hook prints a backtrace: wait for the restart.
+    // (The state turns `Running` as the restart is spawned, a moment before the
+    // factory is called: wait for that call too.)
+    let restarted = |s: &WorkerStatus| {
+        s.restarts == 1 && s.state == SupervisedState::Running && starts.load(Ordering::SeqCst) == 2
+    };
+    let status = wait_until(&handle, "p", restarted).await;
     assert!(status.last_error.as_deref().unwrap_or("").contains("worker bug"), "{status:?}");
     // The panic hook ran on this runtime's only thread, so the heartbeat may have paused
     // while it printed; what matters is that the supervisor itself is still alive.
