@@ -103,6 +103,32 @@ const STEPS: &[&str] = &[
         PRIMARY KEY (tenant_id, idempotency_key)
     ) STRICT;
     CREATE INDEX wa_sends_by_age ON wa_sends(created_at);",
+    // 5: security. Each tenant's own webhook signing key (raw bytes; shown to
+    // operators as `whsec_` + base64), the previous key and when it stops
+    // signing (rotation grace, unix ms). Existing tenants get a fresh key here;
+    // an operator hands it to their backend by rotating it. The tenant's own
+    // Twilio account SID, which goes with its own auth token for recording
+    // fetches. Sends whose outcome is unknown (timed out mid-send) get their
+    // own status: SQLite cannot alter a CHECK, so `wa_sends` is rebuilt.
+    "ALTER TABLE tenants ADD COLUMN signing_key BLOB NOT NULL DEFAULT x'';
+    UPDATE tenants SET signing_key = randomblob(32);
+    ALTER TABLE tenants ADD COLUMN signing_key_previous BLOB;
+    ALTER TABLE tenants ADD COLUMN signing_key_previous_until INTEGER;
+    ALTER TABLE tenants ADD COLUMN twilio_account_sid TEXT;
+    CREATE TABLE wa_sends_v5 (
+        tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        idempotency_key TEXT NOT NULL,
+        request_sha256 TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('sending', 'sent', 'failed', 'unknown')),
+        message_id TEXT,
+        error TEXT,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, idempotency_key)
+    ) STRICT;
+    INSERT INTO wa_sends_v5 SELECT * FROM wa_sends;
+    DROP TABLE wa_sends;
+    ALTER TABLE wa_sends_v5 RENAME TO wa_sends;
+    CREATE INDEX wa_sends_by_age ON wa_sends(created_at);",
 ];
 
 #[derive(Debug)]
@@ -146,5 +172,39 @@ mod tests {
         assert_eq!(v, STEPS.len() as i64);
         conn.pragma_update(None, "user_version", 999).expect("bump");
         assert!(matches!(apply(&conn), Err(MigrationError::TooNew(999, _))));
+    }
+
+    #[test]
+    fn tenants_from_before_step_5_get_their_own_signing_key() {
+        let conn = Connection::open_in_memory().expect("open");
+        for (index, sql) in STEPS.iter().enumerate().take(4) {
+            conn.execute_batch(sql).expect("step");
+            conn.pragma_update(None, "user_version", index as i64 + 1).expect("version");
+        }
+        for id in ["a", "b"] {
+            conn.execute(
+                "INSERT INTO tenants (id, name, token_hash, token_rotated_at, created_at, updated_at, wa_state_since)
+                 VALUES (?1, ?1, ?1, 0, 0, 0, 0)",
+                [id],
+            )
+            .expect("tenant");
+        }
+        conn.execute(
+            "INSERT INTO wa_sends (tenant_id, idempotency_key, request_sha256, status, created_at)
+             VALUES ('a', 'k', 'h', 'sent', 1)",
+            [],
+        )
+        .expect("send");
+        apply(&conn).expect("migrate");
+        let keys: Vec<Vec<u8>> = conn
+            .prepare("SELECT signing_key FROM tenants ORDER BY id")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .expect("keys");
+        assert!(keys.iter().all(|k| k.len() == 32), "every tenant has a 32-byte key");
+        assert_ne!(keys[0], keys[1], "keys are per tenant");
+        let kept: String =
+            conn.query_row("SELECT status FROM wa_sends WHERE tenant_id = 'a'", [], |r| r.get(0)).expect("kept");
+        assert_eq!(kept, "sent");
+        conn.execute("UPDATE wa_sends SET status = 'unknown'", []).expect("unknown is a status now");
     }
 }
