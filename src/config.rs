@@ -1,13 +1,14 @@
 //! The effective configuration: built-in defaults, then the TOML file, then the
-//! environment (INTERFACE.md §2), validated once so the rest of the program can
+//! environment, validated once so the rest of the program can
 //! trust every value it reads.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use figment::providers::{Env, Format, Serialized, Toml};
-use figment::value::{Dict, Value};
-use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{AppError, AppResult};
@@ -33,6 +34,17 @@ const NAMED_ENV_VARS: &[(&str, &str)] = &[
 /// from the key, which keeps `AGENTLOCATOR_DATA_DIR` and friends (global
 /// options, not config keys) out of this namespace.
 const GENERIC_ENV_PREFIX: &str = "AGENTLOCATOR_";
+
+/// Keys whose values are secrets: never echoed in an error, and taken
+/// verbatim as strings from a generic override (an all-digit secret stays a
+/// string instead of failing as a number).
+const SECRET_KEYS: &[&str] = &["security.internal_secret", "twilio.auth_token"];
+
+/// Longest `whatsapp.restart_backoff_cap_s` accepted: a day. Longer waits are
+/// no backoff, and the limit keeps the millisecond arithmetic far from overflow.
+const MAX_RESTART_BACKOFF_CAP_S: u64 = 86_400;
+/// Longest `delivery.retention_days` accepted (a century).
+const MAX_RETENTION_DAYS: f64 = 36_500.0;
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -155,6 +167,14 @@ pub struct WhatsappConfig {
     /// One-time prekeys a newly paired device uploads. WhatsApp Web uses 812;
     /// fewer keeps each tenant's session store and start-up smaller.
     pub prekeys: usize,
+    /// How long a send may take once it is its turn. A send that takes longer
+    /// has an unknown outcome (it may have reached WhatsApp).
+    #[serde(with = "humantime_serde")]
+    pub send_timeout: Duration,
+    /// How long an Idempotency-Key of a send is remembered (a retry within it
+    /// answers the first outcome); older keys are pruned.
+    #[serde(with = "humantime_serde")]
+    pub idempotency_retention: Duration,
 }
 
 impl Default for WhatsappConfig {
@@ -169,6 +189,8 @@ impl Default for WhatsappConfig {
             restart_backoff_base_ms: 1000,
             restart_backoff_cap_s: 300,
             prekeys: 812,
+            send_timeout: Duration::from_secs(10),
+            idempotency_retention: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -187,12 +209,21 @@ pub struct DeliveryConfig {
     pub backoff_cap_s: f64,
     pub timeout_s: u64,
     pub concurrency: usize,
-    /// Delivered events older than this are pruned; pending and dead never are.
-    pub retention_days: u64,
+    /// Delivered events older than this are pruned (fractions allowed); pending,
+    /// held and dead never are. A pull-only tenant's events count as delivered
+    /// once it has pulled past them.
+    pub retention_days: f64,
     /// How often the delivery workers look for events stored or re-queued by
     /// other processes (the CLI, another connection). Events stored by the
     /// daemon itself are picked up at once.
     pub poll_interval_ms: u64,
+}
+
+impl DeliveryConfig {
+    /// `retention_days` as a duration (validated finite and in range).
+    pub fn retention(&self) -> Duration {
+        Duration::try_from_secs_f64(self.retention_days * 86_400.0).unwrap_or(Duration::MAX)
+    }
 }
 
 impl Default for DeliveryConfig {
@@ -204,7 +235,7 @@ impl Default for DeliveryConfig {
             backoff_cap_s: 900.0,
             timeout_s: 10,
             concurrency: 32,
-            retention_days: 7,
+            retention_days: 7.0,
             poll_interval_ms: 250,
         }
     }
@@ -254,8 +285,12 @@ impl Config {
         if let Some(path) = config_file(explicit_path)? {
             figment = figment.merge(Toml::file_exact(path));
         }
-        figment =
-            figment.merge(Serialized::defaults(named_env_overrides(&env))).merge(generic_env_overrides());
+        figment = figment
+            .merge(EnvOverrides { name: "the environment", dict: named_env_overrides(&env) })
+            .merge(EnvOverrides {
+                name: "an AGENTLOCATOR_<SECTION>__<KEY> variable",
+                dict: generic_env_overrides(&env),
+            });
         let config: Config = figment.extract().map_err(describe_figment_error)?;
         config.validate()?;
         Ok(config)
@@ -293,13 +328,26 @@ impl Config {
         positive("whatsapp.max_restarts", w.max_restarts as u64)?;
         positive("whatsapp.restart_window_s", w.restart_window_s)?;
         positive("whatsapp.restart_backoff_base_ms", w.restart_backoff_base_ms)?;
-        if w.restart_backoff_cap_s * 1000 < w.restart_backoff_base_ms {
+        if !(1..=MAX_RESTART_BACKOFF_CAP_S).contains(&w.restart_backoff_cap_s) {
+            return Err(AppError::config(format!(
+                "whatsapp.restart_backoff_cap_s: must be between 1 and {MAX_RESTART_BACKOFF_CAP_S} (a day)"
+            )));
+        }
+        if w.restart_backoff_cap_s.saturating_mul(1000) < w.restart_backoff_base_ms {
             return Err(AppError::config(
                 "whatsapp.restart_backoff_cap_s: must be at least whatsapp.restart_backoff_base_ms",
             ));
         }
         if !(10..=2000).contains(&w.prekeys) {
             return Err(AppError::config("whatsapp.prekeys: must be between 10 and 2000"));
+        }
+        if w.send_timeout.is_zero() {
+            return Err(AppError::config("whatsapp.send_timeout: must be greater than 0 (e.g. \"10s\")"));
+        }
+        if w.idempotency_retention.is_zero() {
+            return Err(AppError::config(
+                "whatsapp.idempotency_retention: must be greater than 0 (e.g. \"24h\")",
+            ));
         }
         let d = &self.delivery;
         positive("delivery.max_attempts", d.max_attempts as u64)?;
@@ -320,7 +368,12 @@ impl Config {
         }
         positive("delivery.timeout_s", d.timeout_s)?;
         positive("delivery.concurrency", d.concurrency as u64)?;
-        positive("delivery.retention_days", d.retention_days)?;
+        if !(d.retention_days.is_finite() && d.retention_days > 0.0 && d.retention_days <= MAX_RETENTION_DAYS)
+        {
+            return Err(AppError::config(format!(
+                "delivery.retention_days: must be greater than 0 and at most {MAX_RETENTION_DAYS} (fractions allowed)"
+            )));
+        }
         positive("http.body_limit_bytes", self.http.body_limit_bytes as u64)?;
         positive("http.request_timeout_s", self.http.request_timeout_s)?;
         positive("store.busy_timeout_ms", self.store.busy_timeout_ms)?;
@@ -384,8 +437,69 @@ fn named_env_overrides(env: &[(String, String)]) -> Dict {
     dict
 }
 
-fn generic_env_overrides() -> Env {
-    Env::prefixed(GENERIC_ENV_PREFIX).filter(|key| key.as_str().contains("__")).split("__")
+/// `AGENTLOCATOR_<SECTION>__<KEY>` variables of `env` (never the process
+/// environment: `load_from`'s caller decides what the environment is), each
+/// value parsed like TOML scalars (`5`, `true`, `0.5`), secrets kept verbatim.
+fn generic_env_overrides(env: &[(String, String)]) -> Dict {
+    let mut dict = Dict::new();
+    for (var, value) in env {
+        let Some(rest) = var.strip_prefix(GENERIC_ENV_PREFIX) else { continue };
+        let Some((section, field)) = rest.split_once("__") else { continue };
+        let (section, field) = (section.trim().to_ascii_lowercase(), field.trim().to_ascii_lowercase());
+        if section.is_empty() || field.is_empty() || field.contains("__") {
+            continue;
+        }
+        let value = if is_secret(&format!("{section}.{field}")) {
+            Value::from(value.clone())
+        } else {
+            value.parse::<Value>().unwrap_or_else(|never| match never {})
+        };
+        let entry = dict.entry(section).or_insert_with(|| Value::from(Dict::new()));
+        if let Value::Dict(_, inner) = entry {
+            inner.insert(field, value);
+        }
+    }
+    dict
+}
+
+/// Overrides taken from the environment, named in errors as `name`.
+struct EnvOverrides {
+    name: &'static str,
+    dict: Dict,
+}
+
+impl Provider for EnvOverrides {
+    fn metadata(&self) -> Metadata {
+        Metadata::named(self.name)
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        Ok(Profile::Default.collect(self.dict.clone()))
+    }
+}
+
+fn is_secret(key: &str) -> bool {
+    SECRET_KEYS.contains(&key)
+}
+
+/// A TOML syntax error without the quoted source line, which would show
+/// whatever the line holds (a secret, say): "TOML parse error at line 2,
+/// column 19: invalid string".
+fn without_source_lines(text: &str) -> String {
+    let quoted = |line: &str| {
+        line.trim_start().trim_start_matches(|c: char| c.is_ascii_digit()).trim_start().starts_with('|')
+    };
+    text.lines().filter(|line| !line.trim().is_empty() && !quoted(line)).collect::<Vec<_>>().join(": ")
+}
+
+/// What was wrong with a secret's value, without the value.
+fn redacted_detail(kind: &figment::error::Kind) -> String {
+    match kind {
+        figment::error::Kind::InvalidType(_, expected) => {
+            format!("invalid type: expected {expected} (the value is a secret and is not shown)")
+        }
+        _ => "invalid value (the value is a secret and is not shown)".to_string(),
+    }
 }
 
 fn describe_figment_error(error: figment::Error) -> AppError {
@@ -402,6 +516,8 @@ fn describe_figment_error(error: figment::Error) -> AppError {
             }
             format!("unknown key (known keys here: {})", expected.join(", "))
         }
+        other if is_secret(&key) => redacted_detail(other),
+        figment::error::Kind::Message(text) => without_source_lines(text),
         other => other.to_string(),
     };
     let source = error
@@ -547,6 +663,94 @@ mod tests {
             assert!(err.message.starts_with(key), "{toml}: {}", err.message);
         }
     }
+    #[test]
+    fn generic_overrides_come_from_the_env_passed_in() {
+        // The process environment is not read: a variable set there (as a
+        // developer's shell might) changes nothing.
+        // (A key no other test reads, so setting it cannot disturb them.)
+        std::env::set_var("AGENTLOCATOR_STORE__BUSY_TIMEOUT_MS", "1234");
+        let c = load("", &[]).expect("defaults");
+        std::env::remove_var("AGENTLOCATOR_STORE__BUSY_TIMEOUT_MS");
+        assert_eq!(c.store.busy_timeout_ms, 5000);
+        let c = load(
+            "[delivery]\nmax_attempts = 7\n",
+            &[
+                ("AGENTLOCATOR_DELIVERY__MAX_ATTEMPTS", "5"),
+                ("AGENTLOCATOR_DELIVERY__BACKOFF_BASE_S", "0.5"),
+                ("AGENTLOCATOR_WHATSAPP__IDEMPOTENCY_RETENTION", "2h"),
+                ("AGENTLOCATOR_SECURITY__INTERNAL_SECRET", "12345678901234567890"),
+                ("AGENTLOCATOR_DATA_DIR", "/not/a/key"),
+            ],
+        )
+        .expect("load");
+        assert_eq!(c.delivery.max_attempts, 5);
+        assert_eq!(c.delivery.backoff_base_s, 0.5);
+        assert_eq!(c.whatsapp.idempotency_retention, Duration::from_secs(7200));
+        assert_eq!(c.security.internal_secret.as_deref(), Some("12345678901234567890"));
+        let err = load("", &[("AGENTLOCATOR_HTTP__NOPE", "1")]).unwrap_err();
+        assert!(err.message.starts_with("http.nope: unknown key"), "{}", err.message);
+    }
+
+    #[test]
+    fn a_secret_of_the_wrong_type_is_named_but_never_echoed() {
+        for (toml, key) in [
+            ("[security]\ninternal_secret = 987654321098765432\n", "security.internal_secret"),
+            ("[twilio]\nauth_token = 987654321098765432\n", "twilio.auth_token"),
+            ("[twilio]\nauth_token = [\"987654321098765432\"]\n", "twilio.auth_token"),
+        ] {
+            let err = load(toml, &[]).unwrap_err();
+            assert!(err.message.starts_with(key), "{toml}: {}", err.message);
+            assert!(!err.message.contains("987654321098765432"), "{toml}: {}", err.message);
+        }
+        // A syntax error names the line, without quoting it.
+        let err = load("[twilio]\nauth_token = \"987654321098765432\n", &[]).unwrap_err();
+        assert!(err.message.contains("line 2"), "{}", err.message);
+        assert!(!err.message.contains("987654321098765432"), "{}", err.message);
+        // Other keys still say what they found.
+        let err = load("[delivery]\nmax_attempts = \"many\"\n", &[]).unwrap_err();
+        assert!(err.message.contains("many"), "{}", err.message);
+    }
+
+    #[test]
+    fn the_restart_backoff_cap_is_range_checked_without_overflow() {
+        // (TOML integers stop at i64::MAX; the environment reaches u64::MAX.)
+        let max = u64::MAX.to_string();
+        let err = load("", &[("AGENTLOCATOR_WHATSAPP__RESTART_BACKOFF_CAP_S", &max)]).unwrap_err();
+        assert!(err.message.starts_with("whatsapp.restart_backoff_cap_s"), "{}", err.message);
+        let err = load(
+            "[whatsapp]\nrestart_backoff_cap_s = 86400\n",
+            &[("AGENTLOCATOR_WHATSAPP__RESTART_BACKOFF_BASE_MS", &max)],
+        )
+        .unwrap_err();
+        assert!(err.message.starts_with("whatsapp.restart_backoff_cap_s"), "{}", err.message);
+        load("[whatsapp]\nrestart_backoff_cap_s = 86400\n", &[]).expect("a day is fine");
+    }
+
+    #[test]
+    fn retention_and_send_durations() {
+        let c = load("", &[]).expect("defaults");
+        assert_eq!(c.delivery.retention(), Duration::from_secs(7 * 86_400));
+        assert_eq!(c.whatsapp.idempotency_retention, Duration::from_secs(86_400));
+        assert_eq!(c.whatsapp.send_timeout, Duration::from_secs(10));
+        let c = load(
+            "[delivery]\nretention_days = 0.5\n[whatsapp]\nidempotency_retention = \"90s\"\nsend_timeout = \"250ms\"\n",
+            &[],
+        )
+        .expect("load");
+        assert_eq!(c.delivery.retention(), Duration::from_secs(43_200));
+        assert_eq!(c.whatsapp.idempotency_retention, Duration::from_secs(90));
+        assert_eq!(c.whatsapp.send_timeout, Duration::from_millis(250));
+        for (toml, key) in [
+            ("[delivery]\nretention_days = 0\n", "delivery.retention_days"),
+            ("[delivery]\nretention_days = 1e9\n", "delivery.retention_days"),
+            ("[whatsapp]\nsend_timeout = \"0s\"\n", "whatsapp.send_timeout"),
+            ("[whatsapp]\nidempotency_retention = \"soon\"\n", "whatsapp.idempotency_retention"),
+        ] {
+            let err = load(toml, &[]).unwrap_err();
+            assert!(err.message.starts_with(key), "{toml}: {}", err.message);
+        }
+    }
+
     #[test]
     fn jobs_and_recording_keys_are_checked() {
         let c = load("[jobs]\nmax_attempts = 3\nbackoff_base_ms = 50\nbackoff_cap_ms = 200\n", &[])

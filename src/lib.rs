@@ -11,6 +11,7 @@ pub mod daemon;
 pub mod delivery;
 pub mod error;
 pub mod health;
+pub mod housekeeping;
 pub mod http;
 pub mod jobs;
 pub mod paths;

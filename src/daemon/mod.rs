@@ -98,6 +98,9 @@ pub async fn serve(config: Config, data: DataDir) -> AppResult<()> {
         Duration::from_secs(config.http.shutdown_grace_s),
     )?;
 
+    // Retention: delivered events and send idempotency keys are pruned.
+    let housekeeping = crate::housekeeping::start(&config, &data.db_path(), shutdown_rx.clone())?;
+
     // Background jobs (twilio: recording fetches), resumed from the store.
     let mut job_runner = crate::jobs::Runner::new(store.clone(), config.jobs.clone());
     job_runner.register(
@@ -134,6 +137,7 @@ pub async fn serve(config: Config, data: DataDir) -> AppResult<()> {
     }
     // Started draining with the signal; this only waits for it to finish.
     delivery.stopped(grace + Duration::from_secs(5)).await;
+    housekeeping.abort();
     jobs.shutdown().await;
     supervisor.shutdown(grace).await;
     let _ = admin_task.await;

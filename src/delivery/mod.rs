@@ -37,16 +37,10 @@ const RECORD_BATCH: usize = 512;
 const ERROR_BODY_BYTES: usize = 200;
 /// Most of any answer's body read (the rest is dropped with the connection).
 const READ_BODY_BYTES: usize = 64 * 1024;
-/// How often delivered events past retention are pruned.
-const PRUNE_EVERY: Duration = Duration::from_secs(3600);
-/// First prune, a little after start so it does not compete with startup.
-const FIRST_PRUNE_AFTER: Duration = Duration::from_secs(30);
-const PRUNE_BATCH: usize = 2000;
 
 /// The running delivery workers; see [`Delivery::start`].
 pub struct Delivery {
     dispatcher: tokio::task::JoinHandle<()>,
-    pruner: tokio::task::JoinHandle<()>,
 }
 
 struct Shared {
@@ -93,7 +87,7 @@ impl Delivery {
         let d = &config.delivery;
         let busy_timeout = Duration::from_millis(config.store.busy_timeout_ms);
         let store = Store::open(db_path, busy_timeout)?;
-        // Writes (outcomes, pruning) on a connection of their own, so a wait
+        // Writes (outcomes) on a connection of their own, so a wait
         // for SQLite's write lock never holds up a scan.
         let writes = Store::open(db_path, busy_timeout)?;
         writes.with_conn(|c| {
@@ -136,16 +130,15 @@ impl Delivery {
                 outcomes,
                 tasks: JoinSet::new(),
             }
-            .run(commits, shutdown.clone(), grace, recorder),
+            .run(commits, shutdown, grace, recorder),
         );
-        let pruner = tokio::spawn(prune_loop(writes, d.retention_days, shutdown));
         tracing::info!(
             concurrency = d.concurrency,
             max_attempts = d.max_attempts,
             timeout_s = d.timeout_s,
             "delivery workers started"
         );
-        Ok(Delivery { dispatcher, pruner })
+        Ok(Delivery { dispatcher })
     }
 
     /// Waits (at most `limit`) for the workers to stop after shutdown.
@@ -153,7 +146,6 @@ impl Delivery {
         if tokio::time::timeout(limit, self.dispatcher).await.is_err() {
             tracing::warn!("delivery workers did not stop in time");
         }
-        self.pruner.abort();
     }
 }
 
@@ -310,25 +302,7 @@ async fn attempt(shared: &Shared, head: Head) -> AttemptOutcome {
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| parse_retry_after(v, chrono::Utc::now()));
-            let mut head_of_body = Vec::new();
-            let mut read_error = None;
-            loop {
-                match response.chunk().await {
-                    Ok(Some(chunk)) => {
-                        if head_of_body.len() < ERROR_BODY_BYTES {
-                            head_of_body.extend_from_slice(&chunk);
-                        }
-                        if head_of_body.len() >= READ_BODY_BYTES {
-                            break;
-                        }
-                    }
-                    Ok(None) => break,
-                    Err(e) => {
-                        read_error = Some(describe(&e, shared));
-                        break;
-                    }
-                }
-            }
+            let (head_of_body, read_error) = read_answer(&mut response, shared).await;
             let error = if (200..300).contains(&status) {
                 None
             } else {
@@ -380,6 +354,27 @@ async fn attempt(shared: &Shared, head: Head) -> AttemptOutcome {
         error,
         verdict,
     }
+}
+
+/// Reads at most `READ_BODY_BYTES` of an answer (keeping its first
+/// `ERROR_BODY_BYTES` for `last_error`), then stops: the caller drops the
+/// response, which closes the connection, so an endless body holds no slot.
+/// Also says why reading failed, if it did.
+async fn read_answer(response: &mut reqwest::Response, shared: &Shared) -> (Vec<u8>, Option<String>) {
+    let mut head = Vec::new();
+    let mut read = 0;
+    while read < READ_BODY_BYTES {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                read += chunk.len();
+                let keep = ERROR_BODY_BYTES.saturating_sub(head.len()).min(chunk.len());
+                head.extend_from_slice(&chunk[..keep]);
+            }
+            Ok(None) => break,
+            Err(e) => return (head, Some(describe(&e, shared))),
+        }
+    }
+    (head, None)
 }
 
 /// A transport error in one line, without the URL (it is in `events show`).
@@ -439,37 +434,5 @@ fn record_loop(shared: Arc<Shared>, writes: Store, mut inbox: mpsc::Receiver<Don
             }
         }
         shared.wake.notify_one();
-    }
-}
-
-/// Deletes delivered events older than the retention period, hourly.
-async fn prune_loop(store: Store, retention_days: u64, mut shutdown: watch::Receiver<bool>) {
-    let retention_ms = (retention_days as i64).saturating_mul(86_400_000);
-    let mut wait = FIRST_PRUNE_AFTER;
-    loop {
-        tokio::select! {
-            _ = shutdown.wait_for(|stop| *stop) => return,
-            _ = tokio::time::sleep(wait) => {}
-        }
-        wait = PRUNE_EVERY;
-        let before = now_ms() - retention_ms;
-        let mut total = 0;
-        loop {
-            match store.run(move |c| outbox::prune_delivered(c, before, PRUNE_BATCH)).await {
-                Ok(n) => {
-                    total += n;
-                    if n < PRUNE_BATCH {
-                        break;
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "delivery: pruning delivered events failed; trying next hour");
-                    break;
-                }
-            }
-        }
-        if total > 0 {
-            tracing::info!(pruned = total, retention_days, "pruned delivered events past retention");
-        }
     }
 }

@@ -10,6 +10,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use super::{ApiError, AppState, Caller};
+use crate::store::events::now_ms;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/events", get(pull_events))
@@ -37,7 +38,9 @@ fn decode_cursor(cursor: &str) -> Option<i64> {
 /// the order they were stored, whatever their delivery status. A tenant
 /// token reads its own tenant; the internal secret names one with `?tenant=`.
 /// A page stops before an event still held by a background job, so a cursor
-/// never skips it.
+/// never skips it. For a pull-only tenant (no webhook URL), `after` also
+/// acknowledges: its pending events up to that cursor become `delivered`, so
+/// retention prunes them (see `store::delivery::acknowledge_pulled`).
 async fn pull_events(
     State(state): State<AppState>,
     caller: Caller,
@@ -74,8 +77,16 @@ async fn pull_events(
         }
     };
     let lookup = tenant.clone();
-    let mut rows =
-        state.store.run(move |c| crate::store::delivery::pull(c, lookup.as_str(), after, limit + 1)).await?;
+    let mut rows = state
+        .store
+        .run(move |c| {
+            // Asking for what follows `after` acknowledges everything up to it.
+            if after > 0 {
+                crate::store::delivery::acknowledge_pulled(c, lookup.as_str(), after, now_ms())?;
+            }
+            crate::store::delivery::pull(c, lookup.as_str(), after, limit + 1)
+        })
+        .await?;
     let has_more = rows.len() > limit;
     rows.truncate(limit);
     let next_cursor = encode_cursor(rows.last().map_or(after, |r| r.seq));

@@ -190,6 +190,12 @@ async fn send(
         Err(e @ SendError::Failed(_)) => {
             Err(ApiError::new(StatusCode::BAD_GATEWAY, "send_failed", e.to_string()))
         }
+        Err(SendError::OutcomeUnknown(m)) => {
+            Err(ApiError::new(StatusCode::GATEWAY_TIMEOUT, "outcome_unknown", m))
+        }
+        Err(SendError::PreviousOutcomeUnknown(m)) => {
+            Err(ApiError::new(StatusCode::CONFLICT, "outcome_unknown", m))
+        }
         Err(SendError::Store(e)) => Err(ApiError::internal(e)),
     }
 }

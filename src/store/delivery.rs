@@ -182,6 +182,27 @@ pub fn pull(
     rows.collect()
 }
 
+/// Marks delivered (at `now_ms`) the pending events of a pull-only tenant
+/// (one without a webhook URL) up to and including `up_to_seq`: a puller that
+/// asks for what comes after a cursor has stored everything before it, and
+/// delivered events are what retention prunes. A tenant with a webhook URL
+/// is left alone (its webhook is how its events are delivered); held events
+/// are never touched (a page never moves past one). Returns how many changed.
+pub fn acknowledge_pulled(
+    conn: &Connection,
+    tenant_id: &str,
+    up_to_seq: i64,
+    now_ms: i64,
+) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "UPDATE events SET status = 'delivered', delivered_at_ms = ?3
+         WHERE tenant_id = ?1 AND seq <= ?2 AND status = 'pending'
+           AND EXISTS (SELECT 1 FROM tenants
+                       WHERE id = ?1 AND (webhook_url IS NULL OR webhook_url = ''))",
+    )?
+    .execute(params![tenant_id, up_to_seq, now_ms])
+}
+
 /// Why some events could not be re-queued (nothing was changed).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RequeueError {
@@ -421,6 +442,30 @@ mod tests {
         let exists = |id: &str| store.with_conn(|c| get(c, id)).expect("get").is_some();
         assert!(!exists(&old) && exists(&young) && exists(&dead) && exists(&pending));
         assert!(store.with_conn(|c| attempts(c, s1)).expect("attempts").is_empty());
+    }
+
+    #[test]
+    fn pulling_past_a_cursor_acknowledges_pull_only_events() {
+        let (_dir, store) = setup();
+        let (c1, s1) = add(&store, "c", false);
+        let (c2, s2) = add(&store, "c", false);
+        let (c3, _) = add(&store, "c", false);
+        let (a1, _) = add(&store, "a", false);
+        let status = |id: &str| store.with_conn(|c| get(c, id)).expect("get").expect("row").status;
+        // Tenant "a" has a webhook: its webhook delivers, a pull acknowledges nothing.
+        assert_eq!(store.with_conn(|c| acknowledge_pulled(c, "a", i64::MAX, 7)).expect("a"), 0);
+        assert_eq!(status(&a1), "pending");
+        assert_eq!(store.with_conn(|c| acknowledge_pulled(c, "c", s2, 7)).expect("c"), 2);
+        assert_eq!(
+            (status(&c1), status(&c2), status(&c3)),
+            ("delivered".into(), "delivered".into(), "pending".into())
+        );
+        let row = store.with_conn(|c| get(c, &c1)).expect("get").expect("row");
+        assert_eq!(row.delivered_at_ms, Some(7));
+        // Acknowledged events are pruned like delivered ones; the others stay.
+        assert_eq!(store.with_conn(|c| prune_delivered(c, 8, 100)).expect("prune"), 2);
+        assert!(store.with_conn(|c| get(c, &c3)).expect("get").is_some());
+        assert_eq!(store.with_conn(|c| acknowledge_pulled(c, "c", s1, 9)).expect("again"), 0);
     }
 
     #[test]

@@ -87,6 +87,9 @@ pub enum SendClaim {
     /// A send with this key is under way right now (or its process died
     /// mid-send: whether it reached WhatsApp is unknown, so it is not repeated).
     InProgress,
+    /// The send with this key ended without knowing whether the message
+    /// reached WhatsApp (it timed out mid-send): never repeated blindly.
+    OutcomeUnknown,
     /// The key was used for a different request.
     KeyReused,
 }
@@ -117,6 +120,7 @@ pub fn claim_send(
         }
         Some((hash, _, _)) if hash != request_sha256 => SendClaim::KeyReused,
         Some((_, status, Some(message_id))) if status == "sent" => SendClaim::AlreadySent { message_id },
+        Some((_, status, _)) if status == "unknown" => SendClaim::OutcomeUnknown,
         Some((_, status, _)) if status == "failed" => {
             tx.execute(
                 "UPDATE wa_sends SET status = 'sending', error = NULL WHERE tenant_id = ?1 AND idempotency_key = ?2",
@@ -130,16 +134,29 @@ pub fn claim_send(
     Ok(claim)
 }
 
+/// How a claimed send ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendOutcome<'a> {
+    /// WhatsApp took it: the message id.
+    Sent(&'a str),
+    /// Certainly not sent (refused before anything was written): the key may
+    /// be used again.
+    Failed(&'a str),
+    /// It may or may not have reached WhatsApp: the key is never used again.
+    Unknown(&'a str),
+}
+
 /// Records how the claimed send ended.
 pub fn finish_send(
     conn: &Connection,
     tenant: &str,
     key: &str,
-    outcome: Result<&str, &str>,
+    outcome: SendOutcome<'_>,
 ) -> rusqlite::Result<()> {
     let (status, message_id, error) = match outcome {
-        Ok(id) => ("sent", Some(id), None),
-        Err(e) => ("failed", None, Some(e)),
+        SendOutcome::Sent(id) => ("sent", Some(id), None),
+        SendOutcome::Failed(e) => ("failed", None, Some(e)),
+        SendOutcome::Unknown(e) => ("unknown", None, Some(e)),
     };
     conn.execute(
         "UPDATE wa_sends SET status = ?3, message_id = ?4, error = ?5 WHERE tenant_id = ?1 AND idempotency_key = ?2",
@@ -223,15 +240,45 @@ mod tests {
         assert_eq!(claim_send(&mut conn, "acme", "k1", "h1").expect("claim"), SendClaim::Proceed);
         assert_eq!(claim_send(&mut conn, "acme", "k1", "h1").expect("again"), SendClaim::InProgress);
         assert_eq!(claim_send(&mut conn, "acme", "k1", "other").expect("reuse"), SendClaim::KeyReused);
-        finish_send(&conn, "acme", "k1", Ok("3EB0ABC")).expect("finish");
+        finish_send(&conn, "acme", "k1", SendOutcome::Sent("3EB0ABC")).expect("finish");
         assert_eq!(
             claim_send(&mut conn, "acme", "k1", "h1").expect("replay"),
             SendClaim::AlreadySent { message_id: "3EB0ABC".into() }
         );
         // A failed send may be retried with the same key.
         assert_eq!(claim_send(&mut conn, "acme", "k2", "h2").expect("k2"), SendClaim::Proceed);
-        finish_send(&conn, "acme", "k2", Err("not connected")).expect("fail");
+        finish_send(&conn, "acme", "k2", SendOutcome::Failed("not connected")).expect("fail");
         assert_eq!(claim_send(&mut conn, "acme", "k2", "h2").expect("retry"), SendClaim::Proceed);
         assert_eq!(prune_sends(&conn, now_unix() + 1).expect("prune"), 2);
+    }
+
+    #[test]
+    fn a_send_of_unknown_outcome_is_never_claimed_again() {
+        let mut conn = db();
+        assert_eq!(claim_send(&mut conn, "acme", "k", "h").expect("claim"), SendClaim::Proceed);
+        finish_send(&conn, "acme", "k", SendOutcome::Unknown("no answer within 10s")).expect("finish");
+        let status: String = conn
+            .query_row("SELECT status FROM wa_sends WHERE idempotency_key = 'k'", [], |r| r.get(0))
+            .expect("row");
+        assert_eq!(status, "unknown");
+        for _ in 0..2 {
+            assert_eq!(claim_send(&mut conn, "acme", "k", "h").expect("retry"), SendClaim::OutcomeUnknown);
+        }
+        assert_eq!(claim_send(&mut conn, "acme", "k", "other").expect("reuse"), SendClaim::KeyReused);
+    }
+
+    #[test]
+    fn only_keys_older_than_the_cutoff_are_pruned() {
+        let mut conn = db();
+        claim_send(&mut conn, "acme", "old", "h").expect("old");
+        claim_send(&mut conn, "acme", "new", "h").expect("new");
+        conn.execute("UPDATE wa_sends SET created_at = created_at - 100 WHERE idempotency_key = 'old'", [])
+            .expect("age");
+        assert_eq!(prune_sends(&conn, now_unix() - 50).expect("prune"), 1);
+        let left: Vec<String> = conn
+            .prepare("SELECT idempotency_key FROM wa_sends")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .expect("keys");
+        assert_eq!(left, ["new"]);
     }
 }

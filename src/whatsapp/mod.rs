@@ -42,6 +42,8 @@ pub struct Settings {
     pub prekeys: usize,
     pub send_interval: Duration,
     pub send_queue_max_wait: Duration,
+    /// How long a send may take once it is its turn.
+    pub send_timeout: Duration,
 }
 
 impl Settings {
@@ -51,6 +53,7 @@ impl Settings {
             prekeys: config.prekeys,
             send_interval: Duration::from_millis(config.send_interval_ms),
             send_queue_max_wait: Duration::from_millis(config.send_queue_max_wait_ms),
+            send_timeout: config.send_timeout,
         }
     }
 }
@@ -199,7 +202,11 @@ impl WhatsApp {
             let slot = shared.slot(&tenant);
             outbound::send(&shared, &slot, &tenant, request).await
         });
-        send.await.map_err(|e| SendError::Failed(format!("the send task failed: {e}")))?
+        send.await.map_err(|e| {
+            SendError::OutcomeUnknown(format!(
+                "the send task failed mid-way ({e}): the message may or may not have reached WhatsApp"
+            ))
+        })?
     }
 
     /// Starts pairing (when unpaired) and follows it: see [`pairing`].

@@ -10,11 +10,8 @@ use whatsapp_rust::prelude::*;
 use super::slot::Slot;
 use super::state::WaState;
 use super::Shared;
-use crate::store::whatsapp::{claim_send, finish_send, SendClaim};
+use crate::store::whatsapp::{claim_send, finish_send, SendClaim, SendOutcome};
 use crate::tenants::TenantId;
-
-/// A send may take this long once it is its turn.
-const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone)]
 pub struct SendRequest {
@@ -41,8 +38,16 @@ pub enum SendError {
     RateLimited(Duration),
     #[error("{0}")]
     KeyConflict(String),
+    /// Certainly not sent: the same Idempotency-Key may be used again.
     #[error("the send failed: {0}")]
     Failed(String),
+    /// This send may or may not have reached WhatsApp (it timed out or broke
+    /// mid-way).
+    #[error("{0}")]
+    OutcomeUnknown(String),
+    /// An earlier send with this Idempotency-Key ended that way.
+    #[error("{0}")]
+    PreviousOutcomeUnknown(String),
     #[error("{0}")]
     Store(#[from] crate::store::StoreError),
 }
@@ -72,38 +77,70 @@ pub(super) async fn send(
     let Some(key) = request.idempotency_key.clone() else {
         return deliver(shared, slot, tenant, &to, &request.text).await;
     };
+    // Before a key is recorded: a send that cannot happen leaves no row.
+    connected_client(slot, tenant)?;
     let hash = hex::encode(Sha256::digest(format!("{}\n{}", to, request.text)));
-    let (id, claim_key) = (tenant.as_str().to_string(), key.clone());
-    let claim = shared.store.run(move |c| claim_send(c, &id, &claim_key, &hash)).await?;
-    match claim {
-        SendClaim::AlreadySent { message_id } => return Ok(Sent { message_id, replayed: true }),
-        SendClaim::InProgress => return Err(SendError::KeyConflict(
-            "a send with this Idempotency-Key is in progress (or was interrupted; its outcome is unknown, \
-                 so it is not repeated)"
-                .into(),
-        )),
-        SendClaim::KeyReused => {
-            return Err(SendError::KeyConflict(
-                "this Idempotency-Key was used for a different message; use a new key".into(),
-            ))
-        }
-        SendClaim::Proceed => {}
+    if let Some(replay) = claim(shared, tenant, &key, hash).await? {
+        return Ok(replay);
     }
     let outcome = deliver(shared, slot, tenant, &to, &request.text).await;
     let (id, finish_key) = (tenant.as_str().to_string(), key);
-    let recorded = match &outcome {
-        Ok(sent) => sent.message_id.clone(),
-        Err(e) => e.to_string(),
+    let (kind, text) = match &outcome {
+        Ok(sent) => (Recorded::Sent, sent.message_id.clone()),
+        Err(e @ SendError::OutcomeUnknown(_)) => (Recorded::Unknown, e.to_string()),
+        Err(e) => (Recorded::Failed, e.to_string()),
     };
-    let ok = outcome.is_ok();
-    shared
-        .store
-        .run(move |c| {
-            let result = if ok { Ok(recorded.as_str()) } else { Err(recorded.as_str()) };
-            finish_send(c, &id, &finish_key, result)
-        })
-        .await?;
+    shared.store.run(move |c| finish_send(c, &id, &finish_key, kind.with(&text))).await?;
     outcome
+}
+
+/// Claims the Idempotency-Key: `Ok(None)` to go ahead and send, `Ok(Some)`
+/// with the first answer when it was sent already, an error when the key
+/// must not be sent with.
+async fn claim(
+    shared: &Shared,
+    tenant: &TenantId,
+    key: &str,
+    hash: String,
+) -> Result<Option<Sent>, SendError> {
+    let (id, claim_key) = (tenant.as_str().to_string(), key.to_string());
+    let claim = shared.store.run(move |c| claim_send(c, &id, &claim_key, &hash)).await?;
+    match claim {
+        SendClaim::Proceed => Ok(None),
+        SendClaim::AlreadySent { message_id } => Ok(Some(Sent { message_id, replayed: true })),
+        SendClaim::InProgress => Err(SendError::KeyConflict(
+            "a send with this Idempotency-Key is in progress (or was interrupted; its outcome is unknown, \
+             so it is not repeated)"
+                .into(),
+        )),
+        SendClaim::OutcomeUnknown => Err(SendError::PreviousOutcomeUnknown(
+            "the send with this Idempotency-Key ended without knowing whether the message reached \
+             WhatsApp (it may or may not have); it is not repeated: check with the recipient, then \
+             send again with a new key if needed"
+                .into(),
+        )),
+        SendClaim::KeyReused => Err(SendError::KeyConflict(
+            "this Idempotency-Key was used for a different message; use a new key".into(),
+        )),
+    }
+}
+
+/// Which `SendOutcome` to record (the text is moved to the store's thread).
+#[derive(Clone, Copy)]
+enum Recorded {
+    Sent,
+    Failed,
+    Unknown,
+}
+
+impl Recorded {
+    fn with(self, text: &str) -> SendOutcome<'_> {
+        match self {
+            Recorded::Sent => SendOutcome::Sent(text),
+            Recorded::Failed => SendOutcome::Failed(text),
+            Recorded::Unknown => SendOutcome::Unknown(text),
+        }
+    }
 }
 
 /// Waits for the tenant's next send slot, then sends.
@@ -118,12 +155,33 @@ async fn deliver(
     let wait = reserve_turn(slot, shared.settings.send_interval, shared.settings.send_queue_max_wait).await?;
     tokio::time::sleep(wait).await;
     let message = wa::Message { conversation: Some(text.to_string()), ..Default::default() };
-    let sent = tokio::time::timeout(SEND_TIMEOUT, client.send_message(to.clone(), message))
+    let limit = shared.settings.send_timeout;
+    let sent = tokio::time::timeout(limit, client.send_message(to.clone(), message))
         .await
-        .map_err(|_| SendError::Failed(format!("no answer from WhatsApp within {SEND_TIMEOUT:?}")))?
-        .map_err(|e| SendError::Failed(e.to_string()))?;
+        .map_err(|_| {
+            SendError::OutcomeUnknown(format!(
+                "the send did not finish within {limit:?}: the message may or may not have reached \
+                 WhatsApp; check with the recipient before sending it again"
+            ))
+        })?
+        .map_err(classify)?;
     metrics::counter!("agentlocator_whatsapp_messages_out_total").increment(1);
     Ok(Sent { message_id: sent.message_id, replayed: false })
+}
+
+/// Errors whatsapp-rust raises before the message is written (no identity,
+/// a bad request, a failed lookup of the recipient's devices) certainly
+/// mean "not sent"; anything else (a broken connection, an internal error)
+/// may have struck after the message left.
+fn classify(error: whatsapp_rust::send::SendError) -> SendError {
+    use whatsapp_rust::send::SendError as Wa;
+    match error {
+        e @ (Wa::NotLoggedIn | Wa::InvalidRequest(_) | Wa::Iq(_)) => SendError::Failed(e.to_string()),
+        e => SendError::OutcomeUnknown(format!(
+            "the send broke off ({e}): the message may or may not have reached WhatsApp; check with the \
+             recipient before sending it again"
+        )),
+    }
 }
 
 fn connected_client(slot: &Slot, tenant: &TenantId) -> Result<std::sync::Arc<Client>, SendError> {
