@@ -23,7 +23,8 @@ impl DataDir {
         &self.root
     }
 
-    /// Creates the directory (0700) if needed, and tightens it if it exists.
+    /// Creates the directory (0700) if needed; an existing one is used as it
+    /// is, unless others may write to it (see [`create_private_dir`]).
     pub fn ensure(&self) -> AppResult<()> {
         create_private_dir(&self.root)
     }
@@ -69,14 +70,70 @@ impl DataDir {
     }
 }
 
+/// Creates `path` (and missing parents) with mode 0700. A directory that
+/// already exists is never chmodded: it may be shared (`--data-dir /tmp`
+/// once turned /tmp into 0700). One that other users may write to is refused,
+/// since they could plant or swap the files we trust (the database, the
+/// secret, the admin socket).
 pub fn create_private_dir(path: &Path) -> AppResult<()> {
-    DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(path)
-        .map_err(|e| AppError::failed(format!("cannot create directory {}: {e}", path.display())))?;
-    fs::set_permissions(path, Permissions::from_mode(0o700))
-        .map_err(|e| AppError::failed(format!("cannot set mode 0700 on {}: {e}", path.display())))
+    let cannot =
+        |e: std::io::Error| AppError::failed(format!("cannot create directory {}: {e}", path.display()));
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        DirBuilder::new().recursive(true).mode(0o700).create(parent).map_err(cannot)?;
+    }
+    match DirBuilder::new().mode(0o700).create(path) {
+        // Ours: exactly 0700, whatever the umask did.
+        Ok(()) => fs::set_permissions(path, Permissions::from_mode(0o700))
+            .map_err(|e| AppError::failed(format!("cannot set mode 0700 on {}: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => check_existing_dir(path),
+        Err(e) => Err(cannot(e)),
+    }
+}
+
+fn check_existing_dir(path: &Path) -> AppResult<()> {
+    let meta = fs::metadata(path)
+        .map_err(|e| AppError::failed(format!("cannot inspect {}: {e}", path.display())))?;
+    if !meta.is_dir() {
+        return Err(AppError::failed(format!("{} exists and is not a directory", path.display())));
+    }
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        return Err(AppError::failed(format!(
+            "{} is writable by other users (mode {mode:04o}); use a directory of its own (a new one is \
+             created with mode 0700, e.g. {}), or remove their write permission (chmod go-w)",
+            path.display(),
+            path.join("agentlocator").display()
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path).expect("metadata").permissions().mode() & 0o7777
+    }
+
+    #[test]
+    fn new_dirs_are_private_and_existing_ones_keep_their_mode() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let fresh = tmp.path().join("a/b");
+        create_private_dir(&fresh).expect("create");
+        assert_eq!(mode(&fresh), 0o700);
+        let shared = tmp.path().join("shared");
+        fs::create_dir(&shared).expect("mkdir");
+        fs::set_permissions(&shared, Permissions::from_mode(0o755)).expect("chmod");
+        create_private_dir(&shared).expect("an existing directory only others can read is used");
+        assert_eq!(mode(&shared), 0o755, "never chmodded");
+        for loose in [0o777, 0o1777, 0o770] {
+            fs::set_permissions(&shared, Permissions::from_mode(loose)).expect("chmod");
+            let err = create_private_dir(&shared).unwrap_err();
+            assert!(err.message.contains("writable by other users"), "{}", err.message);
+            assert_eq!(mode(&shared), loose, "never chmodded");
+        }
+    }
 }
 
 /// Writes a new file with mode 0600; fails if it already exists, so two

@@ -126,3 +126,61 @@ fn version_and_usage_errors() {
     let output = command(dir.path()).arg("frobnicate").output().expect("run");
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[test]
+fn a_secret_of_the_wrong_type_is_named_but_never_echoed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("bad.toml");
+    for (toml, key) in [
+        ("[security]\ninternal_secret = 987654321098765432\n", "security.internal_secret"),
+        ("[twilio]\nauth_token = 987654321098765432\n", "twilio.auth_token"),
+        ("[twilio]\nauth_token = \"987654321098765432\n", "configuration"),
+    ] {
+        std::fs::write(&file, toml).expect("write");
+        let output =
+            command(dir.path()).arg("--config").arg(&file).args(["config", "check"]).output().expect("run");
+        assert_eq!(output.status.code(), Some(3), "{toml}");
+        let err = stderr(&output);
+        assert!(err.starts_with(&format!("error: {key}")), "{err}");
+        assert!(!err.contains("987654321098765432"), "the secret is echoed: {err}");
+    }
+    // A generic override of a secret is taken as the string it is.
+    let output = command(dir.path())
+        .args(["config", "check", "--json"])
+        .env("AGENTLOCATOR_SECURITY__INTERNAL_SECRET", "98765432109876543210")
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(!stdout(&output).contains("98765432109876543210"));
+}
+
+#[test]
+fn a_data_dir_writable_by_others_is_refused_and_left_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shared = dir.path().join("shared");
+    std::fs::create_dir(&shared).expect("mkdir");
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let output = command(dir.path())
+        .arg("--data-dir")
+        .arg(&shared)
+        .args(["tenant", "add", "acme"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(err.contains("writable by other users") && err.contains("chmod go-w"), "{err}");
+    let mode = std::fs::metadata(&shared).expect("metadata").permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o777, "the existing directory's mode is unchanged");
+    assert!(!shared.join("agentlocator.db").exists(), "nothing was written there");
+    // A directory of its own inside it is created private and used.
+    let own = shared.join("agentlocator");
+    let output = command(dir.path())
+        .arg("--data-dir")
+        .arg(&own)
+        .args(["tenant", "add", "acme"])
+        .output()
+        .expect("run");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(std::fs::metadata(&own).expect("metadata").permissions().mode() & 0o7777, 0o700);
+}

@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::Subcommand;
 use serde::Serialize;
 
-use super::render::{or_dash, print_json, print_table};
+use super::render::{or_dash, print_json, print_table, safe};
 use super::GlobalOptions;
 use crate::delivery::signing::rfc3339_ms;
 use crate::error::{AppError, AppResult};
@@ -242,7 +242,8 @@ fn print_detail(d: &EventDetail) {
     }
     println!("delivered:     {}", or_dash(e.delivered_at.as_deref()));
     println!("last error:    {}", or_dash(e.last_error.as_deref()));
-    println!("data:          {}", d.data);
+    // JSON text escapes C0 controls but not C1 ones nor bidi overrides.
+    println!("data:          {}", safe(&d.data.to_string()));
     if d.delivery_attempts.is_empty() {
         println!("attempts:      none yet");
         return;

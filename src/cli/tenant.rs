@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
-use super::render::{or_dash, print_json, print_table};
+use super::render::{or_dash, print_json, print_table, safe};
 use super::GlobalOptions;
 use crate::admin::client::{AdminClient, ClientError};
 use crate::admin::AdminRequest;
@@ -200,7 +200,7 @@ fn print_text(response: &TenantResponse) {
             let t = &detail.tenant;
             let numbers = if t.twilio_numbers.is_empty() { "-".into() } else { t.twilio_numbers.join(", ") };
             println!("id:                 {}", t.id);
-            println!("name:               {}", t.name);
+            println!("name:               {}", safe(&t.name));
             println!("webhook url:        {}", or_dash(t.webhook_url.as_deref()));
             println!("twilio numbers:     {numbers}");
             println!(
@@ -216,7 +216,7 @@ fn print_text(response: &TenantResponse) {
             println!("token issued:       {}", t.token_rotated_at);
             println!("recent state changes:");
             for change in &detail.recent_state_changes {
-                println!("  {}  {:<12}  {}", change.at, change.state, change.reason);
+                println!("  {}  {:<12}  {}", change.at, change.state, safe(&change.reason));
             }
         }
         TenantResponse::Updated { tenant } => println!("Updated tenant {}.", tenant.id),

@@ -43,7 +43,9 @@ impl RestartPolicy {
             return raw;
         }
         let factor = rand::rng().random_range((1.0 - jitter)..=(1.0 + jitter));
-        raw.mul_f64(factor).min(self.cap)
+        // `mul_f64` panics past Duration::MAX, which a cap near it (a huge
+        // configured value) reaches with any factor above 1.
+        Duration::try_from_secs_f64(raw.as_secs_f64() * factor).unwrap_or(self.cap).min(self.cap)
     }
 }
 
@@ -88,6 +90,19 @@ mod tests {
             assert!(d >= Duration::from_secs(2) && d <= Duration::from_secs(6), "{d:?}");
         }
         assert!(policy.delay(u32::MAX) <= policy.cap, "no overflow");
+    }
+
+    #[test]
+    fn a_cap_near_the_largest_duration_does_not_overflow() {
+        let policy = RestartPolicy {
+            base: Duration::from_millis(u64::MAX),
+            cap: Duration::from_secs(u64::MAX),
+            jitter: 0.5,
+            ..Default::default()
+        };
+        for attempt in [1, 2, 40, u32::MAX] {
+            assert!(policy.delay(attempt) <= policy.cap);
+        }
     }
 
     #[test]
