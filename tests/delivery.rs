@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{eventually, http, stderr, stdout, Daemon, DaemonOptions};
-use delivery_support::{collapse_runs, dead_url, insert, open_db, signature_valid, Receiver, Reply};
+use delivery_support::{
+    collapse_runs, dead_url, insert, open_db, signature_valid, RawReceiver, Receiver, Reply,
+};
 use serde_json::Value;
 
 const SECRET: &str = "delivery-test-secret-0123456789";
@@ -391,7 +393,67 @@ fn pull_api_pages_with_a_stable_cursor_and_isolates_tenants() {
     let response = client.get(daemon.url("/api/events")).bearer_auth("alt_wrong").send().expect("request");
     assert_eq!(response.status().as_u16(), 401);
 
-    // Pull-only tenants' events stay pending: nothing to deliver them to.
+    // Pull-only tenants' events stay pending until pulled past (the last one
+    // was pulled but nothing after it yet).
     let out = daemon.cli(&["events", "list", "--tenant", "pa"]);
     assert!(stdout(&out).contains("pending"), "{}", stdout(&out));
+}
+
+/// A 200 whose body never ends: the daemon reads at most 64 KiB of it.
+fn endless_ok(stream: &mut std::net::TcpStream) {
+    use std::io::Write;
+    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n");
+    let chunk = [b'x'; 16 * 1024];
+    while stream.write_all(&chunk).is_ok() {}
+}
+
+#[test]
+fn an_endless_answer_body_does_not_hold_the_delivery() {
+    // The timeout is long: only reading less than the whole body lets the
+    // events through within the wait below.
+    let daemon = start("timeout_s = 60\n");
+    let receiver = RawReceiver::start(endless_ok);
+    add_tenant(&daemon, "endless", Some(&receiver.url()));
+    let ids = insert(&open_db(&daemon.data_dir), "endless", 2);
+    assert!(
+        eventually(Duration::from_secs(15), || ids.iter().all(|id| status_of(&daemon, id) == "delivered")),
+        "statuses: {:?}",
+        ids.iter().map(|id| status_of(&daemon, id)).collect::<Vec<_>>()
+    );
+    assert_eq!(receiver.ids(), ids, "each once, in order");
+}
+
+/// A 500 whose body tries to clear the operator's screen and retitle it.
+fn hostile_error(stream: &mut std::net::TcpStream) {
+    use std::io::Write;
+    let body = "\x1b[2J\x1b]0;pwned\x07\u{9b}31mboom\u{202e}";
+    let head = format!(
+        "HTTP/1.1 500 Internal Server Error\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(body.as_bytes());
+}
+
+#[test]
+fn events_text_output_shows_control_characters_escaped() {
+    let daemon = start("max_attempts = 1\nclient_error_attempts = 1\n");
+    let receiver = RawReceiver::start(hostile_error);
+    add_tenant(&daemon, "hostile", Some(&receiver.url()));
+    let id = insert(&open_db(&daemon.data_dir), "hostile", 1).remove(0);
+    assert!(eventually(Duration::from_secs(10), || status_of(&daemon, &id) == "dead"));
+    let shown = show(&daemon, &id);
+    assert!(
+        shown["last_error"].as_str().unwrap_or_default().contains('\x1b'),
+        "JSON keeps the text: {shown}"
+    );
+    for args in [&["events", "show", id.as_str()][..], &["events", "list"][..]] {
+        let out = daemon.cli(args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = stdout(&out);
+        for raw in ['\x1b', '\x07', '\u{9b}', '\u{202e}'] {
+            assert!(!text.contains(raw), "{args:?} prints {raw:?} raw: {text:?}");
+        }
+        assert!(text.contains("\\x1b[2J"), "{args:?} shows it escaped: {text}");
+    }
 }

@@ -501,3 +501,30 @@ fn tenant_pair_draws_the_qr_in_a_terminal_then_reports_the_link() {
     assert_eq!(status.code(), Some(1), "{shown}");
     assert!(shown.contains("40 columns wide") && shown.contains("--phone"), "{shown}");
 }
+
+#[test]
+fn a_send_whose_outcome_is_unknown_is_never_repeated_with_its_key() {
+    let wasim = Wasim::start();
+    let daemon = daemon_on(&wasim, None, &[("AGENTLOCATOR_WHATSAPP__SEND_TIMEOUT", "700ms")]);
+    let token = add_tenant(&daemon, "unsure", None);
+    let phone = "+15550004444";
+    pair(&daemon, &wasim, "unsure", phone);
+
+    // The server goes silent: the send (to a contact never messaged, so the
+    // client must ask WhatsApp for its devices first) cannot finish.
+    assert_eq!(wasim.fault(phone, "stall", None), 1);
+    let body = json!({"to": "+15557770009", "text": "did this arrive?"});
+    let path = "/api/whatsapp/unsure/send";
+    let (first, answer) = api_post(&daemon, &token, path, body.clone(), Some("pay-7"));
+    assert_eq!((first, answer["error"]["code"].as_str()), (504, Some("outcome_unknown")), "{answer}");
+    let (again, answer) = api_post(&daemon, &token, path, body, Some("pay-7"));
+    assert_eq!((again, answer["error"]["code"].as_str()), (409, Some("outcome_unknown")), "{answer}");
+    let message = answer["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("may or may not") && message.contains("new key"), "{message}");
+    let status: String = delivery_support::open_db(&daemon.data_dir)
+        .with_conn(|c| {
+            c.query_row("SELECT status FROM wa_sends WHERE idempotency_key = 'pay-7'", [], |r| r.get(0))
+        })
+        .expect("the key's row");
+    assert_eq!(status, "unknown");
+}

@@ -182,3 +182,59 @@ pub fn collapse_runs(ids: &[String]) -> Vec<String> {
     }
     out
 }
+
+/// A receiver on a bare TCP socket, for answers axum would not give: each
+/// connection's request head is read, its event id recorded, then `answer`
+/// writes whatever it likes to the socket (one thread per connection).
+pub struct RawReceiver {
+    pub addr: SocketAddr,
+    ids: Arc<Mutex<Vec<String>>>,
+}
+
+impl RawReceiver {
+    pub fn start(answer: fn(&mut std::net::TcpStream)) -> RawReceiver {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind raw receiver");
+        let addr = listener.local_addr().expect("addr");
+        let ids = Arc::new(Mutex::new(Vec::new()));
+        let log = ids.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let log = log.clone();
+                std::thread::spawn(move || {
+                    if let Some(id) = read_request_head(&mut stream) {
+                        log.lock().expect("ids").push(id);
+                        answer(&mut stream);
+                    }
+                });
+            }
+        });
+        RawReceiver { addr, ids }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/hook", self.addr)
+    }
+
+    /// Event ids in the order requests arrived.
+    pub fn ids(&self) -> Vec<String> {
+        self.ids.lock().expect("ids").clone()
+    }
+}
+
+/// Reads up to the end of the request head; returns its event id header.
+fn read_request_head(stream: &mut std::net::TcpStream) -> Option<String> {
+    use std::io::Read;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte).ok()? == 0 {
+            return None;
+        }
+        head.push(byte[0]);
+    }
+    String::from_utf8_lossy(&head).lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.eq_ignore_ascii_case("x-agentlocator-event-id").then(|| value.trim().to_string())
+    })
+}

@@ -74,6 +74,8 @@ struct Conn {
     iq_counter: u64,
     /// Set when the server is ending this connection.
     closing: Option<Closing>,
+    /// The `stall` fault: what the client sends is dropped unread.
+    stalled: bool,
 }
 
 /// How the server ends a connection after its last stanza.
@@ -109,6 +111,7 @@ pub(crate) async fn run(
         client_static: [0; 32],
         iq_counter: 0,
         closing: None,
+        stalled: false,
     };
     let res = c.main(&mut inbound, &mut cmds).await;
     if let Err(e) = &res {
@@ -139,6 +142,7 @@ impl Conn {
             }
             tokio::select! {
                 b = inbound.recv() => match b {
+                    Some(_) if self.stalled => {}
                     Some(b) => self.feed(&b)?,
                     None => return Ok(()),
                 },
@@ -396,6 +400,7 @@ impl Conn {
                 self.send(&stream_error("401"))?;
                 self.closing = Some(Closing::AwaitClient);
             }
+            FaultKind::Stall => self.stalled = true,
             FaultKind::Replaced => {
                 let node = NodeBuilder::new("stream:error")
                     .children([NodeBuilder::new("conflict").attr("type", "replaced").build()])

@@ -46,6 +46,9 @@ pub enum FaultKind {
     Ban,
     /// `<stream:error><conflict type="replaced"/></stream:error>`.
     Replaced,
+    /// The server goes silent: the socket stays open but nothing the client
+    /// sends is read or answered any more (a send then never completes).
+    Stall,
 }
 
 impl FaultKind {
@@ -57,6 +60,7 @@ impl FaultKind {
             "logout" => Self::Logout,
             "ban" => Self::Ban,
             "replaced" => Self::Replaced,
+            "stall" => Self::Stall,
             _ => return None,
         })
     }

@@ -152,7 +152,7 @@ async fn fault(State(sim): State<Sim>, Json(req): Json<FaultReq>) -> Response {
         return error(
             StatusCode::BAD_REQUEST,
             "bad_request",
-            "kind is one of drop, restart515, unavailable503, logout, ban, replaced",
+            "kind is one of drop, restart515, unavailable503, logout, ban, replaced, stall",
         );
     };
     let n = sim.fault(&req.phone, kind, req.expire_s);
