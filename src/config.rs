@@ -102,6 +102,14 @@ pub struct TwilioConfig {
     pub recording_format: String,
     /// Each recording download must finish within this time.
     pub recording_fetch_timeout_s: u64,
+    /// A recording larger than this is not kept: the fetch fails (`too_large`).
+    pub recording_max_bytes: u64,
+    /// Body limit of the /webhook routes (Twilio's requests are small; the
+    /// larger `http.body_limit_bytes` stays for the API).
+    pub webhook_body_limit_bytes: usize,
+    /// A form webhook with more parameters than this is refused before any
+    /// signature work is done.
+    pub webhook_max_params: usize,
 }
 
 impl Default for TwilioConfig {
@@ -112,6 +120,9 @@ impl Default for TwilioConfig {
             api_base_url: "https://api.twilio.com".into(),
             recording_format: "wav".into(),
             recording_fetch_timeout_s: 60,
+            recording_max_bytes: 512 * 1024 * 1024,
+            webhook_body_limit_bytes: 64 * 1024,
+            webhook_max_params: 500,
         }
     }
 }
@@ -306,6 +317,17 @@ impl Config {
             return Err(AppError::config("twilio.recording_format: must be \"wav\" or \"mp3\""));
         }
         positive("twilio.recording_fetch_timeout_s", self.twilio.recording_fetch_timeout_s)?;
+        positive("twilio.recording_max_bytes", self.twilio.recording_max_bytes)?;
+        positive("twilio.webhook_body_limit_bytes", self.twilio.webhook_body_limit_bytes as u64)?;
+        positive("twilio.webhook_max_params", self.twilio.webhook_max_params as u64)?;
+        // Not echoed: a mistyped secret may sit in its place.
+        if let Some(sid) = &self.twilio.account_sid {
+            if crate::twilio::sid::parse(crate::twilio::sid::ACCOUNT, sid).is_none() {
+                return Err(AppError::config(
+                    "twilio.account_sid: not a Twilio account SID (AC followed by 32 lower-case hex digits)",
+                ));
+            }
+        }
         let j = &self.jobs;
         positive("jobs.concurrency", j.concurrency as u64)?;
         positive("jobs.max_attempts", j.max_attempts as u64)?;
@@ -763,6 +785,10 @@ mod tests {
             ("[jobs]\nconcurrency = 0\n", "jobs.concurrency"),
             ("[twilio]\nrecording_format = \"ogg\"\n", "twilio.recording_format"),
             ("[twilio]\nrecording_fetch_timeout_s = 0\n", "twilio.recording_fetch_timeout_s"),
+            ("[twilio]\nrecording_max_bytes = 0\n", "twilio.recording_max_bytes"),
+            ("[twilio]\nwebhook_body_limit_bytes = 0\n", "twilio.webhook_body_limit_bytes"),
+            ("[twilio]\nwebhook_max_params = 0\n", "twilio.webhook_max_params"),
+            ("[twilio]\naccount_sid = \"ACtest\"\n", "twilio.account_sid"),
         ] {
             let err = load(toml, &[]).unwrap_err();
             assert!(err.message.starts_with(key), "{toml}: {}", err.message);

@@ -4,10 +4,12 @@
 //! API (with its basic-auth check) for recording fetches.
 
 mod common;
+mod delivery_support;
+mod twilio_support;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,9 +19,12 @@ use hmac::{Hmac, Mac};
 use rand::{Rng, SeedableRng};
 use reqwest::blocking::Client;
 use sha2::Digest;
+use twilio_support::{wav, Attacker, FakeTwilio, Serve};
 
 const GLOBAL_TOKEN: &str = "global-auth-token-0123456789";
 const ACME_NUMBER: &str = "+15550001111";
+/// The account of GLOBAL_TOKEN (`twilio.account_sid` in the recording tests).
+const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
 
 type Params = Vec<(String, String)>;
 
@@ -93,14 +98,28 @@ fn event_count(daemon: &Daemon) -> i64 {
     db(daemon).query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0)).expect("count")
 }
 
-/// (type, status, data) of the event with this dedupe key.
-fn event_by_key(daemon: &Daemon, key: &str) -> Option<(String, String, serde_json::Value)> {
-    db(daemon)
-        .query_row("SELECT type, status, data FROM events WHERE dedupe_key = ?1", [key], |r| {
-            let data: String = r.get(2)?;
-            Ok((r.get(0)?, r.get(1)?, serde_json::from_str(&data).expect("json")))
+/// (status, data) of every event of this type whose data has all `params`,
+/// oldest first.
+fn events_where(daemon: &Daemon, kind: &str, params: &[(&str, &str)]) -> Vec<(String, serde_json::Value)> {
+    let conn = db(daemon);
+    let mut stmt =
+        conn.prepare("SELECT status, data FROM events WHERE type = ?1 ORDER BY seq").expect("prepare");
+    let rows = stmt
+        .query_map([kind], |r| {
+            let data: String = r.get(1)?;
+            Ok((r.get::<_, String>(0)?, serde_json::from_str::<serde_json::Value>(&data).expect("json")))
         })
-        .ok()
+        .expect("query")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("rows");
+    rows.into_iter().filter(|(_, data)| params.iter().all(|(k, v)| data[*k] == *v)).collect()
+}
+
+/// (status, data) of the one event of this type whose data has all `params`.
+fn event_where(daemon: &Daemon, kind: &str, params: &[(&str, &str)]) -> Option<(String, serde_json::Value)> {
+    let mut found = events_where(daemon, kind, params);
+    assert!(found.len() <= 1, "{} events of {kind} match {params:?}", found.len());
+    found.pop()
 }
 
 fn add_tenant(daemon: &Daemon, args: &[&str]) {
@@ -136,9 +155,9 @@ fn random_parameter_sets_repeated_keys_unicode_and_query_strings_are_accepted() 
     let mut expected = 0;
     for round in 0..40 {
         let (path, kind, sid_name, sid_prefix) = match round % 3 {
-            0 => ("/webhook/sms", "sms", "MessageSid", "SM"),
-            1 => ("/webhook/acme/status", "status", "CallSid", "CA"),
-            _ => ("/webhook/voice", "voice", "CallSid", "CA"),
+            0 => ("/webhook/sms", "twilio.sms", "MessageSid", "SM"),
+            1 => ("/webhook/acme/status", "twilio.call_status", "CallSid", "CA"),
+            _ => ("/webhook/voice", "twilio.voice", "CallSid", "CA"),
         };
         let this_sid = sid(sid_prefix, &mut rng);
         let mut p = params(&[("To", ACME_NUMBER), ("From", "+15559998888"), ("AccountSid", "ACabc")]);
@@ -165,15 +184,14 @@ fn random_parameter_sets_repeated_keys_unicode_and_query_strings_are_accepted() 
         let (status, ct, body) = post_form(&client, &daemon, &path, &encode(&wire), Some(&sig));
         assert_eq!(status, 200, "round {round} {path}: {body}");
         assert!(ct.starts_with("text/xml"), "{ct}");
-        if kind == "voice" {
+        if kind == "twilio.voice" {
             assert!(body.contains("<Record"), "{body}");
         } else {
             assert!(body.contains("<Response/>"), "{body}");
         }
         expected += 1;
-        // No status parameter in these: the key ends with an empty status.
-        let key = format!("{kind}:{this_sid}:");
-        let (_, _, data) = event_by_key(&daemon, &key).unwrap_or_else(|| panic!("no event {key}"));
+        let (_, data) = event_where(&daemon, kind, &[(sid_name, &this_sid)])
+            .unwrap_or_else(|| panic!("no {kind} event {this_sid}"));
         assert_eq!(data[sid_name], this_sid.as_str());
         if round % 2 == 0 {
             assert!(data["MediaUrl0"].as_array().map(Vec::len).unwrap_or(0) >= 2, "{data}");
@@ -405,15 +423,11 @@ fn a_redelivery_is_answered_the_same_and_stored_once() {
         assert_eq!((code, body.as_str()), (200, "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>"));
     }
     assert_eq!(event_count(&daemon), 3);
-    let (kind, state, data) =
-        event_by_key(&daemon, "voice:CA11111111111111111111111111111111:ringing").expect("voice event");
-    assert_eq!(kind, "twilio.voice");
+    let call = ("CallSid", "CA11111111111111111111111111111111");
+    let (state, data) = event_where(&daemon, "twilio.voice", &[call]).expect("voice event");
     assert!(state == "pending" || state == "delivered", "{state}");
     assert_eq!(data["From"], "+15559998888");
-    assert_eq!(
-        event_by_key(&daemon, "status:CA11111111111111111111111111111111:completed").expect("status").0,
-        "twilio.call_status"
-    );
+    assert!(event_where(&daemon, "twilio.call_status", &[call, ("CallStatus", "completed")]).is_some());
     // A tenant's own voice template.
     let out = daemon.cli(&[
         "tenant",
@@ -431,99 +445,18 @@ fn a_redelivery_is_answered_the_same_and_stored_once() {
     assert!(!out.status.success());
 }
 
-/// A stand-in for the Twilio API's recording endpoint, with basic auth.
-struct FakeTwilio {
-    runtime: tokio::runtime::Runtime,
-    addr: std::net::SocketAddr,
-    hits: Arc<Mutex<HashMap<String, usize>>>,
-    /// While set, every fetch answers 503.
-    down: Arc<AtomicBool>,
-    bad_auth: Arc<AtomicUsize>,
-}
-
-fn wav(samples: usize) -> Vec<u8> {
-    let data = samples * 2;
-    let mut wav = Vec::new();
-    wav.extend_from_slice(b"RIFF");
-    wav.extend_from_slice(&(36 + data as u32).to_le_bytes());
-    wav.extend_from_slice(b"WAVEfmt ");
-    wav.extend_from_slice(&16u32.to_le_bytes());
-    wav.extend_from_slice(&1u16.to_le_bytes());
-    wav.extend_from_slice(&1u16.to_le_bytes());
-    wav.extend_from_slice(&8000u32.to_le_bytes());
-    wav.extend_from_slice(&16000u32.to_le_bytes());
-    wav.extend_from_slice(&2u16.to_le_bytes());
-    wav.extend_from_slice(&16u16.to_le_bytes());
-    wav.extend_from_slice(b"data");
-    wav.extend_from_slice(&(data as u32).to_le_bytes());
-    wav.extend((0..data).map(|i| (i % 251) as u8));
-    wav
-}
-
-impl FakeTwilio {
-    /// Recording sids ending in `flaky` fail twice first; `hang` never answer.
-    fn start(account: &'static str, token: &'static str) -> FakeTwilio {
-        use axum::extract::{Path, State};
-        use axum::http::{HeaderMap, StatusCode};
-        use axum::response::IntoResponse;
-
-        let runtime =
-            tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("rt");
-        let hits: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
-        let down = Arc::new(AtomicBool::new(false));
-        let bad_auth = Arc::new(AtomicUsize::new(0));
-        let expected = format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(format!("{account}:{token}"))
-        );
-        type S = (Arc<Mutex<HashMap<String, usize>>>, Arc<AtomicBool>, Arc<AtomicUsize>, String);
-        async fn recording(
-            State((hits, down, bad_auth, expected)): State<S>,
-            Path((_account, file)): Path<(String, String)>,
-            headers: HeaderMap,
-        ) -> axum::response::Response {
-            if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
-                bad_auth.fetch_add(1, Ordering::SeqCst);
-                return (StatusCode::UNAUTHORIZED, "bad credentials").into_response();
-            }
-            let n = {
-                let mut hits = hits.lock().expect("hits");
-                let n = hits.entry(file.clone()).or_default();
-                *n += 1;
-                *n
-            };
-            if down.load(Ordering::SeqCst) {
-                return (StatusCode::SERVICE_UNAVAILABLE, "down").into_response();
-            }
-            let Some(sid) = file.strip_suffix(".wav") else { return StatusCode::NOT_FOUND.into_response() };
-            if sid.ends_with("hang") {
-                tokio::time::sleep(Duration::from_secs(3600)).await;
-            }
-            if sid.ends_with("flaky") && n <= 2 {
-                return (StatusCode::INTERNAL_SERVER_ERROR, "try again").into_response();
-            }
-            ([("content-type", "audio/x-wav")], wav(8000)).into_response()
-        }
-        let app = axum::Router::new()
-            .route("/2010-04-01/Accounts/{account}/Recordings/{file}", axum::routing::get(recording))
-            .with_state((hits.clone(), down.clone(), bad_auth.clone(), expected));
-        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        runtime.spawn(async move { axum::serve(listener, app).await.expect("serve") });
-        FakeTwilio { runtime, addr, hits, down, bad_auth }
-    }
-
-    fn hits(&self, file: &str) -> usize {
-        self.hits.lock().expect("hits").get(file).copied().unwrap_or(0)
-    }
+/// A recording's event once released from `held`: its data.
+fn released(daemon: &Daemon, rsid: &str) -> Option<serde_json::Value> {
+    let (status, data) = event_where(daemon, "twilio.recording", &[("RecordingSid", rsid)]).expect("event");
+    (status != "held").then_some(data)
 }
 
 fn recording_params(rsid: &str) -> Params {
     params(&[
-        ("AccountSid", "ACtest"),
+        ("AccountSid", ACCOUNT),
         ("CallSid", "CA33333333333333333333333333333333"),
         ("RecordingSid", rsid),
-        ("RecordingUrl", &format!("https://api.twilio.com/2010-04-01/Accounts/ACtest/Recordings/{rsid}")),
+        ("RecordingUrl", &format!("https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT}/Recordings/{rsid}")),
         ("RecordingStatus", "completed"),
         ("RecordingDuration", "1"),
         ("RecordingChannels", "1"),
@@ -532,29 +465,27 @@ fn recording_params(rsid: &str) -> Params {
 
 fn jobs_config(api: std::net::SocketAddr, max_attempts: u32) -> String {
     format!(
-        "[twilio]\napi_base_url = \"http://{api}\"\naccount_sid = \"ACtest\"\nrecording_fetch_timeout_s = 1\n\
+        "[twilio]\napi_base_url = \"http://{api}\"\naccount_sid = \"{ACCOUNT}\"\nrecording_fetch_timeout_s = 1\n\
          [jobs]\nmax_attempts = {max_attempts}\nbackoff_base_ms = 50\nbackoff_cap_ms = 200\npoll_interval_ms = 100\n"
     )
 }
 
 #[test]
 fn recordings_are_fetched_with_retries_and_a_failed_fetch_is_visible() {
-    let api = FakeTwilio::start("ACtest", GLOBAL_TOKEN);
+    let api = FakeTwilio::start(&[(ACCOUNT, GLOBAL_TOKEN)]);
     let daemon = start(Some(jobs_config(api.addr, 3)), &[]);
     let client = http();
-    let flaky = "RE000000000000000000000000000flaky";
-    let hang = "RE0000000000000000000000000000hang";
+    let flaky = "RE000000000000000000000000000f1a4e";
+    let hang = "RE00000000000000000000000000000d1e";
+    api.serve(flaky, Serve::Flaky);
+    api.serve(hang, Serve::Hang);
     for rsid in [flaky, hang] {
         let (status, _, body) =
             post_signed(&client, &daemon, GLOBAL_TOKEN, "/webhook/acme/recording", &recording_params(rsid));
         assert_eq!((status, body.contains("<Response/>")), (200, true), "{body}");
     }
     // Held until the fetch ends.
-    let key = |rsid: &str| format!("recording:{rsid}:completed");
-    let released = |rsid: &str| {
-        let (_, status, data) = event_by_key(&daemon, &key(rsid)).expect("event");
-        (status != "held").then_some(data)
-    };
+    let released = |rsid: &str| released(&daemon, rsid);
     assert!(released(hang).is_none(), "released before its fetch ended");
     assert!(
         eventually(Duration::from_secs(20), || released(flaky).is_some()),
@@ -595,18 +526,17 @@ fn recordings_are_fetched_with_retries_and_a_failed_fetch_is_visible() {
         .expect("failed job kept");
     assert_eq!(failed.0, "failed");
     assert!(daemon.log().contains("failed for good"), "not logged");
-    assert_eq!(api.bad_auth.load(Ordering::SeqCst), 0);
+    assert_eq!(api.bad_auth(), 0);
     assert!(!daemon.log().contains(GLOBAL_TOKEN), "the auth token reached the log");
-    drop(api.runtime);
 }
 
 #[test]
 fn a_daemon_killed_during_a_burst_keeps_every_acknowledged_event_and_resumes_its_jobs() {
-    let api = FakeTwilio::start("ACtest", GLOBAL_TOKEN);
-    api.down.store(true, Ordering::SeqCst);
+    let api = FakeTwilio::start(&[(ACCOUNT, GLOBAL_TOKEN)]);
+    api.set_down(true);
     let mut daemon = start(Some(jobs_config(api.addr, 50)), &[]);
     // A recording whose fetch cannot succeed before the crash.
-    let rsid = "RE0000000000000000000000000000kill";
+    let rsid = "RE0000000000000000000000000000c0de";
     assert_eq!(
         post_signed(&http(), &daemon, GLOBAL_TOKEN, "/webhook/acme/recording", &recording_params(rsid)).0,
         200
@@ -660,23 +590,18 @@ fn a_daemon_killed_during_a_burst_keeps_every_acknowledged_event_and_resumes_its
     eprintln!("{} webhooks acknowledged before SIGKILL", acked.len());
 
     // Restart on the same data directory: every acknowledged event is there.
-    api.down.store(false, Ordering::SeqCst);
+    api.set_down(false);
     let data_dir = daemon.data_dir.clone();
     let restarted = Daemon::start_with(DaemonOptions {
         env: vec![("TWILIO_AUTH_TOKEN".into(), GLOBAL_TOKEN.into())],
         config_toml: Some(jobs_config(api.addr, 50)),
         data_dir: Some(data_dir),
     });
-    let conn = db(&restarted);
-    let stored: BTreeSet<String> = conn
-        .prepare("SELECT dedupe_key FROM events WHERE type = 'twilio.voice'")
-        .expect("prepare")
-        .query_map([], |r| r.get::<_, String>(0))
-        .expect("query")
-        .collect::<Result<_, _>>()
-        .expect("rows");
-    let missing: Vec<&String> =
-        acked.iter().filter(|sid| !stored.contains(&format!("voice:{sid}:ringing"))).collect();
+    let stored: BTreeSet<String> = events_where(&restarted, "twilio.voice", &[])
+        .into_iter()
+        .filter_map(|(_, data)| data["CallSid"].as_str().map(str::to_string))
+        .collect();
+    let missing: Vec<&String> = acked.iter().filter(|sid| !stored.contains(*sid)).collect();
     assert!(
         missing.is_empty(),
         "{} of {} acknowledged webhooks lost, e.g. {:?}",
@@ -685,14 +610,366 @@ fn a_daemon_killed_during_a_burst_keeps_every_acknowledged_event_and_resumes_its
         &missing[..missing.len().min(3)]
     );
     // The interrupted recording job resumed and completed.
-    let key = format!("recording:{rsid}:completed");
     assert!(
-        eventually(Duration::from_secs(20), || event_by_key(&restarted, &key)
-            .map(|e| e.1 != "held")
-            .unwrap_or(false)),
+        eventually(Duration::from_secs(20), || released(&restarted, rsid).is_some()),
         "recording job not resumed; log:\n{}",
         restarted.log()
     );
-    assert_eq!(event_by_key(&restarted, &key).expect("event").2["recording"]["status"], "fetched");
-    drop(api.runtime);
+    assert_eq!(released(&restarted, rsid).expect("event")["recording"]["status"], "fetched");
+}
+
+/// Signs `p` for `signed_url` (what Twilio called) and posts it to `path`
+/// with extra headers; returns the status and body.
+fn post_signed_with(
+    daemon: &Daemon,
+    token: &str,
+    signed_url: &str,
+    path: &str,
+    p: &Params,
+    headers: &[(&str, &str)],
+) -> (u16, String) {
+    let mut request = http()
+        .post(daemon.url(path))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("X-Twilio-Signature", sign(token, signed_url, p))
+        .body(encode(p));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().expect("post");
+    (response.status().as_u16(), response.text().expect("body"))
+}
+
+/// Peak (VmHWM) resident memory of a process, in bytes.
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM");
+    kb * 1024
+}
+
+/// Names in a tenant's recordings directory (none when it does not exist).
+fn recording_files(daemon: &Daemon, tenant: &str) -> Vec<String> {
+    let dir = daemon.data_dir.join("tenants").join(tenant).join("recordings");
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut names: Vec<String> =
+        entries.map(|e| e.expect("entry").file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_recording_url_is_never_fetched_the_url_is_built_from_the_sids() {
+    let api = FakeTwilio::start(&[(ACCOUNT, GLOBAL_TOKEN)]);
+    let attacker = Attacker::start();
+    let daemon = start(Some(jobs_config(api.addr, 3)), &[]);
+    let evil = [
+        // Appended to api_base_url as a path, this used to become the authority.
+        format!("x:@{}/internal", attacker.addr),
+        format!("http://{}/2010-04-01/Accounts/{ACCOUNT}/Recordings/steal", attacker.addr),
+        format!("http://{ACCOUNT}:{GLOBAL_TOKEN}@{}/internal", attacker.addr),
+    ];
+    let sids = [
+        "RE00000000000000000000000000000001",
+        "RE00000000000000000000000000000002",
+        "RE00000000000000000000000000000003",
+    ];
+    for (rsid, url) in sids.iter().zip(&evil) {
+        let mut p = recording_params(rsid);
+        p.retain(|(k, _)| k != "RecordingUrl");
+        p.push(("RecordingUrl".into(), url.clone()));
+        let (status, body) = post_signed_with(
+            &daemon,
+            GLOBAL_TOKEN,
+            &daemon.url("/webhook/acme/recording"),
+            "/webhook/acme/recording",
+            &p,
+            &[],
+        );
+        assert_eq!(status, 200, "{body}");
+    }
+    for rsid in sids {
+        assert!(
+            eventually(Duration::from_secs(20), || released(&daemon, rsid).is_some()),
+            "{rsid} never released; log:\n{}",
+            daemon.log()
+        );
+        let data = released(&daemon, rsid).expect("released");
+        assert_eq!(data["recording"]["status"], "fetched", "{data}");
+        assert_eq!(api.hits(&format!("{rsid}.wav")), 1);
+    }
+    let mut expected: Vec<String> =
+        sids.iter().map(|rsid| format!("/2010-04-01/Accounts/{ACCOUNT}/Recordings/{rsid}.wav")).collect();
+    let mut paths = api.paths();
+    expected.sort();
+    paths.sort();
+    assert_eq!(paths, expected, "the API got requests at other paths");
+    assert_eq!(attacker.connections(), 0, "the daemon connected to the RecordingUrl's host");
+}
+
+#[test]
+fn a_webhook_of_another_account_fails_its_fetch_and_sends_no_credentials() {
+    const OWN_ACCOUNT: &str = "ACfedcba9876543210fedcba9876543210";
+    const OTHER_ACCOUNT: &str = "AC00000000000000000000000000000bad";
+    let api = FakeTwilio::start(&[(ACCOUNT, GLOBAL_TOKEN), (OWN_ACCOUNT, "own-token-xyz")]);
+    let daemon = start(Some(jobs_config(api.addr, 3)), &[]);
+    add_tenant(
+        &daemon,
+        &["own", "--twilio-auth-token", "own-token-xyz", "--twilio-account-sid", OWN_ACCOUNT],
+    );
+    add_tenant(&daemon, &["nosid", "--twilio-auth-token", "nosid-token"]);
+    let recording = |rsid: &str, account: &str| {
+        let mut p = recording_params(rsid);
+        p[0].1 = account.to_string();
+        p
+    };
+    let cases = [
+        // (tenant, its token, RecordingSid, AccountSid in the webhook, error or None when fetched)
+        ("acme", GLOBAL_TOKEN, "RE000000000000000000000000000000a1", OTHER_ACCOUNT, Some("account mismatch")),
+        ("own", "own-token-xyz", "RE000000000000000000000000000000a2", ACCOUNT, Some("account mismatch")),
+        ("nosid", "nosid-token", "RE000000000000000000000000000000a3", ACCOUNT, Some("no account SID")),
+        ("own", "own-token-xyz", "RE000000000000000000000000000000a4", OWN_ACCOUNT, None),
+        ("acme", GLOBAL_TOKEN, "RE000000000000000000000000000000a5", ACCOUNT, None),
+    ];
+    for (tenant, token, rsid, account, _) in cases {
+        let path = format!("/webhook/{tenant}/recording");
+        let (status, body) =
+            post_signed_with(&daemon, token, &daemon.url(&path), &path, &recording(rsid, account), &[]);
+        assert_eq!(status, 200, "{body}");
+    }
+    for (_, _, rsid, _, error) in cases {
+        assert!(
+            eventually(Duration::from_secs(20), || released(&daemon, rsid).is_some()),
+            "{rsid} never released; log:\n{}",
+            daemon.log()
+        );
+        let rec = released(&daemon, rsid).expect("released")["recording"].clone();
+        match error {
+            Some(error) => {
+                assert_eq!(rec["status"], "failed", "{rec}");
+                assert_eq!(rec["attempts"], 1, "a permanent failure is not retried: {rec}");
+                assert!(rec["error"].as_str().unwrap_or("").contains(error), "{rec}");
+                assert_eq!(api.hits(&format!("{rsid}.wav")), 0);
+                assert!(!api.paths().iter().any(|p| p.contains(rsid)), "a request was sent for {rsid}");
+            }
+            None => assert_eq!(rec["status"], "fetched", "{rec}"),
+        }
+    }
+    assert_eq!(api.bad_auth(), 0, "credentials were sent for another account");
+    assert!(daemon.log().contains("account mismatch"), "the mismatch is not logged");
+    // The tenant's account SID: shown, validated, cleared by an empty value.
+    let show = |daemon: &Daemon| {
+        let out = daemon.cli(&["tenant", "show", "own", "--json"]);
+        assert!(out.status.success(), "{}", common::stderr(&out));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("json")["tenant"]
+            ["twilio_account_sid"]
+            .clone()
+    };
+    assert_eq!(show(&daemon), OWN_ACCOUNT);
+    for bad in ["ACtest", "AC0123456789ABCDEF0123456789abcdef", "RE0123456789abcdef0123456789abcdef"] {
+        let out = daemon.cli(&["tenant", "set", "own", "--twilio-account-sid", bad]);
+        assert!(!out.status.success(), "{bad} accepted");
+        assert!(common::stderr(&out).contains("--twilio-account-sid"), "{}", common::stderr(&out));
+    }
+    assert_eq!(show(&daemon), OWN_ACCOUNT);
+    let out = daemon.cli(&["tenant", "set", "own", "--twilio-account-sid", ""]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert_eq!(show(&daemon), serde_json::Value::Null);
+}
+
+/// The fetch config with a long timeout (big files) and `extra` twilio keys.
+fn big_config(api: std::net::SocketAddr, extra: &str) -> String {
+    format!(
+        "[twilio]\napi_base_url = \"http://{api}\"\naccount_sid = \"{ACCOUNT}\"\nrecording_fetch_timeout_s = 600\n{extra}\
+         [jobs]\nmax_attempts = 3\nbackoff_base_ms = 50\nbackoff_cap_ms = 200\npoll_interval_ms = 100\n"
+    )
+}
+
+#[test]
+fn a_256_mib_recording_streams_to_disk_without_growing_the_daemons_memory() {
+    const LEN: u64 = 256 * 1024 * 1024;
+    let api = FakeTwilio::start(&[(ACCOUNT, GLOBAL_TOKEN)]);
+    let daemon = start(Some(big_config(api.addr, "")), &[]);
+    let small = "RE00000000000000000000000000000b01";
+    let big = "RE00000000000000000000000000000b02";
+    api.serve(big, Serve::Generated { len: LEN, content_length: true });
+    // A small fetch first, so the baseline includes the fetch code's warm-up.
+    let post = |rsid: &str| {
+        let mut p = recording_params(rsid);
+        p.retain(|(k, _)| k != "RecordingDuration"); // the duration then comes from the WAV header
+        let path = "/webhook/acme/recording";
+        assert_eq!(post_signed_with(&daemon, GLOBAL_TOKEN, &daemon.url(path), path, &p, &[]).0, 200);
+    };
+    post(small);
+    assert!(eventually(Duration::from_secs(20), || released(&daemon, small).is_some()), "{}", daemon.log());
+    let before = peak_rss(daemon.pid());
+    post(big);
+    assert!(
+        eventually(Duration::from_secs(600), || released(&daemon, big).is_some()),
+        "never released; log:\n{}",
+        daemon.log()
+    );
+    let after = peak_rss(daemon.pid());
+    let rec = released(&daemon, big).expect("released")["recording"].clone();
+    assert_eq!(rec["status"], "fetched", "{rec}");
+    assert_eq!(rec["bytes"], LEN);
+    assert_eq!(rec["sha256"], twilio_support::generated_digest(LEN));
+    assert_eq!(rec["duration_s"], (LEN - 44) as f64 / 16000.0);
+    let file = daemon.data_dir.join("tenants/acme/recordings").join(format!("{big}.wav"));
+    assert_eq!(std::fs::metadata(&file).expect("file").len(), LEN);
+    let grew = after.saturating_sub(before);
+    eprintln!("peak RSS {before} -> {after} bytes (+{} MiB)", grew / (1024 * 1024));
+    assert!(grew < 64 * 1024 * 1024, "peak RSS grew by {grew} bytes for a {LEN}-byte recording");
+    assert_eq!(recording_files(&daemon, "acme"), [format!("{small}.wav"), format!("{big}.wav")]);
+}
+
+#[test]
+fn a_recording_over_the_cap_fails_as_too_large_and_leaves_no_file() {
+    let api = FakeTwilio::start(&[(ACCOUNT, GLOBAL_TOKEN)]);
+    let daemon = start(Some(big_config(api.addr, "recording_max_bytes = 100000\n")), &[]);
+    let declared = "RE00000000000000000000000000000c01";
+    let undeclared = "RE00000000000000000000000000000c02";
+    let fits = "RE00000000000000000000000000000c03";
+    api.serve(declared, Serve::Generated { len: 300_000, content_length: true });
+    // No Content-Length: the cap must be enforced while counting.
+    api.serve(undeclared, Serve::Generated { len: 300_000, content_length: false });
+    api.serve(fits, Serve::Generated { len: 100_000, content_length: false });
+    for rsid in [declared, undeclared, fits] {
+        let path = "/webhook/acme/recording";
+        let p = recording_params(rsid);
+        assert_eq!(post_signed_with(&daemon, GLOBAL_TOKEN, &daemon.url(path), path, &p, &[]).0, 200);
+    }
+    for rsid in [declared, undeclared, fits] {
+        assert!(
+            eventually(Duration::from_secs(20), || released(&daemon, rsid).is_some()),
+            "{rsid} never released; log:\n{}",
+            daemon.log()
+        );
+    }
+    for rsid in [declared, undeclared] {
+        let rec = released(&daemon, rsid).expect("released")["recording"].clone();
+        assert_eq!(rec["status"], "failed", "{rec}");
+        assert!(rec["error"].as_str().unwrap_or("").starts_with("too_large"), "{rec}");
+        assert_eq!(rec["attempts"], 1, "retried: {rec}");
+    }
+    let rec = released(&daemon, fits).expect("released")["recording"].clone();
+    assert_eq!((rec["status"].as_str(), rec["bytes"].as_u64()), (Some("fetched"), Some(100_000)), "{rec}");
+    assert_eq!(rec["sha256"], twilio_support::generated_digest(100_000));
+    // Only the recording that fits: no partial file of the others.
+    assert_eq!(recording_files(&daemon, "acme"), [format!("{fits}.wav")]);
+}
+
+#[test]
+fn oversized_and_too_many_param_webhooks_are_refused_before_any_signature_work() {
+    let daemon = start(None, &[]);
+    let client = http();
+    let call = |extra: usize| {
+        let mut p = params(&[
+            ("CallSid", "CA44444444444444444444444444444444"),
+            ("To", ACME_NUMBER),
+            ("CallStatus", "ringing"),
+        ]);
+        p.extend((0..extra).map(|i| (format!("P{i}"), String::new())));
+        p
+    };
+    let path = "/webhook/voice";
+    let code = |body: &str| -> String {
+        serde_json::from_str::<serde_json::Value>(body)
+            .map(|v| v["error"]["code"].to_string())
+            .unwrap_or_default()
+    };
+    // Over twilio.webhook_body_limit_bytes (64 KiB), signed or not, declared or chunked.
+    let mut big = call(0);
+    big.push(("Body".into(), "x".repeat(100 * 1024)));
+    let (status, body) = post_signed_with(&daemon, GLOBAL_TOKEN, &daemon.url(path), path, &big, &[]);
+    assert_eq!((status, code(&body).as_str()), (413, "\"payload_too_large\""), "{body}");
+    let chunked = client
+        .post(daemon.url(path))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("X-Twilio-Signature", sign(GLOBAL_TOKEN, &daemon.url(path), &big))
+        .body(reqwest::blocking::Body::new(std::io::Cursor::new(encode(&big).into_bytes())))
+        .send()
+        .expect("post chunked");
+    assert_eq!(chunked.status().as_u16(), 413);
+    // The 1 MiB body of 500k empty pairs: refused without parsing it.
+    let (status, _, body) = post_form(&client, &daemon, path, &"=&".repeat(500_000), Some("x"));
+    assert_eq!((status, code(&body).as_str()), (413, "\"payload_too_large\""), "{body}");
+    // More than twilio.webhook_max_params (500) in a small body, validly signed.
+    let (status, body) = post_signed_with(&daemon, GLOBAL_TOKEN, &daemon.url(path), path, &call(498), &[]);
+    assert_eq!((status, code(&body).as_str()), (413, "\"too_many_params\""), "{body}");
+    let (status, _, body) = post_form(&client, &daemon, path, &"a=&".repeat(5000), None);
+    assert_eq!((status, code(&body).as_str()), (413, "\"too_many_params\""), "{body}");
+    assert_eq!(event_count(&daemon), 0, "a refused request was stored");
+    // 500 parameters is still a webhook.
+    let (status, body) = post_signed_with(&daemon, GLOBAL_TOKEN, &daemon.url(path), path, &call(497), &[]);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(event_count(&daemon), 1);
+    // The API keeps http.body_limit_bytes: a 100 KiB body is not refused for its size there.
+    let api = client
+        .post(daemon.url("/api/whatsapp/acme/send"))
+        .header("content-type", "application/json")
+        .body(format!("{{\"to\":\"+15550001111\",\"text\":\"{}\"}}", "x".repeat(100 * 1024)))
+        .send()
+        .expect("post api");
+    assert_ne!(api.status().as_u16(), 413);
+}
+
+#[test]
+fn gather_digits_are_each_stored_and_delivered_and_only_true_redeliveries_are_dropped() {
+    let receiver = delivery_support::Receiver::ok();
+    let daemon = start(None, &[]);
+    let out = daemon.cli(&["tenant", "set", "acme", "--webhook-url", &receiver.url()]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let gather = |digits: &str| {
+        params(&[
+            ("CallSid", "CA55555555555555555555555555555555"),
+            ("To", ACME_NUMBER),
+            ("CallStatus", "in-progress"),
+            ("Digits", digits),
+        ])
+    };
+    let path = "/webhook/voice";
+    let here = daemon.url(path);
+    let post = |p: &Params, signed_url: &str, headers: &[(&str, &str)]| {
+        let (status, body) = post_signed_with(&daemon, GLOBAL_TOKEN, signed_url, path, p, headers);
+        assert_eq!(status, 200, "{body}");
+        body
+    };
+    let count = || events_where(&daemon, "twilio.voice", &[]).len();
+    // Same CallSid and CallStatus, different digits: two webhooks, two events.
+    let first = post(&gather("1"), &here, &[]);
+    post(&gather("2"), &here, &[]);
+    assert_eq!(count(), 2, "the second Gather was dropped");
+    // Twilio resending the first: answered the same, stored once, also when it
+    // comes through another proxy host (signed for that host).
+    assert_eq!(post(&gather("1"), &here, &[]), first);
+    let proxy = "proxy-b.example:8080";
+    post(&gather("1"), &format!("http://{proxy}{path}"), &[("host", proxy)]);
+    assert_eq!(count(), 2, "a redelivery was stored again");
+    // With Twilio's idempotency token: a token seen before is a redelivery;
+    // a new token is a new webhook even with the same parameters.
+    post(&gather("3"), &here, &[("I-Twilio-Idempotency-Token", "tok-1")]);
+    post(&gather("3"), &here, &[("I-Twilio-Idempotency-Token", "tok-1")]);
+    assert_eq!(count(), 3);
+    post(&gather("3"), &here, &[("I-Twilio-Idempotency-Token", "tok-2")]);
+    assert_eq!(count(), 4);
+    // Every stored event reaches the backend.
+    assert!(
+        eventually(Duration::from_secs(20), || receiver.distinct_ids().len() == 4),
+        "delivered: {:?}; log:\n{}",
+        receiver.distinct_ids(),
+        daemon.log()
+    );
+    let mut digits: Vec<String> = receiver
+        .received()
+        .iter()
+        .map(|r| r.json()["data"]["Digits"].as_str().unwrap_or_default().to_string())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    digits.sort();
+    assert_eq!(digits, ["1", "2", "3"]);
 }

@@ -94,6 +94,10 @@ pub struct SettingsArgs {
     /// This tenant's own Twilio auth token (else the global one is used)
     #[arg(long, value_name = "TOKEN")]
     twilio_auth_token: Option<String>,
+    /// The Twilio account (AC...) of this tenant's own auth token: recordings
+    /// are fetched only for webhooks of that account. Empty on `set` clears it
+    #[arg(long, value_name = "AC...")]
+    twilio_account_sid: Option<String>,
     /// TwiML answered to this tenant's voice calls, or @FILE to read it from a
     /// file; `{{recording_status_callback}}` and `{{tenant}}` are filled in.
     /// Empty on `set` restores the default (greeting + record)
@@ -117,6 +121,7 @@ impl SettingsArgs {
             webhook_url: self.webhook_url,
             twilio_numbers: (!self.twilio_numbers.is_empty()).then_some(self.twilio_numbers),
             twilio_auth_token: self.twilio_auth_token,
+            twilio_account_sid: self.twilio_account_sid,
             voice_twiml,
         })
     }
@@ -207,6 +212,7 @@ fn print_text(response: &TenantResponse) {
                 "twilio auth token:  {}",
                 if t.twilio_auth_token_set { "set (redacted)" } else { "not set (global token used)" }
             );
+            println!("twilio account:     {}", or_dash(t.twilio_account_sid.as_deref()));
             println!("whatsapp state:     {} since {}", t.whatsapp.state, t.whatsapp.since);
             println!("whatsapp phone:     {}", or_dash(t.whatsapp.phone.as_deref()));
             println!("reconnects:         {}", t.whatsapp.reconnects);

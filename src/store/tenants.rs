@@ -11,6 +11,8 @@ pub struct TenantRow {
     pub name: String,
     pub webhook_url: Option<String>,
     pub twilio_auth_token: Option<String>,
+    /// The Twilio account the tenant's own auth token belongs to.
+    pub twilio_account_sid: Option<String>,
     pub twilio_numbers: Vec<String>,
     pub token_rotated_at: i64,
     pub created_at: i64,
@@ -38,13 +40,15 @@ pub struct TenantUpdate {
     pub name: Option<String>,
     pub webhook_url: Option<Option<String>>,
     pub twilio_auth_token: Option<Option<String>>,
+    pub twilio_account_sid: Option<Option<String>>,
     pub twilio_numbers: Option<Vec<String>>,
     /// The TwiML answered to this tenant's voice webhooks (`None` = the default).
     pub voice_twiml: Option<Option<String>>,
 }
 
 const COLUMNS: &str = "id, name, webhook_url, twilio_auth_token, token_rotated_at, created_at,
-    updated_at, wa_state, wa_phone, wa_state_since, wa_reconnects, wa_last_error, wa_banned_until";
+    updated_at, wa_state, wa_phone, wa_state_since, wa_reconnects, wa_last_error, wa_banned_until,
+    twilio_account_sid";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<TenantRow> {
     Ok(TenantRow {
@@ -62,6 +66,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<TenantRow> {
         wa_reconnects: row.get(10)?,
         wa_last_error: row.get(11)?,
         wa_banned_until: row.get(12)?,
+        twilio_account_sid: row.get(13)?,
     })
 }
 
@@ -111,6 +116,9 @@ pub fn insert(
     if let Some(Some(twiml)) = &update.voice_twiml {
         tx.execute("UPDATE tenants SET voice_twiml = ?2 WHERE id = ?1", params![id, twiml])?;
     }
+    if let Some(Some(sid)) = &update.twilio_account_sid {
+        tx.execute("UPDATE tenants SET twilio_account_sid = ?2 WHERE id = ?1", params![id, sid])?;
+    }
     tx.commit()
 }
 
@@ -129,6 +137,9 @@ pub fn update(conn: &mut Connection, id: &str, update: &TenantUpdate) -> rusqlit
     if let Some(token) = &update.twilio_auth_token {
         tx.execute("UPDATE tenants SET twilio_auth_token = ?2 WHERE id = ?1", params![id, token])?;
     }
+    if let Some(sid) = &update.twilio_account_sid {
+        tx.execute("UPDATE tenants SET twilio_account_sid = ?2 WHERE id = ?1", params![id, sid])?;
+    }
     if let Some(numbers) = &update.twilio_numbers {
         replace_numbers(&tx, id, numbers)?;
     }
@@ -146,23 +157,32 @@ pub struct TwilioTenant {
     pub id: String,
     /// The tenant's own auth token; `None` means the global one applies.
     pub auth_token: Option<String>,
+    /// The account `auth_token` belongs to (recording fetches need it).
+    pub account_sid: Option<String>,
     pub voice_twiml: Option<String>,
 }
 
 fn twilio_tenant(row: &Row<'_>) -> rusqlite::Result<TwilioTenant> {
-    Ok(TwilioTenant { id: row.get(0)?, auth_token: row.get(1)?, voice_twiml: row.get(2)? })
+    Ok(TwilioTenant {
+        id: row.get(0)?,
+        auth_token: row.get(1)?,
+        voice_twiml: row.get(2)?,
+        account_sid: row.get(3)?,
+    })
 }
 
 pub fn twilio_tenant_by_id(conn: &Connection, id: &str) -> rusqlite::Result<Option<TwilioTenant>> {
-    conn.prepare_cached("SELECT id, twilio_auth_token, voice_twiml FROM tenants WHERE id = ?1")?
-        .query_row([id], twilio_tenant)
-        .optional()
+    conn.prepare_cached(
+        "SELECT id, twilio_auth_token, voice_twiml, twilio_account_sid FROM tenants WHERE id = ?1",
+    )?
+    .query_row([id], twilio_tenant)
+    .optional()
 }
 
 /// The tenant whose registered Twilio number is `number`.
 pub fn twilio_tenant_by_number(conn: &Connection, number: &str) -> rusqlite::Result<Option<TwilioTenant>> {
     conn.prepare_cached(
-        "SELECT t.id, t.twilio_auth_token, t.voice_twiml FROM tenant_numbers n
+        "SELECT t.id, t.twilio_auth_token, t.voice_twiml, t.twilio_account_sid FROM tenant_numbers n
          JOIN tenants t ON t.id = n.tenant_id WHERE n.number = ?1",
     )?
     .query_row([number], twilio_tenant)

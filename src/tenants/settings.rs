@@ -17,6 +17,9 @@ pub struct TenantSettings {
     pub twilio_numbers: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub twilio_auth_token: Option<String>,
+    /// The Twilio account the tenant's own auth token belongs to (`AC…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub twilio_account_sid: Option<String>,
     /// TwiML answered to voice webhooks; `{{recording_status_callback}}` and
     /// `{{tenant}}` are filled in. Empty on `set` restores the default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -31,6 +34,7 @@ impl std::fmt::Debug for TenantSettings {
             .field("webhook_url", &self.webhook_url)
             .field("twilio_numbers", &self.twilio_numbers)
             .field("twilio_auth_token", &self.twilio_auth_token.as_ref().map(|_| "<redacted>"))
+            .field("twilio_account_sid", &self.twilio_account_sid)
             .finish_non_exhaustive()
     }
 }
@@ -41,6 +45,7 @@ impl TenantSettings {
             && self.webhook_url.is_none()
             && self.twilio_numbers.is_none()
             && self.twilio_auth_token.is_none()
+            && self.twilio_account_sid.is_none()
             && self.voice_twiml.is_none()
     }
 
@@ -60,6 +65,13 @@ impl TenantSettings {
             Some(token) => Some(Some(validate_auth_token(token)?)),
             None => None,
         };
+        let twilio_account_sid = match self.twilio_account_sid.as_deref() {
+            Some("") => Some(None),
+            Some(sid) => Some(Some(
+                crate::twilio::sid::parse_account(sid).map_err(|e| format!("--twilio-account-sid: {e}"))?,
+            )),
+            None => None,
+        };
         let twilio_numbers = match &self.twilio_numbers {
             Some(numbers) => {
                 let mut parsed = numbers.iter().map(|n| parse_e164(n)).collect::<Result<Vec<_>, _>>()?;
@@ -74,7 +86,14 @@ impl TenantSettings {
             Some(twiml) => Some(Some(crate::twilio::twiml::validate_template(twiml)?)),
             None => None,
         };
-        Ok(TenantUpdate { name, webhook_url, twilio_auth_token, twilio_numbers, voice_twiml })
+        Ok(TenantUpdate {
+            name,
+            webhook_url,
+            twilio_auth_token,
+            twilio_account_sid,
+            twilio_numbers,
+            voice_twiml,
+        })
     }
 }
 

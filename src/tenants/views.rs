@@ -48,6 +48,8 @@ pub struct TenantView {
     pub twilio_numbers: Vec<String>,
     /// Whether the tenant has its own Twilio auth token (never its value).
     pub twilio_auth_token_set: bool,
+    /// The account of the tenant's own auth token (a SID is not a secret).
+    pub twilio_account_sid: Option<String>,
     pub whatsapp: WhatsappView,
     pub created_at: String,
     pub updated_at: String,
@@ -63,6 +65,7 @@ impl From<TenantRow> for TenantView {
             webhook_url: row.webhook_url,
             twilio_numbers: row.twilio_numbers,
             twilio_auth_token_set: row.twilio_auth_token.is_some(),
+            twilio_account_sid: row.twilio_account_sid,
             created_at: rfc3339(row.created_at),
             updated_at: rfc3339(row.updated_at),
             token_rotated_at: rfc3339(row.token_rotated_at),

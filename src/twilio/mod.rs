@@ -7,9 +7,12 @@
 //! (`twilio.recording`) that downloads the audio and then releases the event
 //! for delivery.
 
+mod download;
 pub mod recording;
+pub mod sid;
 pub mod signature;
 pub mod twiml;
+mod wav;
 mod webhook;
 
 pub use recording::RecordingFetch;

@@ -3,21 +3,26 @@
 //! (file 0600, directories 0700) and records its size, SHA-256 and duration
 //! on the event, which is then released for delivery.
 //!
-//! Only the *path* of the webhook's `RecordingUrl` is used: it is fetched from
-//! `twilio.api_base_url`, so our credentials (HTTP basic auth: account SID and
-//! auth token) go to the configured API and nowhere else.
+//! Our credentials (HTTP basic auth: account SID and auth token) go to
+//! `twilio.api_base_url` only: the URL is built from it, the account SID and
+//! the RecordingSid (both checked to be Twilio SIDs), never from the
+//! webhook's `RecordingUrl`. And only for the account the credentials belong
+//! to: a webhook naming another `AccountSid` fails the job.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
+use super::download::{self, Target};
+use super::{sid, wav};
 use crate::config::Config;
 use crate::jobs::{BoxFuture, JobError, JobHandler};
-use crate::paths::{create_private_dir, replace_private_file, DataDir};
+use crate::paths::{create_private_dir, DataDir};
+use crate::store::events::EventRow;
 use crate::store::jobs::Job;
+use crate::store::tenants::TwilioTenant;
 use crate::store::{events, tenants as rows, Store};
 use crate::tenants::TenantId;
 
@@ -36,6 +41,9 @@ struct Inner {
 
 impl RecordingFetch {
     pub fn new(store: Store, data: DataDir, config: Arc<Config>) -> Result<Self, String> {
+        // Redirects are followed (Twilio answers a recording with one to its
+        // media storage); reqwest drops the Authorization header whenever a
+        // redirect leaves the host, so the credentials stay with the API.
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(config.twilio.recording_fetch_timeout_s))
             .connect_timeout(Duration::from_secs(config.twilio.recording_fetch_timeout_s.min(10)))
@@ -61,8 +69,55 @@ fn text(data: &Value, name: &str) -> Option<String> {
     data.get(name).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
 }
 
+/// Basic-auth credentials of one Twilio account.
+struct Credentials {
+    account: String,
+    token: String,
+}
+
 impl Inner {
     async fn fetch(&self, job: Job) -> Result<Value, JobError> {
+        let (event, tenant_id, tenant) = self.load(&job).await?;
+        let data = &event.data;
+        let recording = text(data, "RecordingSid")
+            .filter(|s| sid::parse(sid::RECORDING, s).is_some())
+            .ok_or_else(|| {
+                JobError::permanent(
+                    "the webhook's RecordingSid is not a Twilio recording SID (RE + 32 hex digits)",
+                )
+            })?;
+        let credentials = self.credentials(&tenant, data)?;
+        let twilio = &self.config.twilio;
+        let format = twilio.recording_format.as_str();
+        let url = recording_url(&twilio.api_base_url, &credentials.account, &recording, format)?;
+        let dir = self.recordings_dir(&tenant_id).await?;
+        let name = format!("{recording}.{format}");
+        let target = Target { dir: &dir, name: &name, max_bytes: twilio.recording_max_bytes };
+        let auth = (credentials.account.as_str(), credentials.token.as_str());
+        let saved = download::get_to_file(&self.client, url, auth, target).await?;
+        let declared = text(data, "RecordingDuration").and_then(|d| d.parse::<f64>().ok());
+        let duration_s = match declared.filter(|d| d.is_finite() && *d >= 0.0) {
+            Some(seconds) => Some(seconds),
+            None if format == "wav" => {
+                let path = saved.path.clone();
+                tokio::task::spawn_blocking(move || wav::duration_s(&path)).await.ok().flatten()
+            }
+            None => None,
+        };
+        Ok(json!({"recording": {
+            "status": "fetched",
+            "path": saved.path.display().to_string(),
+            "bytes": saved.bytes,
+            "sha256": saved.sha256,
+            "duration_s": duration_s,
+            "format": format,
+            "content_type": saved.content_type,
+            "attempts": job.attempts,
+        }}))
+    }
+
+    /// The job's event and the tenant it belongs to.
+    async fn load(&self, job: &Job) -> Result<(EventRow, TenantId, TwilioTenant), JobError> {
         let event_id = job.event_id.clone().ok_or_else(|| JobError::permanent("the job names no event"))?;
         let event = self
             .store
@@ -78,93 +133,56 @@ impl Inner {
             .await
             .map_err(|e| JobError::retry(e.to_string()))?
             .ok_or_else(|| JobError::permanent("the tenant was removed"))?;
-        let data = &event.data;
-        let sid = text(data, "RecordingSid")
-            .filter(|s| s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric()))
-            .ok_or_else(|| JobError::permanent("the event has no valid RecordingSid"))?;
+        Ok((event, tenant_id, tenant))
+    }
+
+    /// The account whose credentials we hold for this tenant — its own when
+    /// it has its own auth token, else the global one — provided the webhook
+    /// names that very account. Anything else would send one account's
+    /// credentials on behalf of another, so it fails for good.
+    fn credentials(&self, tenant: &TwilioTenant, data: &Value) -> Result<Credentials, JobError> {
         let twilio = &self.config.twilio;
-        // A tenant with its own token is its own (sub)account: the webhook's
-        // AccountSid goes with that token. Otherwise the configured account.
-        let (account, token) = match &tenant.auth_token {
-            Some(token) => (text(data, "AccountSid").or_else(|| twilio.account_sid.clone()), token.clone()),
+        let (account, token, whose) = match &tenant.auth_token {
+            Some(token) => (
+                tenant.account_sid.clone(),
+                token.clone(),
+                format!(
+                    "tenant {}'s own account (tenant set {} --twilio-account-sid AC...)",
+                    tenant.id, tenant.id
+                ),
+            ),
             None => (
-                twilio.account_sid.clone().or_else(|| text(data, "AccountSid")),
+                twilio.account_sid.clone(),
                 twilio.auth_token.clone().ok_or_else(|| {
                     JobError::permanent(
                         "no Twilio auth token configured (twilio.auth_token or the tenant's own)",
                     )
                 })?,
+                "the global account (twilio.account_sid)".to_string(),
             ),
         };
         let account = account.ok_or_else(|| {
-            JobError::permanent("no Twilio account SID (twilio.account_sid, or AccountSid in the webhook)")
+            JobError::permanent(format!("no account SID is set for {whose}; the recording is not fetched"))
         })?;
-        let format = twilio.recording_format.as_str();
-        let path = match text(data, "RecordingUrl").and_then(|u| url::Url::parse(&u).ok()) {
-            Some(url) => url.path().to_string(),
-            None => format!("/2010-04-01/Accounts/{account}/Recordings/{sid}"),
-        };
-        let path = ["wav", "mp3", "json"]
-            .iter()
-            .find_map(|ext| path.strip_suffix(&format!(".{ext}")))
-            .unwrap_or(&path)
-            .to_string();
-        let url = format!("{}{}.{}", twilio.api_base_url.trim_end_matches('/'), path, format);
-
-        let response = self
-            .client
-            .get(&url)
-            .basic_auth(&account, Some(&token))
-            .send()
-            .await
-            .map_err(|e| JobError::retry(format!("GET {path}.{format}: {}", describe(&e))))?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(JobError::retry(format!("GET {path}.{format}: HTTP {status}")));
+        match text(data, "AccountSid") {
+            Some(claimed) if claimed == account => Ok(Credentials { account, token }),
+            Some(claimed) => {
+                let shown = sid::parse(sid::ACCOUNT, &claimed).unwrap_or("(not an account SID)");
+                Err(JobError::permanent(format!(
+                    "account mismatch: the webhook's AccountSid {shown} is not {whose}, {account}; the recording is not fetched with that account's credentials"
+                )))
+            }
+            None => Err(JobError::permanent("the webhook has no AccountSid; the recording is not fetched")),
         }
-        let content_type = response
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| JobError::retry(format!("GET {path}.{format}: body: {}", describe(&e))))?;
-        let sha256 = hex::encode(Sha256::digest(&bytes));
-        let duration_s = text(data, "RecordingDuration")
-            .and_then(|d| d.parse::<f64>().ok())
-            .or_else(|| (format == "wav").then(|| wav_duration_s(&bytes)).flatten());
-
-        let file = self.save(&tenant_id, &sid, format, bytes.to_vec()).await?;
-        Ok(json!({"recording": {
-            "status": "fetched",
-            "path": file.display().to_string(),
-            "bytes": bytes.len(),
-            "sha256": sha256,
-            "duration_s": duration_s,
-            "format": format,
-            "content_type": content_type,
-            "attempts": job.attempts,
-        }}))
     }
 
-    async fn save(
-        &self,
-        tenant: &TenantId,
-        sid: &str,
-        format: &str,
-        bytes: Vec<u8>,
-    ) -> Result<PathBuf, JobError> {
-        let data = self.data.clone();
-        let (tenant, name) = (tenant.clone(), format!("{sid}.{format}"));
+    /// `DATA_DIR/tenants/<id>/recordings`, created 0700 when missing.
+    async fn recordings_dir(&self, tenant: &TenantId) -> Result<PathBuf, JobError> {
+        let (data, tenant) = (self.data.clone(), tenant.clone());
         tokio::task::spawn_blocking(move || {
             let dir = data.ensure_tenant_dir(&tenant).map_err(|e| e.message)?.join("recordings");
             create_private_dir(&dir).map_err(|e| e.message)?;
-            let file = dir.join(name);
-            replace_private_file(&file, &bytes)
-                .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
-            Ok::<_, String>(file)
+            Ok::<_, String>(dir)
         })
         .await
         .map_err(|e| JobError::retry(e.to_string()))?
@@ -172,46 +190,20 @@ impl Inner {
     }
 }
 
-/// A reqwest error without the URL (it may carry more than we want logged).
-fn describe(error: &reqwest::Error) -> String {
-    let kind = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "connection failed"
-    } else if error.is_body() || error.is_decode() {
-        "reading the body failed"
-    } else {
-        "request failed"
-    };
-    let detail = std::error::Error::source(error).map(|s| s.to_string()).unwrap_or_default();
-    if detail.is_empty() {
-        kind.to_string()
-    } else {
-        format!("{kind} ({detail})")
-    }
-}
-
-/// Duration of a PCM WAV file from its header: data bytes / byte rate.
-fn wav_duration_s(bytes: &[u8]) -> Option<f64> {
-    if bytes.len() < 12 || &bytes[0..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
-        return None;
-    }
-    let mut pos = 12;
-    let mut byte_rate = None;
-    while pos + 8 <= bytes.len() {
-        let id = &bytes[pos..pos + 4];
-        let size = u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().ok()?) as usize;
-        let body = pos + 8;
-        if id == b"fmt " && body + 12 <= bytes.len() {
-            byte_rate = Some(u32::from_le_bytes(bytes[body + 8..body + 12].try_into().ok()?));
-        } else if id == b"data" {
-            let rate = byte_rate.filter(|r| *r > 0)?;
-            let size = size.min(bytes.len() - body);
-            return Some(size as f64 / f64::from(rate));
-        }
-        pos = body + size + (size & 1);
-    }
-    None
+/// `{base}/2010-04-01/Accounts/{account}/Recordings/{recording}.{format}`,
+/// each part a path segment of its own (percent-encoded by `url`), so no
+/// value can change the scheme, host or credentials of `base`.
+fn recording_url(base: &str, account: &str, recording: &str, format: &str) -> Result<url::Url, JobError> {
+    let mut url = url::Url::parse(base)
+        .map_err(|e| JobError::permanent(format!("twilio.api_base_url is not a URL ({e})")))?;
+    url.set_query(None);
+    url.set_fragment(None);
+    let file = format!("{recording}.{format}");
+    url.path_segments_mut()
+        .map_err(|()| JobError::permanent("twilio.api_base_url cannot take a path"))?
+        .pop_if_empty()
+        .extend(["2010-04-01", "Accounts", account, "Recordings", &file]);
+    Ok(url)
 }
 
 #[cfg(test)]
@@ -219,23 +211,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn wav_duration_from_header() {
-        // 8 kHz, mono, 16-bit: 16000 bytes/s; 8000 data bytes = 0.5 s.
-        let mut wav = Vec::new();
-        wav.extend_from_slice(b"RIFF");
-        wav.extend_from_slice(&(36u32 + 8000).to_le_bytes());
-        wav.extend_from_slice(b"WAVEfmt ");
-        wav.extend_from_slice(&16u32.to_le_bytes());
-        wav.extend_from_slice(&1u16.to_le_bytes());
-        wav.extend_from_slice(&1u16.to_le_bytes());
-        wav.extend_from_slice(&8000u32.to_le_bytes());
-        wav.extend_from_slice(&16000u32.to_le_bytes());
-        wav.extend_from_slice(&2u16.to_le_bytes());
-        wav.extend_from_slice(&16u16.to_le_bytes());
-        wav.extend_from_slice(b"data");
-        wav.extend_from_slice(&8000u32.to_le_bytes());
-        wav.extend(std::iter::repeat_n(0u8, 8000));
-        assert_eq!(wav_duration_s(&wav), Some(0.5));
-        assert_eq!(wav_duration_s(b"not a wav"), None);
+    fn the_url_keeps_the_configured_authority_and_encodes_each_part() {
+        let url = recording_url("https://api.twilio.com", "AC1", "RE2", "wav").expect("url");
+        assert_eq!(url.as_str(), "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE2.wav");
+        let url = recording_url("http://127.0.0.1:9/prefix/?q=1", "AC1", "RE2", "mp3").expect("url");
+        assert_eq!(url.as_str(), "http://127.0.0.1:9/prefix/2010-04-01/Accounts/AC1/Recordings/RE2.mp3");
+        // Even an unchecked value stays inside its segment.
+        let url = recording_url("https://api.twilio.com", "x:@127.0.0.1:1/a", "../b", "wav").expect("url");
+        assert_eq!(url.host_str(), Some("api.twilio.com"));
+        assert_eq!(url.path(), "/2010-04-01/Accounts/x:@127.0.0.1:1%2Fa/Recordings/..%2Fb.wav");
     }
 }

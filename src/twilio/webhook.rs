@@ -6,10 +6,12 @@
 //! or route exists); then, for a validly signed request only, 404 for an
 //! unknown tenant, number or kind and 400 for a body we cannot use; then the
 //! event is committed (group commit) and only then answered. Wrong methods
-//! (405) and oversized bodies (413) are refused by the router's layers before
-//! any of this. Nothing is stored unless the answer is 200.
+//! (405) are refused by the router, and bodies over
+//! `twilio.webhook_body_limit_bytes` or with more than
+//! `twilio.webhook_max_params` parameters (413) before any of this: they cost
+//! no parsing and no HMAC. Nothing is stored unless the answer is 200.
 
-use axum::body::Bytes;
+use axum::body::{Body as RequestBody, Bytes};
 use axum::extract::{Path, State};
 use axum::http::header::{CONTENT_TYPE, HOST};
 use axum::http::{HeaderMap, StatusCode, Uri};
@@ -17,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
 use super::signature::{self, SignedBody};
 use super::{twiml, WebhookKind};
@@ -27,6 +30,8 @@ use crate::store::tenants::{self as rows, TwilioTenant};
 use crate::tenants::TenantId;
 
 const SIGNATURE_HEADER: &str = "x-twilio-signature";
+/// Twilio sends the same token again when it retries a webhook.
+const IDEMPOTENCY_HEADER: &str = "i-twilio-idempotency-token";
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/webhook/{kind}", post(by_number)).route("/webhook/{tenant}/{kind}", post(by_path))
@@ -45,7 +50,7 @@ async fn by_number(
     Path(kind): Path<String>,
     headers: HeaderMap,
     uri: Uri,
-    body: Bytes,
+    body: RequestBody,
 ) -> Response {
     handle(state, Target::Number, kind, headers, uri, body).await
 }
@@ -55,7 +60,7 @@ async fn by_path(
     Path((tenant, kind)): Path<(String, String)>,
     headers: HeaderMap,
     uri: Uri,
-    body: Bytes,
+    body: RequestBody,
 ) -> Response {
     handle(state, Target::Path(tenant), kind, headers, uri, body).await
 }
@@ -72,9 +77,13 @@ async fn handle(
     kind: String,
     headers: HeaderMap,
     uri: Uri,
-    body: Bytes,
+    body: RequestBody,
 ) -> Response {
-    match process(&state, target, &kind, &headers, &uri, body).await {
+    let result = match read_bounded(&state.config, &headers, body).await {
+        Ok(raw) => process(&state, target, &kind, &headers, &uri, raw).await,
+        Err(error) => Err(error),
+    };
+    match result {
         Ok(answer) => {
             metrics::counter!("agentlocator_twilio_webhooks_total", "kind" => answer.kind.as_str(), "outcome" => answer.outcome)
                 .increment(1);
@@ -85,6 +94,7 @@ async fn handle(
                 StatusCode::FORBIDDEN => "forbidden",
                 StatusCode::NOT_FOUND => "not_found",
                 StatusCode::BAD_REQUEST => "bad_request",
+                StatusCode::PAYLOAD_TOO_LARGE => "too_large",
                 _ => "error",
             };
             metrics::counter!("agentlocator_twilio_webhooks_total", "kind" => "-", "outcome" => outcome)
@@ -98,6 +108,48 @@ struct Answer {
     kind: WebhookKind,
     outcome: &'static str,
     twiml: String,
+}
+
+/// The body, refused (413) past `twilio.webhook_body_limit_bytes` or, for a
+/// form, past `twilio.webhook_max_params` parameters. Twilio's webhooks are a
+/// few KiB with a few dozen parameters; these limits keep an unsigned caller
+/// from making us parse and HMAC a large body before the signature fails.
+async fn read_bounded(config: &Config, headers: &HeaderMap, body: RequestBody) -> Result<Bytes, ApiError> {
+    let limit = config.twilio.webhook_body_limit_bytes;
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("a Twilio webhook body is at most {limit} bytes"),
+        )
+    };
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(too_large());
+    }
+    // Also bounds a body without (or lying about) its length.
+    let raw = axum::body::to_bytes(body, limit).await.map_err(|_| too_large())?;
+    let max = config.twilio.webhook_max_params;
+    // Counted on the raw bytes (one pair per `&`-separated piece), so the
+    // refusal allocates nothing per pair.
+    if is_form(headers) && raw.split(|b| *b == b'&').filter(|piece| !piece.is_empty()).nth(max).is_some() {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_params",
+            format!("a Twilio webhook has at most {max} parameters"),
+        ));
+    }
+    Ok(raw)
+}
+
+fn is_form(headers: &HeaderMap) -> bool {
+    match headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
+        None => true,
+        Some(ct) => ct.trim().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"),
+    }
 }
 
 fn forbidden() -> ApiError {
@@ -123,11 +175,7 @@ async fn process(
 
     // 2. The body as Twilio signed it: form pairs, or raw bytes (JSON) whose
     //    hash is in the URL.
-    let is_form = match headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
-        None => true,
-        Some(ct) => ct.trim().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"),
-    };
-    let body = if is_form {
+    let body = if is_form(headers) {
         Body::Form(url::form_urlencoded::parse(&raw).into_owned().collect())
     } else {
         Body::Json
@@ -196,6 +244,7 @@ async fn process(
             _ => ApiError::not_found("no tenant has this To/Called number registered"),
         }),
     };
+    let content = content_hash(kind, &tenant.id, headers, uri, &body, &raw);
     let data = match (body, json) {
         (Body::Form(pairs), _) => {
             if std::str::from_utf8(&raw).is_err() {
@@ -209,25 +258,11 @@ async fn process(
         }
     };
 
-    // 6. The event: type, dedupe key from the sid and status, held for a fetch.
-    let sid = param(&data, kind.sid_params()).ok_or_else(|| {
-        ApiError::bad_request("malformed", format!("missing {}", kind.sid_params().join(" or ")))
-    })?;
-    if sid.is_empty() || sid.len() > 64 || !sid.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return Err(ApiError::bad_request(
-            "malformed",
-            format!("{} is not a Twilio SID", kind.sid_params()[0]),
-        ));
-    }
-    let status = param(&data, kind.status_params()).unwrap_or_default();
-    let held = kind == WebhookKind::Recording && status == "completed";
-    let event = NewEvent {
-        tenant_id: tenant.id.clone(),
-        kind: kind.event_type().to_string(),
-        dedupe_key: Some(format!("{}:{sid}:{status}", kind.as_str())),
-        data,
-        held,
-    };
+    // 6. The event, stored once per distinct request (see `content_hash`).
+    // A duplicate is reported only when its identical original is in the
+    // store, so a 200 always means the content is stored.
+    let event = new_event(kind, &tenant.id, data, &content)?;
+    let held = event.held;
     let appended = state.events.append(event).await?;
     if held && !appended.duplicate {
         crate::jobs::wake();
@@ -243,6 +278,67 @@ async fn process(
         _ => twiml::EMPTY.to_string(),
     };
     Ok(Answer { kind, outcome: if appended.duplicate { "duplicate" } else { "stored" }, twiml })
+}
+
+/// The event for a verified webhook: its type, its dedupe key
+/// (`{kind}:{sid}:{content hash}`), held when it is a completed recording.
+fn new_event(kind: WebhookKind, tenant: &str, data: Value, content: &str) -> Result<NewEvent, ApiError> {
+    let sid = param(&data, kind.sid_params()).ok_or_else(|| {
+        ApiError::bad_request("malformed", format!("missing {}", kind.sid_params().join(" or ")))
+    })?;
+    if sid.is_empty() || sid.len() > 64 || !sid.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(ApiError::bad_request(
+            "malformed",
+            format!("{} is not a Twilio SID", kind.sid_params()[0]),
+        ));
+    }
+    let status = param(&data, kind.status_params()).unwrap_or_default();
+    Ok(NewEvent {
+        tenant_id: tenant.to_string(),
+        kind: kind.event_type().to_string(),
+        dedupe_key: Some(format!("{}:{sid}:{content}", kind.as_str())),
+        held: kind == WebhookKind::Recording && status == "completed",
+        data,
+    })
+}
+
+/// What makes two webhooks the same delivery: Twilio retries a webhook by
+/// sending the identical request again (same parameters, same
+/// `I-Twilio-Idempotency-Token`), while two different webhooks about the same
+/// call (a `<Gather>` posting `1`, then `2`) differ in content or token.
+/// So the hash covers the kind, the tenant, the token when present, the query
+/// string and the parameters sorted (form) or the raw body (JSON) — all of it
+/// signed — but not the host, which a redelivery through another proxy may
+/// change. Each part is length-prefixed so no two inputs run together.
+fn content_hash(
+    kind: WebhookKind,
+    tenant: &str,
+    headers: &HeaderMap,
+    uri: &Uri,
+    body: &Body,
+    raw: &[u8],
+) -> String {
+    let mut hash = Sha256::new();
+    let mut part = |bytes: &[u8]| {
+        hash.update((bytes.len() as u64).to_be_bytes());
+        hash.update(bytes);
+    };
+    part(kind.as_str().as_bytes());
+    part(tenant.as_bytes());
+    part(headers.get(IDEMPOTENCY_HEADER).map(|v| v.as_bytes()).unwrap_or_default());
+    part(uri.query().unwrap_or_default().as_bytes());
+    match body {
+        Body::Form(pairs) => {
+            let mut sorted: Vec<&(String, String)> = pairs.iter().collect();
+            sorted.sort();
+            for (name, value) in sorted {
+                part(name.as_bytes());
+                part(value.as_bytes());
+            }
+        }
+        Body::Json => part(raw),
+    }
+    hex::encode(hash.finalize())
 }
 
 fn tenant_by_numbers(
@@ -338,6 +434,31 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         assert_eq!(form_to_json(&pairs), serde_json::json!({"A": ["1", "3", "4"], "B": "2"}));
+    }
+
+    #[test]
+    fn the_content_hash_sees_parameters_token_and_query_but_not_order_or_host() {
+        let form = |pairs: &[(&str, &str)]| {
+            Body::Form(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        };
+        let uri: Uri = "/webhook/voice?x=1".parse().expect("uri");
+        let mut headers = HeaderMap::new();
+        headers.insert(HOST, "a.example".parse().expect("host"));
+        let hash = |headers: &HeaderMap, uri: &Uri, body: &Body| {
+            content_hash(WebhookKind::Voice, "acme", headers, uri, body, b"")
+        };
+        let one = hash(&headers, &uri, &form(&[("CallSid", "CA1"), ("Digits", "1")]));
+        assert_eq!(one, hash(&headers, &uri, &form(&[("Digits", "1"), ("CallSid", "CA1")])));
+        assert_ne!(one, hash(&headers, &uri, &form(&[("CallSid", "CA1"), ("Digits", "2")])));
+        // Length prefixes: moving bytes between name and value changes the hash.
+        assert_ne!(one, hash(&headers, &uri, &form(&[("CallSid", "CA1"), ("Digit", "s1")])));
+        let other_query: Uri = "/webhook/voice?x=2".parse().expect("uri");
+        assert_ne!(one, hash(&headers, &other_query, &form(&[("CallSid", "CA1"), ("Digits", "1")])));
+        let mut moved = headers.clone();
+        moved.insert(HOST, "b.example".parse().expect("host"));
+        assert_eq!(one, hash(&moved, &uri, &form(&[("CallSid", "CA1"), ("Digits", "1")])));
+        moved.insert(IDEMPOTENCY_HEADER, "tok".parse().expect("token"));
+        assert_ne!(one, hash(&moved, &uri, &form(&[("CallSid", "CA1"), ("Digits", "1")])));
     }
 
     #[test]

@@ -1,0 +1,158 @@
+//! One HTTP GET streamed into a private file, never held in memory: the body
+//! goes chunk by chunk into a temporary file (0600) next to its final name,
+//! hashed (SHA-256) and counted on the way, refused past a size cap, then
+//! fsynced and renamed into place. Any failure removes the temporary file.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use crate::jobs::JobError;
+
+/// What was saved.
+pub struct Saved {
+    pub path: PathBuf,
+    pub bytes: u64,
+    pub sha256: String,
+    pub content_type: Option<String>,
+}
+
+/// Where the body goes and how much of it is allowed.
+pub struct Target<'a> {
+    pub dir: &'a Path,
+    pub name: &'a str,
+    pub max_bytes: u64,
+}
+
+/// GETs `url` with HTTP basic auth into `target`. Errors name the URL's path
+/// only (a query or credentials must not reach the log).
+pub async fn get_to_file(
+    client: &reqwest::Client,
+    url: url::Url,
+    (user, password): (&str, &str),
+    target: Target<'_>,
+) -> Result<Saved, JobError> {
+    let shown = format!("GET {}", url.path());
+    let response = client
+        .get(url)
+        .basic_auth(user, Some(password))
+        .send()
+        .await
+        .map_err(|e| JobError::retry(format!("{shown}: {}", describe(&e))))?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(JobError::retry(format!("{shown}: HTTP {status}")));
+    }
+    // Refused before a byte is written when the server says it is too big.
+    if response.content_length().is_some_and(|len| len > target.max_bytes) {
+        return Err(too_large(target.max_bytes));
+    }
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let (bytes, sha256, path) = stream_to_file(response, &target, &shown).await?;
+    Ok(Saved { path, bytes, sha256, content_type })
+}
+
+/// The error of a body over the cap: permanent, a retry would get the same.
+fn too_large(max_bytes: u64) -> JobError {
+    JobError::permanent(format!(
+        "too_large: the recording is larger than twilio.recording_max_bytes ({max_bytes} bytes); not kept"
+    ))
+}
+
+async fn stream_to_file(
+    mut response: reqwest::Response,
+    target: &Target<'_>,
+    shown: &str,
+) -> Result<(u64, String, PathBuf), JobError> {
+    let mut part = PartFile::create(target.dir, target.name).await?;
+    let mut hasher = Sha256::new();
+    let mut total: u64 = 0;
+    // The server's Content-Length may lie or be absent: count what arrives.
+    while let Some(chunk) =
+        response.chunk().await.map_err(|e| JobError::retry(format!("{shown}: body: {}", describe(&e))))?
+    {
+        total = total.saturating_add(chunk.len() as u64);
+        if total > target.max_bytes {
+            return Err(too_large(target.max_bytes));
+        }
+        hasher.update(&chunk);
+        part.file.write_all(&chunk).await.map_err(|e| part.io_error("write", e))?;
+    }
+    let path = part.persist(target.dir.join(target.name)).await?;
+    Ok((total, hex::encode(hasher.finalize()), path))
+}
+
+/// A temporary file that is removed when dropped unless persisted.
+struct PartFile {
+    file: tokio::fs::File,
+    path: PathBuf,
+    kept: bool,
+}
+
+impl PartFile {
+    async fn create(dir: &Path, name: &str) -> Result<PartFile, JobError> {
+        // A random suffix: two fetches of the same name never share a file.
+        let path = dir.join(format!(".{name}.{:016x}.part", rand::random::<u64>()));
+        let file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .await
+            .map_err(|e| JobError::retry(format!("cannot create {}: {e}", path.display())))?;
+        Ok(PartFile { file, path, kept: false })
+    }
+
+    fn io_error(&self, what: &str, e: std::io::Error) -> JobError {
+        JobError::retry(format!("cannot {what} {}: {e}", self.path.display()))
+    }
+
+    /// Flushes and fsyncs the data, renames it to `dest` and fsyncs the
+    /// directory, so a completed fetch survives a crash.
+    async fn persist(mut self, dest: PathBuf) -> Result<PathBuf, JobError> {
+        self.file.flush().await.map_err(|e| self.io_error("write", e))?;
+        self.file.sync_all().await.map_err(|e| self.io_error("fsync", e))?;
+        tokio::fs::rename(&self.path, &dest).await.map_err(|e| self.io_error("rename", e))?;
+        self.kept = true;
+        if let Some(dir) = dest.parent().map(Path::to_path_buf) {
+            let synced = tokio::task::spawn_blocking(move || std::fs::File::open(&dir)?.sync_all()).await;
+            if let Ok(Err(e)) = synced {
+                return Err(JobError::retry(format!("cannot fsync {}: {e}", dest.display())));
+            }
+        }
+        Ok(dest)
+    }
+}
+
+impl Drop for PartFile {
+    fn drop(&mut self) {
+        if !self.kept {
+            // Best effort: a leftover is only ever a `.part` file.
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// A reqwest error without the URL (it may carry more than we want logged).
+fn describe(error: &reqwest::Error) -> String {
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "connection failed"
+    } else if error.is_body() || error.is_decode() {
+        "reading the body failed"
+    } else {
+        "request failed"
+    };
+    let detail = std::error::Error::source(error).map(|s| s.to_string()).unwrap_or_default();
+    if detail.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind} ({detail})")
+    }
+}
