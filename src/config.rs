@@ -69,6 +69,17 @@ pub struct HttpConfig {
     pub request_timeout_s: u64,
     /// How long in-flight requests may take to finish after SIGTERM.
     pub shutdown_grace_s: u64,
+    /// A request whose head (request line and headers) has not fully arrived
+    /// this long after its first byte is closed (slowloris).
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// A connection with no request in flight and no new request begun is
+    /// closed after this long.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Open client connections at most; serve lowers it to half the process's
+    /// open-files limit when that is smaller.
+    pub max_connections: usize,
 }
 
 impl Default for HttpConfig {
@@ -79,7 +90,20 @@ impl Default for HttpConfig {
             body_limit_bytes: 1024 * 1024,
             request_timeout_s: 15,
             shutdown_grace_s: 20,
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 1024,
         }
+    }
+}
+
+impl HttpConfig {
+    fn validate(&self) -> AppResult<()> {
+        positive("http.body_limit_bytes", self.body_limit_bytes as u64)?;
+        positive("http.request_timeout_s", self.request_timeout_s)?;
+        positive("http.header_read_timeout", self.header_read_timeout.as_millis() as u64)?;
+        positive("http.idle_timeout", self.idle_timeout.as_millis() as u64)?;
+        positive("http.max_connections", self.max_connections as u64)
     }
 }
 
@@ -396,8 +420,7 @@ impl Config {
                 "delivery.retention_days: must be greater than 0 and at most {MAX_RETENTION_DAYS} (fractions allowed)"
             )));
         }
-        positive("http.body_limit_bytes", self.http.body_limit_bytes as u64)?;
-        positive("http.request_timeout_s", self.http.request_timeout_s)?;
+        self.http.validate()?;
         positive("store.busy_timeout_ms", self.store.busy_timeout_ms)?;
         positive("health.check_timeout_ms", self.health.check_timeout_ms)?;
         positive("health.wedged_after_ms", self.health.wedged_after_ms)?;

@@ -17,6 +17,15 @@ fn get(daemon: &Daemon, path: &str) -> (u16, String, String) {
     (status, content_type, response.text().expect("body"))
 }
 
+/// GET with `Authorization: Bearer <token>`.
+fn get_as(daemon: &Daemon, path: &str, token: &str) -> (u16, String, String) {
+    let response = http().get(daemon.url(path)).bearer_auth(token).send().expect("request");
+    let status = response.status().as_u16();
+    let content_type =
+        response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    (status, content_type, response.text().expect("body"))
+}
+
 fn json_of(body: &str) -> Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
 }
@@ -30,7 +39,8 @@ fn every_health_route_answers_as_specified() {
         assert!(content_type.starts_with("text/plain"), "{path}: {content_type}");
     }
 
-    let (status, _, body) = get(&daemon, "/healthz/whatsapp?verbose");
+    let secret = std::fs::read_to_string(daemon.data_dir.join("internal_secret")).expect("secret");
+    let (status, _, body) = get_as(&daemon, "/healthz/whatsapp?verbose", secret.trim());
     assert_eq!(status, 200);
     let verbose = json_of(&body);
     assert_eq!(verbose["status"], "ok");
@@ -251,4 +261,112 @@ fn json_logs_are_one_json_object_per_line() {
         let parsed: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
         assert!(parsed["level"].is_string(), "{line}");
     }
+}
+
+const TENANT: &str = "hush-tenant-7";
+const TENANT_NUMBER: &str = "+15550009876";
+const SECRET: &str = "health-test-internal-secret-0123456789";
+const AUTH_TOKEN: &str = "health-test-auth-token-0123456789";
+
+/// A daemon with one tenant (with a Twilio number) that has been active:
+/// tenant API calls, a stored webhook, refused requests. Returns its token.
+fn daemon_with_an_active_tenant() -> (Daemon, String) {
+    let daemon = Daemon::start_with(DaemonOptions {
+        env: vec![("INTERNAL_SECRET".into(), SECRET.into()), ("TWILIO_AUTH_TOKEN".into(), AUTH_TOKEN.into())],
+        ..Default::default()
+    });
+    let added = daemon.cli(&[
+        "tenant",
+        "add",
+        TENANT,
+        "--webhook-url",
+        "http://127.0.0.1:9/hooks",
+        "--twilio-number",
+        TENANT_NUMBER,
+        "--json",
+    ]);
+    assert!(added.status.success(), "{}", common::stderr(&added));
+    let token = json_of(&common::stdout(&added))["token"].as_str().expect("token").to_string();
+    assert_eq!(get_as(&daemon, &format!("/api/whatsapp/{TENANT}/status"), &token).0, 200);
+    assert_eq!(get_as(&daemon, "/api/events", &token).0, 200);
+    assert_eq!(get_as(&daemon, &format!("/api/whatsapp/{TENANT}/status"), "wrong-token").0, 401);
+    for path in ["/webhook/sms".to_string(), format!("/webhook/{TENANT}/sms")] {
+        let url = daemon.url(&path);
+        let params =
+            [("MessageSid", "SM00112233445566778899aabbccddeeff"), ("To", TENANT_NUMBER), ("Body", "hi")];
+        let signature = common::twilio_signature(AUTH_TOKEN, &url, &params);
+        let response =
+            http().post(&url).header("X-Twilio-Signature", signature).form(&params).send().expect("post");
+        assert_eq!(response.status().as_u16(), 200, "{path}");
+        let unsigned = http().post(&url).form(&params).send().expect("post");
+        assert_eq!(unsigned.status().as_u16(), 403, "{path}");
+        let body = unsigned.text().expect("body");
+        assert!(!body.contains(TENANT) && !body.contains(TENANT_NUMBER), "{path}: {body}");
+    }
+    (daemon, token)
+}
+
+#[test]
+fn the_whatsapp_detail_needs_the_internal_secret() {
+    let (daemon, token) = daemon_with_an_active_tenant();
+    assert_eq!(get(&daemon, "/healthz/whatsapp").2, "ok", "the plain route needs no auth");
+    for refused in [None, Some(token.as_str()), Some("not-a-token")] {
+        let (status, content_type, body) = match refused {
+            None => get(&daemon, "/healthz/whatsapp?verbose"),
+            Some(token) => get_as(&daemon, "/healthz/whatsapp?verbose", token),
+        };
+        assert_eq!(status, 401, "{refused:?}: {body}");
+        assert!(content_type.starts_with("application/json"), "{content_type}");
+        assert_eq!(json_of(&body)["error"]["code"], "unauthorized");
+        assert!(!body.contains(TENANT) && !body.contains(TENANT_NUMBER), "{body}");
+    }
+    let (status, _, body) = get_as(&daemon, "/healthz/whatsapp?verbose", SECRET);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json_of(&body)["tenants"][0]["tenant"], TENANT, "{body}");
+}
+
+#[test]
+fn unauthenticated_routes_name_no_tenant() {
+    let (daemon, _) = daemon_with_an_active_tenant();
+    for path in [
+        "/healthz",
+        "/livez",
+        "/healthz/whatsapp",
+        "/healthz/whatsapp?verbose",
+        "/readyz",
+        "/readyz?verbose",
+        "/version",
+        "/metrics",
+        "/nope",
+    ] {
+        let (_, _, body) = get(&daemon, path);
+        assert!(!body.contains(TENANT) && !body.contains(TENANT_NUMBER), "{path}: {body}");
+    }
+    let metrics = get(&daemon, "/metrics").2;
+    assert!(metrics.contains("route=\"/api/whatsapp/{tenant}/status\""), "activity was counted: {metrics}");
+}
+
+#[test]
+fn invented_http_methods_are_counted_as_other() {
+    let daemon = Daemon::start();
+    for n in 1..=5 {
+        let method = reqwest::Method::from_bytes(format!("FOO{n}").as_bytes()).expect("method");
+        let response = http().request(method, daemon.url("/healthz")).send().expect("request");
+        assert_eq!(response.status().as_u16(), 405);
+    }
+    let (_, _, metrics) = get(&daemon, "/metrics");
+    assert!(!metrics.contains("FOO"), "{metrics}");
+    assert!(metrics.contains("method=\"other\""), "{metrics}");
+}
+
+#[test]
+fn serve_warns_when_twilio_urls_are_rebuilt_from_the_host_header() {
+    let warning = "http.public_base_url (PUBLIC_BASE_URL) is not set";
+    let daemon = Daemon::start();
+    assert!(daemon.log().contains(warning), "{}", daemon.log());
+    let daemon = Daemon::start_with(DaemonOptions {
+        env: vec![("PUBLIC_BASE_URL".into(), "https://hooks.example.com".into())],
+        ..Default::default()
+    });
+    assert!(!daemon.log().contains(warning), "{}", daemon.log());
 }

@@ -132,6 +132,7 @@ fn paired_by_qr_messages_flow_both_ways_and_a_restart_reconnects_without_a_qr() 
     assert_eq!(sessions[0]["worker"], "running");
     let verbose: Value = common::http()
         .get(daemon.url("/healthz/whatsapp?verbose"))
+        .bearer_auth(SECRET)
         .send()
         .expect("get")
         .json()

@@ -110,14 +110,12 @@ pub async fn serve(config: Config, data: DataDir) -> AppResult<()> {
     );
     let jobs = job_runner.start();
 
+    warn_without_public_base_url(&config);
+    let limits = http::server::Limits::new(&config.http, http::server::open_files_limit());
     let mut http_shutdown = shutdown_rx.clone();
-    let http_task = tokio::spawn(async move {
-        axum::serve(listener, http::router(state))
-            .with_graceful_shutdown(async move {
-                let _ = http_shutdown.wait_for(|stop| *stop).await;
-            })
-            .await
-    });
+    let http_task = tokio::spawn(http::server::serve(listener, http::router(state), limits, async move {
+        let _ = http_shutdown.wait_for(|stop| *stop).await;
+    }));
     let tenants = whatsapp.start_all().await.map_err(|e| AppError::failed(e.to_string()))?;
     tracing::info!(tenants, "whatsapp workers starting");
     tracing::info!(addr = %local, data_dir = %data.root().display(), "listening");
@@ -130,8 +128,7 @@ pub async fn serve(config: Config, data: DataDir) -> AppResult<()> {
 
     let grace = Duration::from_secs(config.http.shutdown_grace_s);
     match tokio::time::timeout(grace, http_task).await {
-        Ok(Ok(Ok(()))) => {}
-        Ok(Ok(Err(e))) => tracing::error!(error = %e, "http server ended with an error"),
+        Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::error!(error = %e, "http server task failed"),
         Err(_) => tracing::warn!(?grace, "in-flight requests did not finish within the grace period"),
     }
@@ -143,6 +140,17 @@ pub async fn serve(config: Config, data: DataDir) -> AppResult<()> {
     let _ = admin_task.await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Without a public base URL, Twilio's signatures are checked against a URL
+/// rebuilt from each request's `Host` (and `X-Forwarded-Proto`), which only
+/// matches what Twilio signed when nothing between us rewrites them.
+fn warn_without_public_base_url(config: &Config) {
+    if config.http.public_base_url.is_none() {
+        tracing::warn!(
+            "http.public_base_url (PUBLIC_BASE_URL) is not set: Twilio webhook signatures are checked against a URL rebuilt from each request's Host header; set it to the public URL Twilio calls in production"
+        );
+    }
 }
 
 /// Each connected tenant holds about five descriptors (its WebSocket, its

@@ -1,6 +1,7 @@
-//! HTTP handlers for the health routes of INTERFACE.md §4 (no auth).
+//! HTTP handlers for the health routes (no auth). What they show without
+//! auth names no tenant: the per-tenant view needs the internal secret.
 
-use axum::extract::{RawQuery, State};
+use axum::extract::{RawQuery, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -8,7 +9,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use super::{build_info, READINESS_CHECKS};
-use crate::http::AppState;
+use crate::http::{require_internal_secret, AppState};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -46,14 +47,21 @@ async fn livez(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn whatsapp(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+/// Plain: whether the supervisor runs, for anyone. `?verbose` lists every
+/// tenant (ids, phones, errors), so it needs the internal secret.
+async fn whatsapp(State(state): State<AppState>, request: Request) -> Response {
+    let (mut parts, _) = request.into_parts();
     let check = state.health.supervisor_check();
     let status = if check.is_ok() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let query = parts.uri.query().map(str::to_string);
     if !has_flag(&query_pairs(&query), "verbose") {
         return match check {
             Ok(_) => text(status, "ok"),
             Err(reason) => text(status, reason),
         };
+    }
+    if let Err(refused) = require_internal_secret(&mut parts, &state).await {
+        return refused.into_response();
     }
     let tenants = match crate::whatsapp::views::sessions(&state.store, Some(&state.whatsapp)).await {
         Ok(views) => views.into_iter().filter_map(|v| serde_json::to_value(v).ok()).collect::<Vec<_>>(),

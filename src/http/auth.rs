@@ -7,6 +7,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use axum::http::StatusCode;
 
 use super::{ApiError, AppState};
 use crate::secrets::{secrets_equal, token_hash, token_matches};
@@ -59,6 +60,20 @@ impl FromRequestParts<AppState> for Caller {
                 .map_err(|e| ApiError::internal(format!("stored tenant id is invalid: {e}"))),
             _ => Err(ApiError::unauthorized("unknown or revoked token")),
         }
+    }
+}
+
+/// Only the internal secret passes: for the operator's detail on routes that
+/// are otherwise public (health). Everyone else, a tenant's token included,
+/// gets 401, so a public route never shows one tenant another's data.
+pub async fn require_internal_secret(parts: &mut Parts, state: &AppState) -> Result<(), ApiError> {
+    match Caller::from_request_parts(parts, state).await {
+        Ok(Caller::Admin) => Ok(()),
+        Ok(Caller::Tenant(_)) => Err(ApiError::unauthorized("this detail needs the internal secret")),
+        Err(e) if e.status == StatusCode::UNAUTHORIZED => {
+            Err(ApiError::unauthorized("send `Authorization: Bearer <internal secret>` for this detail"))
+        }
+        Err(e) => Err(e),
     }
 }
 

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderName, StatusCode};
+use axum::http::{HeaderName, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::Router;
@@ -44,12 +44,40 @@ async fn record_metrics(request: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
-    let method = request.method().to_string();
+    let method = method_label(request.method());
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
-    let labels = [("route", route), ("method", method), ("status", status)];
+    let labels = [("route", route), ("method", method.to_string()), ("status", status)];
     metrics::counter!("agentlocator_http_requests_total", &labels).increment(1);
     metrics::histogram!("agentlocator_http_request_duration_seconds", &labels[..2])
         .record(started.elapsed().as_secs_f64());
     response
+}
+
+/// The method as a metric label. Any token is a valid HTTP method, so the raw
+/// value would let every client add series to `/metrics` without bound.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_known_methods_become_labels() {
+        assert_eq!(method_label(&Method::POST), "POST");
+        assert_eq!(method_label(&Method::TRACE), "other");
+        let invented = Method::from_bytes(b"FOO1").expect("a valid token");
+        assert_eq!(method_label(&invented), "other");
+    }
 }

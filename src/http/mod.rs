@@ -1,11 +1,13 @@
 //! The HTTP service: one axum router for health, the tenant API and (later)
 //! Twilio webhooks, with the limits every route gets: a body-size cap, a
-//! request time limit, request ids, tracing and metrics.
+//! request time limit, request ids, tracing and metrics; and the server that
+//! runs it with connection limits (`server`).
 
 mod api;
 mod auth;
 mod error;
 mod layers;
+pub mod server;
 mod whatsapp;
 
 use std::sync::Arc;
@@ -14,7 +16,7 @@ use std::time::Duration;
 use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
 
-pub use auth::Caller;
+pub use auth::{require_internal_secret, Caller};
 pub use error::ApiError;
 
 use crate::config::Config;

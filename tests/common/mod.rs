@@ -80,6 +80,16 @@ impl Daemon {
     }
 
     pub fn start_with(options: DaemonOptions) -> Daemon {
+        Daemon::spawn(options, |_| {})
+    }
+
+    /// As `start_with`, the daemon limited to `limit` open files (soft and
+    /// hard, so it cannot raise it).
+    pub fn start_with_open_files(options: DaemonOptions, limit: u64) -> Daemon {
+        Daemon::spawn(options, |cmd| limit_open_files(cmd, limit))
+    }
+
+    fn spawn(options: DaemonOptions, customize: impl FnOnce(&mut Command)) -> Daemon {
         let (tmp, dir) = match &options.data_dir {
             Some(data) => (None, data.parent().expect("data dir has a parent").to_path_buf()),
             None => {
@@ -100,6 +110,7 @@ impl Daemon {
         for (k, v) in &options.env {
             cmd.env(k, v);
         }
+        customize(&mut cmd);
         cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn serve");
         let log = Arc::new((Mutex::new(String::new()), Condvar::new()));
@@ -203,6 +214,41 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Makes `cmd`'s process start with at most `limit` open files.
+fn limit_open_files(cmd: &mut Command, limit: u64) {
+    use std::os::unix::process::CommandExt;
+    let rlimit = libc::rlimit { rlim_cur: limit as libc::rlim_t, rlim_max: limit as libc::rlim_t };
+    // SAFETY: runs in the forked child before exec; setrlimit is
+    // async-signal-safe and the closure touches nothing shared.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &rlimit) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+}
+
+/// Twilio's request signature, written out here (not the daemon's code): the
+/// URL, then each parameter's name and value in sorted order, HMAC-SHA1 with
+/// the auth token, base64.
+pub fn twilio_signature(token: &str, url: &str, params: &[(&str, &str)]) -> String {
+    use base64::Engine;
+    use hmac::Mac;
+    let mut sorted = params.to_vec();
+    sorted.sort();
+    let mut text = url.to_string();
+    for (name, value) in sorted {
+        text.push_str(name);
+        text.push_str(value);
+    }
+    let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(token.as_bytes()).expect("any key length");
+    mac.update(text.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
 /// A blocking HTTP client with a short timeout, for tests.
