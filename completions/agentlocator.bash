@@ -1107,7 +1107,7 @@ _agentlocator() {
             return 0
             ;;
         agentlocator__subcmd__tenant__subcmd__add)
-            opts="-v -q -h -V --name --webhook-url --twilio-number --twilio-auth-token --voice-twiml --json --config --data-dir --log-format --verbose --quiet --help --version"
+            opts="-v -q -h -V --name --webhook-url --twilio-number --twilio-auth-token --twilio-account-sid --voice-twiml --json --config --data-dir --log-format --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1126,6 +1126,10 @@ _agentlocator() {
                     return 0
                     ;;
                 --twilio-auth-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --twilio-account-sid)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1405,7 +1409,7 @@ _agentlocator() {
             return 0
             ;;
         agentlocator__subcmd__tenant__subcmd__set)
-            opts="-v -q -h -V --name --webhook-url --twilio-number --twilio-auth-token --voice-twiml --json --config --data-dir --log-format --verbose --quiet --help --version"
+            opts="-v -q -h -V --name --webhook-url --twilio-number --twilio-auth-token --twilio-account-sid --voice-twiml --json --config --data-dir --log-format --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1424,6 +1428,10 @@ _agentlocator() {
                     return 0
                     ;;
                 --twilio-auth-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --twilio-account-sid)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
