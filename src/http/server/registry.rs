@@ -58,7 +58,8 @@ impl Registry {
     }
 
     /// Asks the connection idle the longest (no request in flight, not
-    /// already asked) to close. False when there is none.
+    /// already asked) to close. False when there is none. A scan of at most
+    /// `max_connections` entries, and only when the cap is reached.
     pub fn evict_one(&self) -> bool {
         let open = self.lock();
         let oldest = open
