@@ -202,8 +202,9 @@ mod tests {
             .expect("keys");
         assert!(keys.iter().all(|k| k.len() == 32), "every tenant has a 32-byte key");
         assert_ne!(keys[0], keys[1], "keys are per tenant");
-        let kept: String =
-            conn.query_row("SELECT status FROM wa_sends WHERE tenant_id = 'a'", [], |r| r.get(0)).expect("kept");
+        let kept: String = conn
+            .query_row("SELECT status FROM wa_sends WHERE tenant_id = 'a'", [], |r| r.get(0))
+            .expect("kept");
         assert_eq!(kept, "sent");
         conn.execute("UPDATE wa_sends SET status = 'unknown'", []).expect("unknown is a status now");
     }
