@@ -110,11 +110,12 @@ Register-ArgumentCompleter -Native -CommandName 'agentlocator' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Create a tenant; prints its API token once')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Create a tenant; prints its API token and webhook signing secret once')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'One line per tenant')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Everything about one tenant (secrets redacted)')
             [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Change a tenant''s settings (an empty value clears an optional one)')
             [CompletionResult]::new('token', 'token', [CompletionResultType]::ParameterValue, 'Issue a new API token; the old one stops working at once')
+            [CompletionResult]::new('signing-secret', 'signing-secret', [CompletionResultType]::ParameterValue, 'Issue a new webhook signing secret (shown once); the old one keeps signing for --grace')
             [CompletionResult]::new('pair', 'pair', [CompletionResultType]::ParameterValue, 'Pair the tenant''s WhatsApp: QR codes in the terminal, or a pair code with --phone')
             [CompletionResult]::new('logout', 'logout', [CompletionResultType]::ParameterValue, 'Unlink the tenant''s WhatsApp device and wipe its session store')
             [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Delete a tenant and all its data')
@@ -209,6 +210,23 @@ Register-ArgumentCompleter -Native -CommandName 'agentlocator' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'agentlocator;tenant;signing-secret' {
+            [CompletionResult]::new('--grace', '--grace', [CompletionResultType]::ParameterName, 'How long the old secret keeps signing too (e.g. 90m, 24h; 0s: it stops at once)')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file [default: config/agentlocator.toml when it exists]')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Where the database, secrets and tenant data live')
+            [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Log format (logs go to stderr)')
+            [CompletionResult]::new('--rotate', '--rotate', [CompletionResultType]::ParameterName, 'Required: the current secret is never shown again, only replaced')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'json')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging (-v debug, -vv trace); RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging (-v debug, -vv trace); RUST_LOG overrides')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Less logging (-q warnings, -qq errors only)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Less logging (-q warnings, -qq errors only)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'agentlocator;tenant;pair' {
             [CompletionResult]::new('--phone', '--phone', [CompletionResultType]::ParameterName, 'Pair by phone-number code for this number instead of by QR')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up after this many seconds')
@@ -257,11 +275,12 @@ Register-ArgumentCompleter -Native -CommandName 'agentlocator' -ScriptBlock {
             break
         }
         'agentlocator;tenant;help' {
-            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Create a tenant; prints its API token once')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Create a tenant; prints its API token and webhook signing secret once')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'One line per tenant')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Everything about one tenant (secrets redacted)')
             [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Change a tenant''s settings (an empty value clears an optional one)')
             [CompletionResult]::new('token', 'token', [CompletionResultType]::ParameterValue, 'Issue a new API token; the old one stops working at once')
+            [CompletionResult]::new('signing-secret', 'signing-secret', [CompletionResultType]::ParameterValue, 'Issue a new webhook signing secret (shown once); the old one keeps signing for --grace')
             [CompletionResult]::new('pair', 'pair', [CompletionResultType]::ParameterValue, 'Pair the tenant''s WhatsApp: QR codes in the terminal, or a pair code with --phone')
             [CompletionResult]::new('logout', 'logout', [CompletionResultType]::ParameterValue, 'Unlink the tenant''s WhatsApp device and wipe its session store')
             [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Delete a tenant and all its data')
@@ -281,6 +300,9 @@ Register-ArgumentCompleter -Native -CommandName 'agentlocator' -ScriptBlock {
             break
         }
         'agentlocator;tenant;help;token' {
+            break
+        }
+        'agentlocator;tenant;help;signing-secret' {
             break
         }
         'agentlocator;tenant;help;pair' {
@@ -498,11 +520,12 @@ Register-ArgumentCompleter -Native -CommandName 'agentlocator' -ScriptBlock {
             break
         }
         'agentlocator;help;tenant' {
-            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Create a tenant; prints its API token once')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Create a tenant; prints its API token and webhook signing secret once')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'One line per tenant')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Everything about one tenant (secrets redacted)')
             [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Change a tenant''s settings (an empty value clears an optional one)')
             [CompletionResult]::new('token', 'token', [CompletionResultType]::ParameterValue, 'Issue a new API token; the old one stops working at once')
+            [CompletionResult]::new('signing-secret', 'signing-secret', [CompletionResultType]::ParameterValue, 'Issue a new webhook signing secret (shown once); the old one keeps signing for --grace')
             [CompletionResult]::new('pair', 'pair', [CompletionResultType]::ParameterValue, 'Pair the tenant''s WhatsApp: QR codes in the terminal, or a pair code with --phone')
             [CompletionResult]::new('logout', 'logout', [CompletionResultType]::ParameterValue, 'Unlink the tenant''s WhatsApp device and wipe its session store')
             [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Delete a tenant and all its data')
@@ -521,6 +544,9 @@ Register-ArgumentCompleter -Native -CommandName 'agentlocator' -ScriptBlock {
             break
         }
         'agentlocator;help;tenant;token' {
+            break
+        }
+        'agentlocator;help;tenant;signing-secret' {
             break
         }
         'agentlocator;help;tenant;pair' {

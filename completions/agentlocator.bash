@@ -157,6 +157,9 @@ _agentlocator() {
             agentlocator__subcmd__help__subcmd__tenant,show)
                 cmd="agentlocator__subcmd__help__subcmd__tenant__subcmd__show"
                 ;;
+            agentlocator__subcmd__help__subcmd__tenant,signing-secret)
+                cmd="agentlocator__subcmd__help__subcmd__tenant__subcmd__signing__subcmd__secret"
+                ;;
             agentlocator__subcmd__help__subcmd__tenant,token)
                 cmd="agentlocator__subcmd__help__subcmd__tenant__subcmd__token"
                 ;;
@@ -184,6 +187,9 @@ _agentlocator() {
             agentlocator__subcmd__tenant,show)
                 cmd="agentlocator__subcmd__tenant__subcmd__show"
                 ;;
+            agentlocator__subcmd__tenant,signing-secret)
+                cmd="agentlocator__subcmd__tenant__subcmd__signing__subcmd__secret"
+                ;;
             agentlocator__subcmd__tenant,token)
                 cmd="agentlocator__subcmd__tenant__subcmd__token"
                 ;;
@@ -210,6 +216,9 @@ _agentlocator() {
                 ;;
             agentlocator__subcmd__tenant__subcmd__help,show)
                 cmd="agentlocator__subcmd__tenant__subcmd__help__subcmd__show"
+                ;;
+            agentlocator__subcmd__tenant__subcmd__help,signing-secret)
+                cmd="agentlocator__subcmd__tenant__subcmd__help__subcmd__signing__subcmd__secret"
                 ;;
             agentlocator__subcmd__tenant__subcmd__help,token)
                 cmd="agentlocator__subcmd__tenant__subcmd__help__subcmd__token"
@@ -903,7 +912,7 @@ _agentlocator() {
             return 0
             ;;
         agentlocator__subcmd__help__subcmd__tenant)
-            opts="add list show set token pair logout remove"
+            opts="add list show set token signing-secret pair logout remove"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1014,6 +1023,20 @@ _agentlocator() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        agentlocator__subcmd__help__subcmd__tenant__subcmd__signing__subcmd__secret)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         agentlocator__subcmd__help__subcmd__tenant__subcmd__token)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -1081,7 +1104,7 @@ _agentlocator() {
             return 0
             ;;
         agentlocator__subcmd__tenant)
-            opts="-v -q -h -V --config --data-dir --log-format --verbose --quiet --help --version add list show set token pair logout remove help"
+            opts="-v -q -h -V --config --data-dir --log-format --verbose --quiet --help --version add list show set token signing-secret pair logout remove help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1157,7 +1180,7 @@ _agentlocator() {
             return 0
             ;;
         agentlocator__subcmd__tenant__subcmd__help)
-            opts="add list show set token pair logout remove help"
+            opts="add list show set token signing-secret pair logout remove help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1269,6 +1292,20 @@ _agentlocator() {
             return 0
             ;;
         agentlocator__subcmd__tenant__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        agentlocator__subcmd__tenant__subcmd__help__subcmd__signing__subcmd__secret)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1465,6 +1502,36 @@ _agentlocator() {
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        agentlocator__subcmd__tenant__subcmd__signing__subcmd__secret)
+            opts="-v -q -h -V --rotate --grace --json --config --data-dir --log-format --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --grace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

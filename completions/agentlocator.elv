@@ -100,11 +100,12 @@ set edit:completion:arg-completer[agentlocator] = {|@words|
             cand --help 'Print help'
             cand -V 'Print version'
             cand --version 'Print version'
-            cand add 'Create a tenant; prints its API token once'
+            cand add 'Create a tenant; prints its API token and webhook signing secret once'
             cand list 'One line per tenant'
             cand show 'Everything about one tenant (secrets redacted)'
             cand set 'Change a tenant''s settings (an empty value clears an optional one)'
             cand token 'Issue a new API token; the old one stops working at once'
+            cand signing-secret 'Issue a new webhook signing secret (shown once); the old one keeps signing for --grace'
             cand pair 'Pair the tenant''s WhatsApp: QR codes in the terminal, or a pair code with --phone'
             cand logout 'Unlink the tenant''s WhatsApp device and wipe its session store'
             cand remove 'Delete a tenant and all its data'
@@ -193,6 +194,22 @@ set edit:completion:arg-completer[agentlocator] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'agentlocator;tenant;signing-secret'= {
+            cand --grace 'How long the old secret keeps signing too (e.g. 90m, 24h; 0s: it stops at once)'
+            cand --config 'Configuration file [default: config/agentlocator.toml when it exists]'
+            cand --data-dir 'Where the database, secrets and tenant data live'
+            cand --log-format 'Log format (logs go to stderr)'
+            cand --rotate 'Required: the current secret is never shown again, only replaced'
+            cand --json 'json'
+            cand -v 'More logging (-v debug, -vv trace); RUST_LOG overrides'
+            cand --verbose 'More logging (-v debug, -vv trace); RUST_LOG overrides'
+            cand -q 'Less logging (-q warnings, -qq errors only)'
+            cand --quiet 'Less logging (-q warnings, -qq errors only)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'agentlocator;tenant;pair'= {
             cand --phone 'Pair by phone-number code for this number instead of by QR'
             cand --timeout 'Give up after this many seconds'
@@ -238,11 +255,12 @@ set edit:completion:arg-completer[agentlocator] = {|@words|
             cand --version 'Print version'
         }
         &'agentlocator;tenant;help'= {
-            cand add 'Create a tenant; prints its API token once'
+            cand add 'Create a tenant; prints its API token and webhook signing secret once'
             cand list 'One line per tenant'
             cand show 'Everything about one tenant (secrets redacted)'
             cand set 'Change a tenant''s settings (an empty value clears an optional one)'
             cand token 'Issue a new API token; the old one stops working at once'
+            cand signing-secret 'Issue a new webhook signing secret (shown once); the old one keeps signing for --grace'
             cand pair 'Pair the tenant''s WhatsApp: QR codes in the terminal, or a pair code with --phone'
             cand logout 'Unlink the tenant''s WhatsApp device and wipe its session store'
             cand remove 'Delete a tenant and all its data'
@@ -257,6 +275,8 @@ set edit:completion:arg-completer[agentlocator] = {|@words|
         &'agentlocator;tenant;help;set'= {
         }
         &'agentlocator;tenant;help;token'= {
+        }
+        &'agentlocator;tenant;help;signing-secret'= {
         }
         &'agentlocator;tenant;help;pair'= {
         }
@@ -447,11 +467,12 @@ set edit:completion:arg-completer[agentlocator] = {|@words|
         &'agentlocator;help;config;check'= {
         }
         &'agentlocator;help;tenant'= {
-            cand add 'Create a tenant; prints its API token once'
+            cand add 'Create a tenant; prints its API token and webhook signing secret once'
             cand list 'One line per tenant'
             cand show 'Everything about one tenant (secrets redacted)'
             cand set 'Change a tenant''s settings (an empty value clears an optional one)'
             cand token 'Issue a new API token; the old one stops working at once'
+            cand signing-secret 'Issue a new webhook signing secret (shown once); the old one keeps signing for --grace'
             cand pair 'Pair the tenant''s WhatsApp: QR codes in the terminal, or a pair code with --phone'
             cand logout 'Unlink the tenant''s WhatsApp device and wipe its session store'
             cand remove 'Delete a tenant and all its data'
@@ -465,6 +486,8 @@ set edit:completion:arg-completer[agentlocator] = {|@words|
         &'agentlocator;help;tenant;set'= {
         }
         &'agentlocator;help;tenant;token'= {
+        }
+        &'agentlocator;help;tenant;signing-secret'= {
         }
         &'agentlocator;help;tenant;pair'= {
         }

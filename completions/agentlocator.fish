@@ -69,23 +69,24 @@ complete -c agentlocator -n "__fish_agentlocator_using_subcommand config; and __
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand config; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "check" -d 'Validate the effective configuration and print it, secrets redacted'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token pair logout remove help" -l config -d 'Configuration file [default: config/agentlocator.toml when it exists]' -r -F
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token pair logout remove help" -l data-dir -d 'Where the database, secrets and tenant data live' -r -F
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token pair logout remove help" -l log-format -d 'Log format (logs go to stderr)' -r -f -a "text\t''
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token signing-secret pair logout remove help" -l config -d 'Configuration file [default: config/agentlocator.toml when it exists]' -r -F
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token signing-secret pair logout remove help" -l data-dir -d 'Where the database, secrets and tenant data live' -r -F
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token signing-secret pair logout remove help" -l log-format -d 'Log format (logs go to stderr)' -r -f -a "text\t''
 json\t''"
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token pair logout remove help" -s v -l verbose -d 'More logging (-v debug, -vv trace); RUST_LOG overrides'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token pair logout remove help" -s q -l quiet -d 'Less logging (-q warnings, -qq errors only)'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token pair logout remove help" -s h -l help -d 'Print help'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token pair logout remove help" -s V -l version -d 'Print version'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token pair logout remove help" -f -a "add" -d 'Create a tenant; prints its API token once'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token pair logout remove help" -f -a "list" -d 'One line per tenant'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token pair logout remove help" -f -a "show" -d 'Everything about one tenant (secrets redacted)'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token pair logout remove help" -f -a "set" -d 'Change a tenant\'s settings (an empty value clears an optional one)'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token pair logout remove help" -f -a "token" -d 'Issue a new API token; the old one stops working at once'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token pair logout remove help" -f -a "pair" -d 'Pair the tenant\'s WhatsApp: QR codes in the terminal, or a pair code with --phone'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token pair logout remove help" -f -a "logout" -d 'Unlink the tenant\'s WhatsApp device and wipe its session store'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token pair logout remove help" -f -a "remove" -d 'Delete a tenant and all its data'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token pair logout remove help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token signing-secret pair logout remove help" -s v -l verbose -d 'More logging (-v debug, -vv trace); RUST_LOG overrides'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token signing-secret pair logout remove help" -s q -l quiet -d 'Less logging (-q warnings, -qq errors only)'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token signing-secret pair logout remove help" -s h -l help -d 'Print help'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token signing-secret pair logout remove help" -s V -l version -d 'Print version'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token signing-secret pair logout remove help" -f -a "add" -d 'Create a tenant; prints its API token and webhook signing secret once'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token signing-secret pair logout remove help" -f -a "list" -d 'One line per tenant'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token signing-secret pair logout remove help" -f -a "show" -d 'Everything about one tenant (secrets redacted)'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token signing-secret pair logout remove help" -f -a "set" -d 'Change a tenant\'s settings (an empty value clears an optional one)'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token signing-secret pair logout remove help" -f -a "token" -d 'Issue a new API token; the old one stops working at once'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token signing-secret pair logout remove help" -f -a "signing-secret" -d 'Issue a new webhook signing secret (shown once); the old one keeps signing for --grace'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token signing-secret pair logout remove help" -f -a "pair" -d 'Pair the tenant\'s WhatsApp: QR codes in the terminal, or a pair code with --phone'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token signing-secret pair logout remove help" -f -a "logout" -d 'Unlink the tenant\'s WhatsApp device and wipe its session store'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token signing-secret pair logout remove help" -f -a "remove" -d 'Delete a tenant and all its data'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and not __fish_seen_subcommand_from add list show set token signing-secret pair logout remove help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from add" -l name -d 'Display name [default on add: the id]' -r
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from add" -l webhook-url -d 'Where this tenant\'s events are POSTed' -r
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from add" -l twilio-number -d 'A Twilio number (+E164) routed to this tenant; repeat for more. On `set`, replaces the tenant\'s list' -r
@@ -144,6 +145,17 @@ complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from token" -s q -l quiet -d 'Less logging (-q warnings, -qq errors only)'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from token" -s h -l help -d 'Print help'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from token" -s V -l version -d 'Print version'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from signing-secret" -l grace -d 'How long the old secret keeps signing too (e.g. 90m, 24h; 0s: it stops at once)' -r
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from signing-secret" -l config -d 'Configuration file [default: config/agentlocator.toml when it exists]' -r -F
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from signing-secret" -l data-dir -d 'Where the database, secrets and tenant data live' -r -F
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from signing-secret" -l log-format -d 'Log format (logs go to stderr)' -r -f -a "text\t''
+json\t''"
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from signing-secret" -l rotate -d 'Required: the current secret is never shown again, only replaced'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from signing-secret" -l json
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from signing-secret" -s v -l verbose -d 'More logging (-v debug, -vv trace); RUST_LOG overrides'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from signing-secret" -s q -l quiet -d 'Less logging (-q warnings, -qq errors only)'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from signing-secret" -s h -l help -d 'Print help'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from signing-secret" -s V -l version -d 'Print version'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from pair" -l phone -d 'Pair by phone-number code for this number instead of by QR' -r
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from pair" -l timeout -d 'Give up after this many seconds' -r
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from pair" -l config -d 'Configuration file [default: config/agentlocator.toml when it exists]' -r -F
@@ -173,11 +185,12 @@ complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from remove" -s q -l quiet -d 'Less logging (-q warnings, -qq errors only)'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from remove" -s V -l version -d 'Print version'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from help" -f -a "add" -d 'Create a tenant; prints its API token once'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from help" -f -a "add" -d 'Create a tenant; prints its API token and webhook signing secret once'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from help" -f -a "list" -d 'One line per tenant'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from help" -f -a "show" -d 'Everything about one tenant (secrets redacted)'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from help" -f -a "set" -d 'Change a tenant\'s settings (an empty value clears an optional one)'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from help" -f -a "token" -d 'Issue a new API token; the old one stops working at once'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from help" -f -a "signing-secret" -d 'Issue a new webhook signing secret (shown once); the old one keeps signing for --grace'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from help" -f -a "pair" -d 'Pair the tenant\'s WhatsApp: QR codes in the terminal, or a pair code with --phone'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from help" -f -a "logout" -d 'Unlink the tenant\'s WhatsApp device and wipe its session store'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand tenant; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Delete a tenant and all its data'
@@ -295,11 +308,12 @@ complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and not 
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and not __fish_seen_subcommand_from serve config tenant check sessions events completions help" -f -a "completions" -d 'Print a shell completion script'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and not __fish_seen_subcommand_from serve config tenant check sessions events completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "check" -d 'Validate the effective configuration and print it, secrets redacted'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and __fish_seen_subcommand_from tenant" -f -a "add" -d 'Create a tenant; prints its API token once'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and __fish_seen_subcommand_from tenant" -f -a "add" -d 'Create a tenant; prints its API token and webhook signing secret once'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and __fish_seen_subcommand_from tenant" -f -a "list" -d 'One line per tenant'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and __fish_seen_subcommand_from tenant" -f -a "show" -d 'Everything about one tenant (secrets redacted)'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and __fish_seen_subcommand_from tenant" -f -a "set" -d 'Change a tenant\'s settings (an empty value clears an optional one)'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and __fish_seen_subcommand_from tenant" -f -a "token" -d 'Issue a new API token; the old one stops working at once'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and __fish_seen_subcommand_from tenant" -f -a "signing-secret" -d 'Issue a new webhook signing secret (shown once); the old one keeps signing for --grace'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and __fish_seen_subcommand_from tenant" -f -a "pair" -d 'Pair the tenant\'s WhatsApp: QR codes in the terminal, or a pair code with --phone'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and __fish_seen_subcommand_from tenant" -f -a "logout" -d 'Unlink the tenant\'s WhatsApp device and wipe its session store'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and __fish_seen_subcommand_from tenant" -f -a "remove" -d 'Delete a tenant and all its data'

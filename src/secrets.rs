@@ -1,5 +1,7 @@
-//! Secrets: the internal secret (signs outbound webhooks, admin bearer token)
-//! and tenant API tokens, which are shown once and stored only as a hash.
+//! Secrets: the internal secret (the admin bearer token, nothing else), tenant
+//! API tokens, which are shown once and stored only as a hash, and tenant
+//! webhook signing keys, shown once as `whsec_...` and stored as raw bytes
+//! (the daemon needs them to sign every delivery).
 
 use std::io::ErrorKind as IoErrorKind;
 
@@ -76,6 +78,22 @@ pub fn token_matches(presented: &str, stored_hash: &str) -> bool {
     presented_hash.as_bytes().ct_eq(stored_hash.as_bytes()).into()
 }
 
+/// How a signing secret is shown: the Standard Webhooks libraries strip this
+/// prefix and base64-decode the rest to get the key.
+const SIGNING_SECRET_PREFIX: &str = "whsec_";
+
+/// A new webhook signing key: 32 random bytes (HMAC-SHA256 gains nothing from more).
+pub fn new_signing_key() -> [u8; 32] {
+    let mut key = [0u8; 32];
+    rand::rng().fill_bytes(&mut key);
+    key
+}
+
+/// The signing key as a tenant's backend is given it: `whsec_` + standard base64.
+pub fn signing_secret_text(key: &[u8]) -> String {
+    format!("{SIGNING_SECRET_PREFIX}{}", base64::engine::general_purpose::STANDARD.encode(key))
+}
+
 /// Constant-time equality of two secrets given as strings (e.g. the internal
 /// secret presented as a bearer token).
 pub fn secrets_equal(a: &str, b: &str) -> bool {
@@ -96,6 +114,16 @@ mod tests {
         assert!(token_matches(&token, &stored));
         assert!(!token_matches(&new_api_token(), &stored));
         assert_ne!(stored, token);
+    }
+
+    #[test]
+    fn signing_secrets_are_shown_the_standard_webhooks_way() {
+        let key = new_signing_key();
+        assert_ne!(key, new_signing_key());
+        let text = signing_secret_text(&key);
+        let encoded = text.strip_prefix("whsec_").expect("prefix");
+        let decoded = base64::engine::general_purpose::STANDARD.decode(encoded).expect("standard base64");
+        assert_eq!(decoded, key);
     }
 
     #[test]

@@ -57,11 +57,18 @@ fn json(daemon: &Daemon, args: &[&str]) -> Value {
 
 /// Creates a tenant; returns its API token.
 fn add_tenant(daemon: &Daemon, id: &str, webhook: Option<&str>) -> String {
+    add_tenant_with_secret(daemon, id, webhook).0
+}
+
+/// Creates a tenant; returns its API token and its webhook signing secret.
+fn add_tenant_with_secret(daemon: &Daemon, id: &str, webhook: Option<&str>) -> (String, String) {
     let mut args = vec!["tenant", "add", id, "--json"];
     if let Some(url) = webhook {
         args.extend(["--webhook-url", url]);
     }
-    json(daemon, &args)["token"].as_str().expect("token").to_string()
+    let added = json(daemon, &args);
+    let field = |name: &str| added[name].as_str().unwrap_or_else(|| panic!("{name}: {added}")).to_string();
+    (field("token"), field("signing_secret"))
 }
 
 fn show(daemon: &Daemon, id: &str) -> Value {
@@ -73,22 +80,26 @@ fn status_of(daemon: &Daemon, id: &str) -> String {
 }
 
 #[test]
-fn signature_verifies_with_the_internal_secret_only() {
+fn signature_verifies_with_the_tenants_signing_secret_only() {
     let daemon = start("");
     let receiver = Receiver::ok();
-    add_tenant(&daemon, "acme", Some(&receiver.url()));
+    let (_, secret) = add_tenant_with_secret(&daemon, "acme", Some(&receiver.url()));
+    let (_, other) = add_tenant_with_secret(&daemon, "other", None);
     let ids = insert(&open_db(&daemon.data_dir), "acme", 1);
     assert!(eventually(Duration::from_secs(10), || receiver.requests() == 1), "not delivered");
     let got = &receiver.received()[0];
 
-    assert!(signature_valid(SECRET, got), "signature must verify with the internal secret");
-    assert!(!signature_valid("some-other-secret-0123456789", got), "another secret must fail");
+    assert!(signature_valid(&secret, got), "signature must verify with the tenant's signing secret");
+    assert!(!signature_valid(&other, got), "another tenant's secret must fail");
     let mut tampered = got.clone();
     tampered.body.push(b' ');
-    assert!(!signature_valid(SECRET, &tampered), "a changed body must fail");
+    assert!(!signature_valid(&secret, &tampered), "a changed body must fail");
     let mut replayed = got.clone();
     replayed.timestamp = (replayed.timestamp.parse::<i64>().expect("ts") + 1).to_string();
-    assert!(!signature_valid(SECRET, &replayed), "a changed timestamp must fail");
+    assert!(!signature_valid(&secret, &replayed), "a changed timestamp must fail");
+    let mut renamed = got.clone();
+    renamed.event_id.push('x');
+    assert!(!signature_valid(&secret, &renamed), "a changed webhook-id must fail");
 
     let now = chrono::Utc::now().timestamp();
     let ts: i64 = got.timestamp.parse().expect("unix seconds");

@@ -33,6 +33,8 @@ fn lifecycle(run: &dyn Fn(&[&str]) -> std::process::Output, data_dir: &Path) {
     ]));
     let token = added["token"].as_str().expect("token shown once").to_string();
     assert!(token.starts_with("alt_"));
+    let signing_secret = added["signing_secret"].as_str().expect("signing secret shown once").to_string();
+    assert!(signing_secret.starts_with("whsec_"), "{signing_secret}");
     assert_eq!(added["tenant"]["twilio_numbers"][0], "+14155550100");
     assert_eq!(added["tenant"]["whatsapp"]["state"], "unpaired");
 
@@ -52,6 +54,13 @@ fn lifecycle(run: &dyn Fn(&[&str]) -> std::process::Output, data_dir: &Path) {
 
     let shown = json_out(&run(&["tenant", "show", "acme", "--json"]));
     assert_eq!(shown["tenant"]["twilio_auth_token_set"], true);
+    assert_eq!(shown["tenant"]["signing_secret_set"], true);
+    assert_eq!(shown["tenant"]["previous_signing_secret_valid_until"], Value::Null);
+    for format in
+        [&["tenant", "show", "acme", "--json"][..], &["tenant", "show", "acme"], &["tenant", "list"]]
+    {
+        assert!(!stdout(&run(format)).contains(&signing_secret[6..]), "{format:?} shows the signing secret");
+    }
     assert!(!stdout(&run(&["tenant", "show", "acme", "--json"])).contains("tw-secret-token"), "redacted");
     assert!(!stdout(&run(&["tenant", "show", "acme"])).contains("tw-secret-token"), "redacted");
     assert_eq!(shown["recent_state_changes"][0]["state"], "unpaired");
@@ -75,6 +84,15 @@ fn lifecycle(run: &dyn Fn(&[&str]) -> std::process::Output, data_dir: &Path) {
 
     let rotated = json_out(&run(&["tenant", "token", "acme", "--rotate", "--json"]));
     assert_ne!(rotated["token"].as_str(), Some(token.as_str()));
+    let rotated =
+        json_out(&run(&["tenant", "signing-secret", "acme", "--rotate", "--grace", "90m", "--json"]));
+    assert!(rotated["signing_secret"]
+        .as_str()
+        .is_some_and(|s| s.starts_with("whsec_") && s != signing_secret));
+    let until = json_out(&run(&["tenant", "show", "acme", "--json"]))["tenant"]
+        ["previous_signing_secret_valid_until"]
+        .clone();
+    assert_eq!(until, rotated["previous_valid_until"], "show tells how long the old secret signs");
 
     let missing = run(&["tenant", "show", "ghost"]);
     assert_eq!(missing.status.code(), Some(1));

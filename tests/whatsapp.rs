@@ -32,7 +32,7 @@ fn paired_by_qr_messages_flow_both_ways_and_a_restart_reconnects_without_a_qr() 
     let wasim = Wasim::start();
     let receiver = Receiver::ok();
     let mut daemon = daemon(&wasim);
-    let token = add_tenant(&daemon, "acme", Some(&receiver.url()));
+    let (token, signing_secret) = add_tenant_with_secret(&daemon, "acme", Some(&receiver.url()));
     wait_state(&daemon, "acme", "unpaired");
 
     // The QR in every format; asking starts pairing.
@@ -79,7 +79,7 @@ fn paired_by_qr_messages_flow_both_ways_and_a_restart_reconnects_without_a_qr() 
     assert_eq!((data["type"].as_str(), data["text"].as_str()), (Some("text"), Some("hello agent")));
     let signed =
         receiver.received().into_iter().find(|r| r.json()["type"] == "whatsapp.message").expect("one");
-    assert!(delivery_support::signature_valid(SECRET, &signed));
+    assert!(delivery_support::signature_valid(&signing_secret, &signed));
 
     // A send reaches the contact once, even when retried with the same key.
     let body = json!({"to": "+15557770001", "text": "hi from the agent"});

@@ -21,6 +21,7 @@ starts is stopped on the way out (and listed in --pid-file for run.sh's trap).
 from __future__ import annotations
 
 import argparse
+import base64
 import concurrent.futures as futures
 import hashlib
 import hmac
@@ -190,8 +191,8 @@ def admin_call(sock_path: str, request: dict, timeout: float = 30.0):
 
 
 class Receiver:
-    def __init__(self, secret: str):
-        self.secret = secret.encode()
+    def __init__(self):
+        self.keys: dict[str, bytes] = {}  # tenant -> signing key (from `tenant add`)
         self.lock = threading.Lock()
         self.messages: dict[str, list[int]] = {}  # text -> arrival times (ns)
         self.event_ids: set[str] = set()
@@ -232,11 +233,8 @@ class Receiver:
                 self.other_events += 1
             return
         kind = event.get("type")
-        ts = headers.get("X-AgentLocator-Timestamp", "")
-        sig = headers.get("X-AgentLocator-Signature", "")
-        want = "v1=" + hmac.new(self.secret, ts.encode() + b"." + body, hashlib.sha256).hexdigest()
         with self.lock:
-            if not hmac.compare_digest(sig, want):
+            if not self.signed(event.get("tenant"), body, headers):
                 self.bad_signatures += 1
             if kind == "whatsapp.connection":
                 self.connection_events += 1
@@ -251,6 +249,20 @@ class Receiver:
             self.event_ids.add(eid)
             text = (event.get("data") or {}).get("text") or ""
             self.messages.setdefault(text, []).append(arrived)
+
+    def add_tenant(self, tenant: str, signing_secret: str) -> None:
+        with self.lock:
+            self.keys[tenant] = base64.b64decode(signing_secret.removeprefix("whsec_"))
+
+    def signed(self, tenant, body: bytes, headers) -> bool:
+        """Standard Webhooks: one `v1,<base64 HMAC-SHA256(key, "id.ts.body")>`
+        of webhook-signature made with the tenant's key (caller holds the lock)."""
+        key = self.keys.get(tenant)
+        if key is None:
+            return False
+        signed = f"{headers.get('webhook-id', '')}.{headers.get('webhook-timestamp', '')}.".encode() + body
+        want = "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+        return any(hmac.compare_digest(sig, want) for sig in headers.get("webhook-signature", "").split(" "))
 
     def arrivals(self, text: str) -> list[int] | None:
         with self.lock:
@@ -501,6 +513,7 @@ def add_tenants(ctx, d: Daemon, n: int) -> float:
         res = d.admin(req)
         if res.get("result") != "created":
             raise BenchError(f"tenant add {tid(i)}: unexpected answer {res}")
+        ctx.receiver.add_tenant(tid(i), res["signing_secret"])
     return time.monotonic() - t0
 
 
@@ -1002,7 +1015,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGHUP, on_signal)
 
-    ctx.receiver = Receiver(ctx.secret)
+    ctx.receiver = Receiver()
     ctx.log_states = False
     out(f"agentlocator WhatsApp benchmark: N = {', '.join(map(str, ns))}; {os.cpu_count()} CPUs; "
         f"load average {os.getloadavg()[0]:.2f} at start; work dir {ctx.work}")

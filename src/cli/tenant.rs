@@ -16,7 +16,7 @@ use crate::tenants::{self, TenantError, TenantId, TenantRequest, TenantResponse,
 
 #[derive(Debug, Subcommand)]
 pub enum TenantCommand {
-    /// Create a tenant; prints its API token once
+    /// Create a tenant; prints its API token and webhook signing secret once
     Add {
         id: TenantId,
         #[command(flatten)]
@@ -49,6 +49,19 @@ pub enum TenantCommand {
         /// Required: rotation is the only token operation
         #[arg(long, required = true)]
         rotate: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Issue a new webhook signing secret (shown once); the old one keeps
+    /// signing for --grace
+    SigningSecret {
+        id: TenantId,
+        /// Required: the current secret is never shown again, only replaced
+        #[arg(long)]
+        rotate: bool,
+        /// How long the old secret keeps signing too (e.g. 90m, 24h; 0s: it stops at once)
+        #[arg(long, default_value = "24h", value_name = "DURATION", value_parser = humantime::parse_duration)]
+        grace: Duration,
         #[arg(long)]
         json: bool,
     },
@@ -138,6 +151,9 @@ pub fn run(global: &GlobalOptions, command: TenantCommand) -> AppResult<()> {
             (TenantRequest::Set { id, settings: settings.into_settings()? }, json)
         }
         TenantCommand::Token { id, json, .. } => (TenantRequest::RotateToken { id }, json),
+        TenantCommand::SigningSecret { id, rotate, grace, json } => {
+            (signing_secret_request(id, rotate, grace)?, json)
+        }
         TenantCommand::Remove { id, json, .. } => (TenantRequest::Remove { id }, json),
         TenantCommand::Pair { id, phone, timeout } => {
             return super::pair::pair(global, id, phone, Duration::from_secs(timeout))
@@ -150,6 +166,18 @@ pub fn run(global: &GlobalOptions, command: TenantCommand) -> AppResult<()> {
     }
     print_text(&response);
     Ok(())
+}
+
+fn signing_secret_request(id: TenantId, rotate: bool, grace: Duration) -> AppResult<TenantRequest> {
+    if !rotate {
+        return Err(AppError::usage(format!(
+            "a signing secret is shown only once, when it is created or rotated, and cannot be shown again; \
+             `agentlocator tenant signing-secret {id} --rotate [--grace 24h]` issues a new one \
+             (the old one keeps signing during the grace period)"
+        )));
+    }
+    let grace_ms = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX);
+    Ok(TenantRequest::RotateSigningSecret { id, grace_ms })
 }
 
 /// Runs the request on the daemon when one answers, else on the database.
@@ -181,6 +209,10 @@ fn print_text(response: &TenantResponse) {
             println!("Created tenant {}.", created.tenant.id);
             println!("API token (shown once; only its hash is stored):");
             println!("{}", created.token);
+            println!(
+                "Webhook signing secret (shown once; give it to the tenant's backend to verify deliveries):"
+            );
+            println!("{}", created.signing_secret);
         }
         TenantResponse::List { tenants } => {
             let rows: Vec<Vec<String>> = tenants
@@ -220,6 +252,17 @@ fn print_text(response: &TenantResponse) {
             println!("created:            {}", t.created_at);
             println!("updated:            {}", t.updated_at);
             println!("token issued:       {}", t.token_rotated_at);
+            println!(
+                "signing secret:     {}",
+                if t.signing_secret_set { "set (redacted)" } else { "none (rotate it to issue one)" }
+            );
+            println!(
+                "previous secret:    {}",
+                match &t.previous_signing_secret_valid_until {
+                    Some(until) => format!("still signs until {until}"),
+                    None => "none".into(),
+                }
+            );
             println!("recent state changes:");
             for change in &detail.recent_state_changes {
                 println!("  {}  {:<12}  {}", change.at, change.state, safe(&change.reason));
@@ -229,6 +272,14 @@ fn print_text(response: &TenantResponse) {
         TenantResponse::Token(token) => {
             println!("New API token for {} (shown once; the old one no longer works):", token.tenant);
             println!("{}", token.token);
+        }
+        TenantResponse::SigningSecret(rotated) => {
+            println!("New webhook signing secret for {} (shown once):", rotated.tenant);
+            println!("{}", rotated.signing_secret);
+            match &rotated.previous_valid_until {
+                Some(until) => println!("The previous secret also signs every delivery until {until}."),
+                None => println!("The previous secret no longer signs."),
+            }
         }
         TenantResponse::Removed(removed) => println!("Removed tenant {} and its data.", removed.tenant),
     }

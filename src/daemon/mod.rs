@@ -92,7 +92,6 @@ pub async fn serve(config: Config, data: DataDir) -> AppResult<()> {
     let delivery = crate::delivery::Delivery::start(
         &config,
         &data.db_path(),
-        state.internal_secret.clone(),
         state.events.commits(),
         shutdown_rx.clone(),
         Duration::from_secs(config.http.shutdown_grace_s),

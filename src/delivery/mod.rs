@@ -1,6 +1,6 @@
-//! Delivery of stored events to each tenant's backend (INTERFACE.md §5):
-//! signed POSTs, retried on a capped exponential schedule, recorded attempt
-//! by attempt, in order per tenant, at least once.
+//! Delivery of stored events to each tenant's backend: POSTs signed with the
+//! tenant's own key (`signing`), retried on a capped exponential schedule,
+//! recorded attempt by attempt, in order per tenant, at least once.
 //!
 //! Shape: one *dispatcher* task asks the store for every tenant's head event
 //! (see `store::delivery`), starts an *attempt* task for each due head whose
@@ -47,7 +47,6 @@ struct Shared {
     /// Reads the outbox (scans, polls). Never waits for the write lock.
     store: Store,
     client: reqwest::Client,
-    secret: Arc<String>,
     policy: Policy,
     timeout: Duration,
     /// Which tenants are in flight.
@@ -79,7 +78,6 @@ impl Delivery {
     pub fn start(
         config: &Config,
         db_path: &Path,
-        secret: Arc<String>,
         commits: watch::Receiver<u64>,
         shutdown: watch::Receiver<bool>,
         grace: Duration,
@@ -105,7 +103,6 @@ impl Delivery {
         let shared = Arc::new(Shared {
             store: store.clone(),
             client,
-            secret,
             policy: Policy::from_config(d),
             timeout: Duration::from_secs(d.timeout_s),
             busy: Mutex::new(InFlight::default()),
@@ -280,15 +277,15 @@ impl Dispatcher {
 /// One POST of one event; never panics, always yields an outcome.
 async fn attempt(shared: &Shared, head: Head) -> AttemptOutcome {
     let body = signing::body(&head.id, &head.kind, &head.tenant_id, head.created_at_ms, &head.data);
-    let timestamp = chrono::Utc::now().timestamp();
-    let signature = signing::signature(&shared.secret, timestamp, &body);
     let at_ms = now_ms();
+    let timestamp = at_ms.div_euclid(1000);
+    let signature = signing::signature_header(&head.keys.valid_at(at_ms), &head.id, timestamp, &body);
     let started = Instant::now();
     let sent = shared
         .client
         .post(&head.webhook_url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .header(signing::HEADER_EVENT_ID, &head.id)
+        .header(signing::HEADER_ID, &head.id)
         .header(signing::HEADER_TIMESTAMP, timestamp.to_string())
         .header(signing::HEADER_SIGNATURE, signature)
         .body(body)

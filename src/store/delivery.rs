@@ -27,6 +27,30 @@ pub struct Head {
     pub attempts: i64,
     pub next_attempt_at_ms: i64,
     pub webhook_url: String,
+    /// Read with the head, so every attempt signs with the keys of the moment
+    /// (a rotation counts from the next scan on) at no extra query.
+    pub keys: SigningKeys,
+}
+
+/// A tenant's webhook signing keys (raw bytes).
+#[derive(Debug, Clone)]
+pub struct SigningKeys {
+    pub current: Vec<u8>,
+    /// The key a rotation replaced, and until when (unix ms) it still signs.
+    pub previous: Option<(Vec<u8>, i64)>,
+}
+
+impl SigningKeys {
+    /// The keys that sign at `now_ms`, the current one first.
+    pub fn valid_at(&self, now_ms: i64) -> Vec<&[u8]> {
+        let mut keys = vec![self.current.as_slice()];
+        if let Some((previous, until_ms)) = &self.previous {
+            if now_ms < *until_ms {
+                keys.push(previous.as_slice());
+            }
+        }
+        keys
+    }
 }
 
 /// The head of every tenant that has a webhook URL and a pending event, due or
@@ -34,7 +58,8 @@ pub struct Head {
 pub fn heads(conn: &Connection) -> rusqlite::Result<Vec<Head>> {
     let mut stmt = conn.prepare_cached(
         "SELECT e.seq, e.id, e.tenant_id, e.type, e.data, e.created_at_ms, e.attempts,
-                e.next_attempt_at_ms, t.webhook_url
+                e.next_attempt_at_ms, t.webhook_url,
+                t.signing_key, t.signing_key_previous, t.signing_key_previous_until
          FROM tenants t
          JOIN events e ON e.seq = (SELECT seq FROM events
                                    WHERE status = 'pending' AND tenant_id = t.id
@@ -53,6 +78,10 @@ pub fn heads(conn: &Connection) -> rusqlite::Result<Vec<Head>> {
             attempts: r.get(6)?,
             next_attempt_at_ms: r.get(7)?,
             webhook_url: r.get(8)?,
+            keys: SigningKeys {
+                current: r.get(9)?,
+                previous: r.get::<_, Option<Vec<u8>>>(10)?.zip(r.get::<_, Option<i64>>(11)?),
+            },
         })
     })?;
     rows.collect()
@@ -371,6 +400,24 @@ mod tests {
             .expect("release");
         let seqs: Vec<i64> = store.with_conn(|c| heads(c)).expect("heads").iter().map(|h| h.seq).collect();
         assert_eq!(seqs, vec![held, b1]);
+    }
+
+    #[test]
+    fn heads_carry_the_keys_and_the_previous_one_signs_only_until_its_time() {
+        let (_dir, store) = setup();
+        add(&store, "a", false);
+        store
+            .with_conn(|c| {
+                c.execute(
+                    "UPDATE tenants SET signing_key = x'01', signing_key_previous = x'02',
+                            signing_key_previous_until = 5000 WHERE id = 'a'",
+                    [],
+                )
+            })
+            .expect("keys");
+        let keys = store.with_conn(|c| heads(c)).expect("heads").remove(0).keys;
+        assert_eq!(keys.valid_at(4999), vec![&[1u8][..], &[2u8][..]], "current first, previous in grace");
+        assert_eq!(keys.valid_at(5000), vec![&[1u8][..]], "grace over: the current key alone");
     }
 
     #[test]

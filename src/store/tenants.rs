@@ -24,6 +24,10 @@ pub struct TenantRow {
     pub wa_last_error: Option<String>,
     /// Unix seconds when a temporary WhatsApp ban ends (state `banned`).
     pub wa_banned_until: Option<i64>,
+    /// Whether the tenant has a webhook signing key (never the key here).
+    pub signing_key_set: bool,
+    /// Until when (unix ms) the key a rotation replaced still signs.
+    pub signing_key_previous_until: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -48,7 +52,7 @@ pub struct TenantUpdate {
 
 const COLUMNS: &str = "id, name, webhook_url, twilio_auth_token, token_rotated_at, created_at,
     updated_at, wa_state, wa_phone, wa_state_since, wa_reconnects, wa_last_error, wa_banned_until,
-    twilio_account_sid";
+    twilio_account_sid, length(signing_key) > 0, signing_key_previous_until";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<TenantRow> {
     Ok(TenantRow {
@@ -67,6 +71,8 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<TenantRow> {
         wa_last_error: row.get(11)?,
         wa_banned_until: row.get(12)?,
         twilio_account_sid: row.get(13)?,
+        signing_key_set: row.get(14)?,
+        signing_key_previous_until: row.get(15)?,
     })
 }
 
@@ -82,28 +88,36 @@ pub fn number_owner(conn: &Connection, number: &str) -> rusqlite::Result<Option<
         .optional()
 }
 
+/// A new tenant's credentials: its API token (as its hash) and its webhook
+/// signing key.
+pub struct NewCredentials<'a> {
+    pub token_hash: &'a str,
+    pub signing_key: &'a [u8],
+}
+
 /// Inserts a tenant with its numbers in one transaction. The caller has
 /// checked that the id and numbers are free.
 pub fn insert(
     conn: &mut Connection,
     id: &str,
     name: &str,
-    token_hash: &str,
+    credentials: &NewCredentials<'_>,
     update: &TenantUpdate,
 ) -> rusqlite::Result<()> {
     let now = now_unix();
     let tx = conn.transaction()?;
     tx.execute(
         "INSERT INTO tenants (id, name, webhook_url, twilio_auth_token, token_hash,
-            token_rotated_at, created_at, updated_at, wa_state_since)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6, ?6)",
+            token_rotated_at, created_at, updated_at, wa_state_since, signing_key)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6, ?6, ?7)",
         params![
             id,
             name,
             update.webhook_url.clone().flatten(),
             update.twilio_auth_token.clone().flatten(),
-            token_hash,
-            now
+            credentials.token_hash,
+            now,
+            credentials.signing_key
         ],
     )?;
     tx.execute(
@@ -235,6 +249,24 @@ pub fn set_token_hash(conn: &Connection, id: &str, hash: &str) -> rusqlite::Resu
     conn.execute(
         "UPDATE tenants SET token_hash = ?2, token_rotated_at = ?3, updated_at = ?3 WHERE id = ?1",
         params![id, hash, now],
+    )
+    .map(|changed| changed == 1)
+}
+
+/// Makes `key` the tenant's signing key. The key it replaces keeps signing
+/// until `previous_until_ms` (unix ms); `None` drops it at once. False when
+/// the tenant does not exist.
+pub fn rotate_signing_key(
+    conn: &Connection,
+    id: &str,
+    key: &[u8],
+    previous_until_ms: Option<i64>,
+) -> rusqlite::Result<bool> {
+    conn.execute(
+        "UPDATE tenants SET signing_key_previous = CASE WHEN ?3 IS NULL THEN NULL ELSE signing_key END,
+                signing_key_previous_until = ?3, signing_key = ?2, updated_at = ?4
+         WHERE id = ?1",
+        params![id, key, previous_until_ms, now_unix()],
     )
     .map(|changed| changed == 1)
 }

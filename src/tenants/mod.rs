@@ -9,8 +9,8 @@ pub use id::{InvalidTenantId, TenantId, TENANT_ID_RULE};
 pub use ops::{execute, TenantError, TenantRequest, TenantResponse};
 pub use settings::{parse_e164, TenantSettings};
 pub use views::{
-    rfc3339, StateChangeView, TenantCreated, TenantDetail, TenantRemoved, TenantToken, TenantView,
-    WhatsappView,
+    rfc3339, StateChangeView, TenantCreated, TenantDetail, TenantRemoved, TenantSigningSecret, TenantToken,
+    TenantView, WhatsappView,
 };
 
 mod views;

@@ -1,13 +1,15 @@
 //! The tenant operations. `execute` is the single implementation behind both
-//! paths of INTERFACE.md §3: the CLI calls it directly when no daemon runs, the
-//! daemon calls it for requests arriving on its admin socket.
+//! paths: the CLI calls it directly when no daemon runs, the daemon calls it
+//! for requests arriving on its admin socket.
 
 use serde::{Deserialize, Serialize};
 
-use super::views::{TenantCreated, TenantDetail, TenantRemoved, TenantToken, TenantView};
+use super::views::{
+    rfc3339_ms, TenantCreated, TenantDetail, TenantRemoved, TenantSigningSecret, TenantToken, TenantView,
+};
 use super::{TenantId, TenantSettings};
 use crate::paths::DataDir;
-use crate::secrets::{new_api_token, token_hash};
+use crate::secrets::{new_api_token, new_signing_key, signing_secret_text, token_hash};
 use crate::store::{tenants as rows, Store, StoreError};
 
 /// How many state changes `tenant show` includes.
@@ -21,6 +23,7 @@ pub enum TenantRequest {
     Show { id: TenantId },
     Set { id: TenantId, settings: TenantSettings },
     RotateToken { id: TenantId },
+    RotateSigningSecret { id: TenantId, grace_ms: u64 },
     Remove { id: TenantId },
 }
 
@@ -33,6 +36,7 @@ impl TenantRequest {
             TenantRequest::Show { .. } => "show",
             TenantRequest::Set { .. } => "set",
             TenantRequest::RotateToken { .. } => "rotate_token",
+            TenantRequest::RotateSigningSecret { .. } => "rotate_signing_secret",
             TenantRequest::Remove { .. } => "remove",
         }
     }
@@ -46,6 +50,7 @@ pub enum TenantResponse {
     Detail(TenantDetail),
     Updated { tenant: TenantView },
     Token(TenantToken),
+    SigningSecret(TenantSigningSecret),
     Removed(TenantRemoved),
 }
 
@@ -107,6 +112,7 @@ pub fn execute(
             }
             Ok(TenantResponse::Token(TenantToken { tenant: id.to_string(), token }))
         }
+        TenantRequest::RotateSigningSecret { id, grace_ms } => rotate_signing_secret(store, id, *grace_ms),
         TenantRequest::Remove { id } => remove(store, data, id),
     }
 }
@@ -115,6 +121,8 @@ fn add(store: &Store, id: &TenantId, settings: &TenantSettings) -> Result<Tenant
     let update = settings.validate().map_err(TenantError::Invalid)?;
     let name = update.name.clone().unwrap_or_else(|| id.to_string());
     let token = new_api_token();
+    let signing_key = new_signing_key();
+    let credentials = rows::NewCredentials { token_hash: &token_hash(&token), signing_key: &signing_key };
     let row = store.with_conn(|c| {
         // Checked and inserted under one connection lock, so no other caller
         // of this process interleaves; the primary keys guard other processes.
@@ -126,11 +134,36 @@ fn add(store: &Store, id: &TenantId, settings: &TenantSettings) -> Result<Tenant
         if let Some(conflict) = number_conflict(c, id, update.twilio_numbers.as_deref())? {
             return Ok(Err(conflict));
         }
-        rows::insert(c, id.as_str(), &name, &token_hash(&token), &update)?;
+        rows::insert(c, id.as_str(), &name, &credentials, &update)?;
         Ok(Ok(rows::get(c, id.as_str())?))
     })??;
     let row = row.ok_or_else(|| TenantError::Store("tenant vanished right after insert".into()))?;
-    Ok(TenantResponse::Created(TenantCreated { tenant: row.into(), token }))
+    let signing_secret = signing_secret_text(&signing_key);
+    Ok(TenantResponse::Created(TenantCreated { tenant: row.into(), token, signing_secret }))
+}
+
+/// Longest grace a rotation may give the old signing key.
+const MAX_SIGNING_GRACE_MS: u64 = 30 * 86_400_000;
+
+/// A new signing key; the old one keeps signing for `grace_ms` (0: it stops at once).
+fn rotate_signing_secret(store: &Store, id: &TenantId, grace_ms: u64) -> Result<TenantResponse, TenantError> {
+    if grace_ms > MAX_SIGNING_GRACE_MS {
+        return Err(TenantError::Invalid(
+            "the grace period is at most 30 days; the old secret should not sign for longer".into(),
+        ));
+    }
+    let key = new_signing_key();
+    // grace_ms is at most 30 days, so the cast and the sum cannot overflow.
+    let until_ms = (grace_ms > 0).then(|| crate::store::events::now_ms() + grace_ms as i64);
+    let changed = store.with_conn(|c| rows::rotate_signing_key(c, id.as_str(), &key, until_ms))?;
+    if !changed {
+        return Err(not_found(id));
+    }
+    Ok(TenantResponse::SigningSecret(TenantSigningSecret {
+        tenant: id.to_string(),
+        signing_secret: signing_secret_text(&key),
+        previous_valid_until: until_ms.map(rfc3339_ms),
+    }))
 }
 
 fn set(store: &Store, id: &TenantId, settings: &TenantSettings) -> Result<TenantResponse, TenantError> {

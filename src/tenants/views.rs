@@ -12,6 +12,11 @@ pub fn rfc3339(unix: i64) -> String {
         .unwrap_or_default()
 }
 
+/// Milliseconds since the epoch as RFC 3339 (UTC), to the second.
+pub fn rfc3339_ms(unix_ms: i64) -> String {
+    rfc3339(unix_ms.div_euclid(1000))
+}
+
 /// A tenant's WhatsApp session as last recorded (also the core of the
 /// status route and of `sessions`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -54,6 +59,10 @@ pub struct TenantView {
     pub created_at: String,
     pub updated_at: String,
     pub token_rotated_at: String,
+    /// Whether the tenant has a webhook signing secret (never its value).
+    pub signing_secret_set: bool,
+    /// While a rotation's grace lasts: until when the previous secret still signs.
+    pub previous_signing_secret_valid_until: Option<String>,
 }
 
 impl From<TenantRow> for TenantView {
@@ -69,6 +78,11 @@ impl From<TenantRow> for TenantView {
             created_at: rfc3339(row.created_at),
             updated_at: rfc3339(row.updated_at),
             token_rotated_at: rfc3339(row.token_rotated_at),
+            signing_secret_set: row.signing_key_set,
+            previous_signing_secret_valid_until: row
+                .signing_key_previous_until
+                .filter(|until| *until > chrono::Utc::now().timestamp_millis())
+                .map(rfc3339_ms),
         }
     }
 }
@@ -92,17 +106,29 @@ pub struct TenantDetail {
     pub recent_state_changes: Vec<StateChangeView>,
 }
 
-/// The answer to `tenant add`: the only time the token is ever shown.
+/// The answer to `tenant add`: the only time the token and the signing
+/// secret are ever shown.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TenantCreated {
     pub tenant: TenantView,
     pub token: String,
+    /// `whsec_` + base64 of the key that signs this tenant's deliveries.
+    pub signing_secret: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TenantToken {
     pub tenant: String,
     pub token: String,
+}
+
+/// The answer to a signing secret rotation: the new secret, shown once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TenantSigningSecret {
+    pub tenant: String,
+    pub signing_secret: String,
+    /// Until when the replaced secret still signs (`None`: it stopped at once).
+    pub previous_valid_until: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -4,6 +4,8 @@
 //! daemon's own database file; WAL lets both write).
 #![allow(dead_code)]
 
+pub mod official;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,12 +19,17 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 
-/// One request a receiver got.
+/// One request a receiver got, with its Standard Webhooks headers.
 #[derive(Debug, Clone)]
 pub struct Received {
+    /// `webhook-id`
     pub event_id: String,
+    /// `webhook-timestamp`
     pub timestamp: String,
+    /// `webhook-signature` (space-separated `v1,<base64>` signatures)
     pub signature: String,
+    /// Every header, as received.
+    pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub at: Instant,
 }
@@ -111,9 +118,13 @@ impl Receiver {
 async fn receive(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> impl IntoResponse {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let received = Received {
-        event_id: header("x-agentlocator-event-id"),
-        timestamp: header("x-agentlocator-timestamp"),
-        signature: header("x-agentlocator-signature"),
+        event_id: header("webhook-id"),
+        timestamp: header("webhook-timestamp"),
+        signature: header("webhook-signature"),
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect(),
         body: body.to_vec(),
         at: Instant::now(),
     };
@@ -159,14 +170,27 @@ pub fn insert(store: &Store, tenant: &str, n: usize) -> Vec<String> {
     store.with_conn(|c| insert_batch(c, &events)).expect("insert events").into_iter().map(|a| a.id).collect()
 }
 
-/// Verifies an `X-AgentLocator-Signature` the way a backend would.
+/// Verifies a delivery the way a backend would: one of its `webhook-signature`
+/// entries must be `v1,<base64 HMAC-SHA256(key, "<id>.<timestamp>.<body>")>`,
+/// the key being `secret` (`whsec_...`, as `tenant add` printed it) decoded.
 pub fn signature_valid(secret: &str, received: &Received) -> bool {
+    signatures(received).iter().any(|one| signature_matches(secret, received, one))
+}
+
+/// The delivery's signatures, in the order sent (current key first).
+pub fn signatures(received: &Received) -> Vec<String> {
+    received.signature.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect()
+}
+
+/// Whether `one` of the delivery's signatures was made with `secret`.
+pub fn signature_matches(secret: &str, received: &Received, one: &str) -> bool {
+    use base64::Engine;
     use hmac::{Hmac, Mac};
-    let Some(hex_sig) = received.signature.strip_prefix("v1=") else { return false };
-    let Ok(expected) = hex::decode(hex_sig) else { return false };
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("key");
-    mac.update(received.timestamp.as_bytes());
-    mac.update(b".");
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let key = b64.decode(secret.strip_prefix("whsec_").expect("a whsec_ secret")).expect("base64 secret");
+    let Some(Ok(expected)) = one.strip_prefix("v1,").map(|sig| b64.decode(sig)) else { return false };
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).expect("key");
+    mac.update(format!("{}.{}.", received.event_id, received.timestamp).as_bytes());
     mac.update(&received.body);
     mac.verify_slice(&expected).is_ok()
 }

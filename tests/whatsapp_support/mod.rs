@@ -107,6 +107,11 @@ pub fn daemon_on(wasim: &Wasim, data_dir: Option<std::path::PathBuf>, extra: &[(
 
 /// Adds a tenant through the CLI (and so the admin socket); returns its token.
 pub fn add_tenant(daemon: &Daemon, id: &str, webhook_url: Option<&str>) -> String {
+    add_tenant_with_secret(daemon, id, webhook_url).0
+}
+
+/// Adds a tenant; returns its API token and its webhook signing secret.
+pub fn add_tenant_with_secret(daemon: &Daemon, id: &str, webhook_url: Option<&str>) -> (String, String) {
     let mut args = vec!["tenant", "add", id, "--json"];
     if let Some(url) = webhook_url {
         args.extend(["--webhook-url", url]);
@@ -114,7 +119,9 @@ pub fn add_tenant(daemon: &Daemon, id: &str, webhook_url: Option<&str>) -> Strin
     let output = daemon.cli(&args);
     assert!(output.status.success(), "tenant add: {}", crate::common::stderr(&output));
     let created: Value = serde_json::from_slice(&output.stdout).expect("json");
-    created["token"].as_str().expect("token").to_string()
+    let field =
+        |name: &str| created[name].as_str().unwrap_or_else(|| panic!("{name}: {created}")).to_string();
+    (field("token"), field("signing_secret"))
 }
 
 pub fn api_get(daemon: &Daemon, token: &str, path: &str) -> (u16, Value) {
