@@ -108,34 +108,6 @@ fn check_existing_dir(path: &Path) -> AppResult<()> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn mode(path: &Path) -> u32 {
-        fs::metadata(path).expect("metadata").permissions().mode() & 0o7777
-    }
-
-    #[test]
-    fn new_dirs_are_private_and_existing_ones_keep_their_mode() {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let fresh = tmp.path().join("a/b");
-        create_private_dir(&fresh).expect("create");
-        assert_eq!(mode(&fresh), 0o700);
-        let shared = tmp.path().join("shared");
-        fs::create_dir(&shared).expect("mkdir");
-        fs::set_permissions(&shared, Permissions::from_mode(0o755)).expect("chmod");
-        create_private_dir(&shared).expect("an existing directory only others can read is used");
-        assert_eq!(mode(&shared), 0o755, "never chmodded");
-        for loose in [0o777, 0o1777, 0o770] {
-            fs::set_permissions(&shared, Permissions::from_mode(loose)).expect("chmod");
-            let err = create_private_dir(&shared).unwrap_err();
-            assert!(err.message.contains("writable by other users"), "{}", err.message);
-            assert_eq!(mode(&shared), loose, "never chmodded");
-        }
-    }
-}
-
 /// Writes a new file with mode 0600; fails if it already exists, so two
 /// processes racing to create it cannot both win.
 pub fn create_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
@@ -165,5 +137,33 @@ impl FileLock {
         use fs4::fs_std::FileExt;
         let file = OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(path)?;
         Ok(file.try_lock_exclusive()?.then_some(FileLock { _file: file }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path).expect("metadata").permissions().mode() & 0o7777
+    }
+
+    #[test]
+    fn new_dirs_are_private_and_existing_ones_keep_their_mode() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let fresh = tmp.path().join("a/b");
+        create_private_dir(&fresh).expect("create");
+        assert_eq!(mode(&fresh), 0o700);
+        let shared = tmp.path().join("shared");
+        fs::create_dir(&shared).expect("mkdir");
+        fs::set_permissions(&shared, Permissions::from_mode(0o755)).expect("chmod");
+        create_private_dir(&shared).expect("an existing directory only others can read is used");
+        assert_eq!(mode(&shared), 0o755, "never chmodded");
+        for loose in [0o777, 0o1777, 0o770] {
+            fs::set_permissions(&shared, Permissions::from_mode(loose)).expect("chmod");
+            let err = create_private_dir(&shared).unwrap_err();
+            assert!(err.message.contains("writable by other users"), "{}", err.message);
+            assert_eq!(mode(&shared), loose, "never chmodded");
+        }
     }
 }
