@@ -1,5 +1,5 @@
 //! One error type for every operator command, mapped to the exit codes of
-//! INTERFACE.md §1 in exactly one place (`AppError::exit_code`).
+//! the README's "Exit codes" in exactly one place (`AppError::exit_code`).
 
 use std::fmt;
 

@@ -891,9 +891,14 @@ fn oversized_and_too_many_param_webhooks_are_refused_before_any_signature_work()
         .header("content-type", "application/x-www-form-urlencoded")
         .header("X-Twilio-Signature", sign(GLOBAL_TOKEN, &daemon.url(path), &big))
         .body(reqwest::blocking::Body::new(std::io::Cursor::new(encode(&big).into_bytes())))
-        .send()
-        .expect("post chunked");
-    assert_eq!(chunked.status().as_u16(), 413);
+        .send();
+    // The answer comes before the body is read, and the server does not read
+    // the rest: the client sees the 413, or (when its upload was still under
+    // way as the connection closed) a broken upload. Either way, refused.
+    match chunked {
+        Ok(response) => assert_eq!(response.status().as_u16(), 413),
+        Err(e) => assert!(e.is_body() || e.is_request(), "post chunked: {e:?}"),
+    }
     // The 1 MiB body of 500k empty pairs: refused without parsing it.
     let (status, _, body) = post_form(&client, &daemon, path, &"=&".repeat(500_000), Some("x"));
     assert_eq!((status, code(&body).as_str()), (413, "\"payload_too_large\""), "{body}");

@@ -1,4 +1,4 @@
-//! `agentlocator check go`: the four GO checks of INTERFACE.md §4, in order,
+//! `agentlocator check go`: the four GO checks (README, "Health"), in order,
 //! against a running deployment; text, JSON and JUnit reports.
 
 use std::path::PathBuf;

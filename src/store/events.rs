@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone)]
 pub struct NewEvent {
     pub tenant_id: String,
-    /// One of INTERFACE.md §5's types, e.g. `twilio.voice`.
+    /// An event type, e.g. `twilio.voice` (README: "Events delivered to your backend").
     pub kind: String,
     /// Same key for the same tenant = the same event (a redelivery): stored once.
     pub dedupe_key: Option<String>,

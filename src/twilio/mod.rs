@@ -18,7 +18,7 @@ mod webhook;
 pub use recording::RecordingFetch;
 pub use webhook::router;
 
-/// Event types of INTERFACE.md §5, by webhook kind.
+/// The event types of the README's "Events delivered to your backend", by webhook kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WebhookKind {
     Voice,

@@ -259,6 +259,6 @@ fn read_request_head(stream: &mut std::net::TcpStream) -> Option<String> {
     }
     String::from_utf8_lossy(&head).lines().find_map(|line| {
         let (name, value) = line.split_once(':')?;
-        name.eq_ignore_ascii_case("x-agentlocator-event-id").then(|| value.trim().to_string())
+        name.eq_ignore_ascii_case("webhook-id").then(|| value.trim().to_string())
     })
 }

@@ -1,5 +1,5 @@
 //! `wasim serve`: WhatsApp Web's WebSocket at `/ws/chat` plus the admin HTTP API
-//! (INTERFACE.md §6) on the same port.
+//! (see this crate's README) on the same port.
 
 use std::future::Future;
 
