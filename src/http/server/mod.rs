@@ -22,6 +22,7 @@
 //! HTTP/1.1 only: Twilio and health checkers speak it, and cleartext HTTP/2
 //! would need its own idle and stream limits.
 
+mod activity;
 mod connection;
 mod registry;
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::connection::Activity;
+use super::activity::Activity;
 
 /// How long a new connection waits for the one evicted for it to close. The
 /// evicted connection's task only has to run once, so this is a safety bound.
