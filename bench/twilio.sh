@@ -10,7 +10,9 @@
 # every webhook answered 200 is an event row in the database.
 #
 # Usage: bench/twilio.sh            (env: CONNS=64 BENCH_SECONDS=10 WARMUP=2 THREADS=1
-#                                    RUST_LOG=info CARGO_TARGET_DIR=target)
+#                                    RUST_LOG=info CARGO_TARGET_DIR=target
+#                                    AGENTLOCATOR_BIN=path: bench that binary instead,
+#                                    e.g. an older build for a before/after pair)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,9 +26,11 @@ TOKEN=bench-auth-token-0123456789
 NUMBER=+15550001111
 
 echo "== building (release)" >&2
-CARGO_TARGET_DIR=$TARGET cargo build --release --quiet --bin agentlocator
+if [ -z "${AGENTLOCATOR_BIN:-}" ]; then
+    CARGO_TARGET_DIR=$TARGET cargo build --release --quiet --bin agentlocator
+fi
 CARGO_TARGET_DIR=$TARGET cargo build --release --quiet --manifest-path bench/twilio/Cargo.toml
-BIN=$TARGET/release/agentlocator
+BIN=${AGENTLOCATOR_BIN:-$TARGET/release/agentlocator}
 LOADGEN=$TARGET/release/twilio-bench
 
 WORK=$(mktemp -d)
@@ -69,7 +73,8 @@ CREATE TEMP TABLE acked (sid TEXT PRIMARY KEY);
 .mode list
 .separator " "
 SELECT (SELECT COUNT(*) FROM acked), COUNT(*) FROM acked WHERE NOT EXISTS (
-    SELECT 1 FROM events WHERE tenant_id = 'bench' AND dedupe_key = 'voice:' || acked.sid || ':ringing');
+    SELECT 1 FROM events WHERE tenant_id = 'bench'
+      AND dedupe_key >= 'voice:' || acked.sid || ':' AND dedupe_key < 'voice:' || acked.sid || ';');
 SQL
 )
 STORED=$(sqlite3 "$WORK/data/agentlocator.db" "SELECT COUNT(*) FROM events WHERE type = 'twilio.voice'")
