@@ -124,7 +124,8 @@ pub struct TwilioConfig {
     pub api_base_url: String,
     /// `wav` or `mp3`: the format recordings are fetched in.
     pub recording_format: String,
-    /// Each recording download must finish within this time.
+    /// A recording download that receives nothing for this long is abandoned
+    /// (and retried); the size cap, not a clock, bounds a whole download.
     pub recording_fetch_timeout_s: u64,
     /// A recording larger than this is not kept: the fetch fails (`too_large`).
     pub recording_max_bytes: u64,

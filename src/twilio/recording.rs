@@ -44,8 +44,11 @@ impl RecordingFetch {
         // Redirects are followed (Twilio answers a recording with one to its
         // media storage); reqwest drops the Authorization header whenever a
         // redirect leaves the host, so the credentials stay with the API.
+        // A time limit per read, not per download: a recording near the size
+        // cap takes minutes on an ordinary link, while a stalled API is still
+        // noticed within the limit (and the fetch retried).
         let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(config.twilio.recording_fetch_timeout_s))
+            .read_timeout(Duration::from_secs(config.twilio.recording_fetch_timeout_s))
             .connect_timeout(Duration::from_secs(config.twilio.recording_fetch_timeout_s.min(10)))
             .user_agent(concat!("agentlocator/", env!("CARGO_PKG_VERSION")))
             .build()
