@@ -96,6 +96,7 @@ struct PartFile {
 
 impl PartFile {
     async fn create(dir: &Path, name: &str) -> Result<PartFile, JobError> {
+        remove_leftovers(dir, name).await;
         // A random suffix: two fetches of the same name never share a file.
         let path = dir.join(format!(".{name}.{:016x}.part", rand::random::<u64>()));
         let file = tokio::fs::OpenOptions::new()
@@ -129,6 +130,21 @@ impl PartFile {
     }
 }
 
+/// Removes `.part` files of `name` that an earlier fetch left behind when its
+/// process died mid-download (every other failure removes its own). Only one
+/// job fetches a given recording at a time, so none of them is in use.
+async fn remove_leftovers(dir: &Path, name: &str) {
+    let prefix = format!(".{name}.");
+    let Ok(mut entries) = tokio::fs::read_dir(dir).await else { return };
+    while let Ok(Some(entry)) = entries.next_entry().await {
+        let file_name = entry.file_name();
+        let file_name = file_name.to_string_lossy();
+        if file_name.starts_with(&prefix) && file_name.ends_with(".part") {
+            let _ = tokio::fs::remove_file(entry.path()).await;
+        }
+    }
+}
+
 impl Drop for PartFile {
     fn drop(&mut self) {
         if !self.kept {
@@ -154,5 +170,25 @@ fn describe(error: &reqwest::Error) -> String {
         kind.to_string()
     } else {
         format!("{kind} ({detail})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_new_fetch_removes_what_a_crashed_one_left_of_the_same_recording() {
+        let dir = tempfile::tempdir().expect("dir");
+        let stale = dir.path().join(".RE1.wav.00000000000000ab.part");
+        let other = dir.path().join(".RE2.wav.00000000000000cd.part");
+        std::fs::write(&stale, b"half").expect("stale");
+        std::fs::write(&other, b"half").expect("other");
+        let part = PartFile::create(dir.path(), "RE1.wav").await.expect("create");
+        assert!(!stale.exists(), "the leftover of RE1 is removed");
+        assert!(other.exists(), "another recording's file is left alone");
+        assert!(part.path.exists());
+        drop(part);
+        assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 1, "only RE2's file is left");
     }
 }
