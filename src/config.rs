@@ -152,6 +152,28 @@ impl Default for TwilioConfig {
     }
 }
 
+impl TwilioConfig {
+    fn validate(&self) -> AppResult<()> {
+        check_http_url("twilio.api_base_url", &self.api_base_url)?;
+        if !matches!(self.recording_format.as_str(), "wav" | "mp3") {
+            return Err(AppError::config("twilio.recording_format: must be \"wav\" or \"mp3\""));
+        }
+        positive("twilio.recording_fetch_timeout_s", self.recording_fetch_timeout_s)?;
+        positive("twilio.recording_max_bytes", self.recording_max_bytes)?;
+        positive("twilio.webhook_body_limit_bytes", self.webhook_body_limit_bytes as u64)?;
+        positive("twilio.webhook_max_params", self.webhook_max_params as u64)?;
+        // Not echoed: a mistyped secret may sit in its place.
+        if let Some(sid) = &self.account_sid {
+            if crate::twilio::sid::parse(crate::twilio::sid::ACCOUNT, sid).is_none() {
+                return Err(AppError::config(
+                    "twilio.account_sid: not a Twilio account SID (AC followed by 32 lower-case hex digits)",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Background jobs (e.g. recording fetches): durable, retried with backoff.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -176,6 +198,20 @@ impl Default for JobsConfig {
             backoff_cap_ms: 300_000,
             poll_interval_ms: 1000,
         }
+    }
+}
+
+impl JobsConfig {
+    fn validate(&self) -> AppResult<()> {
+        let j = self;
+        positive("jobs.concurrency", j.concurrency as u64)?;
+        positive("jobs.max_attempts", j.max_attempts as u64)?;
+        positive("jobs.backoff_base_ms", j.backoff_base_ms)?;
+        if j.backoff_cap_ms < j.backoff_base_ms {
+            return Err(AppError::config("jobs.backoff_cap_ms: must be at least jobs.backoff_base_ms"));
+        }
+        positive("jobs.poll_interval_ms", j.poll_interval_ms)?;
+        Ok(())
     }
 }
 
@@ -231,6 +267,40 @@ impl Default for WhatsappConfig {
     }
 }
 
+impl WhatsappConfig {
+    fn validate(&self) -> AppResult<()> {
+        if let Some(url) = &self.ws_url {
+            check_ws_url(url, cfg!(feature = "sim"))?;
+        }
+        let w = self;
+        positive("whatsapp.max_restarts", w.max_restarts as u64)?;
+        positive("whatsapp.restart_window_s", w.restart_window_s)?;
+        positive("whatsapp.restart_backoff_base_ms", w.restart_backoff_base_ms)?;
+        if !(1..=MAX_RESTART_BACKOFF_CAP_S).contains(&w.restart_backoff_cap_s) {
+            return Err(AppError::config(format!(
+                "whatsapp.restart_backoff_cap_s: must be between 1 and {MAX_RESTART_BACKOFF_CAP_S} (a day)"
+            )));
+        }
+        if w.restart_backoff_cap_s.saturating_mul(1000) < w.restart_backoff_base_ms {
+            return Err(AppError::config(
+                "whatsapp.restart_backoff_cap_s: must be at least whatsapp.restart_backoff_base_ms",
+            ));
+        }
+        if !(10..=2000).contains(&w.prekeys) {
+            return Err(AppError::config("whatsapp.prekeys: must be between 10 and 2000"));
+        }
+        if w.send_timeout.is_zero() {
+            return Err(AppError::config("whatsapp.send_timeout: must be greater than 0 (e.g. \"10s\")"));
+        }
+        if w.idempotency_retention.is_zero() {
+            return Err(AppError::config(
+                "whatsapp.idempotency_retention: must be greater than 0 (e.g. \"24h\")",
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DeliveryConfig {
@@ -274,6 +344,37 @@ impl Default for DeliveryConfig {
             retention_days: 7.0,
             poll_interval_ms: 250,
         }
+    }
+}
+
+impl DeliveryConfig {
+    fn validate(&self) -> AppResult<()> {
+        let d = self;
+        positive("delivery.max_attempts", d.max_attempts as u64)?;
+        positive("delivery.client_error_attempts", d.client_error_attempts as u64)?;
+        if d.client_error_attempts > d.max_attempts {
+            return Err(AppError::config(
+                "delivery.client_error_attempts: must not exceed delivery.max_attempts",
+            ));
+        }
+        if !(d.backoff_base_s.is_finite() && d.backoff_base_s >= 0.001) {
+            return Err(AppError::config("delivery.backoff_base_s: must be at least 0.001 (seconds)"));
+        }
+        if !(d.backoff_cap_s.is_finite() && d.backoff_cap_s >= d.backoff_base_s) {
+            return Err(AppError::config("delivery.backoff_cap_s: must be at least delivery.backoff_base_s"));
+        }
+        if !(1..=60_000).contains(&d.poll_interval_ms) {
+            return Err(AppError::config("delivery.poll_interval_ms: must be between 1 and 60000"));
+        }
+        positive("delivery.timeout_s", d.timeout_s)?;
+        positive("delivery.concurrency", d.concurrency as u64)?;
+        if !(d.retention_days.is_finite() && d.retention_days > 0.0 && d.retention_days <= MAX_RETENTION_DAYS)
+        {
+            return Err(AppError::config(format!(
+                "delivery.retention_days: must be greater than 0 and at most {MAX_RETENTION_DAYS} (fractions allowed)"
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -337,30 +438,7 @@ impl Config {
         if let Some(url) = &self.http.public_base_url {
             check_http_url("http.public_base_url", url)?;
         }
-        check_http_url("twilio.api_base_url", &self.twilio.api_base_url)?;
-        if !matches!(self.twilio.recording_format.as_str(), "wav" | "mp3") {
-            return Err(AppError::config("twilio.recording_format: must be \"wav\" or \"mp3\""));
-        }
-        positive("twilio.recording_fetch_timeout_s", self.twilio.recording_fetch_timeout_s)?;
-        positive("twilio.recording_max_bytes", self.twilio.recording_max_bytes)?;
-        positive("twilio.webhook_body_limit_bytes", self.twilio.webhook_body_limit_bytes as u64)?;
-        positive("twilio.webhook_max_params", self.twilio.webhook_max_params as u64)?;
-        // Not echoed: a mistyped secret may sit in its place.
-        if let Some(sid) = &self.twilio.account_sid {
-            if crate::twilio::sid::parse(crate::twilio::sid::ACCOUNT, sid).is_none() {
-                return Err(AppError::config(
-                    "twilio.account_sid: not a Twilio account SID (AC followed by 32 lower-case hex digits)",
-                ));
-            }
-        }
-        let j = &self.jobs;
-        positive("jobs.concurrency", j.concurrency as u64)?;
-        positive("jobs.max_attempts", j.max_attempts as u64)?;
-        positive("jobs.backoff_base_ms", j.backoff_base_ms)?;
-        if j.backoff_cap_ms < j.backoff_base_ms {
-            return Err(AppError::config("jobs.backoff_cap_ms: must be at least jobs.backoff_base_ms"));
-        }
-        positive("jobs.poll_interval_ms", j.poll_interval_ms)?;
+        self.http.validate()?;
         if let Some(secret) = &self.security.internal_secret {
             if secret.len() < 16 {
                 return Err(AppError::config(
@@ -368,60 +446,10 @@ impl Config {
                 ));
             }
         }
-        if let Some(url) = &self.whatsapp.ws_url {
-            check_ws_url(url, cfg!(feature = "sim"))?;
-        }
-        let w = &self.whatsapp;
-        positive("whatsapp.max_restarts", w.max_restarts as u64)?;
-        positive("whatsapp.restart_window_s", w.restart_window_s)?;
-        positive("whatsapp.restart_backoff_base_ms", w.restart_backoff_base_ms)?;
-        if !(1..=MAX_RESTART_BACKOFF_CAP_S).contains(&w.restart_backoff_cap_s) {
-            return Err(AppError::config(format!(
-                "whatsapp.restart_backoff_cap_s: must be between 1 and {MAX_RESTART_BACKOFF_CAP_S} (a day)"
-            )));
-        }
-        if w.restart_backoff_cap_s.saturating_mul(1000) < w.restart_backoff_base_ms {
-            return Err(AppError::config(
-                "whatsapp.restart_backoff_cap_s: must be at least whatsapp.restart_backoff_base_ms",
-            ));
-        }
-        if !(10..=2000).contains(&w.prekeys) {
-            return Err(AppError::config("whatsapp.prekeys: must be between 10 and 2000"));
-        }
-        if w.send_timeout.is_zero() {
-            return Err(AppError::config("whatsapp.send_timeout: must be greater than 0 (e.g. \"10s\")"));
-        }
-        if w.idempotency_retention.is_zero() {
-            return Err(AppError::config(
-                "whatsapp.idempotency_retention: must be greater than 0 (e.g. \"24h\")",
-            ));
-        }
-        let d = &self.delivery;
-        positive("delivery.max_attempts", d.max_attempts as u64)?;
-        positive("delivery.client_error_attempts", d.client_error_attempts as u64)?;
-        if d.client_error_attempts > d.max_attempts {
-            return Err(AppError::config(
-                "delivery.client_error_attempts: must not exceed delivery.max_attempts",
-            ));
-        }
-        if !(d.backoff_base_s.is_finite() && d.backoff_base_s >= 0.001) {
-            return Err(AppError::config("delivery.backoff_base_s: must be at least 0.001 (seconds)"));
-        }
-        if !(d.backoff_cap_s.is_finite() && d.backoff_cap_s >= d.backoff_base_s) {
-            return Err(AppError::config("delivery.backoff_cap_s: must be at least delivery.backoff_base_s"));
-        }
-        if !(1..=60_000).contains(&d.poll_interval_ms) {
-            return Err(AppError::config("delivery.poll_interval_ms: must be between 1 and 60000"));
-        }
-        positive("delivery.timeout_s", d.timeout_s)?;
-        positive("delivery.concurrency", d.concurrency as u64)?;
-        if !(d.retention_days.is_finite() && d.retention_days > 0.0 && d.retention_days <= MAX_RETENTION_DAYS)
-        {
-            return Err(AppError::config(format!(
-                "delivery.retention_days: must be greater than 0 and at most {MAX_RETENTION_DAYS} (fractions allowed)"
-            )));
-        }
-        self.http.validate()?;
+        self.twilio.validate()?;
+        self.jobs.validate()?;
+        self.whatsapp.validate()?;
+        self.delivery.validate()?;
         positive("store.busy_timeout_ms", self.store.busy_timeout_ms)?;
         positive("health.check_timeout_ms", self.health.check_timeout_ms)?;
         positive("health.wedged_after_ms", self.health.wedged_after_ms)?;
