@@ -45,6 +45,8 @@ const SECRET_KEYS: &[&str] = &["security.internal_secret", "twilio.auth_token"];
 const MAX_RESTART_BACKOFF_CAP_S: u64 = 86_400;
 /// Longest `delivery.retention_days` accepted (a century).
 const MAX_RETENTION_DAYS: f64 = 36_500.0;
+/// WhatsApp's own largest file.
+const MAX_MEDIA_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -57,6 +59,7 @@ pub struct Config {
     pub store: StoreConfig,
     pub health: HealthConfig,
     pub jobs: JobsConfig,
+    pub media: MediaConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -247,6 +250,14 @@ pub struct WhatsappConfig {
     /// answers the first outcome); older keys are pruned.
     #[serde(with = "humantime_serde")]
     pub idempotency_retention: Duration,
+    /// Largest media file taken in either direction: an inbound file over it
+    /// is not downloaded (its event says `too_large`), an outbound one is
+    /// refused with 413.
+    pub media_max_bytes: u64,
+    /// How long one media download or upload may take in all, and how long
+    /// the media host may take to connect and to answer.
+    #[serde(with = "humantime_serde")]
+    pub media_transfer_timeout: Duration,
 }
 
 impl Default for WhatsappConfig {
@@ -263,6 +274,8 @@ impl Default for WhatsappConfig {
             prekeys: 812,
             send_timeout: Duration::from_secs(10),
             idempotency_retention: Duration::from_secs(24 * 3600),
+            media_max_bytes: 64 * 1024 * 1024,
+            media_transfer_timeout: Duration::from_secs(600),
         }
     }
 }
@@ -274,6 +287,16 @@ impl WhatsappConfig {
         }
         let w = self;
         positive("whatsapp.max_restarts", w.max_restarts as u64)?;
+        if !(1..=MAX_MEDIA_BYTES).contains(&w.media_max_bytes) {
+            return Err(AppError::config(format!(
+                "whatsapp.media_max_bytes: must be between 1 and {MAX_MEDIA_BYTES} (WhatsApp's own limit, 2 GiB)"
+            )));
+        }
+        if w.media_transfer_timeout.is_zero() {
+            return Err(AppError::config(
+                "whatsapp.media_transfer_timeout: must be longer than 0 (e.g. \"10m\")",
+            ));
+        }
         positive("whatsapp.restart_window_s", w.restart_window_s)?;
         positive("whatsapp.restart_backoff_base_ms", w.restart_backoff_base_ms)?;
         if !(1..=MAX_RESTART_BACKOFF_CAP_S).contains(&w.restart_backoff_cap_s) {
@@ -378,6 +401,38 @@ impl DeliveryConfig {
     }
 }
 
+/// Stored content: WhatsApp media and call recordings served by the API.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MediaConfig {
+    /// Stored files are deleted this long after they were stored (fractions
+    /// allowed); the API then answers 410 `expired`.
+    pub retention_days: f64,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        Self { retention_days: 7.0 }
+    }
+}
+
+impl MediaConfig {
+    /// `retention_days` as a duration (validated finite and in range).
+    pub fn retention(&self) -> Duration {
+        Duration::try_from_secs_f64(self.retention_days * 86_400.0).unwrap_or(Duration::MAX)
+    }
+
+    fn validate(&self) -> AppResult<()> {
+        let days = self.retention_days;
+        if !(days.is_finite() && days > 0.0 && days <= MAX_RETENTION_DAYS) {
+            return Err(AppError::config(format!(
+                "media.retention_days: must be greater than 0 and at most {MAX_RETENTION_DAYS} (fractions allowed)"
+            )));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
@@ -450,6 +505,7 @@ impl Config {
         self.jobs.validate()?;
         self.whatsapp.validate()?;
         self.delivery.validate()?;
+        self.media.validate()?;
         positive("store.busy_timeout_ms", self.store.busy_timeout_ms)?;
         positive("health.check_timeout_ms", self.health.check_timeout_ms)?;
         positive("health.wedged_after_ms", self.health.wedged_after_ms)?;

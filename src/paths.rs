@@ -62,11 +62,51 @@ impl DataDir {
         self.tenant_dir(id).join("whatsapp.lock")
     }
 
+    /// Where a tenant's stored content of `kind` lives
+    /// (`DATA_DIR/tenants/<id>/media`, `.../recordings`).
+    pub fn content_dir(&self, id: &TenantId, kind: ContentKind) -> PathBuf {
+        self.tenant_dir(id).join(kind.dir_name())
+    }
+
     pub fn ensure_tenant_dir(&self, id: &TenantId) -> AppResult<PathBuf> {
         create_private_dir(&self.root.join("tenants"))?;
         let dir = self.tenant_dir(id);
         create_private_dir(&dir)?;
         Ok(dir)
+    }
+}
+
+/// The kinds of stored content the API serves, each in its own directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentKind {
+    /// WhatsApp media a contact sent, downloaded and decrypted.
+    WhatsappMedia,
+    /// A Twilio call recording.
+    Recording,
+}
+
+impl ContentKind {
+    /// The name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContentKind::WhatsappMedia => "whatsapp",
+            ContentKind::Recording => "recording",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ContentKind> {
+        match s {
+            "whatsapp" => Some(ContentKind::WhatsappMedia),
+            "recording" => Some(ContentKind::Recording),
+            _ => None,
+        }
+    }
+
+    fn dir_name(self) -> &'static str {
+        match self {
+            ContentKind::WhatsappMedia => "media",
+            ContentKind::Recording => "recordings",
+        }
     }
 }
 

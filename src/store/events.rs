@@ -143,7 +143,7 @@ pub fn insert_within(tx: &Connection, events: &[NewEvent]) -> rusqlite::Result<V
 
 /// Releases a `held` event for delivery (status `pending`, due now), first
 /// merging the keys of `patch` (a JSON object, e.g. a background job's result
-/// or its error) into the event's data. False when the event is not held
+/// or its error) into the event's data; a key whose value is null is removed. False when the event is not held
 /// (already released, or gone).
 pub fn release_held(conn: &Connection, id: &str, patch: &serde_json::Value) -> rusqlite::Result<bool> {
     let data: Option<String> = conn
@@ -153,7 +153,12 @@ pub fn release_held(conn: &Connection, id: &str, patch: &serde_json::Value) -> r
     let mut data: serde_json::Value = serde_json::from_str(&data).unwrap_or_else(|_| serde_json::json!({}));
     if let (Some(target), Some(extra)) = (data.as_object_mut(), patch.as_object()) {
         for (key, value) in extra {
-            target.insert(key.clone(), value.clone());
+            // As in a JSON merge patch (RFC 7396): null removes the key.
+            if value.is_null() {
+                target.remove(key);
+            } else {
+                target.insert(key.clone(), value.clone());
+            }
         }
     }
     conn.execute(

@@ -129,6 +129,25 @@ const STEPS: &[&str] = &[
     DROP TABLE wa_sends;
     ALTER TABLE wa_sends_v5 RENAME TO wa_sends;
     CREATE INDEX wa_sends_by_age ON wa_sends(created_at);",
+    // 6: stored content the API serves (WhatsApp media, call recordings).
+    // `id` is the public id in the URL (ours for media, the RecordingSid for
+    // recordings); `file` is the file's name in the tenant's directory for
+    // its kind. A pruned file keeps its row with `expired_at_ms` set, so the
+    // API can say 410 rather than 404.
+    "CREATE TABLE content (
+        tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('whatsapp', 'recording')),
+        id TEXT NOT NULL,
+        event_id TEXT,
+        file TEXT NOT NULL,
+        mimetype TEXT NOT NULL,
+        bytes INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        stored_at_ms INTEGER NOT NULL,
+        expired_at_ms INTEGER,
+        PRIMARY KEY (tenant_id, kind, id)
+    ) STRICT;
+    CREATE INDEX content_by_age ON content(stored_at_ms);",
 ];
 
 #[derive(Debug)]

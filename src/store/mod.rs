@@ -2,6 +2,7 @@
 //! versioned migrations applied at open. Other modules use the functions of the
 //! submodules and never write SQL against these tables themselves.
 
+pub mod content;
 pub mod delivery;
 pub mod events;
 pub mod jobs;

@@ -80,6 +80,7 @@ pub async fn build(
     let mut builder = Bot::builder()
         .with_backend(backend)
         .with_transport_factory(transport)
+        .with_http_client(settings.media_http.clone())
         .skip_history_sync()
         .with_wanted_pre_key_count(settings.prekeys)
         .with_inbound_durability_hook(DurableInbound { tenant: tenant.clone(), events: events.clone() })

@@ -7,6 +7,7 @@
 
 mod connection;
 pub mod inbound;
+mod media_http;
 mod outbound;
 mod pairing;
 mod session;
@@ -44,6 +45,10 @@ pub struct Settings {
     pub send_queue_max_wait: Duration,
     /// How long a send may take once it is its turn.
     pub send_timeout: Duration,
+    /// Largest media file taken in either direction.
+    pub media_max_bytes: u64,
+    /// The HTTP client for media, shared by every tenant's client.
+    pub media_http: media_http::MediaHttp,
 }
 
 impl Settings {
@@ -54,6 +59,8 @@ impl Settings {
             send_interval: Duration::from_millis(config.send_interval_ms),
             send_queue_max_wait: Duration::from_millis(config.send_queue_max_wait_ms),
             send_timeout: config.send_timeout,
+            media_max_bytes: config.media_max_bytes,
+            media_http: media_http::MediaHttp::new(config.media_max_bytes, config.media_transfer_timeout),
         }
     }
 }
