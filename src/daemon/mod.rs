@@ -100,8 +100,10 @@ pub async fn serve(config: Config, data: DataDir) -> AppResult<()> {
     // Retention: delivered events and send idempotency keys are pruned.
     let housekeeping = crate::housekeeping::start(&config, &data.db_path(), shutdown_rx.clone())?;
 
-    // Background jobs (twilio: recording fetches), resumed from the store.
+    // Background jobs (recording fetches, WhatsApp media downloads), resumed from the store.
+    let urls = crate::content::PublicUrls::new(config.http.public_base_url.as_deref(), local);
     let mut job_runner = crate::jobs::Runner::new(store.clone(), config.jobs.clone());
+    job_runner.register(crate::whatsapp::inbound::MESSAGE_EVENT, whatsapp.media_fetch(urls.clone()));
     job_runner.register(
         crate::twilio::RECORDING_EVENT,
         crate::twilio::RecordingFetch::new(store.clone(), data.clone(), config.clone())

@@ -31,14 +31,20 @@ pub struct JobError {
     pub message: String,
     /// Retrying cannot help (e.g. the event is gone): fail now.
     pub permanent: bool,
+    /// The job could not start for a reason outside it (its tenant is
+    /// offline): try again after this long, without counting the attempt.
+    pub wait: Option<Duration>,
 }
 
 impl JobError {
     pub fn retry(message: impl Into<String>) -> Self {
-        Self { message: message.into(), permanent: false }
+        Self { message: message.into(), permanent: false, wait: None }
     }
     pub fn permanent(message: impl Into<String>) -> Self {
-        Self { message: message.into(), permanent: true }
+        Self { message: message.into(), permanent: true, wait: None }
+    }
+    pub fn wait(message: impl Into<String>, wait: Duration) -> Self {
+        Self { message: message.into(), permanent: false, wait: Some(wait) }
     }
 }
 
@@ -155,6 +161,13 @@ impl Runner {
                     Err(e) => {
                         tracing::error!(job = job.id, error = %e, "background job done but not recorded")
                     }
+                }
+            }
+            Err(JobError { message, wait: Some(wait), .. }) => {
+                tracing::debug!(job = job.id, kind = %job.kind, reason = %message, "background job waits");
+                let (id, at) = (job.id, now_ms() + wait.as_millis() as i64);
+                if let Err(e) = self.store.run(move |c| queue::defer(c, id, at, &message)).await {
+                    tracing::error!(job = id, error = %e, "cannot put a waiting background job back");
                 }
             }
             Err(error) if error.permanent || job.attempts >= i64::from(self.config.max_attempts) => {

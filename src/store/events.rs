@@ -142,8 +142,9 @@ pub fn insert_within(tx: &Connection, events: &[NewEvent]) -> rusqlite::Result<V
 }
 
 /// Releases a `held` event for delivery (status `pending`, due now), first
-/// merging the keys of `patch` (a JSON object, e.g. a background job's result
-/// or its error) into the event's data; a key whose value is null is removed. False when the event is not held
+/// applying `patch` (e.g. a background job's result or its error) to the
+/// event's data as a JSON merge patch (RFC 7396): objects merge key by key,
+/// null removes a key, anything else replaces it. False when the event is not held
 /// (already released, or gone).
 pub fn release_held(conn: &Connection, id: &str, patch: &serde_json::Value) -> rusqlite::Result<bool> {
     let data: Option<String> = conn
@@ -151,16 +152,7 @@ pub fn release_held(conn: &Connection, id: &str, patch: &serde_json::Value) -> r
         .optional()?;
     let Some(data) = data else { return Ok(false) };
     let mut data: serde_json::Value = serde_json::from_str(&data).unwrap_or_else(|_| serde_json::json!({}));
-    if let (Some(target), Some(extra)) = (data.as_object_mut(), patch.as_object()) {
-        for (key, value) in extra {
-            // As in a JSON merge patch (RFC 7396): null removes the key.
-            if value.is_null() {
-                target.remove(key);
-            } else {
-                target.insert(key.clone(), value.clone());
-            }
-        }
-    }
+    json_patch::merge(&mut data, patch);
     conn.execute(
         "UPDATE events SET data = ?2, status = 'pending', next_attempt_at_ms = ?3 WHERE id = ?1 AND status = 'held'",
         params![id, data.to_string(), now_ms()],

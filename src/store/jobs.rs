@@ -108,6 +108,17 @@ pub fn retry_at(conn: &Connection, id: i64, run_at_ms: i64, error: &str) -> rusq
     .map(|_| ())
 }
 
+/// Puts a job back for later without counting the attempt it just had: it
+/// could not start for a reason outside it (e.g. its tenant is offline).
+pub fn defer(conn: &Connection, id: i64, run_at_ms: i64, reason: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE jobs SET status = 'queued', attempts = MAX(attempts - 1, 0), run_at_ms = ?2, last_error = ?3,
+         updated_at_ms = ?4 WHERE id = ?1",
+        params![id, run_at_ms, reason, now_ms()],
+    )
+    .map(|_| ())
+}
+
 /// Ends a job in one transaction: on success it is deleted, on failure it is
 /// kept as `failed` with `error`. Its held event (if any) gets `patch` merged
 /// into its data and is released for delivery either way.

@@ -83,7 +83,11 @@ pub async fn build(
         .with_http_client(settings.media_http.clone())
         .skip_history_sync()
         .with_wanted_pre_key_count(settings.prekeys)
-        .with_inbound_durability_hook(DurableInbound { tenant: tenant.clone(), events: events.clone() })
+        .with_inbound_durability_hook(DurableInbound {
+            tenant: tenant.clone(),
+            events: events.clone(),
+            media_max_bytes: settings.media_max_bytes,
+        })
         .on_event(move |event, _client| {
             let to_us = to_us.clone();
             async move {

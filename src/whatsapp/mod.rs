@@ -8,6 +8,7 @@
 mod connection;
 pub mod inbound;
 mod media_http;
+mod media_in;
 mod outbound;
 mod pairing;
 mod session;
@@ -20,6 +21,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+pub use media_in::MediaFetch;
 pub use outbound::{SendError, SendRequest, Sent};
 pub use pairing::{PairingError, PairingUpdate};
 pub use slot::{PairRequest, Pairing};
@@ -121,6 +123,12 @@ impl WhatsApp {
     ) -> Self {
         let shared = Arc::new(Shared { store, events, data, settings, slots: Mutex::new(HashMap::new()) });
         WhatsApp { shared, supervisor }
+    }
+
+    /// The job handler that downloads inbound media (register it for
+    /// [`inbound::MESSAGE_EVENT`] jobs).
+    pub fn media_fetch(&self, urls: crate::content::PublicUrls) -> MediaFetch {
+        MediaFetch::new(self.shared.clone(), urls)
     }
 
     /// Starts (or keeps) the tenant's worker.
