@@ -569,9 +569,9 @@ impl Sim {
         }
         if !rest.is_empty() {
             b = b.children([wacore_binary::builder::NodeBuilder::new("list")
-                .children(
-                    rest.iter().map(|id| wacore_binary::builder::NodeBuilder::new("item").attr("id", id.clone()).build()),
-                )
+                .children(rest.iter().map(|id| {
+                    wacore_binary::builder::NodeBuilder::new("item").attr("id", id.clone()).build()
+                }))
                 .build()]);
         }
         self.push_to_phone(&digits(to), None, b.build())
@@ -584,7 +584,9 @@ impl Sim {
             .lock()
             .conns
             .iter()
-            .filter(|(id, c)| c.phone.as_deref() == Some(phone) && c.device.is_some() && only.is_none_or(|o| o == **id))
+            .filter(|(id, c)| {
+                c.phone.as_deref() == Some(phone) && c.device.is_some() && only.is_none_or(|o| o == **id)
+            })
             .map(|(_, c)| c.cmd.clone())
             .collect();
         let n = targets.iter().filter(|t| t.send(ConnCmd::Push(node.clone())).is_ok()).count();
@@ -603,7 +605,12 @@ impl Sim {
     /// Chat states linked devices sent (of linked phone `phone`, or all).
     pub fn chat_states(&self, phone: Option<&str>) -> Vec<ChatState> {
         let want = phone.map(|p| format!("+{}", digits(p)));
-        self.lock().chat_states.iter().filter(|r| want.as_ref().is_none_or(|w| &r.from == w)).cloned().collect()
+        self.lock()
+            .chat_states
+            .iter()
+            .filter(|r| want.as_ref().is_none_or(|w| &r.from == w))
+            .cloned()
+            .collect()
     }
 
     /// Sends an image message (metadata only, no hosted media) from `contact` to `to`.

@@ -222,15 +222,15 @@ impl MediaState {
         self.host.as_deref().unwrap_or(PLACEHOLDER_HOST)
     }
 
-    /// Stores `blob` (or finds it stored) and returns its direct path.
-    fn store(&mut self, mms_type: &str, blob: Bytes) -> String {
-        let hash: [u8; 32] = Sha256::digest(&blob).into();
+    /// Stores `blob`, whose SHA-256 is `hash` (or finds it stored), and returns its direct path.
+    fn store(&mut self, mms_type: &str, blob: Bytes, hash: [u8; 32]) -> String {
         if let Some(path) = self.by_hash.get(&hash) {
             return path.clone();
         }
         self.next += 1;
         let rnd: u64 = rand::random();
-        let path = format!("/v/{}/{}{:06}_{:016x}_n.enc", path_code(mms_type), 1000 + self.next, self.next, rnd);
+        let path =
+            format!("/v/{}/{}{:06}_{:016x}_n.enc", path_code(mms_type), 1000 + self.next, self.next, rnd);
         self.blobs.insert(path.clone(), blob);
         self.by_hash.insert(hash, path.clone());
         path
@@ -286,7 +286,7 @@ impl Sim {
             .map_err(|e| anyhow!("encryption task: {e}"))??;
         let (url, direct_path) = {
             let mut m = self.media();
-            let path = m.store(media_type.mms_type(), Bytes::from(enc.data_to_upload));
+            let path = m.store(media_type.mms_type(), Bytes::from(enc.data_to_upload), enc.file_enc_sha256);
             (format!("https://{}{path}", m.host()), path)
         };
         let mimetype = Some(spec.mimetype.clone().unwrap_or_else(|| spec.kind.default_mimetype().into()));
@@ -500,8 +500,7 @@ async fn fetch_and_decrypt(sim: &Sim, f: &MediaFields) -> Result<Vec<u8>> {
         .map(|p| p.split('?').next().unwrap_or(p).to_string())
         .or_else(|| f.url.as_deref().and_then(path_of_url))
         .ok_or_else(|| anyhow!("no direct_path or url"))?;
-    let blob =
-        sim.media().blobs.get(&path).cloned().ok_or_else(|| anyhow!("{path} was never uploaded"))?;
+    let blob = sim.media().blobs.get(&path).cloned().ok_or_else(|| anyhow!("{path} was never uploaded"))?;
     let key = f.media_key.clone().ok_or_else(|| anyhow!("no media_key"))?;
     let want_enc = f.file_enc_sha256.clone();
     let want_plain = f.file_sha256.clone();
@@ -563,6 +562,8 @@ async fn upload(
     Query(q): Query<MediaQuery>,
     body: Bytes,
 ) -> Response {
+    // Hash before taking the lock: a 64 MiB body takes a while.
+    let digest: [u8; 32] = Sha256::digest(&body).into();
     let mut m = sim.media();
     if q.auth.as_deref() != Some(m.auth.as_str()) {
         return error(StatusCode::UNAUTHORIZED, "unauthorized", "bad or missing media auth");
@@ -584,11 +585,10 @@ async fn upload(
         };
     }
     // The token is the file's encrypted hash: the server refuses a body that does not match.
-    let digest = Sha256::digest(&body);
     if b64.encode(digest) != token || q.token.as_deref().is_some_and(|t| t != token) {
         return error(StatusCode::BAD_REQUEST, "bad_request", "token is not the body's SHA-256");
     }
-    let path = m.store(&mms_type, body);
+    let path = m.store(&mms_type, body, digest);
     m.stats.uploads += 1;
     let url = format!("https://{}{path}", m.host());
     drop(m);
@@ -638,7 +638,10 @@ async fn download(State(sim): State<Sim>, Path(rest): Path<String>, Query(q): Qu
         Some((Ok::<_, std::io::Error>(chunk), (blob, end, sim)))
     });
     (
-        [(header::CONTENT_TYPE, "application/octet-stream".to_string()), (header::CONTENT_LENGTH, len.to_string())],
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (header::CONTENT_LENGTH, len.to_string()),
+        ],
         Body::from_stream(stream),
     )
         .into_response()

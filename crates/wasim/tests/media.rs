@@ -136,7 +136,10 @@ async fn a_contacts_image_voice_and_document_download_byte_exact() {
     assert_eq!(stats, json!({"downloads": 3, "uploads": 0, "failed_injected": 0}));
 
     let (status, _) = admin
-        .post("/admin/send", json!({"from": "+1", "to": "+15550040001", "media": {"kind": "gif", "data": ""}}))
+        .post(
+            "/admin/send",
+            json!({"from": "+1", "to": "+15550040001", "media": {"kind": "gif", "data": ""}}),
+        )
         .await;
     assert_eq!(status, 400);
     bot.stop().await;
@@ -163,7 +166,11 @@ async fn fail_next_fails_two_downloads_then_the_third_works() {
     download(&bot, img).await.unwrap_err();
     assert_eq!(download(&bot, img).await.unwrap(), data);
     let stats = admin.get("/admin/media-stats").await;
-    assert_eq!((stats["failed_injected"].as_u64(), stats["downloads"].as_u64()), (Some(2), Some(1)), "{stats}");
+    assert_eq!(
+        (stats["failed_injected"].as_u64(), stats["downloads"].as_u64()),
+        (Some(2), Some(1)),
+        "{stats}"
+    );
     bot.stop().await;
     http.stop().await;
 }
@@ -199,7 +206,12 @@ async fn a_throttled_download_streams_and_an_abandoned_one_is_not_counted() {
 
     let resp = admin.http.get(format!("{}{path}?auth=wrong", http.base)).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 401);
-    let resp = admin.http.get(format!("{}/v/t62.7118-24/nope.enc?auth={}", http.base, sim.media_auth())).send().await.unwrap();
+    let resp = admin
+        .http
+        .get(format!("{}/v/t62.7118-24/nope.enc?auth={}", http.base, sim.media_auth()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 404);
     bot.stop().await;
     http.stop().await;
@@ -215,10 +227,13 @@ async fn the_client_uploads_an_image_and_a_voice_note_and_the_contact_gets_them(
     let to: Jid = "15557770043@s.whatsapp.net".parse().unwrap();
 
     let image = file(33_333, 5);
-    let up = tokio::time::timeout(STEP, bot.client.upload(image.clone(), MediaType::Image, UploadOptions::default()))
-        .await
-        .unwrap()
-        .expect("image upload");
+    let up = tokio::time::timeout(
+        STEP,
+        bot.client.upload(image.clone(), MediaType::Image, UploadOptions::default()),
+    )
+    .await
+    .unwrap()
+    .expect("image upload");
     let msg = wa::Message {
         image_message: buffa::MessageField::some(wa::message::ImageMessage {
             url: Some(up.url.clone()),
@@ -240,10 +255,13 @@ async fn the_client_uploads_an_image_and_a_voice_note_and_the_contact_gets_them(
         .message_id;
 
     let voice = file(8_000, 6);
-    let up = tokio::time::timeout(STEP, bot.client.upload(voice.clone(), MediaType::Audio, UploadOptions::default()))
-        .await
-        .unwrap()
-        .expect("voice upload");
+    let up = tokio::time::timeout(
+        STEP,
+        bot.client.upload(voice.clone(), MediaType::Audio, UploadOptions::default()),
+    )
+    .await
+    .unwrap()
+    .expect("voice upload");
     let msg = wa::Message {
         audio_message: buffa::MessageField::some(wa::message::AudioMessage {
             url: Some(up.url),
@@ -313,7 +331,8 @@ async fn delivery_read_and_played_receipts_reach_the_client() {
         .message_id;
     let id2 = tokio::time::timeout(
         STEP,
-        bot.client.send_message(to, wa::Message { conversation: Some("and this".into()), ..Default::default() }),
+        bot.client
+            .send_message(to, wa::Message { conversation: Some("and this".into()), ..Default::default() }),
     )
     .await
     .unwrap()
@@ -332,7 +351,12 @@ async fn delivery_read_and_played_receipts_reach_the_client() {
     bot.wait("a read receipt", |e| receipt_of(e, &id, ReceiptType::Read)).await;
     bot.wait("a read receipt for the second id", |e| receipt_of(e, &id2, ReceiptType::Read)).await;
 
-    let n = sim.send_receipt("+15557770044", "+15550040005", &[id.clone()], wasim::ReceiptKind::Played);
+    let n = sim.send_receipt(
+        "+15557770044",
+        "+15550040005",
+        std::slice::from_ref(&id),
+        wasim::ReceiptKind::Played,
+    );
     assert_eq!(n, 1);
     bot.wait("a played receipt", |e| receipt_of(e, &id, ReceiptType::Played)).await;
 
@@ -415,6 +439,13 @@ async fn the_history_sync_after_pairing_is_processed_and_nothing_breaks() {
     bot.connected().await;
     // The client receipts the notification (`hist_sync`) once it processed it.
     sim.wait_for(STEP, |c| c.history_syncs_received >= 1 && c.key_shares_received >= 1).await.unwrap();
+    let sync_type = bot
+        .wait("HistorySync", |e| match e {
+            Event::HistorySync(h) => Some(format!("{h:?}")),
+            _ => None,
+        })
+        .await;
+    assert!(!sync_type.is_empty());
     let id = sim.send_text("+15557770047", "+15550040008", "after history").await.unwrap();
     wait_message(&mut bot, &id).await;
     bot.stop().await;
@@ -425,4 +456,66 @@ async fn the_history_sync_after_pairing_is_processed_and_nothing_breaks() {
     wait_message(&mut bot, &id).await;
     assert_eq!(sim.counters().history_syncs_received, 1);
     bot.stop().await;
+}
+
+/// The built binary: `wasim serve --listen 127.0.0.1:0 --latency-ms 30`, the
+/// client over whatsapp-rust's own WebSocket transport, media over its HTTP port.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_with_latency_pairs_delivers_and_hosts_media() {
+    use tokio::io::AsyncBufReadExt as _;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_wasim"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--latency-ms", "30"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("wasim binary starts");
+    let stdout = child.stdout.take().unwrap();
+    let line = tokio::time::timeout(STEP, tokio::io::BufReader::new(stdout).lines().next_line())
+        .await
+        .expect("the address line in time")
+        .unwrap()
+        .expect("a line");
+    // "wasim listening on 127.0.0.1:PORT (...)"
+    let addr = line.split_whitespace().nth(3).expect("an address").to_string();
+    let admin = Admin {
+        http: reqwest::Client::builder().timeout(STEP).build().unwrap(),
+        base: format!("http://{addr}"),
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    let factory = whatsapp_rust::transport::TokioWebSocketTransportFactory::new()
+        .with_url(format!("ws://{addr}/ws/chat"));
+    let mut bot = TestBot::start_with(factory, &dir.path().join("wa.db"), None).await;
+    let qr = bot.qr().await;
+    let (status, _) = admin.post("/admin/scan", json!({"qr": qr, "phone": "+15550040009"})).await;
+    assert_eq!(status, 200);
+    bot.connected().await;
+
+    let data = file(20_000, 7);
+    // Prekeys may still be on their way right after Connected: retry the send briefly.
+    let mut sent = None;
+    for _ in 0..50 {
+        let (status, body) = admin
+            .post(
+                "/admin/send",
+                json!({"from": "+15557770048", "to": "+15550040009", "media": {"kind": "sticker",
+                       "data": base64::engine::general_purpose::STANDARD.encode(&data)}}),
+            )
+            .await;
+        if status == 200 {
+            sent = Some(body["id"].as_str().unwrap().to_string());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let id = sent.expect("the send is accepted once the device uploaded prekeys");
+    let msg = wait_message(&mut bot, &id).await;
+    let sticker = msg.sticker_message.as_option().expect("a StickerMessage");
+    assert_eq!(sticker.mimetype.as_deref(), Some("image/webp"));
+    assert!(sticker.url.as_deref().unwrap().starts_with(&format!("https://{addr}/v/")), "{:?}", sticker.url);
+    assert_eq!(download(&bot, sticker).await.unwrap(), data);
+    assert_eq!(admin.get("/admin/media-stats").await["downloads"], 1);
+    bot.stop().await;
+    let _ = child.kill().await;
 }

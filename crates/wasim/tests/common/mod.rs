@@ -60,7 +60,8 @@ impl TestBot {
 
     /// A bot that processes history sync (the others skip it).
     pub async fn start_with_history(sim: &Sim, db: &Path) -> TestBot {
-        Self::build(SimTransportFactory::new(sim), db, Opts { history_sync: true, ..Default::default() }).await
+        Self::build(SimTransportFactory::new(sim), db, Opts { history_sync: true, ..Default::default() })
+            .await
     }
 
     /// A bot over any transport (e.g. the real WebSocket transport).
@@ -90,13 +91,12 @@ impl TestBot {
         if !history_sync {
             builder = builder.skip_history_sync();
         }
-        let mut builder = builder
-            .on_event(move |ev, _client| {
-                let tx = tx.clone();
-                async move {
-                    let _ = tx.send(ev);
-                }
-            });
+        let mut builder = builder.on_event(move |ev, _client| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(ev);
+            }
+        });
         if let Some(phone) = pair_phone {
             builder = builder.with_pair_code(whatsapp_rust::pair_code::PairCodeOptions {
                 phone_number: phone,
