@@ -866,3 +866,44 @@ fn chat_name(jid: Option<Jid>, raw: Option<String>) -> String {
         None => raw.unwrap_or_default(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Captures `log` records (this is the only test in the crate that installs a logger).
+    struct Capture;
+    static LOGGED: std::sync::Mutex<Vec<(log::Level, String)>> = std::sync::Mutex::new(Vec::new());
+    impl log::Log for Capture {
+        fn enabled(&self, _: &log::Metadata) -> bool {
+            true
+        }
+        fn log(&self, r: &log::Record) {
+            LOGGED.lock().unwrap_or_else(|p| p.into_inner()).push((r.level(), r.args().to_string()));
+        }
+        fn flush(&self) {}
+    }
+
+    #[tokio::test]
+    async fn a_bad_client_hello_is_logged_at_warn_and_the_connection_closed() {
+        let _ = log::set_logger(&Capture);
+        log::set_max_level(log::LevelFilter::Debug);
+        let sim = Sim::new();
+        let (in_tx, in_rx) = mpsc::unbounded_channel();
+        let (out_tx, mut out_rx) = mpsc::unbounded_channel();
+        sim.accept(in_rx, out_tx);
+        let frame = wacore_noise::framing::encode_frame(b"not a handshake message", Some(&WA_CONN_HEADER))
+            .expect("frame");
+        in_tx.send(Bytes::from(frame)).expect("conn alive");
+        let first = tokio::time::timeout(Duration::from_secs(5), out_rx.recv()).await;
+        assert!(
+            matches!(first, Ok(Some(Outbound::Close) | None)),
+            "the server answers a bad hello by closing, nothing else"
+        );
+        let logged = LOGGED.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        assert!(
+            logged.iter().any(|(lvl, m)| *lvl == log::Level::Warn && m.contains("bad client hello")),
+            "{logged:?}"
+        );
+    }
+}

@@ -246,6 +246,15 @@ impl Sim {
     /// calls this with its `local_addr`). Media URLs are then
     /// `https://127.0.0.1:PORT/...`: a test client must fetch them over plain http.
     pub fn set_media_host(&self, addr: std::net::SocketAddr) {
+        // A wildcard listener (0.0.0.0) is reachable on loopback; a URL naming
+        // 0.0.0.0 would not be.
+        let mut addr = addr;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(match addr {
+                std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
         self.media().host = Some(addr.to_string());
     }
 
@@ -710,6 +719,16 @@ mod tests {
         }
         let got = read_media(&sim, &bad).await.unwrap();
         assert!(got.error.as_deref().is_some_and(|e| e.contains("decrypt")), "{got:?}");
+    }
+
+    #[test]
+    fn a_wildcard_listener_is_named_by_its_loopback_address() {
+        let sim = Sim::new();
+        sim.set_media_host("0.0.0.0:8080".parse().unwrap());
+        assert_eq!(sim.media_host().as_deref(), Some("127.0.0.1:8080"));
+        let conn = media_conn_node(&sim);
+        let host = conn.get_optional_child("host").unwrap();
+        assert_eq!(crate::conn::attr(host, "hostname").as_deref(), Some("127.0.0.1:8080"));
     }
 
     #[test]
