@@ -213,6 +213,12 @@ async fn a_throttled_download_streams_and_an_abandoned_one_is_not_counted() {
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 404);
+    // Uploads: the auth token and the body's hash are checked.
+    let upload =
+        |auth: String| admin.http.post(format!("{}/mms/image/AAAA?auth={auth}&token=AAAA", http.base));
+    assert_eq!(upload("wrong".into()).body("x").send().await.unwrap().status().as_u16(), 401);
+    assert_eq!(upload(sim.media_auth()).body("x").send().await.unwrap().status().as_u16(), 400);
+    assert_eq!(sim.media_stats().uploads, 0);
     bot.stop().await;
     http.stop().await;
 }
