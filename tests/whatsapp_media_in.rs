@@ -25,11 +25,13 @@ const CONTACT: &str = "+15557770001";
 const EVENT_WAIT: Duration = Duration::from_secs(30);
 
 /// A daemon whose background jobs retry quickly.
-fn media_daemon(wasim: &Wasim, data_dir: Option<std::path::PathBuf>, extra: &[(&str, &str)]) -> common::Daemon {
-    let mut env = vec![
-        ("AGENTLOCATOR_JOBS__BACKOFF_BASE_MS", "100"),
-        ("AGENTLOCATOR_JOBS__BACKOFF_CAP_MS", "300"),
-    ];
+fn media_daemon(
+    wasim: &Wasim,
+    data_dir: Option<std::path::PathBuf>,
+    extra: &[(&str, &str)],
+) -> common::Daemon {
+    let mut env =
+        vec![("AGENTLOCATOR_JOBS__BACKOFF_BASE_MS", "100"), ("AGENTLOCATOR_JOBS__BACKOFF_CAP_MS", "300")];
     env.extend_from_slice(extra);
     daemon_on(wasim, data_dir, &env)
 }
@@ -103,18 +105,16 @@ fn the_one_event(receiver: &Receiver, daemon: &common::Daemon, id: &str) -> Valu
 fn fetch(url: &str, token: &str) -> (u16, String, Vec<u8>) {
     let response = http().get(url).bearer_auth(token).send().expect("get media");
     let status = response.status().as_u16();
-    let kind = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
+    let kind =
+        response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     (status, kind, response.bytes().expect("body").to_vec())
 }
 
 fn files_in(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)
-        .map(|entries| entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .map(|entries| {
+            entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect()
+        })
         .unwrap_or_default()
 }
 
@@ -132,12 +132,22 @@ fn a_contacts_image_voice_note_and_pdf_reach_the_backend_as_urls_serving_their_b
     let pdf = file_like(b"%PDF-1.7\n", 120_000, 3);
     let sent = [
         (
-            send_media(&wasim, CONTACT, json!({"kind": "image", "mimetype": "image/png", "caption": "my cat"}), &image),
+            send_media(
+                &wasim,
+                CONTACT,
+                json!({"kind": "image", "mimetype": "image/png", "caption": "my cat"}),
+                &image,
+            ),
             &image,
             "image/png",
         ),
         (
-            send_media(&wasim, CONTACT, json!({"kind": "voice", "mimetype": "audio/ogg; codecs=opus", "seconds": 7}), &voice),
+            send_media(
+                &wasim,
+                CONTACT,
+                json!({"kind": "voice", "mimetype": "audio/ogg; codecs=opus", "seconds": 7}),
+                &voice,
+            ),
             &voice,
             "audio/ogg; codecs=opus",
         ),
@@ -169,11 +179,17 @@ fn a_contacts_image_voice_note_and_pdf_reach_the_backend_as_urls_serving_their_b
         urls.push((url, data));
     }
     let voice_data = &urls[1].1;
-    assert_eq!((voice_data["type"].as_str(), voice_data["media"]["voice_note"].as_bool()), (Some("audio"), Some(true)));
+    assert_eq!(
+        (voice_data["type"].as_str(), voice_data["media"]["voice_note"].as_bool()),
+        (Some("audio"), Some(true))
+    );
     assert_eq!(voice_data["media"]["duration_s"], 7);
     let pdf_data = &urls[2].1;
     assert_eq!(pdf_data["type"], "document");
-    assert_eq!((pdf_data["media"]["file_name"].as_str(), pdf_data["text"].as_str()), (Some("invoice.pdf"), Some("the invoice")));
+    assert_eq!(
+        (pdf_data["media"]["file_name"].as_str(), pdf_data["text"].as_str()),
+        (Some("invoice.pdf"), Some("the invoice"))
+    );
     assert_eq!(urls[0].1["text"], "my cat");
 
     // Only its own tenant (or the operator) reaches it.
@@ -219,7 +235,8 @@ fn a_sigkill_during_a_download_loses_nothing_and_doubles_nothing() {
     // About eight seconds of download: long enough to kill it half-way.
     media_fault(&wasim, json!({"throttle_bytes_per_s": 100_000}));
     let video = file_like(b"\x00\x00\x00\x18ftypmp42", 800_000, 5);
-    let id = send_media(&wasim, CONTACT, json!({"kind": "video", "mimetype": "video/mp4", "seconds": 3}), &video);
+    let id =
+        send_media(&wasim, CONTACT, json!({"kind": "video", "mimetype": "video/mp4", "seconds": 3}), &video);
     let dir = daemon.data_dir.join("tenants/acme/media");
     let part_size = || {
         files_in(&dir)

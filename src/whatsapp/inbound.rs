@@ -218,7 +218,10 @@ mod tests {
         assert!(matches!(fields.plan(100), Plan::Refuse { status: "too_large", .. }));
         let text = wa::Message { conversation: Some("hi".into()), ..Default::default() };
         let content = super::content(&text);
-        assert_eq!((content.kind, content.text.as_deref(), content.media.is_none()), ("text", Some("hi"), true));
+        assert_eq!(
+            (content.kind, content.text.as_deref(), content.media.is_none()),
+            ("text", Some("hi"), true)
+        );
         assert!(!is_protocol(&text));
         let key_share = wa::Message {
             protocol_message: buffa::MessageField::some(wa::message::ProtocolMessage::default()),

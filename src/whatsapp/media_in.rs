@@ -200,7 +200,8 @@ impl MediaFetch {
         let (tenant, event_id, reference) = self.load(&job).await?;
         let max_bytes = self.shared.settings.media_max_bytes;
         if reference.file_length > max_bytes {
-            let error = format!("{} bytes is over whatsapp.media_max_bytes ({max_bytes})", reference.file_length);
+            let error =
+                format!("{} bytes is over whatsapp.media_max_bytes ({max_bytes})", reference.file_length);
             return Ok(refused("too_large", &error));
         }
         let params = reference.params().map_err(JobError::permanent)?;
@@ -238,7 +239,11 @@ impl MediaFetch {
             stored_at_ms: now_ms(),
             expired_at_ms: None,
         };
-        self.shared.store.run(move |c| content::record(c, &row)).await.map_err(|e| JobError::retry(e.to_string()))?;
+        self.shared
+            .store
+            .run(move |c| content::record(c, &row))
+            .await
+            .map_err(|e| JobError::retry(e.to_string()))?;
         metrics::counter!("agentlocator_whatsapp_media_stored_total").increment(1);
         Ok(json!({
             "media": {
@@ -360,9 +365,11 @@ async fn finish_file(writer: CappedFile, part: &Path, target: &Path) -> anyhow::
 async fn hash_file(path: &Path) -> Result<(u64, String), String> {
     let path = path.to_path_buf();
     tokio::task::spawn_blocking(move || {
-        let mut file = std::fs::File::open(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let mut file =
+            std::fs::File::open(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let mut hasher = Sha256::new();
-        let bytes = std::io::copy(&mut file, &mut hasher).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let bytes = std::io::copy(&mut file, &mut hasher)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         Ok((bytes, hex::encode(hasher.finalize())))
     })
     .await
@@ -383,7 +390,8 @@ impl CappedFile {
     fn create(path: &Path, cap: u64, over_cap: Arc<AtomicBool>) -> std::io::Result<Self> {
         use std::os::unix::fs::OpenOptionsExt;
         // Truncated: a `.part` left by a crashed attempt starts over.
-        let file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+        let file =
+            std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
         Ok(Self { file, position: 0, cap, over_cap })
     }
 }
@@ -437,7 +445,9 @@ mod tests {
     fn only_plain_paths_on_whatsapps_host_are_downloaded() {
         let ok = fields(Some("/v/t62.7118-24/123_456.enc?ccb=11-4&oh=01&oe=02&_nc_sid=5e03e0"), 10);
         assert!(matches!(ok.plan(100), Plan::Download(r) if r.file_length == 10 && is_media_id(&r.id)));
-        for bad in ["//evil.example/x", "https://evil.example/x", "@evil.example/x", "/a b", "/a\\b", "/x#y", ""] {
+        for bad in
+            ["//evil.example/x", "https://evil.example/x", "@evil.example/x", "/a b", "/a\\b", "/x#y", ""]
+        {
             let plan = fields(Some(bad), 10).plan(100);
             assert!(matches!(plan, Plan::Refuse { status: "failed", .. }), "{bad:?} must be refused");
         }
