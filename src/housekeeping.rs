@@ -71,12 +71,7 @@ pub fn start(
     Ok(tokio::spawn(prune_loop(store, data.clone(), Retention::from_config(config), shutdown)))
 }
 
-async fn prune_loop(
-    store: Store,
-    data: DataDir,
-    retention: Retention,
-    mut shutdown: watch::Receiver<bool>,
-) {
+async fn prune_loop(store: Store, data: DataDir, retention: Retention, mut shutdown: watch::Receiver<bool>) {
     let period = retention.period();
     let mut wait = FIRST_PRUNE_AFTER.min(period);
     loop {

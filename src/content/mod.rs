@@ -16,7 +16,8 @@ use crate::tenants::TenantId;
 pub fn valid_id(kind: ContentKind, id: &str) -> bool {
     match kind {
         ContentKind::WhatsappMedia => {
-            (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            (1..=64).contains(&id.len())
+                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         }
         ContentKind::Recording => crate::twilio::sid::parse(crate::twilio::sid::RECORDING, id).is_some(),
     }

@@ -10,8 +10,8 @@ use std::path::Path;
 
 use axum::body::Body;
 use axum::http::header::{
-    ACCEPT_RANGES, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_SECURITY_POLICY, CONTENT_TYPE,
-    ETAG, IF_NONE_MATCH, IF_RANGE, RANGE, X_CONTENT_TYPE_OPTIONS,
+    ACCEPT_RANGES, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG,
+    IF_NONE_MATCH, IF_RANGE, RANGE, X_CONTENT_TYPE_OPTIONS,
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
@@ -191,7 +191,9 @@ mod tests {
 
     #[test]
     fn malformed_multiple_and_stale_ranges_get_the_whole_file() {
-        for ignored in ["", "bytes", "bytes=", "bytes=a-b", "items=0-1", "bytes=5-2", "bytes=0-1,5-6", "bytes=--1"] {
+        for ignored in
+            ["", "bytes", "bytes=", "bytes=a-b", "items=0-1", "bytes=5-2", "bytes=0-1,5-6", "bytes=--1"]
+        {
             assert_eq!(p(ignored, 100), Plan::Full, "{ignored}");
         }
         assert_eq!(plan(None, None, TAG, 100), Plan::Full);

@@ -23,10 +23,10 @@ use crate::config::Config;
 use crate::content::PublicUrls;
 use crate::jobs::{BoxFuture, JobError, JobHandler};
 use crate::paths::{create_private_dir, ContentKind, DataDir};
+use crate::store::content::{self as stored, Content};
 use crate::store::events::EventRow;
 use crate::store::jobs::Job;
 use crate::store::tenants::TwilioTenant;
-use crate::store::content::{self as stored, Content};
 use crate::store::{events, tenants as rows, Store};
 use crate::tenants::TenantId;
 
