@@ -3,10 +3,25 @@
 //! `DATA_DIR/tenants/<id>/{media,recordings}/` (rows in `store::content` say
 //! which); events carry absolute URLs to them, built here.
 
+pub mod serve;
+
 use std::net::SocketAddr;
 
 use crate::paths::ContentKind;
 use crate::tenants::TenantId;
+
+/// Whether `id` can name stored content of `kind`: a media id is
+/// `[A-Za-z0-9_-]{1,64}`, a recording a Twilio RecordingSid. Checked before
+/// the id reaches the database or a path.
+pub fn valid_id(kind: ContentKind, id: &str) -> bool {
+    match kind {
+        ContentKind::WhatsappMedia => {
+            (1..=64).contains(&id.len())
+                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        }
+        ContentKind::Recording => crate::twilio::sid::parse(crate::twilio::sid::RECORDING, id).is_some(),
+    }
+}
 
 /// Builds the absolute URLs events carry.
 #[derive(Debug, Clone)]
@@ -48,6 +63,20 @@ impl PublicUrls {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_are_checked_per_kind() {
+        let media = ContentKind::WhatsappMedia;
+        assert!(valid_id(media, "3EB0_abc-XYZ"));
+        assert!(valid_id(media, &"a".repeat(64)));
+        for bad in ["", "../x", "a/b", "a.b", "a b", "é", &"a".repeat(65)] {
+            assert!(!valid_id(media, bad), "{bad}");
+        }
+        let sid = "RE0123456789abcdef0123456789abcdef";
+        assert!(valid_id(ContentKind::Recording, sid));
+        assert!(!valid_id(ContentKind::Recording, "RE0123"));
+        assert!(!valid_id(ContentKind::Recording, "AC0123456789abcdef0123456789abcdef"));
+    }
 
     #[test]
     fn urls_use_the_public_base_else_the_listening_address() {

@@ -75,6 +75,7 @@ pub async fn serve(config: Config, data: DataDir) -> AppResult<()> {
         internal_secret: Arc::new(secret),
         metrics,
         whatsapp: whatsapp.clone(),
+        data: data.clone(),
     };
 
     let listen = config.listen_addr()?;
@@ -84,6 +85,9 @@ pub async fn serve(config: Config, data: DataDir) -> AppResult<()> {
         ))
     })?;
     let local: SocketAddr = listener.local_addr().map_err(|e| AppError::failed(e.to_string()))?;
+    // The URLs events carry for stored recordings and media: known only now
+    // that the listener is bound (its port may have been 0).
+    let urls = crate::content::PublicUrls::new(config.http.public_base_url.as_deref(), local);
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let admin_socket =
@@ -97,16 +101,15 @@ pub async fn serve(config: Config, data: DataDir) -> AppResult<()> {
         Duration::from_secs(config.http.shutdown_grace_s),
     )?;
 
-    // Retention: delivered events and send idempotency keys are pruned.
-    let housekeeping = crate::housekeeping::start(&config, &data.db_path(), shutdown_rx.clone())?;
+    // Retention: delivered events, send idempotency keys and stored files are pruned.
+    let housekeeping = crate::housekeeping::start(&config, &data, shutdown_rx.clone())?;
 
     // Background jobs (recording fetches, WhatsApp media downloads), resumed from the store.
-    let urls = crate::content::PublicUrls::new(config.http.public_base_url.as_deref(), local);
     let mut job_runner = crate::jobs::Runner::new(store.clone(), config.jobs.clone());
     job_runner.register(crate::whatsapp::inbound::MESSAGE_EVENT, whatsapp.media_fetch(urls.clone()));
     job_runner.register(
         crate::twilio::RECORDING_EVENT,
-        crate::twilio::RecordingFetch::new(store.clone(), data.clone(), config.clone())
+        crate::twilio::RecordingFetch::new(store.clone(), data.clone(), config.clone(), urls)
             .map_err(AppError::failed)?,
     );
     let jobs = job_runner.start();

@@ -5,6 +5,7 @@
 
 mod api;
 mod auth;
+mod content;
 mod error;
 mod layers;
 pub mod server;
@@ -35,6 +36,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// The tenant WhatsApp workers.
     pub whatsapp: crate::whatsapp::WhatsApp,
+    /// Where stored media and recordings are read from.
+    pub data: crate::paths::DataDir,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -44,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::health::routes::router())
         .merge(api::router())
         .merge(whatsapp::router())
+        .merge(content::router())
         .merge(crate::twilio::router())
         .fallback(error::no_such_route)
         .method_not_allowed_fallback(error::method_not_allowed)

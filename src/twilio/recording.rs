@@ -1,7 +1,9 @@
 //! The `twilio.recording` job: downloads a completed recording from the
 //! Twilio API into `DATA_DIR/tenants/<id>/recordings/<RecordingSid>.<ext>`
 //! (file 0600, directories 0700) and records its size, SHA-256 and duration
-//! on the event, which is then released for delivery.
+//! on the event, which is then released for delivery. The file is recorded
+//! as stored content, so the event also carries the `url` the content API
+//! serves it at (until `media.retention_days` prunes it).
 //!
 //! Our credentials (HTTP basic auth: account SID and auth token) go to
 //! `twilio.api_base_url` only: the URL is built from it, the account SID and
@@ -18,8 +20,10 @@ use serde_json::{json, Value};
 use super::download::{self, Target};
 use super::{sid, wav};
 use crate::config::Config;
+use crate::content::PublicUrls;
 use crate::jobs::{BoxFuture, JobError, JobHandler};
-use crate::paths::{create_private_dir, DataDir};
+use crate::paths::{create_private_dir, ContentKind, DataDir};
+use crate::store::content::{self as stored, Content};
 use crate::store::events::EventRow;
 use crate::store::jobs::Job;
 use crate::store::tenants::TwilioTenant;
@@ -37,10 +41,11 @@ struct Inner {
     data: DataDir,
     config: Arc<Config>,
     client: reqwest::Client,
+    urls: PublicUrls,
 }
 
 impl RecordingFetch {
-    pub fn new(store: Store, data: DataDir, config: Arc<Config>) -> Result<Self, String> {
+    pub fn new(store: Store, data: DataDir, config: Arc<Config>, urls: PublicUrls) -> Result<Self, String> {
         // Redirects are followed (Twilio answers a recording with one to its
         // media storage); reqwest drops the Authorization header whenever a
         // redirect leaves the host, so the credentials stay with the API.
@@ -53,7 +58,7 @@ impl RecordingFetch {
             .user_agent(concat!("agentlocator/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("cannot build the HTTP client for recording fetches: {e}"))?;
-        Ok(Self { inner: Arc::new(Inner { store, data, config, client }) })
+        Ok(Self { inner: Arc::new(Inner { store, data, config, client, urls }) })
     }
 }
 
@@ -107,8 +112,33 @@ impl Inner {
             }
             None => None,
         };
+        let mimetype = match saved.content_type.as_deref() {
+            Some(given) if given.starts_with("audio/") => given.to_string(),
+            // What we asked for: Twilio serves .wav as audio/x-wav, .mp3 as audio/mpeg.
+            _ if format == "mp3" => "audio/mpeg".to_string(),
+            _ => "audio/x-wav".to_string(),
+        };
+        let content = Content {
+            tenant_id: tenant_id.to_string(),
+            kind: ContentKind::Recording,
+            id: recording.clone(),
+            event_id: job.event_id.clone(),
+            file: name,
+            mimetype,
+            bytes: saved.bytes,
+            sha256: saved.sha256.clone(),
+            stored_at_ms: events::now_ms(),
+            expired_at_ms: None,
+        };
+        // A failure here retries the job: the next attempt fetches again and
+        // replaces the file, so no file is left that the API cannot find.
+        self.store
+            .run(move |c| stored::record(c, &content))
+            .await
+            .map_err(|e| JobError::retry(format!("cannot record the stored recording: {e}")))?;
         Ok(json!({"recording": {
             "status": "fetched",
+            "url": self.urls.of(ContentKind::Recording, &tenant_id, &recording),
             "path": saved.path.display().to_string(),
             "bytes": saved.bytes,
             "sha256": saved.sha256,

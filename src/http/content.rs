@@ -1,0 +1,93 @@
+//! The content API: stored WhatsApp media and call recordings, served to
+//! the tenant's backend (its token) or the operator (the internal secret).
+//! Handlers stay thin; the file serving (ranges, ETag) is
+//! `content::serve`.
+//!
+//! `GET` also answers `HEAD` (axum drops the body). The global request time
+//! limit bounds only the wait for the response head: the body streams after
+//! it, so a long download on a slow link is not cut by it.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+
+use super::{ApiError, AppState, Caller};
+use crate::content::serve::{respond, ServeError};
+use crate::content::valid_id;
+use crate::paths::ContentKind;
+use crate::store::content as stored;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/whatsapp/{tenant}/media/{id}", get(media))
+        .route("/api/recordings/{tenant}/{id}", get(recording))
+}
+
+/// `GET /api/whatsapp/{tenant}/media/{id}`
+async fn media(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenant, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    serve(&state, &caller, ContentKind::WhatsappMedia, &tenant, &id, &headers).await
+}
+
+/// `GET /api/recordings/{tenant}/{RecordingSid}`
+async fn recording(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenant, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    serve(&state, &caller, ContentKind::Recording, &tenant, &id, &headers).await
+}
+
+async fn serve(
+    state: &AppState,
+    caller: &Caller,
+    kind: ContentKind,
+    tenant: &str,
+    id: &str,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let tenant = caller.authorize(tenant, state).await?;
+    // A malformed id reads like an unknown one, and never reaches the
+    // database or a path.
+    let not_found = || ApiError::not_found(format!("no such {}", noun(kind)));
+    if !valid_id(kind, id) {
+        return Err(not_found());
+    }
+    let (owner, key) = (tenant.to_string(), id.to_string());
+    let row = state.store.run(move |c| stored::get(c, &owner, kind, &key)).await?.ok_or_else(not_found)?;
+    let expired = || {
+        ApiError::new(
+            StatusCode::GONE,
+            "expired",
+            format!("this {} was deleted after media.retention_days", noun(kind)),
+        )
+    };
+    if row.expired_at_ms.is_some() {
+        return Err(expired());
+    }
+    // The row names a file we wrote; a name that could leave the directory
+    // means the database was tampered with.
+    if row.file.is_empty() || row.file.contains('/') || row.file.starts_with('.') {
+        return Err(ApiError::internal(format!("stored content {id} names an unsafe file")));
+    }
+    let path = state.data.content_dir(&tenant, kind).join(&row.file);
+    match respond(&path, &row, headers).await {
+        Ok(response) => Ok(response),
+        Err(ServeError::Missing) => Err(expired()),
+        Err(e) => Err(ApiError::internal(e)),
+    }
+}
+
+fn noun(kind: ContentKind) -> &'static str {
+    match kind {
+        ContentKind::WhatsappMedia => "media",
+        ContentKind::Recording => "recording",
+    }
+}
