@@ -31,7 +31,7 @@ use sha2::{Digest, Sha256};
 use whatsapp_rust::download::{DownloadParams, DownloadWriter, MediaType};
 
 use super::{Shared, WaState};
-use crate::content::PublicUrls;
+use crate::content::{valid_id, PublicUrls};
 use crate::jobs::{BoxFuture, JobError, JobHandler};
 use crate::paths::{create_private_dir, ContentKind};
 use crate::store::content::{self, Content};
@@ -294,7 +294,7 @@ impl MediaFetch {
             .get(DOWNLOAD_KEY)
             .cloned()
             .and_then(|v| serde_json::from_value::<DownloadRef>(v).ok())
-            .filter(|r| is_plain_path(&r.direct_path) && is_media_id(&r.id))
+            .filter(|r| is_plain_path(&r.direct_path) && valid_id(ContentKind::WhatsappMedia, &r.id))
             .ok_or_else(|| JobError::permanent("the event holds no valid media download"))?;
         Ok((tenant, event_id, reference))
     }
@@ -322,11 +322,6 @@ impl MediaFetch {
         .map_err(|e| JobError::retry(e.to_string()))?
         .map_err(JobError::retry)
     }
-}
-
-/// Ids we generate (ULIDs); checked again before one becomes a file name.
-pub fn is_media_id(id: &str) -> bool {
-    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// `type/subtype` with an optional `; parameter`: shown as `Content-Type`,
@@ -444,7 +439,9 @@ mod tests {
     #[test]
     fn only_plain_paths_on_whatsapps_host_are_downloaded() {
         let ok = fields(Some("/v/t62.7118-24/123_456.enc?ccb=11-4&oh=01&oe=02&_nc_sid=5e03e0"), 10);
-        assert!(matches!(ok.plan(100), Plan::Download(r) if r.file_length == 10 && is_media_id(&r.id)));
+        assert!(
+            matches!(ok.plan(100), Plan::Download(r) if r.file_length == 10 && valid_id(ContentKind::WhatsappMedia, &r.id))
+        );
         for bad in
             ["//evil.example/x", "https://evil.example/x", "@evil.example/x", "/a b", "/a\\b", "/x#y", ""]
         {
