@@ -16,7 +16,6 @@ use crate::paths::DataDir;
 use crate::store::content::{self as stored, Content};
 use crate::store::events::now_ms;
 use crate::store::{delivery as outbox, now_unix, whatsapp as sends, Store};
-use crate::tenants::TenantId;
 
 /// Longest time between two prunes.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
@@ -145,12 +144,8 @@ async fn prune_files(store: &Store, data: &DataDir, retention: Duration) {
 
 /// Deletes one stored file; true when it is gone (or never was).
 async fn delete_file(data: &DataDir, content: &Content) -> bool {
-    // Rows hold only names we wrote; anything else is not a file of ours.
-    let Ok(tenant) = TenantId::parse(&content.tenant_id) else { return true };
-    if content.file.is_empty() || content.file.contains('/') || content.file.starts_with('.') {
-        return true;
-    }
-    let path = data.content_dir(&tenant, content.kind).join(&content.file);
+    // A name that is not ours is not deleted; its row is still expired.
+    let Some(path) = crate::content::stored_path(data, content) else { return true };
     match tokio::fs::remove_file(&path).await {
         Ok(()) => true,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,

@@ -15,7 +15,7 @@ use axum::Router;
 
 use super::{ApiError, AppState, Caller};
 use crate::content::serve::{respond, ServeError};
-use crate::content::valid_id;
+use crate::content::{stored_path, valid_id};
 use crate::paths::ContentKind;
 use crate::store::content as stored;
 
@@ -72,12 +72,8 @@ async fn serve(
     if row.expired_at_ms.is_some() {
         return Err(expired());
     }
-    // The row names a file we wrote; a name that could leave the directory
-    // means the database was tampered with.
-    if row.file.is_empty() || row.file.contains('/') || row.file.starts_with('.') {
-        return Err(ApiError::internal(format!("stored content {id} names an unsafe file")));
-    }
-    let path = state.data.content_dir(&tenant, kind).join(&row.file);
+    let path = stored_path(&state.data, &row)
+        .ok_or_else(|| ApiError::internal(format!("stored content {id} names an unsafe file")))?;
     match respond(&path, &row, headers).await {
         Ok(response) => Ok(response),
         Err(ServeError::Missing) => Err(expired()),

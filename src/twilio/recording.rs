@@ -130,12 +130,13 @@ impl Inner {
             stored_at_ms: events::now_ms(),
             expired_at_ms: None,
         };
-        // A failure here retries the job: the next attempt fetches again and
-        // replaces the file, so no file is left that the API cannot find.
-        self.store
-            .run(move |c| stored::record(c, &content))
-            .await
-            .map_err(|e| JobError::retry(format!("cannot record the stored recording: {e}")))?;
+        // Without its row no URL reaches the file and retention never
+        // deletes it (e.g. the tenant was removed mid-fetch): delete it, and
+        // let a retry fetch it again.
+        if let Err(e) = self.store.run(move |c| stored::record(c, &content)).await {
+            let _ = tokio::fs::remove_file(&saved.path).await;
+            return Err(JobError::retry(format!("cannot record the stored recording: {e}")));
+        }
         Ok(json!({"recording": {
             "status": "fetched",
             "url": self.urls.of(ContentKind::Recording, &tenant_id, &recording),
