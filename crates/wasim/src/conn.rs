@@ -17,6 +17,9 @@ use crate::{Device, FaultKind, Sim, phone::now_secs};
 
 pub(crate) const SERVER: &str = "s.whatsapp.net";
 
+/// How long after the server's ack a contact's phone reports "delivered".
+const DELIVERY_RECEIPT_DELAY: Duration = Duration::from_millis(150);
+
 /// A pair-success the simulated phone wants delivered on this connection.
 pub(crate) struct PairOffer {
     pub phone: String,
@@ -44,6 +47,25 @@ pub(crate) enum ConnCmd {
     Fault(FaultKind),
     /// Deliver queued inbound messages (when the device is active).
     Flush,
+    /// Write this stanza (e.g. a contact's receipt) if logged in.
+    Push(Node),
+}
+
+/// A failure of the client's side of the protocol (handshake, framing,
+/// decryption): logged at `warn`, unlike a client that simply hangs up.
+#[derive(Debug)]
+struct ProtocolFailure(String);
+
+impl std::fmt::Display for ProtocolFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ProtocolFailure {}
+
+fn protocol_failure(what: &str, e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::Error::new(ProtocolFailure(format!("{what}: {e}")))
 }
 
 enum Phase {
@@ -115,7 +137,11 @@ pub(crate) async fn run(
     };
     let res = c.main(&mut inbound, &mut cmds).await;
     if let Err(e) = &res {
-        log::debug!("wasim conn {id}: {e:#}");
+        if e.downcast_ref::<ProtocolFailure>().is_some() {
+            log::warn!("wasim conn {id}: {e:#}");
+        } else {
+            log::debug!("wasim conn {id}: {e:#}");
+        }
     }
     if let Some(Closing::AwaitClient) = c.closing {
         // The client disconnects by itself on 515/401/conflict; wait for that so
@@ -170,7 +196,10 @@ impl Conn {
         }
         if self.raw[..4] != WA_CONN_HEADER {
             // "ED" edge-routing pre-intros are never requested by this server.
-            return Err(anyhow!("unexpected connection header {:02x?}", &self.raw[..4]));
+            return Err(protocol_failure(
+                "handshake failed",
+                format!("unexpected connection header {:02x?}", &self.raw[..4]),
+            ));
         }
         self.header_stripped = true;
         let rest = self.raw.split_off(4);
@@ -193,21 +222,32 @@ impl Conn {
     async fn on_frame(&mut self, frame: &[u8]) -> Result<()> {
         match std::mem::replace(&mut self.phase, Phase::Open) {
             Phase::Hello => {
-                let (resp, hello) = XxResponder::respond(frame, &self.sim.0.server)?;
+                let (resp, hello) = XxResponder::respond(frame, &self.sim.0.server)
+                    .map_err(|e| protocol_failure("handshake failed: bad client hello", format!("{e:#}")))?;
                 self.send_raw(wacore_noise::framing::encode_frame(&hello, None)?);
                 self.phase = Phase::Finish(Box::new(resp));
                 Ok(())
             }
             Phase::Finish(resp) => {
-                let fin = resp.finish(frame)?;
+                let fin = resp
+                    .finish(frame)
+                    .map_err(|e| protocol_failure("handshake failed: bad client finish", format!("{e:#}")))?;
                 self.client_static = fin.client_static;
                 self.transport = Some(Transport::new(fin.write, fin.read));
                 self.on_client_payload(fin.client_static, &fin.payload)
             }
             Phase::Open => {
-                let plain = self.transport.as_mut().ok_or_else(|| anyhow!("no transport"))?.open(frame)?;
-                let data = wacore_binary::util::unpack(&plain)?;
-                let node = wacore_binary::marshal::unmarshal_ref(&data)?.to_owned();
+                let plain = self
+                    .transport
+                    .as_mut()
+                    .ok_or_else(|| anyhow!("no transport"))?
+                    .open(frame)
+                    .map_err(|e| protocol_failure("frame decrypt failed", format!("{e:#}")))?;
+                let data = wacore_binary::util::unpack(&plain)
+                    .map_err(|e| protocol_failure("frame unpack failed", format!("{e:#}")))?;
+                let node = wacore_binary::marshal::unmarshal_ref(&data)
+                    .map_err(|e| protocol_failure("stanza decode failed", format!("{e:#}")))?
+                    .to_owned();
                 self.on_node(node).await
             }
         }
@@ -378,6 +418,12 @@ impl Conn {
             }
             ConnCmd::Fault(kind) => self.fault(kind),
             ConnCmd::Flush => self.flush_queue(),
+            ConnCmd::Push(node) => {
+                if self.who.is_some() {
+                    self.send(&node)?;
+                }
+                Ok(())
+            }
         }
     }
 
@@ -419,13 +465,19 @@ impl Conn {
             "receipt" => {
                 // A delivery receipt is what takes a message off the offline queue
                 // (a "retry" receipt means the client could not decrypt it).
-                if attr(&node, "type").as_deref() != Some("retry")
+                let typ = attr(&node, "type");
+                if typ.as_deref() != Some("retry")
                     && let Some(id) = attr(&node, "id")
                 {
                     if self.sim.lock().key_share_ids.remove(&id) {
                         self.sim.bump(|c| c.key_shares_received += 1);
                     }
                     self.dequeue(&id);
+                }
+                match typ.as_deref() {
+                    Some("hist_sync") => self.sim.bump(|c| c.history_syncs_received += 1),
+                    Some(t @ ("read" | "read-self" | "played" | "played-self")) => self.record_read(&node, t),
+                    _ => {}
                 }
                 let mut b = NodeBuilder::new("ack")
                     .attr("class", "receipt")
@@ -439,8 +491,55 @@ impl Conn {
                 self.send(&b.build())
             }
             "message" => self.on_client_message(node).await,
+            // Typing indicators: WhatsApp relays them and answers nothing.
+            "chatstate" => {
+                self.record_chat_state(&node);
+                Ok(())
+            }
             _ => Ok(()),
         }
+    }
+
+    fn record_read(&mut self, node: &Node, typ: &str) {
+        let Some((phone, _)) = &self.who else {
+            return;
+        };
+        let mut ids: Vec<String> = attr(node, "id").into_iter().collect();
+        if let Some(list) = node.get_optional_child("list") {
+            ids.extend(list.get_children_by_tag("item").filter_map(|i| attr(i, "id")));
+        }
+        let read = crate::ReadReceipt {
+            from: format!("+{phone}"),
+            chat: chat_name(node.attrs.get("to").and_then(|v| v.to_jid()), attr(node, "to")),
+            ids,
+            kind: typ.to_string(),
+            at: now_secs(),
+        };
+        self.sim.lock().reads.push(read);
+        self.sim.bump(|c| c.reads += 1);
+    }
+
+    fn record_chat_state(&mut self, node: &Node) {
+        let Some((phone, _)) = &self.who else {
+            return;
+        };
+        let Some(child) = node.children().and_then(|c| c.first()) else {
+            return;
+        };
+        let state = match (child.tag.as_ref(), attr(child, "media").as_deref()) {
+            ("composing", Some("audio")) => "recording",
+            ("composing", _) => "composing",
+            ("paused", _) => "paused",
+            _ => return,
+        };
+        let cs = crate::ChatState {
+            from: format!("+{phone}"),
+            to: chat_name(node.attrs.get("to").and_then(|v| v.to_jid()), attr(node, "to")),
+            state: state.to_string(),
+            at: now_secs(),
+        };
+        self.sim.lock().chat_states.push(cs);
+        self.sim.bump(|c| c.chat_states += 1);
     }
 
     fn dequeue(&mut self, id: &str) {
@@ -495,6 +594,7 @@ impl Conn {
                     && let Some(share) = crate::signal::key_share_for(&self.sim, &phone, device).await?
                 {
                     self.send(&share)?;
+                    self.send_history_sync(&phone, device).await?;
                 }
                 Ok(())
             }
@@ -515,6 +615,7 @@ impl Conn {
                 self.reply(&node, vec![NodeBuilder::new("sync").children(cols).build()])
             }
             ("md", "link_code_companion_reg") => self.on_link_code(node),
+            ("w:m", "media_conn") => self.reply(&node, vec![crate::media::media_conn_node(&self.sim)]),
             // A/B props: none, but a well-formed answer.
             ("abt", _) => self.reply(
                 &node,
@@ -635,6 +736,7 @@ impl Conn {
                     prekeys: None,
                     queue: Default::default(),
                     key_shared: false,
+                    history_sent: false,
                 },
             );
             st.refs.retain(|_, c| *c != self.id);
@@ -653,6 +755,7 @@ impl Conn {
         // The phone shares the app-state sync key with a fresh device once.
         if let Some(node) = crate::signal::key_share_for(&self.sim, &phone, device).await? {
             self.send(&node)?;
+            self.send_history_sync(&phone, device).await?;
         }
         let n = self.flush_queue_count()?;
         self.send(
@@ -661,6 +764,15 @@ impl Conn {
                 .build(),
         )
         .context("offline marker")
+    }
+
+    /// After the key share, a freshly linked device gets the phone's history
+    /// sync notification, as a real phone sends one right after linking.
+    async fn send_history_sync(&mut self, phone: &str, device: u16) -> Result<()> {
+        if let Some(node) = crate::signal::history_sync_for(&self.sim, phone, device).await? {
+            self.send(&node)?;
+        }
+        Ok(())
     }
 
     fn flush_queue(&mut self) -> Result<()> {
@@ -701,16 +813,35 @@ impl Conn {
     async fn on_client_message(&mut self, node: Node) -> Result<()> {
         let id = attr(&node, "id").unwrap_or_default();
         let to = attr(&node, "to").unwrap_or_default();
+        let mut contact = None;
         if let Some((phone, device)) = self.who.clone() {
-            crate::signal::record_outbound(&self.sim, &phone, device, &node).await;
+            contact = crate::signal::record_outbound(&self.sim, &phone, device, &node).await;
         }
         let ack = NodeBuilder::new("ack")
             .attr("class", "message")
-            .attr("id", id)
+            .attr("id", id.clone())
             .attr("from", to)
             .attr("t", now_secs().to_string())
             .build();
-        self.send(&ack)
+        self.send(&ack)?;
+        // The contact's phone got it: its delivery receipt follows shortly, as
+        // on the real network (a receipt without `type` means delivered).
+        if let (Some(contact), Some((phone, _))) = (contact, self.who.clone())
+            && contact != phone
+        {
+            let sim = self.sim.clone();
+            let conn = self.id;
+            tokio::spawn(async move {
+                tokio::time::sleep(DELIVERY_RECEIPT_DELAY).await;
+                let node = NodeBuilder::new("receipt")
+                    .attr("from", Jid::pn(contact))
+                    .attr("id", id)
+                    .attr("t", now_secs().to_string())
+                    .build();
+                sim.push_to_phone(&phone, Some(conn), node);
+            });
+        }
+        Ok(())
     }
 }
 
@@ -724,5 +855,55 @@ pub(crate) fn child_bytes<'a>(node: &'a Node, tag: &str) -> Option<&'a [u8]> {
     match &node.get_optional_child(tag)?.content {
         Some(NodeContent::Bytes(b)) => Some(b),
         _ => None,
+    }
+}
+
+/// `+E164` for a phone-number JID, the JID as written otherwise.
+fn chat_name(jid: Option<Jid>, raw: Option<String>) -> String {
+    match jid {
+        Some(j) if j.server == wacore_binary::Server::Pn => format!("+{}", j.user),
+        Some(j) => j.to_string(),
+        None => raw.unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Captures `log` records (this is the only test in the crate that installs a logger).
+    struct Capture;
+    static LOGGED: std::sync::Mutex<Vec<(log::Level, String)>> = std::sync::Mutex::new(Vec::new());
+    impl log::Log for Capture {
+        fn enabled(&self, _: &log::Metadata) -> bool {
+            true
+        }
+        fn log(&self, r: &log::Record) {
+            LOGGED.lock().unwrap_or_else(|p| p.into_inner()).push((r.level(), r.args().to_string()));
+        }
+        fn flush(&self) {}
+    }
+
+    #[tokio::test]
+    async fn a_bad_client_hello_is_logged_at_warn_and_the_connection_closed() {
+        let _ = log::set_logger(&Capture);
+        log::set_max_level(log::LevelFilter::Debug);
+        let sim = Sim::new();
+        let (in_tx, in_rx) = mpsc::unbounded_channel();
+        let (out_tx, mut out_rx) = mpsc::unbounded_channel();
+        sim.accept(in_rx, out_tx);
+        let frame = wacore_noise::framing::encode_frame(b"not a handshake message", Some(&WA_CONN_HEADER))
+            .expect("frame");
+        in_tx.send(Bytes::from(frame)).expect("conn alive");
+        let first = tokio::time::timeout(Duration::from_secs(5), out_rx.recv()).await;
+        assert!(
+            matches!(first, Ok(Some(Outbound::Close) | None)),
+            "the server answers a bad hello by closing, nothing else"
+        );
+        let logged = LOGGED.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        assert!(
+            logged.iter().any(|(lvl, m)| *lvl == log::Level::Warn && m.contains("bad client hello")),
+            "{logged:?}"
+        );
     }
 }

@@ -8,6 +8,7 @@
 //! Everything lives in memory; a [`Sim`] is cheap to clone (an `Arc`).
 
 mod conn;
+pub mod media;
 pub mod noise;
 pub mod phone;
 pub mod server;
@@ -15,7 +16,9 @@ pub mod signal;
 mod transport;
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::{Result, anyhow};
 use bytes::Bytes;
@@ -24,6 +27,7 @@ use tokio::sync::{mpsc, watch};
 use wacore_binary::Node;
 use wacore_libsignal::protocol::KeyPair;
 
+pub use media::{MediaFault, MediaKind, MediaSpec, MediaStats, ReceivedMedia};
 pub use transport::SimTransportFactory;
 
 use conn::ConnCmd;
@@ -75,8 +79,59 @@ pub struct Received {
     /// The contact, E.164.
     pub to: String,
     pub text: Option<String>,
+    /// Set for a media message: what the simulator downloaded and decrypted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media: Option<ReceivedMedia>,
     /// Unix seconds.
     pub at: u64,
+}
+
+/// A read (or played) receipt a linked device sent (`client.mark_as_read`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ReadReceipt {
+    /// The linked phone, E.164.
+    pub from: String,
+    /// The chat: `+E164` for a phone-number chat, the JID otherwise.
+    pub chat: String,
+    pub ids: Vec<String>,
+    /// `read`, `read-self`, `played` or `played-self`, as the client sent it.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Unix seconds.
+    pub at: u64,
+}
+
+/// A chat state (typing indicator) a linked device sent.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChatState {
+    /// The linked phone, E.164.
+    pub from: String,
+    /// `+E164` for a phone-number chat, the JID otherwise.
+    pub to: String,
+    /// `composing`, `recording` or `paused`.
+    pub state: String,
+    /// Unix seconds.
+    pub at: u64,
+}
+
+/// A receipt a contact's phone sends to a linked phone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiptKind {
+    /// Delivered (no `type` attribute).
+    Delivered,
+    Read,
+    Played,
+}
+
+impl ReceiptKind {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "delivered" | "delivery" => Self::Delivered,
+            "read" => Self::Read,
+            "played" => Self::Played,
+            _ => return None,
+        })
+    }
 }
 
 /// One live connection, as `GET /admin/connections` shows it.
@@ -117,6 +172,14 @@ pub struct Counters {
     pub acked: u64,
     /// Incremented when a client acknowledges (receipts) the phone's app-state key share.
     pub key_shares_received: u64,
+    /// Incremented when a client receipts (`hist_sync`) the phone's history-sync notification.
+    pub history_syncs_received: u64,
+    /// Incremented whenever a contact's receipt (delivered, read, played) is written to a client.
+    pub receipts_sent: u64,
+    /// Incremented whenever a device's read/played receipt is recorded.
+    pub reads: u64,
+    /// Incremented whenever a device's chat state is recorded.
+    pub chat_states: u64,
 }
 
 pub(crate) struct QueuedMsg {
@@ -134,6 +197,8 @@ pub(crate) struct Device {
     pub queue: VecDeque<QueuedMsg>,
     /// The phone has shared the app-state key with this device.
     pub key_shared: bool,
+    /// The phone has sent this device its (initial) history-sync notification.
+    pub history_sent: bool,
 }
 
 /// One phone number (an account). Its device 0 is the simulated phone.
@@ -171,12 +236,19 @@ pub(crate) struct State {
     pub msg_counter: u64,
     /// Ids of key-share messages not yet receipted.
     pub key_share_ids: std::collections::HashSet<String>,
+    pub reads: Vec<ReadReceipt>,
+    pub chat_states: Vec<ChatState>,
 }
 
 pub(crate) struct Inner {
     pub server: noise::ServerIdentity,
     pub state: Mutex<State>,
+    /// Media blobs live under their own lock: uploads and downloads never wait
+    /// on the signalling state.
+    pub media: Mutex<media::MediaState>,
     pub counters: watch::Sender<Counters>,
+    /// Delay added to every frame the server sends (microseconds; 0 = none).
+    pub latency_us: AtomicU64,
 }
 
 /// The simulated network. Clone freely.
@@ -200,8 +272,26 @@ impl Sim {
         Sim(Arc::new(Inner {
             server: noise::ServerIdentity::generate(),
             state: Mutex::new(State { next_lid: 100_000_000_000_001, ..Default::default() }),
+            media: Mutex::new(media::MediaState::new()),
             counters,
+            latency_us: AtomicU64::new(0),
         }))
+    }
+
+    /// This simulator, with every frame it sends delayed by `latency` (a slow
+    /// network). Applies to connections accepted from now on.
+    pub fn with_latency(self, latency: Duration) -> Self {
+        self.set_latency(latency);
+        self
+    }
+
+    /// Sets the per-frame delay for connections accepted from now on.
+    pub fn set_latency(&self, latency: Duration) {
+        self.0.latency_us.store(u64::try_from(latency.as_micros()).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    pub fn latency(&self) -> Duration {
+        Duration::from_micros(self.0.latency_us.load(Ordering::Relaxed))
     }
 
     pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -265,6 +355,7 @@ impl Sim {
             );
             id
         };
+        let outbound = delayed(outbound, self.latency());
         let sim = self.clone();
         tokio::spawn(async move {
             conn::run(sim.clone(), id, inbound, outbound, cmd_rx).await;
@@ -460,6 +551,68 @@ impl Sim {
         signal::send_from_contact(self, contact, to, msg).await
     }
 
+    /// Sends a receipt from `contact`'s phone to every live connection of the linked
+    /// phone `to`, for `ids` (messages the device sent to `contact`). Returns how
+    /// many connections it reached (receipts are not queued for offline devices).
+    pub fn send_receipt(&self, contact: &str, to: &str, ids: &[String], kind: ReceiptKind) -> usize {
+        let Some((first, rest)) = ids.split_first() else {
+            return 0;
+        };
+        let mut b = wacore_binary::builder::NodeBuilder::new("receipt")
+            .attr("from", wacore_binary::Jid::pn(digits(contact)))
+            .attr("id", first.clone())
+            .attr("t", phone::now_secs().to_string());
+        match kind {
+            ReceiptKind::Delivered => {}
+            ReceiptKind::Read => b = b.attr("type", "read"),
+            ReceiptKind::Played => b = b.attr("type", "played"),
+        }
+        if !rest.is_empty() {
+            b = b.children([wacore_binary::builder::NodeBuilder::new("list")
+                .children(rest.iter().map(|id| {
+                    wacore_binary::builder::NodeBuilder::new("item").attr("id", id.clone()).build()
+                }))
+                .build()]);
+        }
+        self.push_to_phone(&digits(to), None, b.build())
+    }
+
+    /// Writes `node` to the logged-in connections of `phone` (only connection
+    /// `only` when given). Returns how many it reached.
+    pub(crate) fn push_to_phone(&self, phone: &str, only: Option<u64>, node: Node) -> usize {
+        let targets: Vec<_> = self
+            .lock()
+            .conns
+            .iter()
+            .filter(|(id, c)| {
+                c.phone.as_deref() == Some(phone) && c.device.is_some() && only.is_none_or(|o| o == **id)
+            })
+            .map(|(_, c)| c.cmd.clone())
+            .collect();
+        let n = targets.iter().filter(|t| t.send(ConnCmd::Push(node.clone())).is_ok()).count();
+        if n > 0 {
+            self.bump(|c| c.receipts_sent += n as u64);
+        }
+        n
+    }
+
+    /// Read/played receipts linked devices sent (of linked phone `phone`, or all).
+    pub fn reads(&self, phone: Option<&str>) -> Vec<ReadReceipt> {
+        let want = phone.map(|p| format!("+{}", digits(p)));
+        self.lock().reads.iter().filter(|r| want.as_ref().is_none_or(|w| &r.from == w)).cloned().collect()
+    }
+
+    /// Chat states linked devices sent (of linked phone `phone`, or all).
+    pub fn chat_states(&self, phone: Option<&str>) -> Vec<ChatState> {
+        let want = phone.map(|p| format!("+{}", digits(p)));
+        self.lock()
+            .chat_states
+            .iter()
+            .filter(|r| want.as_ref().is_none_or(|w| &r.from == w))
+            .cloned()
+            .collect()
+    }
+
     /// Sends an image message (metadata only, no hosted media) from `contact` to `to`.
     pub async fn send_image(&self, contact: &str, to: &str, image: &ImageSpec) -> Result<String> {
         let msg = waproto::whatsapp::Message {
@@ -480,6 +633,34 @@ impl Sim {
         };
         signal::send_from_contact(self, contact, to, msg).await
     }
+}
+
+/// `out`, or a channel in front of it that holds every item back by `latency`
+/// (order kept; the delay is per connection, not per runtime).
+fn delayed(out: mpsc::UnboundedSender<Outbound>, latency: Duration) -> mpsc::UnboundedSender<Outbound> {
+    if latency.is_zero() {
+        return out;
+    }
+    let (tx, mut rx) = mpsc::unbounded_channel::<Outbound>();
+    let (stamped_tx, mut stamped_rx) = mpsc::unbounded_channel::<(tokio::time::Instant, Outbound)>();
+    // Stamp on arrival, release at stamp + latency: frames sent together stay
+    // together instead of queueing one latency behind another.
+    tokio::spawn(async move {
+        while let Some(item) = rx.recv().await {
+            if stamped_tx.send((tokio::time::Instant::now(), item)).is_err() {
+                return;
+            }
+        }
+    });
+    tokio::spawn(async move {
+        while let Some((at, item)) = stamped_rx.recv().await {
+            tokio::time::sleep_until(at + latency).await;
+            if out.send(item).is_err() {
+                return;
+            }
+        }
+    });
+    tx
 }
 
 pub(crate) fn ensure_account<'a>(st: &'a mut State, phone: &str) -> &'a mut Account {

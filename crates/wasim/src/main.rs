@@ -16,6 +16,9 @@ enum Cmd {
         /// Address to listen on (port 0 picks a free one; the bound address is printed).
         #[arg(long, default_value = "127.0.0.1:8765")]
         listen: std::net::SocketAddr,
+        /// Delay every frame the server sends by this many milliseconds (a slow network).
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
     },
 }
 
@@ -29,7 +32,7 @@ async fn main() -> std::process::ExitCode {
         .init();
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::Serve { listen } => {
+        Cmd::Serve { listen, latency_ms } => {
             let listener = match tokio::net::TcpListener::bind(listen).await {
                 Ok(l) => l,
                 Err(e) => {
@@ -54,7 +57,8 @@ async fn main() -> std::process::ExitCode {
                 #[cfg(not(unix))]
                 let _ = tokio::signal::ctrl_c().await;
             };
-            if let Err(e) = wasim::server::serve(listener, wasim::Sim::new(), shutdown).await {
+            let sim = wasim::Sim::new().with_latency(std::time::Duration::from_millis(latency_ms));
+            if let Err(e) = wasim::server::serve(listener, sim, shutdown).await {
                 eprintln!("error: server failed: {e}");
                 return std::process::ExitCode::from(1);
             }

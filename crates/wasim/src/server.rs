@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use crate::transport::Outbound;
-use crate::{FaultKind, ImageSpec, Sim};
+use crate::{FaultKind, ImageSpec, MediaKind, MediaSpec, ReceiptKind, Sim};
 
 /// The router: `/ws/chat` and `/admin/*`.
 pub fn router(sim: Sim) -> Router {
@@ -28,16 +28,22 @@ pub fn router(sim: Sim) -> Router {
         .route("/admin/received", get(received))
         .route("/admin/fault", post(fault))
         .route("/admin/connections", get(connections))
+        .route("/admin/receipt", post(receipt))
+        .route("/admin/reads", get(reads))
+        .route("/admin/presence", get(presence))
         .route("/healthz", get(|| async { "ok" }))
+        .merge(crate::media::routes())
         .with_state(sim)
 }
 
-/// Serves `sim` on `listener` until `shutdown` resolves.
+/// Serves `sim` on `listener` until `shutdown` resolves. The listener's address
+/// becomes the media host (`Sim::set_media_host`).
 pub async fn serve(
     listener: TcpListener,
     sim: Sim,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    sim.set_media_host(listener.local_addr()?);
     axum::serve(listener, router(sim)).with_graceful_shutdown(shutdown).await
 }
 
@@ -115,14 +121,49 @@ struct SendReq {
     to: String,
     text: Option<String>,
     image: Option<ImageSpec>,
+    media: Option<MediaReq>,
+}
+
+#[derive(Deserialize)]
+struct MediaReq {
+    kind: String,
+    mimetype: Option<String>,
+    /// Base64 (standard alphabet) of the plaintext file.
+    data: String,
+    caption: Option<String>,
+    file_name: Option<String>,
+    seconds: Option<u32>,
+}
+
+impl MediaReq {
+    fn spec(self) -> Result<MediaSpec, String> {
+        use base64::Engine as _;
+        let kind = MediaKind::parse(&self.kind)
+            .ok_or("media.kind is one of image, video, audio, voice, document, sticker")?;
+        let data = base64::engine::general_purpose::STANDARD
+            .decode(self.data.trim())
+            .map_err(|e| format!("media.data is not base64: {e}"))?;
+        Ok(MediaSpec {
+            kind,
+            mimetype: self.mimetype,
+            data,
+            caption: self.caption,
+            file_name: self.file_name,
+            seconds: self.seconds,
+        })
+    }
 }
 
 async fn send(State(sim): State<Sim>, Json(req): Json<SendReq>) -> Response {
-    let res = match (&req.text, &req.image) {
-        (Some(text), None) => sim.send_text(&req.from, &req.to, text).await,
-        (None, Some(image)) => sim.send_image(&req.from, &req.to, image).await,
+    let res = match (req.text, req.image, req.media) {
+        (Some(text), None, None) => sim.send_text(&req.from, &req.to, &text).await,
+        (None, Some(image), None) => sim.send_image(&req.from, &req.to, &image).await,
+        (None, None, Some(media)) => match media.spec() {
+            Ok(spec) => sim.send_media(&req.from, &req.to, &spec).await,
+            Err(e) => return error(StatusCode::BAD_REQUEST, "bad_request", e),
+        },
         _ => {
-            return error(StatusCode::BAD_REQUEST, "bad_request", "give exactly one of text or image");
+            return error(StatusCode::BAD_REQUEST, "bad_request", "give exactly one of text, image or media");
         }
     };
     match res {
@@ -166,4 +207,39 @@ async fn connections(State(sim): State<Sim>) -> Response {
         .map(|c| json!({"phone": c.phone, "device": c.device, "state": c.state, "since": c.since}))
         .collect();
     Json(list).into_response()
+}
+
+#[derive(Deserialize)]
+struct ReceiptReq {
+    from: String,
+    to: String,
+    ids: Vec<String>,
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+async fn receipt(State(sim): State<Sim>, Json(req): Json<ReceiptReq>) -> Response {
+    let Some(kind) = ReceiptKind::parse(&req.kind) else {
+        return error(StatusCode::BAD_REQUEST, "bad_request", "type is one of read, played, delivered");
+    };
+    if req.ids.is_empty() || req.ids.iter().any(|i| i.is_empty()) {
+        return error(StatusCode::BAD_REQUEST, "bad_request", "ids must list message ids");
+    }
+    match sim.send_receipt(&req.from, &req.to, &req.ids, kind) {
+        0 => error(StatusCode::CONFLICT, "not_deliverable", format!("{} has no live connection", req.to)),
+        n => Json(json!({ "connections": n })).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct PhoneQuery {
+    phone: Option<String>,
+}
+
+async fn reads(State(sim): State<Sim>, Query(q): Query<PhoneQuery>) -> Response {
+    Json(sim.reads(q.phone.as_deref())).into_response()
+}
+
+async fn presence(State(sim): State<Sim>, Query(q): Query<PhoneQuery>) -> Response {
+    Json(sim.chat_states(q.phone.as_deref())).into_response()
 }

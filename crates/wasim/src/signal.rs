@@ -312,8 +312,9 @@ pub(crate) async fn send_from_contact(
     }
     let c = contact(sim, &from)?;
     let id = sim.next_msg_id();
-    let (typ, mediatype) =
-        if msg.image_message.as_option().is_some() { ("media", Some("image")) } else { ("text", None) };
+    // WhatsApp marks media stanzas `type="media"` with the kind on the <enc>.
+    let mediatype = media_attr(&msg);
+    let typ = if mediatype.is_some() { "media" } else { "text" };
     let plaintext = padded(&msg);
     for device in devices {
         let (enc_type, bytes) = encrypt_to_device(sim, &c, &to, device, &plaintext).await?;
@@ -338,6 +339,89 @@ pub(crate) async fn send_from_contact(
     Ok(id)
 }
 
+fn media_attr(msg: &wa::Message) -> Option<&'static str> {
+    use crate::media::MediaKind as K;
+    let kind = if msg.image_message.is_set() {
+        K::Image
+    } else if msg.video_message.is_set() {
+        K::Video
+    } else if let Some(a) = msg.audio_message.as_option() {
+        if a.ptt == Some(true) { K::Voice } else { K::Audio }
+    } else if msg.document_message.is_set() {
+        K::Document
+    } else if msg.sticker_message.is_set() {
+        K::Sticker
+    } else {
+        return None;
+    };
+    Some(kind.mediatype_attr())
+}
+
+/// A message from `phone`'s own primary (device 0) to its `device`, as a peer
+/// message (what the client accepts only from its own phone).
+async fn from_own_phone(sim: &Sim, phone: &str, device: u16, msg: &wa::Message) -> Result<(String, Node)> {
+    let c = contact(sim, phone)?;
+    let (enc_type, bytes) = encrypt_to_device(sim, &c, phone, device, &padded(msg)).await?;
+    let id = sim.next_msg_id();
+    Ok((
+        id.clone(),
+        NodeBuilder::new("message")
+            .attr("from", Jid::pn(phone.to_string()))
+            .attr("id", id)
+            .attr("t", now_secs().to_string())
+            .attr("type", "text")
+            .attr("category", "peer")
+            .children([NodeBuilder::new("enc").attr("v", "2").attr("type", enc_type).bytes(bytes).build()])
+            .build(),
+    ))
+}
+
+/// The phone's history-sync notification for a freshly linked device (once): an
+/// initial bootstrap with an inline, empty history, so the client completes its
+/// history sync at once and never needs a download.
+pub(crate) async fn history_sync_for(sim: &Sim, phone: &str, device: u16) -> Result<Option<Node>> {
+    {
+        let mut st = sim.lock();
+        let Some(dev) = st.accounts.get_mut(phone).and_then(|a| a.devices.get_mut(&device)) else {
+            return Ok(None);
+        };
+        if dev.history_sent || dev.prekeys.is_none() {
+            return Ok(None);
+        }
+        dev.history_sent = true;
+    }
+    let history = wa::HistorySync {
+        sync_type: wa::history_sync::HistorySyncType::INITIAL_BOOTSTRAP,
+        chunk_order: Some(0),
+        progress: Some(100),
+        ..Default::default()
+    }
+    .encode_to_vec();
+    let compressed = {
+        use std::io::Write as _;
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(&history)?;
+        z.finish()?
+    };
+    let msg = wa::Message {
+        protocol_message: buffa::MessageField::some(wa::message::ProtocolMessage {
+            r#type: Some(wa::message::protocol_message::Type::HISTORY_SYNC_NOTIFICATION),
+            history_sync_notification: buffa::MessageField::some(wa::message::HistorySyncNotification {
+                file_length: Some(compressed.len() as u64),
+                sync_type: Some(wa::message::HistorySyncType::INITIAL_BOOTSTRAP),
+                chunk_order: Some(0),
+                progress: Some(100),
+                initial_hist_bootstrap_inline_payload: Some(compressed),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let (_, node) = from_own_phone(sim, phone, device, &msg).await?;
+    Ok(Some(node))
+}
+
 /// The phone's app-state sync key share for a freshly linked device (once), so
 /// the client's post-pairing bootstrap does not wait 10 s for it.
 pub(crate) async fn key_share_for(sim: &Sim, phone: &str, device: u16) -> Result<Option<Node>> {
@@ -350,7 +434,6 @@ pub(crate) async fn key_share_for(sim: &Sim, phone: &str, device: u16) -> Result
             return Ok(None);
         }
     }
-    let c = contact(sim, phone)?;
     let key_id: [u8; 6] = rand::random();
     let msg = wa::Message {
         protocol_message: buffa::MessageField::some(wa::message::ProtocolMessage {
@@ -375,22 +458,12 @@ pub(crate) async fn key_share_for(sim: &Sim, phone: &str, device: u16) -> Result
         }),
         ..Default::default()
     };
-    let (enc_type, bytes) = encrypt_to_device(sim, &c, phone, device, &padded(&msg)).await?;
+    let (id, node) = from_own_phone(sim, phone, device, &msg).await?;
     if let Some(dev) = sim.lock().accounts.get_mut(phone).and_then(|a| a.devices.get_mut(&device)) {
         dev.key_shared = true;
     }
-    let id = sim.next_msg_id();
-    sim.lock().key_share_ids.insert(id.clone());
-    Ok(Some(
-        NodeBuilder::new("message")
-            .attr("from", Jid::pn(phone.to_string()))
-            .attr("id", id)
-            .attr("t", now_secs().to_string())
-            .attr("type", "text")
-            .attr("category", "peer")
-            .children([NodeBuilder::new("enc").attr("v", "2").attr("type", enc_type).bytes(bytes).build()])
-            .build(),
-    ))
+    sim.lock().key_share_ids.insert(id);
+    Ok(Some(node))
 }
 
 // --- iqs -----------------------------------------------------------------------
@@ -530,14 +603,20 @@ fn static_key(k: &str) -> &'static str {
     }
 }
 
-/// Decrypts what a linked device sent to a contact and records its text.
-pub(crate) async fn record_outbound(sim: &Sim, phone: &str, device: u16, node: &Node) {
-    if let Err(e) = record_outbound_inner(sim, phone, device, node).await {
-        log::warn!("wasim: could not read an outbound message from +{phone}: {e:#}");
+/// Decrypts what a linked device sent to a contact and records it (text, or
+/// media fetched from the simulator's store and decrypted). Returns the
+/// contact (digits) when the message was one for a contact.
+pub(crate) async fn record_outbound(sim: &Sim, phone: &str, device: u16, node: &Node) -> Option<String> {
+    match record_outbound_inner(sim, phone, device, node).await {
+        Ok(contact) => contact,
+        Err(e) => {
+            log::warn!("wasim: could not read an outbound message from +{phone}: {e:#}");
+            None
+        }
     }
 }
 
-async fn record_outbound_inner(sim: &Sim, phone: &str, device: u16, node: &Node) -> Result<()> {
+async fn record_outbound_inner(sim: &Sim, phone: &str, device: u16, node: &Node) -> Result<Option<String>> {
     let to = node.attrs.get("to").and_then(|v| v.to_jid()).ok_or_else(|| anyhow!("message without to"))?;
     let id = attr(node, "id").unwrap_or_default();
     // The contact's own copy: a direct <enc>, or the <to> for its device 0.
@@ -583,13 +662,18 @@ async fn record_outbound_inner(sim: &Sim, phone: &str, device: u16, node: &Node)
         .conversation
         .clone()
         .or_else(|| msg.extended_text_message.as_option().and_then(|e| e.text.clone()));
+    let media = crate::media::read_media(sim, &msg).await;
+    if let Some(err) = media.as_ref().and_then(|m| m.error.as_ref()) {
+        log::warn!("wasim: media message {id} from +{phone}: {err}");
+    }
     sim.lock().received.push(Received {
         id,
         from: format!("+{phone}"),
         to: format!("+{}", to.user),
         text,
+        media,
         at: now_secs(),
     });
     sim.bump(|c| c.received += 1);
-    Ok(())
+    Ok(Some(to.user.to_string()))
 }

@@ -45,12 +45,23 @@ impl TestBot {
 
     /// A bot that generates only `n` one-time prekeys (the default is 812).
     pub async fn start_lean(sim: &Sim, db: &Path, n: usize) -> TestBot {
-        Self::build(SimTransportFactory::new(sim), db, None, Some(n), None).await
+        Self::build(SimTransportFactory::new(sim), db, Opts { prekeys: Some(n), ..Default::default() }).await
     }
 
     /// A bot that pairs by phone-number code (and QR) for `phone` (digits).
     pub async fn start_pair_code(sim: &Sim, db: &Path, phone: &str) -> TestBot {
-        Self::build(SimTransportFactory::new(sim), db, None, None, Some(phone)).await
+        Self::build(
+            SimTransportFactory::new(sim),
+            db,
+            Opts { pair_phone: Some(phone.to_string()), ..Default::default() },
+        )
+        .await
+    }
+
+    /// A bot that processes history sync (the others skip it).
+    pub async fn start_with_history(sim: &Sim, db: &Path) -> TestBot {
+        Self::build(SimTransportFactory::new(sim), db, Opts { history_sync: true, ..Default::default() })
+            .await
     }
 
     /// A bot over any transport (e.g. the real WebSocket transport).
@@ -59,33 +70,36 @@ impl TestBot {
         db: &Path,
         hook: Option<CommitHook>,
     ) -> TestBot {
-        Self::build(factory, db, hook, None, None).await
+        Self::build(factory, db, Opts { hook, ..Default::default() }).await
     }
 
     async fn build<F: whatsapp_rust::transport::TransportFactory + 'static>(
         factory: F,
         db: &Path,
-        hook: Option<CommitHook>,
-        prekeys: Option<usize>,
-        pair_phone: Option<&str>,
+        opts: Opts,
     ) -> TestBot {
         init_log();
+        let Opts { hook, prekeys, pair_phone, history_sync } = opts;
         let (tx, rx) = mpsc::unbounded_channel();
         let store = SqliteStore::new(db.to_str().expect("utf-8 path")).await.expect("sqlite store");
         let mut builder = Bot::builder()
             .with_backend(store)
             .with_transport_factory(factory)
-            .with_version((2, 3000, 1_023_456_789))
-            .skip_history_sync()
-            .on_event(move |ev, _client| {
-                let tx = tx.clone();
-                async move {
-                    let _ = tx.send(ev);
-                }
-            });
+            // Media URLs name the simulator's plain-http listener.
+            .with_http_client(LoopbackHttp::default())
+            .with_version((2, 3000, 1_023_456_789));
+        if !history_sync {
+            builder = builder.skip_history_sync();
+        }
+        let mut builder = builder.on_event(move |ev, _client| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(ev);
+            }
+        });
         if let Some(phone) = pair_phone {
             builder = builder.with_pair_code(whatsapp_rust::pair_code::PairCodeOptions {
-                phone_number: phone.to_string(),
+                phone_number: phone,
                 ..Default::default()
             });
         }
@@ -185,5 +199,84 @@ impl whatsapp_rust::InboundDurabilityHook for CommitHook {
             anyhow::bail!("simulated crash before commit")
         }
         Ok(())
+    }
+}
+
+#[derive(Default)]
+struct Opts {
+    hook: Option<CommitHook>,
+    prekeys: Option<usize>,
+    pair_phone: Option<String>,
+    history_sync: bool,
+}
+
+/// whatsapp-rust's ureq client, with `https://127.0.0.1...` media URLs fetched over
+/// plain http: the simulator's media host is its own (TLS-less) listener.
+#[derive(Default)]
+pub struct LoopbackHttp(whatsapp_rust::http::UreqHttpClient);
+
+fn loopback(mut req: wacore::net::HttpRequest) -> wacore::net::HttpRequest {
+    if let Some(rest) = req.url.strip_prefix("https://127.0.0.1") {
+        req.url = format!("http://127.0.0.1{rest}");
+    }
+    req
+}
+
+#[async_trait::async_trait]
+impl wacore::net::HttpClient for LoopbackHttp {
+    async fn execute(&self, req: wacore::net::HttpRequest) -> anyhow::Result<wacore::net::HttpResponse> {
+        self.0.execute(loopback(req)).await
+    }
+
+    fn supports_streaming(&self) -> bool {
+        self.0.supports_streaming()
+    }
+
+    fn execute_streaming(
+        &self,
+        req: wacore::net::HttpRequest,
+    ) -> anyhow::Result<wacore::net::StreamingHttpResponse> {
+        self.0.execute_streaming(loopback(req))
+    }
+
+    fn supports_upload_streaming(&self) -> bool {
+        self.0.supports_upload_streaming()
+    }
+
+    fn execute_upload(
+        &self,
+        req: wacore::net::HttpRequest,
+        body: wacore::net::UploadBody,
+        len: u64,
+    ) -> anyhow::Result<wacore::net::HttpResponse> {
+        self.0.execute_upload(loopback(req), body, len)
+    }
+}
+
+/// `wasim::server::serve` on 127.0.0.1:0 (the media host and admin API) for `sim`.
+pub struct Http {
+    pub base: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Http {
+    pub async fn start(sim: &Sim) -> Http {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(wasim::server::serve(listener, sim.clone(), async {
+            let _ = stop_rx.await;
+        }));
+        Http { base: format!("http://{addr}"), stop: Some(stop), task: Some(task) }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = tokio::time::timeout(STEP, t).await;
+        }
     }
 }
