@@ -85,7 +85,7 @@ mod tests {
     fn receipt(from: &str, kind: ReceiptType, ids: &[&str]) -> Receipt {
         let jid: Jid = from.parse().expect("jid");
         Receipt::builder()
-            .message_ids(ids.iter().map(|i| i.to_string().into()).collect())
+            .message_ids(ids.iter().map(|i| i.to_string()).collect())
             .source(MessageSource { chat: jid.clone(), sender: jid, ..Default::default() })
             .timestamp(chrono::DateTime::from_timestamp(1_700_000_000, 0).expect("ts"))
             .r#type(kind)
