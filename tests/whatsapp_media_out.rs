@@ -246,6 +246,9 @@ fn media_reaches_the_contact_decrypted_and_identical_once_and_bad_files_are_refu
     }
     let (status, _) = post_form(&daemon, &other, send, voice_form(), None);
     assert_eq!(status, 404);
+    // The send route has its own limits but the same 405 as every route.
+    let get = http().get(daemon.url(send)).bearer_auth(&token).send().expect("get");
+    assert_eq!(get.status().as_u16(), 405);
 }
 
 #[test]

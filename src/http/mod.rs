@@ -40,11 +40,15 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.http.body_limit_bytes;
     let timeout = Duration::from_secs(state.config.http.request_timeout_s);
+    // The fallbacks go on before the limits, so they get them too: an
+    // oversized body is refused (413) whatever the path or method.
     let standard = Router::new()
         .merge(crate::health::routes::router())
         .merge(api::router())
         .merge(whatsapp::router())
-        .merge(crate::twilio::router());
+        .merge(crate::twilio::router())
+        .fallback(error::no_such_route)
+        .method_not_allowed_fallback(error::method_not_allowed);
     // Sends take files: a body up to the media cap in base64 (the cap is
     // enforced exactly while the file streams to disk), and the time to
     // receive it, upload it and wait for the send.
@@ -57,10 +61,9 @@ pub fn router(state: AppState) -> Router {
         + 2 * wa.media_transfer_timeout
         + wa.send_timeout
         + Duration::from_millis(wa.send_queue_max_wait_ms);
+    let send = whatsapp::send_router().method_not_allowed_fallback(error::method_not_allowed);
     let routes = layers::limits(standard, body_limit, timeout)
-        .merge(layers::file_limits(whatsapp::send_router(), send_body_limit, send_timeout))
-        .fallback(error::no_such_route)
-        .method_not_allowed_fallback(error::method_not_allowed)
+        .merge(layers::file_limits(send, send_body_limit, send_timeout))
         .with_state(state);
     layers::apply(routes)
 }
