@@ -408,6 +408,26 @@ pub(super) fn fingerprint(to: &Jid, media: &MediaSend) -> String {
     hex::encode(Sha256::digest(parts.to_string()))
 }
 
+/// `text` with every URL query string (`?auth=...&token=...`) cut out.
+pub(super) fn redact_queries(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut in_query = false;
+    for c in text.chars() {
+        if in_query && (c.is_whitespace() || matches!(c, '"' | '\'' | ')' | ']' | '>' | ',')) {
+            in_query = false;
+        }
+        if !in_query && c == '?' {
+            in_query = true;
+            out.push_str("?…");
+            continue;
+        }
+        if !in_query {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// The encrypted file, re-readable from any offset (the upload retries and
 /// resumes).
 struct FileSource {
@@ -671,6 +691,15 @@ mod tests {
             check(MediaKind::Document, Some("text/plain"), None, Some("../x"), &text),
             Err(MediaError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn media_host_tokens_are_cut_from_errors() {
+        let error = "POST https://mmg.example/mms/image/x?auth=SECRET&token=T failed: timed out (Some(\"https://h/?auth=S2\"))";
+        let shown = redact_queries(error);
+        assert!(!shown.contains("SECRET") && !shown.contains("S2") && !shown.contains("token=T"), "{shown}");
+        assert!(shown.contains("failed: timed out"), "{shown}");
+        assert_eq!(redact_queries("no query here"), "no query here");
     }
 
     #[tokio::test]

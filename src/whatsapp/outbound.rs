@@ -181,9 +181,11 @@ async fn deliver(
     let message = match payload {
         Payload::Text(text) => wa::Message { conversation: Some(text.to_string()), ..Default::default() },
         Payload::Media(media) => media_out::upload(&client, media).await.map_err(|e| {
-            // Nothing was sent: the key may be used again.
-            tracing::warn!(%tenant, kind = media.kind.as_str(), error = %e, "media upload failed");
-            SendError::Failed(format!("the media upload failed: {e}"))
+            // Nothing was sent: the key may be used again. The media host's
+            // URLs carry its auth token in the query: never shown.
+            let why = media_out::redact_queries(&format!("{e:#}"));
+            tracing::warn!(%tenant, kind = media.kind.as_str(), error = %why, "media upload failed");
+            SendError::Failed(format!("the media upload failed: {why}"))
         })?,
     };
     let wait = reserve_turn(slot, shared.settings.send_interval, shared.settings.send_queue_max_wait).await?;
