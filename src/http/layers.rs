@@ -1,9 +1,10 @@
 //! The middleware every route gets, outermost first: request id (set and
-//! echoed), tracing, metrics, the time limit and the body-size limit.
+//! echoed), tracing, metrics; and inside them each route's time limit and
+//! body-size limit ([`limits`]: the same for all but the send route).
 
 use std::time::{Duration, Instant};
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{HeaderName, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -16,7 +17,31 @@ use tracing::Level;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-pub fn apply(router: Router, body_limit: usize, timeout: Duration) -> Router {
+/// The body-size limit and time limit of the routes in `router`.
+pub fn limits<S: Clone + Send + Sync + 'static>(
+    router: Router<S>,
+    body_limit: usize,
+    timeout: Duration,
+) -> Router<S> {
+    router
+        .layer(RequestBodyLimitLayer::new(body_limit))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+}
+
+/// The limits of a route that takes files: the body limit is the one the
+/// extractors (JSON, multipart) enforce as they read, so an oversized body
+/// gets the route's own JSON answer rather than a bare 413.
+pub fn file_limits<S: Clone + Send + Sync + 'static>(
+    router: Router<S>,
+    body_limit: usize,
+    timeout: Duration,
+) -> Router<S> {
+    router
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+}
+
+pub fn apply(router: Router) -> Router {
     let trace = TraceLayer::new_for_http()
         .make_span_with(|request: &Request| {
             let id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
@@ -28,8 +53,6 @@ pub fn apply(router: Router, body_limit: usize, timeout: Duration) -> Router {
     // Separate calls (not one ServiceBuilder) let axum turn each layer's
     // response body back into its own.
     router
-        .layer(RequestBodyLimitLayer::new(body_limit))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
         .layer(middleware::from_fn(record_metrics))
         .layer(trace)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))

@@ -43,14 +43,31 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.http.body_limit_bytes;
     let timeout = Duration::from_secs(state.config.http.request_timeout_s);
-    let routes = Router::new()
+    // The fallbacks go on before the limits, so they get them too: an
+    // oversized body is refused (413) whatever the path or method.
+    let standard = Router::new()
         .merge(crate::health::routes::router())
         .merge(api::router())
         .merge(whatsapp::router())
         .merge(content::router())
         .merge(crate::twilio::router())
         .fallback(error::no_such_route)
-        .method_not_allowed_fallback(error::method_not_allowed)
+        .method_not_allowed_fallback(error::method_not_allowed);
+    // Sends take files: a body up to the media cap in base64 (the cap is
+    // enforced exactly while the file streams to disk), and the time to
+    // receive it, upload it and wait for the send.
+    let wa = &state.config.whatsapp;
+    let send_body_limit = usize::try_from(wa.media_max_bytes.div_ceil(3).saturating_mul(4))
+        .unwrap_or(usize::MAX)
+        .saturating_add(64 * 1024)
+        .max(body_limit);
+    let send_timeout = timeout
+        + 2 * wa.media_transfer_timeout
+        + wa.send_timeout
+        + Duration::from_millis(wa.send_queue_max_wait_ms);
+    let send = whatsapp::send_router().method_not_allowed_fallback(error::method_not_allowed);
+    let routes = layers::limits(standard, body_limit, timeout)
+        .merge(layers::file_limits(send, send_body_limit, send_timeout))
         .with_state(state);
-    layers::apply(routes, body_limit, timeout)
+    layers::apply(routes)
 }

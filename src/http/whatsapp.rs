@@ -1,22 +1,28 @@
 //! `/api/whatsapp/{tenant}/...`: status, pairing (QR as PNG/SVG/JSON, pair
-//! code), send, logout, restart. Thin: authorize, call `whatsapp`, shape.
+//! code), send (text and media), read, presence, logout, restart. Thin:
+//! authorize, call `whatsapp`, shape.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use base64::Engine;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{ApiError, AppState, Caller};
 use crate::store::tenants as rows;
 use crate::tenants::TenantId;
+use crate::whatsapp::media_out;
 use crate::whatsapp::views::SessionView;
-use crate::whatsapp::{PairRequest, Pairing, PairingError, SendError, SendRequest, WhatsAppError};
+use crate::whatsapp::{
+    MediaError, MediaKind, MediaSend, PairRequest, Pairing, PairingError, Presence, SendError, SendRequest,
+    Staged, WhatsAppError,
+};
 
 /// How long the pairing routes wait for the worker's first code.
 /// (Below the request time limit, `http.request_timeout_s`.)
@@ -29,9 +35,16 @@ pub fn router() -> Router<AppState> {
         .route("/api/whatsapp/{tenant}/status", get(status))
         .route("/api/whatsapp/{tenant}/qr", get(qr))
         .route("/api/whatsapp/{tenant}/pair-code", post(pair_code))
-        .route("/api/whatsapp/{tenant}/send", post(send))
+        .route("/api/whatsapp/{tenant}/read", post(read))
+        .route("/api/whatsapp/{tenant}/presence", post(presence))
         .route("/api/whatsapp/{tenant}/logout", post(logout))
         .route("/api/whatsapp/{tenant}/restart", post(restart))
+}
+
+/// The send route, apart: it takes files, so its body limit and time limit
+/// are its own (see `super::router`).
+pub fn send_router() -> Router<AppState> {
+    Router::new().route("/api/whatsapp/{tenant}/send", post(send))
 }
 
 async fn status(
@@ -144,26 +157,43 @@ async fn first_code(state: &AppState, id: &TenantId, request: PairRequest) -> Re
 #[serde(deny_unknown_fields)]
 struct SendBody {
     to: String,
-    text: String,
+    text: Option<String>,
+    media: Option<MediaBody>,
 }
 
-/// `POST .../send {"to","text"}` → 202 `{"message_id"}`; `Idempotency-Key`
-/// makes a retry return the first answer and send nothing.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MediaBody {
+    kind: String,
+    mimetype: String,
+    /// The file, base64 (standard alphabet, padded).
+    data: String,
+    caption: Option<String>,
+    file_name: Option<String>,
+}
+
+/// The media fields of a send, whichever form they came in.
+struct MediaParts {
+    kind: Option<String>,
+    mimetype: Option<String>,
+    caption: Option<String>,
+    file_name: Option<String>,
+    file: Option<Staged>,
+}
+
+/// `POST .../send` → 202 `{"message_id","replayed"}` (plus `media` for a
+/// file). Text: `{"to","text"}`. Media: JSON `{"to","media":{...}}` with the
+/// file in base64, or multipart/form-data with the file in part `file`
+/// (streamed to disk: the form for big files). `Idempotency-Key` makes a
+/// retry return the first answer and send nothing.
 async fn send(
     State(state): State<AppState>,
     caller: Caller,
     Path(tenant): Path<String>,
-    headers: HeaderMap,
-    body: Result<Json<SendBody>, axum::extract::rejection::JsonRejection>,
+    request: Request,
 ) -> Result<Response, ApiError> {
     let id = caller.authorize(&tenant, &state).await?;
-    let Json(body) = body.map_err(|e| {
-        ApiError::bad_request(
-            "invalid_body",
-            format!("expected {{\"to\":\"+E164 or JID\",\"text\":\"...\"}}: {e}"),
-        )
-    })?;
-    let idempotency_key = match headers.get("idempotency-key") {
+    let idempotency_key = match request.headers().get("idempotency-key") {
         None => None,
         Some(value) => Some(
             value
@@ -174,30 +204,256 @@ async fn send(
                 .to_string(),
         ),
     };
-    let request = SendRequest { to: body.to, text: body.text, idempotency_key };
-    match state.whatsapp.send(&id, request).await {
-        Ok(sent) => {
-            let body = json!({"message_id": sent.message_id, "replayed": sent.replayed});
-            Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+    let multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"));
+    let (to, media) = if multipart {
+        let form = Multipart::from_request(request, &state).await.map_err(|e| {
+            ApiError::bad_request("invalid_body", format!("malformed multipart/form-data: {}", e.body_text()))
+        })?;
+        multipart_parts(&state, &id, form).await?
+    } else {
+        let Json(body) = Json::<SendBody>::from_request(request, &state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                return too_large(state.whatsapp.media_max_bytes());
+            }
+            ApiError::bad_request(
+                "invalid_body",
+                format!(
+                    "expected {{\"to\":\"+E164 or JID\",\"text\":\"...\"}} or {{\"to\":...,\"media\":\
+                     {{\"kind\",\"mimetype\",\"data\":\"<base64>\",\"caption\"?,\"file_name\"?}}}}: {e}"
+                ),
+            )
+        })?;
+        match (body.text, body.media) {
+            (Some(text), None) => {
+                let request = SendRequest { to: body.to, text, idempotency_key };
+                let sent = state.whatsapp.send(&id, request).await.map_err(send_error)?;
+                let body = json!({"message_id": sent.message_id, "replayed": sent.replayed});
+                return Ok((StatusCode::ACCEPTED, Json(body)).into_response());
+            }
+            (None, Some(media)) => (body.to, json_media(&state, &id, media).await?),
+            _ => {
+                return Err(ApiError::bad_request("invalid_body", "give either `text` or `media`, not both"))
+            }
         }
-        Err(SendError::Invalid(m)) => Err(ApiError::bad_request("invalid_message", m)),
-        Err(SendError::NotConnected(m)) => Err(ApiError::new(StatusCode::CONFLICT, "not_connected", m)),
-        Err(e @ SendError::RateLimited(wait)) => {
-            Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", e.to_string())
-                .retry_after(wait.as_secs().max(1)))
-        }
-        Err(SendError::KeyConflict(m)) => Err(ApiError::new(StatusCode::CONFLICT, "idempotency_conflict", m)),
-        Err(e @ SendError::Failed(_)) => {
-            Err(ApiError::new(StatusCode::BAD_GATEWAY, "send_failed", e.to_string()))
-        }
-        Err(SendError::OutcomeUnknown(m)) => {
-            Err(ApiError::new(StatusCode::GATEWAY_TIMEOUT, "outcome_unknown", m))
-        }
-        Err(SendError::PreviousOutcomeUnknown(m)) => {
-            Err(ApiError::new(StatusCode::CONFLICT, "outcome_unknown", m))
-        }
-        Err(SendError::Store(e)) => Err(ApiError::internal(e)),
+    };
+    let kind_name = media.kind.ok_or_else(|| invalid("`kind` is missing"))?;
+    let kind = MediaKind::parse(&kind_name)
+        .ok_or_else(|| invalid(format!("`kind` must be {}; got `{kind_name}`", MediaKind::NAMES)))?;
+    let file = media.file.ok_or_else(|| invalid("the file is missing (part `file`)"))?;
+    let (mimetype, file_name) = media_out::check(
+        kind,
+        media.mimetype.as_deref(),
+        media.caption.as_deref(),
+        media.file_name.as_deref(),
+        &file,
+    )
+    .map_err(|e| media_error(e, state.whatsapp.media_max_bytes()))?;
+    let summary = json!({"kind": kind.as_str(), "bytes": file.len(), "sha256": file.sha256_hex()});
+    let request = MediaSend { to, kind, mimetype, caption: media.caption, file_name, file, idempotency_key };
+    let sent = state.whatsapp.send_media(&id, request).await.map_err(send_error)?;
+    let body = json!({"message_id": sent.message_id, "replayed": sent.replayed, "media": summary});
+    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+}
+
+/// The JSON form's file, decoded piecewise straight to the staging file.
+async fn json_media(state: &AppState, id: &TenantId, media: MediaBody) -> Result<MediaParts, ApiError> {
+    let max = state.whatsapp.media_max_bytes();
+    let data = media.data.trim();
+    // Four base64 characters carry three bytes: refuse before decoding.
+    if (data.len() as u64 / 4).saturating_mul(3) > max.saturating_add(3) {
+        return Err(too_large(max));
     }
+    let mut staging = state.whatsapp.stage_media(id).map_err(|e| media_error(e, max))?;
+    // Whole quanta per piece: padding only ever ends the last one.
+    for piece in data.as_bytes().chunks(64 * 1024) {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(piece)
+            .map_err(|e| invalid(format!("`media.data` is not base64: {e}")))?;
+        staging.write(&bytes).await.map_err(|e| media_error(e, max))?;
+    }
+    let file = staging.finish().await.map_err(|e| media_error(e, max))?;
+    Ok(MediaParts {
+        kind: Some(media.kind),
+        mimetype: Some(media.mimetype),
+        caption: media.caption,
+        file_name: media.file_name,
+        file: Some(file),
+    })
+}
+
+/// Longest value of a form's text field.
+const FORM_FIELD_MAX: usize = 4096;
+
+/// The multipart form: text fields, and the file streamed to disk as it
+/// arrives (never held in memory whole).
+async fn multipart_parts(
+    state: &AppState,
+    id: &TenantId,
+    mut form: Multipart,
+) -> Result<(String, MediaParts), ApiError> {
+    let max = state.whatsapp.media_max_bytes();
+    let mut to = None;
+    let mut parts = MediaParts { kind: None, mimetype: None, caption: None, file_name: None, file: None };
+    let mut part_type = None;
+    while let Some(mut field) = form.next_field().await.map_err(multipart_error)? {
+        let name = field.name().unwrap_or_default().to_string();
+        let slot = match name.as_str() {
+            "to" => &mut to,
+            "kind" => &mut parts.kind,
+            "mimetype" => &mut parts.mimetype,
+            "caption" => &mut parts.caption,
+            "file_name" => &mut parts.file_name,
+            "file" => {
+                if parts.file.is_some() {
+                    return Err(invalid("more than one `file` part"));
+                }
+                part_type = field.content_type().map(str::to_string);
+                let mut staging = state.whatsapp.stage_media(id).map_err(|e| media_error(e, max))?;
+                while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+                    staging.write(&chunk).await.map_err(|e| media_error(e, max))?;
+                }
+                parts.file = Some(staging.finish().await.map_err(|e| media_error(e, max))?);
+                continue;
+            }
+            other => {
+                return Err(invalid(format!(
+                    "unknown form field `{}`; known: to, kind, mimetype, caption, file_name, file",
+                    other.escape_default()
+                )))
+            }
+        };
+        if slot.is_some() {
+            return Err(invalid(format!("field `{name}` given twice")));
+        }
+        let mut value = Vec::new();
+        while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+            if value.len() + chunk.len() > FORM_FIELD_MAX {
+                return Err(invalid(format!("field `{name}` is longer than {FORM_FIELD_MAX} bytes")));
+            }
+            value.extend_from_slice(&chunk);
+        }
+        let value = String::from_utf8(value).map_err(|_| invalid(format!("field `{name}` is not UTF-8")))?;
+        *slot = Some(value);
+    }
+    // A part's generic type says nothing: the content is sniffed instead.
+    if parts.mimetype.is_none() {
+        parts.mimetype = part_type.filter(|t| t != "application/octet-stream");
+    }
+    let to = to.ok_or_else(|| invalid("field `to` is missing"))?;
+    Ok((to, parts))
+}
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::bad_request("invalid", message)
+}
+
+fn too_large(max: u64) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        format!("the file is larger than this daemon's {max}-byte limit (whatsapp.media_max_bytes)"),
+    )
+}
+
+fn media_error(e: MediaError, max: u64) -> ApiError {
+    match e {
+        MediaError::TooLarge(_) => too_large(max),
+        MediaError::Invalid(m) => invalid(m),
+        MediaError::Mismatch(m) => ApiError::bad_request("mimetype_mismatch", m),
+        MediaError::Io(m) => ApiError::internal(m),
+    }
+}
+
+fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
+    match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.body_text())
+        }
+        StatusCode::BAD_REQUEST => {
+            ApiError::bad_request("invalid_body", format!("malformed multipart/form-data: {}", e.body_text()))
+        }
+        _ => ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", "the request body broke off mid-way"),
+    }
+}
+
+fn send_error(e: SendError) -> ApiError {
+    match e {
+        SendError::Invalid(m) => ApiError::bad_request("invalid_message", m),
+        SendError::NotConnected(m) => ApiError::new(StatusCode::CONFLICT, "not_connected", m),
+        e @ SendError::RateLimited(wait) => {
+            ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", e.to_string())
+                .retry_after(wait.as_secs().max(1))
+        }
+        SendError::KeyConflict(m) => ApiError::new(StatusCode::CONFLICT, "idempotency_conflict", m),
+        e @ SendError::Failed(_) => ApiError::new(StatusCode::BAD_GATEWAY, "send_failed", e.to_string()),
+        SendError::OutcomeUnknown(m) => ApiError::new(StatusCode::GATEWAY_TIMEOUT, "outcome_unknown", m),
+        SendError::PreviousOutcomeUnknown(m) => ApiError::new(StatusCode::CONFLICT, "outcome_unknown", m),
+        SendError::Store(e) => ApiError::internal(e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReadBody {
+    chat: String,
+    /// In a group chat: who sent the messages.
+    sender: Option<String>,
+    message_ids: Vec<String>,
+}
+
+/// `POST .../read {"chat","message_ids":[...]}` → 204: blue ticks for a
+/// contact's messages.
+async fn read(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+    body: Result<Json<ReadBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let id = caller.authorize(&tenant, &state).await?;
+    let Json(body) = body.map_err(|e| {
+        ApiError::bad_request(
+            "invalid_body",
+            format!("expected {{\"chat\":\"+E164 or JID\",\"message_ids\":[\"...\"]}}: {e}"),
+        )
+    })?;
+    state
+        .whatsapp
+        .mark_read(&id, &body.chat, body.sender.as_deref(), &body.message_ids)
+        .await
+        .map_err(send_error)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PresenceBody {
+    chat: String,
+    state: String,
+}
+
+/// `POST .../presence {"chat","state":"composing"|"recording"|"paused"}` → 204.
+async fn presence(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+    body: Result<Json<PresenceBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let id = caller.authorize(&tenant, &state).await?;
+    let Json(body) = body.map_err(|e| {
+        ApiError::bad_request(
+            "invalid_body",
+            format!("expected {{\"chat\":\"+E164 or JID\",\"state\":\"composing|recording|paused\"}}: {e}"),
+        )
+    })?;
+    let presence = Presence::parse(&body.state).ok_or_else(|| {
+        ApiError::bad_request("invalid_message", "`state` must be composing, recording or paused")
+    })?;
+    state.whatsapp.presence(&id, &body.chat, presence).await.map_err(send_error)?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn logout(

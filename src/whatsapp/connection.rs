@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 use whatsapp_rust::prelude::*;
+use whatsapp_rust::types::events::EventKind;
 
 use super::inbound::{phone_of, DurableInbound};
+use super::receipts::Receipts;
 use super::slot::CommandLease;
 use super::state::{Change, WaState};
 use super::{Command, PairRequest, Pairing, Settings, Slot};
@@ -88,10 +90,22 @@ pub async fn build(
             events: events.clone(),
             media_max_bytes: settings.media_max_bytes,
         })
+        .on_event_for(&[EventKind::Receipt], {
+            let receipts = Receipts { tenant: tenant.clone(), events: events.clone() };
+            move |event, client| {
+                let receipts = receipts.clone();
+                async move {
+                    if let Event::Receipt(receipt) = &*event {
+                        receipts.record(&client, receipt).await;
+                    }
+                }
+            }
+        })
         .on_event(move |event, _client| {
             let to_us = to_us.clone();
             async move {
-                // Inbound messages reach us through the durability hook.
+                // Inbound messages reach us through the durability hook,
+                // receipts through their own handler above.
                 if !matches!(*event, Event::Messages(_) | Event::Receipt(_) | Event::ServerAck(_)) {
                     let _ = to_us.send(event);
                 }

@@ -5,12 +5,15 @@
 //! with it, and the HTTP API and the admin socket ask it for status, pairing
 //! codes, sends, logouts and restarts.
 
+mod chat;
 mod connection;
 pub mod inbound;
 mod media_http;
 mod media_in;
+pub mod media_out;
 mod outbound;
 mod pairing;
+pub mod receipts;
 mod session;
 mod slot;
 pub mod state;
@@ -22,6 +25,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use media_in::MediaFetch;
+pub use chat::{Presence, MAX_READ_IDS};
+pub use media_out::{MediaError, MediaKind, MediaSend, Staged, StagingFile};
 pub use outbound::{SendError, SendRequest, Sent};
 pub use pairing::{PairingError, PairingUpdate};
 pub use slot::{PairRequest, Pairing};
@@ -210,18 +215,60 @@ impl WhatsApp {
 
     /// Sends a message (paced, idempotent with `idempotency_key`).
     pub async fn send(&self, tenant: &TenantId, request: SendRequest) -> Result<Sent, SendError> {
+        self.send_parts(tenant, request.into_parts()).await
+    }
+
+    /// Sends a staged file as a media message (paced, idempotent like text).
+    /// The staged file is removed once the send is over, however it ended.
+    pub async fn send_media(&self, tenant: &TenantId, media: MediaSend) -> Result<Sent, SendError> {
+        self.send_parts(tenant, media.into_parts()).await
+    }
+
+    async fn send_parts(
+        &self,
+        tenant: &TenantId,
+        parts: (String, Option<String>, outbound::Payload),
+    ) -> Result<Sent, SendError> {
         let (shared, tenant) = (self.shared.clone(), tenant.clone());
         // Its own task: a caller that gives up (a request timeout) must not
         // cancel a send halfway, leaving its idempotency record unfinished.
         let send = tokio::spawn(async move {
             let slot = shared.slot(&tenant);
-            outbound::send(&shared, &slot, &tenant, request).await
+            outbound::send(&shared, &slot, &tenant, parts).await
         });
         send.await.map_err(|e| {
             SendError::OutcomeUnknown(format!(
                 "the send task failed mid-way ({e}): the message may or may not have reached WhatsApp"
             ))
         })?
+    }
+
+    /// A private temp file in the tenant's directory for a file about to be
+    /// sent, capped at `whatsapp.media_max_bytes`.
+    pub fn stage_media(&self, tenant: &TenantId) -> Result<StagingFile, MediaError> {
+        let dir = media_out::staging_dir(&self.shared.data.tenant_dir(tenant));
+        StagingFile::create(&dir, self.shared.settings.media_max_bytes)
+    }
+
+    /// The largest file a send takes.
+    pub fn media_max_bytes(&self) -> u64 {
+        self.shared.settings.media_max_bytes
+    }
+
+    /// Marks a contact's messages read (`sender`: who sent them, in a group).
+    pub async fn mark_read(
+        &self,
+        tenant: &TenantId,
+        chat: &str,
+        sender: Option<&str>,
+        message_ids: &[String],
+    ) -> Result<(), SendError> {
+        chat::mark_read(&self.shared.slot(tenant), tenant, chat, sender, message_ids).await
+    }
+
+    /// Shows typing / recording / paused to `chat`.
+    pub async fn presence(&self, tenant: &TenantId, chat: &str, state: Presence) -> Result<(), SendError> {
+        chat::presence(&self.shared.slot(tenant), tenant, chat, state).await
     }
 
     /// Starts pairing (when unpaired) and follows it: see [`pairing`].

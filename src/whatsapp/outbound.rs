@@ -7,6 +7,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use whatsapp_rust::prelude::*;
 
+use super::media_out::{self, MediaSend};
 use super::slot::Slot;
 use super::state::WaState;
 use super::Shared;
@@ -57,33 +58,57 @@ const MAX_KEY_LEN: usize = 200;
 /// Longest text accepted (WhatsApp's own limit is about 65,536 characters).
 const MAX_TEXT_CHARS: usize = 65_536;
 
+/// What a send carries.
+pub(super) enum Payload {
+    Text(String),
+    Media(MediaSend),
+}
+
+impl SendRequest {
+    pub(super) fn into_parts(self) -> (String, Option<String>, Payload) {
+        (self.to, self.idempotency_key, Payload::Text(self.text))
+    }
+}
+
+impl MediaSend {
+    pub(super) fn into_parts(mut self) -> (String, Option<String>, Payload) {
+        (std::mem::take(&mut self.to), self.idempotency_key.take(), Payload::Media(self))
+    }
+}
+
 pub(super) async fn send(
     shared: &Shared,
     slot: &Slot,
     tenant: &TenantId,
-    request: SendRequest,
+    (to, idempotency_key, payload): (String, Option<String>, Payload),
 ) -> Result<Sent, SendError> {
-    let to = recipient(&request.to)?;
-    if request.text.is_empty() || request.text.chars().count() > MAX_TEXT_CHARS {
-        return Err(SendError::Invalid(format!("`text` must hold 1 to {MAX_TEXT_CHARS} characters")));
+    let to = recipient(&to)?;
+    if let Payload::Text(text) = &payload {
+        if text.is_empty() || text.chars().count() > MAX_TEXT_CHARS {
+            return Err(SendError::Invalid(format!("`text` must hold 1 to {MAX_TEXT_CHARS} characters")));
+        }
     }
-    if let Some(key) = &request.idempotency_key {
+    if let Some(key) = &idempotency_key {
         if key.is_empty() || key.len() > MAX_KEY_LEN || key.chars().any(char::is_control) {
             return Err(SendError::Invalid(format!(
                 "Idempotency-Key must be 1 to {MAX_KEY_LEN} printable characters"
             )));
         }
     }
-    let Some(key) = request.idempotency_key.clone() else {
-        return deliver(shared, slot, tenant, &to, &request.text).await;
+    let Some(key) = idempotency_key else {
+        return deliver(shared, slot, tenant, &to, &payload).await;
     };
     // Before a key is recorded: a send that cannot happen leaves no row.
     connected_client(slot, tenant)?;
-    let hash = hex::encode(Sha256::digest(format!("{}\n{}", to, request.text)));
+    let hash = match &payload {
+        // Unchanged since text was the only kind: keys recorded before still match.
+        Payload::Text(text) => hex::encode(Sha256::digest(format!("{}\n{}", to, text))),
+        Payload::Media(media) => media_out::fingerprint(&to, media),
+    };
     if let Some(replay) = claim(shared, tenant, &key, hash).await? {
         return Ok(replay);
     }
-    let outcome = deliver(shared, slot, tenant, &to, &request.text).await;
+    let outcome = deliver(shared, slot, tenant, &to, &payload).await;
     let (id, finish_key) = (tenant.as_str().to_string(), key);
     let (kind, text) = match &outcome {
         Ok(sent) => (Recorded::Sent, sent.message_id.clone()),
@@ -143,18 +168,28 @@ impl Recorded {
     }
 }
 
-/// Waits for the tenant's next send slot, then sends.
+/// Waits for the tenant's next send slot, then sends. Media is uploaded
+/// first: an upload can take long, and must not hold the slot meanwhile.
 async fn deliver(
     shared: &Shared,
     slot: &Slot,
     tenant: &TenantId,
     to: &Jid,
-    text: &str,
+    payload: &Payload,
 ) -> Result<Sent, SendError> {
     let client = connected_client(slot, tenant)?;
+    let message = match payload {
+        Payload::Text(text) => wa::Message { conversation: Some(text.to_string()), ..Default::default() },
+        Payload::Media(media) => media_out::upload(&client, media).await.map_err(|e| {
+            // Nothing was sent: the key may be used again. The media host's
+            // URLs carry its auth token in the query: never shown.
+            let why = media_out::redact_queries(&format!("{e:#}"));
+            tracing::warn!(%tenant, kind = media.kind.as_str(), error = %why, "media upload failed");
+            SendError::Failed(format!("the media upload failed: {why}"))
+        })?,
+    };
     let wait = reserve_turn(slot, shared.settings.send_interval, shared.settings.send_queue_max_wait).await?;
     tokio::time::sleep(wait).await;
-    let message = wa::Message { conversation: Some(text.to_string()), ..Default::default() };
     let limit = shared.settings.send_timeout;
     let sent = tokio::time::timeout(limit, client.send_message(to.clone(), message))
         .await
@@ -166,6 +201,10 @@ async fn deliver(
         })?
         .map_err(classify)?;
     metrics::counter!("agentlocator_whatsapp_messages_out_total").increment(1);
+    if let Payload::Media(media) = payload {
+        metrics::counter!("agentlocator_whatsapp_media_out_total", "kind" => media.kind.as_str())
+            .increment(1);
+    }
     Ok(Sent { message_id: sent.message_id, replayed: false })
 }
 
@@ -184,7 +223,7 @@ fn classify(error: whatsapp_rust::send::SendError) -> SendError {
     }
 }
 
-fn connected_client(slot: &Slot, tenant: &TenantId) -> Result<std::sync::Arc<Client>, SendError> {
+pub(super) fn connected_client(slot: &Slot, tenant: &TenantId) -> Result<std::sync::Arc<Client>, SendError> {
     let state = slot.state();
     match (state, slot.client()) {
         (Some(WaState::Connected), Some(client)) => Ok(client),
@@ -210,7 +249,7 @@ async fn reserve_turn(slot: &Slot, interval: Duration, max_wait: Duration) -> Re
 }
 
 /// `+E164` becomes a phone JID; anything else must parse as a JID.
-fn recipient(to: &str) -> Result<Jid, SendError> {
+pub(super) fn recipient(to: &str) -> Result<Jid, SendError> {
     let to = to.trim();
     if to.starts_with('+') {
         let phone = crate::tenants::parse_e164(to).map_err(SendError::Invalid)?;
