@@ -24,8 +24,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub use media_in::MediaFetch;
 pub use chat::{Presence, MAX_READ_IDS};
+pub use media_in::MediaFetch;
 pub use media_out::{MediaError, MediaKind, MediaSend, Staged, StagingFile};
 pub use outbound::{SendError, SendRequest, Sent};
 pub use pairing::{PairingError, PairingUpdate};
