@@ -208,6 +208,8 @@ fn rotation_signs_with_both_keys_during_the_grace_then_with_the_new_one_only() {
 
 /// Puts the database back to schema 4, as a deployment from before per-tenant
 /// signing keys had it: the columns of step 5 gone, its tenants keyless.
+/// Undoes migration steps 5 and later (a database as the build before
+/// per-tenant keys left it).
 fn back_to_schema_4(data_dir: &Path) {
     let db = open_db(data_dir);
     db.with_conn(|c| {
@@ -216,6 +218,7 @@ fn back_to_schema_4(data_dir: &Path) {
              ALTER TABLE tenants DROP COLUMN signing_key_previous;
              ALTER TABLE tenants DROP COLUMN signing_key_previous_until;
              ALTER TABLE tenants DROP COLUMN twilio_account_sid;
+             DROP TABLE content;
              PRAGMA user_version = 4;",
         )
     })

@@ -105,7 +105,7 @@ pub async fn serve(config: Config, data: DataDir) -> AppResult<()> {
     let housekeeping = crate::housekeeping::start(&config, &data, shutdown_rx.clone())?;
 
     // Background jobs (recording fetches, WhatsApp media downloads), resumed from the store.
-    let mut job_runner = crate::jobs::Runner::new(store.clone(), config.jobs.clone());
+    let mut job_runner = crate::jobs::Runner::new(store.clone(), state.events.clone(), config.jobs.clone());
     job_runner.register(crate::whatsapp::inbound::MESSAGE_EVENT, whatsapp.media_fetch(urls.clone()));
     job_runner.register(
         crate::twilio::RECORDING_EVENT,

@@ -21,7 +21,7 @@ use tokio::task::JoinSet;
 use crate::config::JobsConfig;
 use crate::store::events::now_ms;
 use crate::store::jobs::{self as queue, Job};
-use crate::store::Store;
+use crate::store::{EventWriter, Store};
 
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
@@ -73,6 +73,8 @@ fn wakeup() -> &'static Notify {
 
 pub struct Runner {
     store: Store,
+    /// Told when a job released its held event, so delivery sends it at once.
+    events: EventWriter,
     config: JobsConfig,
     handlers: HashMap<String, Arc<dyn JobHandler>>,
 }
@@ -84,8 +86,8 @@ pub struct RunnerHandle {
 }
 
 impl Runner {
-    pub fn new(store: Store, config: JobsConfig) -> Self {
-        Self { store, config, handlers: HashMap::new() }
+    pub fn new(store: Store, events: EventWriter, config: JobsConfig) -> Self {
+        Self { store, events, config, handlers: HashMap::new() }
     }
 
     pub fn register(&mut self, kind: &str, handler: impl JobHandler) {
@@ -155,6 +157,7 @@ impl Runner {
                 let done = job.clone();
                 match self.store.run(move |c| queue::finish(c, &done, None, &patch)).await {
                     Ok(()) => {
+                        self.events.announce_released();
                         tracing::info!(job = job.id, kind = %job.kind, attempts = job.attempts, "background job done")
                     }
                     // Left `running`: it is queued again at the next start.
@@ -195,8 +198,9 @@ impl Runner {
             attempts = job.attempts, error, "background job failed for good; its event is released with the error"
         );
         let (failed, message) = (job.clone(), error.to_string());
-        if let Err(e) = self.store.run(move |c| queue::finish(c, &failed, Some(&message), &patch)).await {
-            tracing::error!(job = job.id, error = %e, "cannot record a failed background job");
+        match self.store.run(move |c| queue::finish(c, &failed, Some(&message), &patch)).await {
+            Ok(()) => self.events.announce_released(),
+            Err(e) => tracing::error!(job = job.id, error = %e, "cannot record a failed background job"),
         }
     }
 
@@ -226,8 +230,10 @@ mod tests {
     fn backoff_is_capped_and_jittered() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(&dir.path().join("t.db"), Duration::from_secs(1)).expect("open");
+        let events = EventWriter::start(&dir.path().join("t.db"), Duration::from_secs(1)).expect("writer");
         let runner = Runner::new(
             store,
+            events,
             JobsConfig { backoff_base_ms: 100, backoff_cap_ms: 1000, ..JobsConfig::default() },
         );
         for _ in 0..50 {

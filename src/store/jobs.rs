@@ -72,7 +72,10 @@ pub fn requeue_running(conn: &Connection) -> rusqlite::Result<usize> {
 /// Takes up to `limit` due jobs, oldest due first, marking them `running` and
 /// counting the attempt.
 pub fn claim_due(conn: &mut Connection, now: i64, limit: usize) -> rusqlite::Result<Vec<Job>> {
-    let tx = conn.transaction()?;
+    // Immediate: a read that later writes cannot wait for the write lock (a
+    // commit in between makes its snapshot stale, and SQLite answers "database
+    // is locked" at once); taking the lock first lets the busy timeout apply.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let jobs = {
         let mut select = tx.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM jobs WHERE status = 'queued' AND run_at_ms <= ?1

@@ -4,6 +4,7 @@
 //! webhooks shares one fsync instead of paying one each.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
@@ -24,6 +25,7 @@ pub struct EventWriter {
     requests: mpsc::Sender<(Vec<NewEvent>, Reply)>,
     /// Bumped after every committed batch (delivery wakes up on it).
     committed: tokio::sync::watch::Receiver<u64>,
+    commits: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl EventWriter {
@@ -43,6 +45,8 @@ impl EventWriter {
         let checkpointer_alive = start_checkpointer(path, busy_timeout)?;
         let (requests, mut inbox) = mpsc::channel::<(Vec<NewEvent>, Reply)>(QUEUE_DEPTH);
         let (commits, committed) = tokio::sync::watch::channel(0u64);
+        let commits = Arc::new(commits);
+        let writer_commits = commits.clone();
         let shown_path = path.display().to_string();
         std::thread::Builder::new()
             .name("event-writer".into())
@@ -62,11 +66,18 @@ impl EventWriter {
                         }
                     }
                     commit_batch(&mut conn, batch, &shown_path);
-                    commits.send_modify(|n| *n = n.wrapping_add(1));
+                    writer_commits.send_modify(|n| *n = n.wrapping_add(1));
                 }
             })
             .map_err(|e| StoreError::Worker(format!("cannot start the event writer: {e}")))?;
-        Ok(EventWriter { requests, committed })
+        Ok(EventWriter { requests, committed, commits })
+    }
+
+    /// Says that events became deliverable through another connection (a
+    /// background job released a held one), so delivery looks at once
+    /// rather than at its next poll.
+    pub fn announce_released(&self) {
+        self.commits.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// Changes after every batch the writer committed: wait on it to see new

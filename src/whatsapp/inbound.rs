@@ -10,7 +10,8 @@ use serde_json::{json, Value};
 use whatsapp_rust::prelude::*;
 use whatsapp_rust::InboundDurabilityHook;
 
-use super::media_in::{MediaFields, MediaKind, Plan, DOWNLOAD_KEY};
+use super::media_in::{MediaFields, Plan, DOWNLOAD_KEY};
+use super::media_out::MediaKind;
 use crate::store::events::NewEvent;
 use crate::store::EventWriter;
 use crate::tenants::TenantId;

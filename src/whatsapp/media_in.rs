@@ -28,8 +28,9 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use whatsapp_rust::download::{DownloadParams, DownloadWriter, MediaType};
+use whatsapp_rust::download::{DownloadParams, DownloadWriter};
 
+use super::media_out::MediaKind;
 use super::{Shared, WaState};
 use crate::content::{valid_id, PublicUrls};
 use crate::jobs::{BoxFuture, JobError, JobHandler};
@@ -48,30 +49,6 @@ const OFFLINE_RECHECK: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Longest direct path accepted (WhatsApp's are about 150 characters).
 const MAX_DIRECT_PATH: usize = 2048;
-
-/// The kinds of media a message can carry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MediaKind {
-    Image,
-    Video,
-    Audio,
-    Document,
-    Sticker,
-}
-
-impl MediaKind {
-    /// Which keys the media key expands to (WhatsApp's per-type HKDF info).
-    fn media_type(self) -> MediaType {
-        match self {
-            MediaKind::Image => MediaType::Image,
-            MediaKind::Video => MediaType::Video,
-            MediaKind::Audio => MediaType::Audio,
-            MediaKind::Document => MediaType::Document,
-            MediaKind::Sticker => MediaType::Sticker,
-        }
-    }
-}
 
 /// What a download needs, as stored in the held event (keys and hashes in base64).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

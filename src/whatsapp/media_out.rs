@@ -29,8 +29,10 @@ const MAX_CAPTION_CHARS: usize = 1024;
 const MAX_FILE_NAME_CHARS: usize = 255;
 const MAX_MIMETYPE_LEN: usize = 128;
 
-/// What a file is sent as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a media message carries (sent, or received: a contact's voice note
+/// arrives as `Audio` with its `voice_note` flag, the keys being the same).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum MediaKind {
     Image,
     Video,
@@ -68,7 +70,7 @@ impl MediaKind {
     }
 
     /// The key-derivation and upload path the file is encrypted for.
-    fn media_type(self) -> MediaType {
+    pub(super) fn media_type(self) -> MediaType {
         match self {
             MediaKind::Image => MediaType::Image,
             MediaKind::Video => MediaType::Video,

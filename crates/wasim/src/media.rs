@@ -301,82 +301,51 @@ impl Sim {
         let mimetype = Some(spec.mimetype.clone().unwrap_or_else(|| spec.kind.default_mimetype().into()));
         let len = spec.data.len() as u64;
         let key_ts = Some(now_secs() as i64);
+        // Every media message type carries the same CDN fields; each adds its own.
+        macro_rules! hosted {
+            ($ty:ident { $($field:ident: $value:expr),* $(,)? }) => {
+                buffa::MessageField::some(wa::message::$ty {
+                    url: Some(url),
+                    direct_path: Some(direct_path),
+                    mimetype,
+                    media_key: Some(enc.media_key.to_vec()),
+                    file_sha256: Some(enc.file_sha256.to_vec()),
+                    file_enc_sha256: Some(enc.file_enc_sha256.to_vec()),
+                    file_length: Some(len),
+                    media_key_timestamp: key_ts,
+                    $($field: $value,)*
+                    ..Default::default()
+                })
+            };
+        }
         let mut msg = wa::Message::default();
         match spec.kind {
             MediaKind::Image => {
-                msg.image_message = buffa::MessageField::some(wa::message::ImageMessage {
-                    url: Some(url),
-                    direct_path: Some(direct_path),
-                    mimetype,
-                    caption: spec.caption.clone(),
-                    media_key: Some(enc.media_key.to_vec()),
-                    file_sha256: Some(enc.file_sha256.to_vec()),
-                    file_enc_sha256: Some(enc.file_enc_sha256.to_vec()),
-                    file_length: Some(len),
-                    media_key_timestamp: key_ts,
-                    ..Default::default()
-                });
+                msg.image_message = hosted!(ImageMessage { caption: spec.caption.clone() });
             }
             MediaKind::Video => {
-                msg.video_message = buffa::MessageField::some(wa::message::VideoMessage {
-                    url: Some(url),
-                    direct_path: Some(direct_path),
-                    mimetype,
+                msg.video_message = hosted!(VideoMessage {
                     caption: spec.caption.clone(),
                     seconds: spec.seconds,
-                    media_key: Some(enc.media_key.to_vec()),
-                    file_sha256: Some(enc.file_sha256.to_vec()),
-                    file_enc_sha256: Some(enc.file_enc_sha256.to_vec()),
-                    file_length: Some(len),
-                    media_key_timestamp: key_ts,
                     streaming_sidecar: enc.streaming_sidecar,
-                    ..Default::default()
                 });
             }
             MediaKind::Audio | MediaKind::Voice => {
-                msg.audio_message = buffa::MessageField::some(wa::message::AudioMessage {
-                    url: Some(url),
-                    direct_path: Some(direct_path),
-                    mimetype,
+                msg.audio_message = hosted!(AudioMessage {
                     ptt: Some(spec.kind == MediaKind::Voice),
                     seconds: spec.seconds,
-                    media_key: Some(enc.media_key.to_vec()),
-                    file_sha256: Some(enc.file_sha256.to_vec()),
-                    file_enc_sha256: Some(enc.file_enc_sha256.to_vec()),
-                    file_length: Some(len),
-                    media_key_timestamp: key_ts,
                     streaming_sidecar: enc.streaming_sidecar,
-                    ..Default::default()
                 });
             }
             MediaKind::Document => {
-                msg.document_message = buffa::MessageField::some(wa::message::DocumentMessage {
-                    url: Some(url),
-                    direct_path: Some(direct_path),
-                    mimetype,
+                msg.document_message = hosted!(DocumentMessage {
                     title: spec.file_name.clone(),
                     file_name: spec.file_name.clone(),
                     caption: spec.caption.clone(),
-                    media_key: Some(enc.media_key.to_vec()),
-                    file_sha256: Some(enc.file_sha256.to_vec()),
-                    file_enc_sha256: Some(enc.file_enc_sha256.to_vec()),
-                    file_length: Some(len),
-                    media_key_timestamp: key_ts,
-                    ..Default::default()
                 });
             }
             MediaKind::Sticker => {
-                msg.sticker_message = buffa::MessageField::some(wa::message::StickerMessage {
-                    url: Some(url),
-                    direct_path: Some(direct_path),
-                    mimetype,
-                    media_key: Some(enc.media_key.to_vec()),
-                    file_sha256: Some(enc.file_sha256.to_vec()),
-                    file_enc_sha256: Some(enc.file_enc_sha256.to_vec()),
-                    file_length: Some(len),
-                    media_key_timestamp: key_ts,
-                    ..Default::default()
-                });
+                msg.sticker_message = hosted!(StickerMessage {});
             }
         }
         Ok(msg)

@@ -4,7 +4,7 @@
 use std::future::Future;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
+use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -18,13 +18,17 @@ use tokio::sync::mpsc;
 use crate::transport::Outbound;
 use crate::{FaultKind, ImageSpec, MediaKind, MediaSpec, ReceiptKind, Sim};
 
+/// Largest `/admin/send` body (axum's default, 2 MB, is too small for media).
+const ADMIN_SEND_BODY_LIMIT: usize = 128 * 1024 * 1024;
+
 /// The router: `/ws/chat` and `/admin/*`.
 pub fn router(sim: Sim) -> Router {
     Router::new()
         .route("/ws/chat", get(ws_chat))
         .route("/admin/scan", post(scan))
         .route("/admin/pair-code", post(pair_code))
-        .route("/admin/send", post(send))
+        // A contact's file arrives base64 in JSON: room for 96 MiB of media.
+        .route("/admin/send", post(send).layer(DefaultBodyLimit::max(ADMIN_SEND_BODY_LIMIT)))
         .route("/admin/received", get(received))
         .route("/admin/fault", post(fault))
         .route("/admin/connections", get(connections))
