@@ -330,7 +330,7 @@ def burst(ctx, d, wasim: str, tag: str, count: int, size: int, throttle: int) ->
     until every event has arrived and the download threads had time to go."""
     args = ctx.args
     tenants = [wa.tid(i) for i in range(1, count + 1)]
-    log(f"{tag}: building {count} files of {size / MIB:.0f} MiB")
+    log(f"{tag}: building {count} files of {size / MIB:g} MiB")
     jobs = []
     for k in range(count):
         caption = f"media {tag}-{k}"
@@ -392,7 +392,7 @@ def burst(ctx, d, wasim: str, tag: str, count: int, size: int, throttle: int) ->
 def fmt_burst(b: dict) -> list[str]:
     inflight = b["count"] * b["size"] / MIB
     return [
-        f"{b['count']} x {b['size'] / MIB:.0f} MiB at {b['throttle'] / MIB:.2f} MiB/s each: sent in {b['send_span_s']:.1f} s "
+        f"{b['count']} x {b['size'] / MIB:g} MiB at {b['throttle'] / MIB:.2f} MiB/s each: sent in {b['send_span_s']:.1f} s "
         f"(/admin/send p50 {b['send_p50_ms']:.0f} ms), all stored events in at {b['all_in_s']:.1f} s; send -> stored "
         f"p50 {b['lat_p50_s']:.1f} s, max {b['lat_max_s']:.1f} s; wasim served {b['downloads']} downloads",
         f"downloads in flight at once (.part files, sampled): peak {b['peak_parts']}; threads peak {b['peak_threads']} "
