@@ -522,7 +522,7 @@ def summary(ctx, res: dict) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--agentlocator", required=True, help="release binary built with --features sim")
-    ap.add_argument("--wasim", required=True, help="the simulator (bench/media/wasim-big: wasim with a larger admin body limit)")
+    ap.add_argument("--wasim", required=True, help="the wasim binary")
     ap.add_argument("--work", required=True, help="scratch directory (data dir, logs)")
     ap.add_argument("--pid-file", help="where the pids of live children are kept (for a trap)")
     ap.add_argument("--tenants", type=int, default=100)

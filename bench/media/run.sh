@@ -2,8 +2,7 @@
 # Benchmark: inbound WhatsApp media (download job -> stored -> webhook) against the
 # simulated network.
 #
-# Builds agentlocator (release, --features sim) and bench/media/wasim-big (stock
-# wasim with a 128 MiB admin body limit, so a contact can send a 16 MiB file), then
+# Builds agentlocator (release, --features sim) and wasim (release), then
 # runs bench/media/bench.py: image vs text latency through N paired tenants, and the
 # daemon's RSS while 50 large downloads run at once. See README.md.
 #
@@ -24,12 +23,9 @@ fi
 TARGET=${CARGO_TARGET_DIR:-target}
 case "$TARGET" in /*) ;; *) TARGET=$PWD/$TARGET ;; esac
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
-    echo "== building (release): agentlocator --features sim, bench/media/wasim-big" >&2
+    echo "== building (release): agentlocator --features sim, wasim" >&2
     CARGO_TARGET_DIR=$TARGET cargo build --release --quiet --features sim -p agentlocator
-    # Its own workspace: the repo's lock file, so it builds with wasim's exact versions.
-    cp Cargo.lock bench/media/wasim-big/Cargo.lock
-    CARGO_TARGET_DIR=$TARGET cargo build --release --quiet --offline \
-        --manifest-path bench/media/wasim-big/Cargo.toml
+    CARGO_TARGET_DIR=$TARGET cargo build --release --quiet -p wasim
 fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/media-bench.XXXXXX")
@@ -64,13 +60,13 @@ trap 'exit 130' INT TERM
 
 # Private copies: a rebuild in the tree during the run must not swap binaries.
 mkdir -p "$WORK/bin"
-cp "$TARGET/release/agentlocator" "$TARGET/release/wasim-big" "$WORK/bin/"
+cp "$TARGET/release/agentlocator" "$TARGET/release/wasim" "$WORK/bin/"
 if ! "$WORK/bin/agentlocator" --version >/dev/null 2>&1; then
     echo "FAIL: $TARGET/release/agentlocator does not run" >&2; exit 1
 fi
 
 python3 bench/media/bench.py \
-    --agentlocator "$WORK/bin/agentlocator" --wasim "$WORK/bin/wasim-big" \
+    --agentlocator "$WORK/bin/agentlocator" --wasim "$WORK/bin/wasim" \
     --work "$WORK" --pid-file "$PIDS" \
     ${BENCH_JSON:+--json-out "$BENCH_JSON"} "$@" &
 DRIVER=$!
