@@ -478,95 +478,45 @@ pub(super) async fn upload(client: &Client, media: &MediaSend) -> anyhow::Result
 fn message(media: &MediaSend, up: UploadResponse, seconds: Option<u32>) -> wa::Message {
     use wa::message as m;
     use whatsapp_rust::buffa::MessageField;
-    let mimetype = Some(media.mimetype.clone());
     let caption = media.caption.clone();
-    let (url, direct_path) = (Some(up.url), Some(up.direct_path));
-    let media_key = Some(up.media_key.to_vec());
-    let file_sha256 = Some(up.file_sha256.to_vec());
-    let file_enc_sha256 = Some(up.file_enc_sha256.to_vec());
-    let file_length = Some(up.file_length);
-    let media_key_timestamp = Some(up.media_key_timestamp);
+    // Every media message type carries the same CDN fields; each adds its own.
+    macro_rules! uploaded {
+        ($field:ident: $ty:ident { $($extra:ident $(: $value:expr)?),* $(,)? }) => {
+            wa::Message {
+                $field: MessageField::some(m::$ty {
+                    url: Some(up.url),
+                    direct_path: Some(up.direct_path),
+                    media_key: Some(up.media_key.to_vec()),
+                    file_sha256: Some(up.file_sha256.to_vec()),
+                    file_enc_sha256: Some(up.file_enc_sha256.to_vec()),
+                    file_length: Some(up.file_length),
+                    mimetype: Some(media.mimetype.clone()),
+                    media_key_timestamp: Some(up.media_key_timestamp),
+                    $($extra $(: $value)?,)*
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }
+        };
+    }
     match media.kind {
-        MediaKind::Image => wa::Message {
-            image_message: MessageField::some(m::ImageMessage {
-                url,
-                direct_path,
-                media_key,
-                file_sha256,
-                file_enc_sha256,
-                file_length,
-                mimetype,
-                caption,
-                media_key_timestamp,
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
-        MediaKind::Video => wa::Message {
-            video_message: MessageField::some(m::VideoMessage {
-                url,
-                direct_path,
-                media_key,
-                file_sha256,
-                file_enc_sha256,
-                file_length,
-                mimetype,
-                caption,
-                media_key_timestamp,
-                seconds,
-                streaming_sidecar: up.streaming_sidecar,
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
-        MediaKind::Audio | MediaKind::Voice => wa::Message {
-            audio_message: MessageField::some(m::AudioMessage {
-                url,
-                direct_path,
-                media_key,
-                file_sha256,
-                file_enc_sha256,
-                file_length,
-                mimetype,
-                media_key_timestamp,
-                seconds,
-                ptt: Some(media.kind == MediaKind::Voice),
-                streaming_sidecar: up.streaming_sidecar,
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
-        MediaKind::Document => wa::Message {
-            document_message: MessageField::some(m::DocumentMessage {
-                url,
-                direct_path,
-                media_key,
-                file_sha256,
-                file_enc_sha256,
-                file_length,
-                mimetype,
-                caption,
-                media_key_timestamp,
-                title: media.file_name.clone(),
-                file_name: media.file_name.clone(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
-        MediaKind::Sticker => wa::Message {
-            sticker_message: MessageField::some(m::StickerMessage {
-                url,
-                direct_path,
-                media_key,
-                file_sha256,
-                file_enc_sha256,
-                file_length,
-                mimetype,
-                media_key_timestamp,
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
+        MediaKind::Image => uploaded!(image_message: ImageMessage { caption }),
+        MediaKind::Video => uploaded!(video_message: VideoMessage {
+            caption,
+            seconds,
+            streaming_sidecar: up.streaming_sidecar,
+        }),
+        MediaKind::Audio | MediaKind::Voice => uploaded!(audio_message: AudioMessage {
+            seconds,
+            ptt: Some(media.kind == MediaKind::Voice),
+            streaming_sidecar: up.streaming_sidecar,
+        }),
+        MediaKind::Document => uploaded!(document_message: DocumentMessage {
+            caption,
+            title: media.file_name.clone(),
+            file_name: media.file_name.clone(),
+        }),
+        MediaKind::Sticker => uploaded!(sticker_message: StickerMessage {}),
     }
 }
 
