@@ -34,51 +34,6 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
     CARGO_TARGET_DIR=$TARGET cargo build --release --quiet -p wasim
 fi
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/wa-bench.XXXXXX")
-PIDS=$WORK/pids
-DRIVER=
-STATUS=1
-cleanup() {
-    trap - EXIT INT TERM
-    if [ -n "$DRIVER" ] && kill -0 "$DRIVER" 2>/dev/null; then
-        kill -TERM "$DRIVER" 2>/dev/null || true
-        for _ in $(seq 100); do kill -0 "$DRIVER" 2>/dev/null || break; sleep 0.2; done
-        kill -KILL "$DRIVER" 2>/dev/null || true
-    fi
-    # Whatever the driver could not stop (listed by pid, nothing else is touched).
-    if [ -f "$PIDS" ]; then
-        while read -r pid; do
-            [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null || true
-        done < "$PIDS"
-        sleep 1
-        while read -r pid; do
-            [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null || true
-        done < "$PIDS"
-    fi
-    if [ "$STATUS" -eq 0 ] && [ "${KEEP:-0}" != 1 ]; then
-        rm -rf "$WORK"
-    else
-        echo "== logs kept in $WORK" >&2
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# Private copies: a rebuild in the tree during the run must not swap binaries.
-mkdir -p "$WORK/bin"
-cp "$TARGET/release/agentlocator" "$TARGET/release/wasim" "$WORK/bin/"
-if ! "$WORK/bin/agentlocator" --version >/dev/null 2>&1; then
-    echo "FAIL: $TARGET/release/agentlocator does not run" >&2; exit 1
-fi
-
-python3 bench/whatsapp/bench.py \
-    --agentlocator "$WORK/bin/agentlocator" --wasim "$WORK/bin/wasim" \
-    --work "$WORK" --pid-file "$PIDS" --ns "$NS_CSV" \
-    ${BENCH_JSON:+--json-out "$BENCH_JSON"} "$@" &
-DRIVER=$!
-set +e
-wait "$DRIVER"
-STATUS=$?
-set -e
-DRIVER=
-exit "$STATUS"
+# shellcheck source=../lib/driver.sh
+source bench/lib/driver.sh
+run_sim_driver wa-bench bench/whatsapp/bench.py --ns "$NS_CSV" "$@"

@@ -1,0 +1,63 @@
+# Shared by the benches that drive a release agentlocator (--features sim) and
+# wasim from a Python driver: a scratch directory, private copies of the two
+# binaries, the driver run in the background, and a trap that stops the driver
+# and every process it listed in its pid file, whatever happens.
+#
+# Usage (after building): source bench/lib/driver.sh
+#   run_sim_driver TAG DRIVER.py [driver options...]   # never returns
+# Environment: TARGET (the cargo target directory), KEEP=1 (keep the scratch
+# directory; it is always kept when the run fails), BENCH_JSON=path.
+
+run_sim_driver() {
+    local tag=$1 driver_script=$2
+    shift 2
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/$tag.XXXXXX")
+    PIDS=$WORK/pids
+    DRIVER=
+    STATUS=1
+    trap _sim_driver_cleanup EXIT
+    trap 'exit 130' INT TERM
+
+    # Private copies: a rebuild in the tree during the run must not swap binaries.
+    mkdir -p "$WORK/bin"
+    cp "$TARGET/release/agentlocator" "$TARGET/release/wasim" "$WORK/bin/"
+    if ! "$WORK/bin/agentlocator" --version >/dev/null 2>&1; then
+        echo "FAIL: $TARGET/release/agentlocator does not run" >&2; exit 1
+    fi
+
+    python3 "$driver_script" \
+        --agentlocator "$WORK/bin/agentlocator" --wasim "$WORK/bin/wasim" \
+        --work "$WORK" --pid-file "$PIDS" \
+        ${BENCH_JSON:+--json-out "$BENCH_JSON"} "$@" &
+    DRIVER=$!
+    set +e
+    wait "$DRIVER"
+    STATUS=$?
+    set -e
+    DRIVER=
+    exit "$STATUS"
+}
+
+_sim_driver_cleanup() {
+    trap - EXIT INT TERM
+    if [ -n "$DRIVER" ] && kill -0 "$DRIVER" 2>/dev/null; then
+        kill -TERM "$DRIVER" 2>/dev/null || true
+        for _ in $(seq 100); do kill -0 "$DRIVER" 2>/dev/null || break; sleep 0.2; done
+        kill -KILL "$DRIVER" 2>/dev/null || true
+    fi
+    # Whatever the driver could not stop (listed by pid, nothing else is touched).
+    if [ -f "$PIDS" ]; then
+        while read -r pid; do
+            [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null || true
+        done < "$PIDS"
+        sleep 1
+        while read -r pid; do
+            [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null || true
+        done < "$PIDS"
+    fi
+    if [ "$STATUS" -eq 0 ] && [ "${KEEP:-0}" != 1 ]; then
+        rm -rf "$WORK"
+    else
+        echo "== logs kept in $WORK" >&2
+    fi
+}
