@@ -148,11 +148,12 @@ pub async fn serve(config: Config, data: DataDir) -> AppResult<()> {
 
 /// Without a public base URL, Twilio's signatures are checked against a URL
 /// rebuilt from each request's `Host` (and `X-Forwarded-Proto`), which only
-/// matches what Twilio signed when nothing between us rewrites them.
+/// matches what Twilio signed when nothing between us rewrites them; and the
+/// URLs of stored media and recordings in events name the listening address.
 fn warn_without_public_base_url(config: &Config) {
     if config.http.public_base_url.is_none() {
         tracing::warn!(
-            "http.public_base_url (PUBLIC_BASE_URL) is not set: Twilio webhook signatures are checked against a URL rebuilt from each request's Host header; set it to the public URL Twilio calls in production"
+            "http.public_base_url (PUBLIC_BASE_URL) is not set: Twilio webhook signatures are checked against a URL rebuilt from each request's Host header, and the media and recording URLs in events name the listening address; set it to the public URL Twilio and the tenants' backends reach in production"
         );
     }
 }
