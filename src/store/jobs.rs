@@ -72,6 +72,16 @@ pub fn requeue_running(conn: &Connection) -> rusqlite::Result<usize> {
 /// Takes up to `limit` due jobs, oldest due first, marking them `running` and
 /// counting the attempt.
 pub fn claim_due(conn: &mut Connection, now: i64, limit: usize) -> rusqlite::Result<Vec<Job>> {
+    // Most polls find nothing due: they answer from a plain read and never
+    // wait for the write lock (which another process may hold for long).
+    let due: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM jobs WHERE status = 'queued' AND run_at_ms <= ?1)",
+        [now],
+        |r| r.get(0),
+    )?;
+    if !due {
+        return Ok(Vec::new());
+    }
     // Immediate: a read that later writes cannot wait for the write lock (a
     // commit in between makes its snapshot stale, and SQLite answers "database
     // is locked" at once); taking the lock first lets the busy timeout apply.
