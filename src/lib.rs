@@ -1,8 +1,8 @@
 //! agentlocator: one binary that links tenants' WhatsApp accounts and Twilio
 //! numbers to their own backends as signed, durable webhooks.
 //!
-//! The binary (`src/main.rs`) only calls [`cli::main`]; the modules below are
-//! the rooms of ARCHITECTURE.md.
+//! The binary (`src/main.rs`) only calls [`cli::main`]; each module below owns
+//! one concern, and its own doc comment says which.
 
 pub mod admin;
 pub mod cli;
