@@ -210,6 +210,13 @@ fn media_reaches_the_contact_decrypted_and_identical_once_and_bad_files_are_refu
         "data": b64(&big), "file_name": "big.bin"}});
     let (status, refused) = api_post(&daemon, &token, send, body, None);
     assert_eq!((status, refused["error"]["code"].as_str()), (413, Some("too_large")), "{refused}");
+    // The JSON form is for small files whatever the cap: its body is read whole.
+    let huge = vec![0x42u8; 5 * 1024 * 1024];
+    let body = json!({"to": CONTACT, "media": {"kind": "document", "mimetype": "application/octet-stream",
+        "data": b64(&huge), "file_name": "huge.bin"}});
+    let (status, refused) = api_post(&daemon, &token, send, body, None);
+    assert_eq!((status, refused["error"]["code"].as_str()), (413, Some("too_large")), "{refused}");
+    assert!(refused["error"]["message"].as_str().unwrap_or_default().contains("multipart"), "{refused}");
 
     // A PNG declared as Ogg audio: 400 naming what the content is.
     let body =

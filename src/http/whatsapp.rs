@@ -215,6 +215,7 @@ async fn send(
         })?;
         multipart_parts(&state, &id, form).await?
     } else {
+        let request = with_json_limit(request).await?;
         let Json(body) = Json::<SendBody>::from_request(request, &state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 return too_large(state.whatsapp.media_max_bytes());
@@ -257,6 +258,30 @@ async fn send(
     let sent = state.whatsapp.send_media(&id, request).await.map_err(send_error)?;
     let body = json!({"message_id": sent.message_id, "replayed": sent.replayed, "media": summary});
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+}
+
+/// Largest file the JSON form carries (in base64, plus room for the other
+/// fields). Its body is read whole, so without this bound each request could
+/// hold the whole media cap in memory, twice; bigger files go as multipart,
+/// which streams to disk.
+const JSON_MEDIA_MAX_BYTES: usize = 4 * 1024 * 1024;
+const JSON_BODY_MAX_BYTES: usize = JSON_MEDIA_MAX_BYTES / 3 * 4 + 64 * 1024;
+
+/// Reads a JSON send's body under [`JSON_BODY_MAX_BYTES`] (413 beyond it,
+/// naming multipart as the way for bigger files).
+async fn with_json_limit(request: Request) -> Result<Request, ApiError> {
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, JSON_BODY_MAX_BYTES).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!(
+                "a JSON body carries files up to {JSON_MEDIA_MAX_BYTES} bytes; send bigger files as \
+                 multipart/form-data (part `file`)"
+            ),
+        )
+    })?;
+    Ok(Request::from_parts(parts, axum::body::Body::from(bytes)))
 }
 
 /// The JSON form's file, decoded piecewise straight to the staging file.
