@@ -10,12 +10,13 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::clock::now_ms;
+use crate::clock::now_unix;
 use crate::config::Config;
 use crate::error::AppResult;
 use crate::paths::DataDir;
 use crate::store::content::{self as stored, Content};
-use crate::store::events::now_ms;
-use crate::store::{delivery as outbox, now_unix, whatsapp as sends, Store};
+use crate::store::{delivery as outbox, whatsapp as sends, Store};
 
 /// Longest time between two prunes.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);

@@ -92,7 +92,7 @@ fn old_idempotency_keys_are_pruned() {
         })
         .expect("keys")
     };
-    let now = agentlocator::store::now_unix();
+    let now = agentlocator::clock::now_unix();
     db.with_conn(|c| {
         for (key, age) in [("old", 60), ("fresh", -3600)] {
             c.execute(

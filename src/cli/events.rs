@@ -10,10 +10,11 @@ use serde::Serialize;
 
 use super::render::{or_dash, print_json, print_table, safe};
 use super::GlobalOptions;
-use crate::delivery::signing::rfc3339_ms;
+use crate::clock::format_ms;
+use crate::clock::now_ms;
 use crate::error::{AppError, AppResult};
 use crate::store::delivery::{self as outbox, AttemptRow, Requeued};
-use crate::store::events::{self, now_ms, EventRow, EventStatus};
+use crate::store::events::{self, EventRow, EventStatus};
 use crate::store::Store;
 use crate::tenants::TenantId;
 
@@ -81,9 +82,9 @@ impl From<&EventRow> for EventView {
             kind: r.kind.clone(),
             status: r.status.clone(),
             attempts: r.attempts,
-            created_at: rfc3339_ms(r.created_at_ms),
-            next_attempt_at: (r.status == "pending").then(|| rfc3339_ms(r.next_attempt_at_ms)),
-            delivered_at: r.delivered_at_ms.map(rfc3339_ms),
+            created_at: format_ms(r.created_at_ms),
+            next_attempt_at: (r.status == "pending").then(|| format_ms(r.next_attempt_at_ms)),
+            delivered_at: r.delivered_at_ms.map(format_ms),
             last_error: r.last_error.clone(),
         }
     }
@@ -102,7 +103,7 @@ impl From<&AttemptRow> for AttemptView {
     fn from(a: &AttemptRow) -> Self {
         AttemptView {
             attempt: a.attempt,
-            at: rfc3339_ms(a.at_ms),
+            at: format_ms(a.at_ms),
             status_code: a.status_code,
             latency_ms: a.latency_ms,
             error: a.error.clone(),

@@ -24,10 +24,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch, Notify, Semaphore};
 use tokio::task::JoinSet;
 
+use crate::clock::now_ms;
 use crate::config::{Config, DeliveryConfig};
 use crate::error::{AppError, AppResult};
 use crate::store::delivery::{self as outbox, AttemptOutcome, Head, Verdict};
-use crate::store::events::now_ms;
 use crate::store::Store;
 use policy::{classify, parse_retry_after, Policy};
 

@@ -12,7 +12,6 @@
 //! and Node libraries (tests/signing.rs).
 
 use base64::Engine;
-use chrono::{SecondsFormat, TimeZone, Utc};
 use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::Sha256;
@@ -31,15 +30,10 @@ struct Body<'a> {
     data: serde_json::Value,
 }
 
-/// RFC 3339 in UTC with milliseconds, e.g. `2026-11-25T19:19:08.123Z`.
-pub fn rfc3339_ms(ms: i64) -> String {
-    Utc.timestamp_millis_opt(ms).single().unwrap_or_default().to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
 /// The body for one event. The same event always gives the same bytes.
 pub fn body(id: &str, kind: &str, tenant: &str, created_at_ms: i64, data: &str) -> Vec<u8> {
     let data = serde_json::from_str(data).unwrap_or_else(|_| serde_json::Value::String(data.to_string()));
-    let body = Body { id, kind, tenant, created_at: rfc3339_ms(created_at_ms), data };
+    let body = Body { id, kind, tenant, created_at: crate::clock::format_ms(created_at_ms), data };
     serde_json::to_vec(&body).unwrap_or_default()
 }
 

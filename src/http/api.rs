@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use super::{ApiError, AppState, Caller};
-use crate::store::events::now_ms;
+use crate::clock::now_ms;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/events", get(pull_events))
@@ -97,7 +97,7 @@ async fn pull_events(
                 "id": r.id,
                 "type": r.kind,
                 "tenant": r.tenant_id,
-                "created_at": crate::delivery::signing::rfc3339_ms(r.created_at_ms),
+                "created_at": crate::clock::format_ms(r.created_at_ms),
                 "data": r.data,
                 "status": r.status,
                 "cursor": encode_cursor(r.seq),

@@ -18,8 +18,8 @@ use rand::Rng;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 
+use crate::clock::now_ms;
 use crate::config::JobsConfig;
-use crate::store::events::now_ms;
 use crate::store::jobs::{self as queue, Job};
 use crate::store::{EventWriter, Store};
 

@@ -5,7 +5,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::events::now_ms;
+use crate::clock::now_ms;
 use crate::paths::ContentKind;
 
 /// One stored file.

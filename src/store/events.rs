@@ -2,6 +2,7 @@
 //! before anything is acknowledged, and kept until delivered (then pruned
 //! after the retention period) or dead (kept until replayed).
 
+use crate::clock::now_ms;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 
@@ -84,10 +85,6 @@ pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<EventRow> {
         delivered_at_ms: row.get(10)?,
         last_error: row.get(11)?,
     })
-}
-
-pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
 }
 
 /// A new public event id: `evt_` and a ULID (time-ordered, unguessable).

@@ -10,7 +10,8 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 
-use super::events::{self, now_ms};
+use super::events;
+use crate::clock::now_ms;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Job {

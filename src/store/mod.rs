@@ -153,8 +153,3 @@ fn open_connection(path: &Path, busy_timeout: Duration) -> StoreResult<Connectio
 fn sqlite_error(path: &Path, source: rusqlite::Error) -> StoreError {
     StoreError::Sqlite { path: path.display().to_string(), source }
 }
-
-/// Seconds since the Unix epoch, as stored in every `*_at` column.
-pub fn now_unix() -> i64 {
-    chrono::Utc::now().timestamp()
-}

@@ -2,7 +2,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::now_unix;
+use crate::clock::now_unix;
 
 /// One tenant as stored (the API token only as its hash, never returned here).
 #[derive(Debug, Clone)]

@@ -5,7 +5,7 @@
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::events::{insert_within, NewEvent};
-use super::now_unix;
+use crate::clock::now_unix;
 
 /// One state change to record.
 #[derive(Debug, Clone)]

@@ -9,7 +9,7 @@ pub use id::{InvalidTenantId, TenantId, TENANT_ID_RULE};
 pub use ops::{execute, TenantError, TenantRequest, TenantResponse};
 pub use settings::{parse_e164, TenantSettings};
 pub use views::{
-    rfc3339, StateChangeView, TenantCreated, TenantDetail, TenantRemoved, TenantSigningSecret, TenantToken,
+    StateChangeView, TenantCreated, TenantDetail, TenantRemoved, TenantSigningSecret, TenantToken,
     TenantView, WhatsappView,
 };
 

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::views::{
-    rfc3339_ms, TenantCreated, TenantDetail, TenantRemoved, TenantSigningSecret, TenantToken, TenantView,
+    TenantCreated, TenantDetail, TenantRemoved, TenantSigningSecret, TenantToken, TenantView,
 };
 use super::{TenantId, TenantSettings};
 use crate::paths::DataDir;
@@ -154,7 +154,7 @@ fn rotate_signing_secret(store: &Store, id: &TenantId, grace_ms: u64) -> Result<
     }
     let key = new_signing_key();
     // grace_ms is at most 30 days, so the cast and the sum cannot overflow.
-    let until_ms = (grace_ms > 0).then(|| crate::store::events::now_ms() + grace_ms as i64);
+    let until_ms = (grace_ms > 0).then(|| crate::clock::now_ms() + grace_ms as i64);
     let changed = store.with_conn(|c| rows::rotate_signing_key(c, id.as_str(), &key, until_ms))?;
     if !changed {
         return Err(not_found(id));
@@ -162,7 +162,7 @@ fn rotate_signing_secret(store: &Store, id: &TenantId, grace_ms: u64) -> Result<
     Ok(TenantResponse::SigningSecret(TenantSigningSecret {
         tenant: id.to_string(),
         signing_secret: signing_secret_text(&key),
-        previous_valid_until: until_ms.map(rfc3339_ms),
+        previous_valid_until: until_ms.map(|ms| crate::clock::format_secs(ms.div_euclid(1000))),
     }))
 }
 

@@ -3,19 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::clock::format_secs;
 use crate::store::tenants::{StateChange, TenantRow};
-
-/// Seconds since the epoch as RFC 3339 (UTC), the format of every shown time.
-pub fn rfc3339(unix: i64) -> String {
-    chrono::DateTime::from_timestamp(unix, 0)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_default()
-}
-
-/// Milliseconds since the epoch as RFC 3339 (UTC), to the second.
-pub fn rfc3339_ms(unix_ms: i64) -> String {
-    rfc3339(unix_ms.div_euclid(1000))
-}
 
 /// A tenant's WhatsApp session as last recorded (also the core of the
 /// status route and of `sessions`).
@@ -36,10 +25,10 @@ impl WhatsappView {
         WhatsappView {
             state: row.wa_state.clone(),
             phone: row.wa_phone.clone(),
-            since: rfc3339(row.wa_state_since),
+            since: format_secs(row.wa_state_since),
             reconnects: row.wa_reconnects,
             last_error: row.wa_last_error.clone(),
-            banned_until: row.wa_banned_until.filter(|_| row.wa_state == "banned").map(rfc3339),
+            banned_until: row.wa_banned_until.filter(|_| row.wa_state == "banned").map(format_secs),
         }
     }
 }
@@ -75,14 +64,14 @@ impl From<TenantRow> for TenantView {
             twilio_numbers: row.twilio_numbers,
             twilio_auth_token_set: row.twilio_auth_token.is_some(),
             twilio_account_sid: row.twilio_account_sid,
-            created_at: rfc3339(row.created_at),
-            updated_at: rfc3339(row.updated_at),
-            token_rotated_at: rfc3339(row.token_rotated_at),
+            created_at: format_secs(row.created_at),
+            updated_at: format_secs(row.updated_at),
+            token_rotated_at: format_secs(row.token_rotated_at),
             signing_secret_set: row.signing_key_set,
             previous_signing_secret_valid_until: row
                 .signing_key_previous_until
-                .filter(|until| *until > chrono::Utc::now().timestamp_millis())
-                .map(rfc3339_ms),
+                .filter(|until| *until > crate::clock::now_ms())
+                .map(|ms| format_secs(ms.div_euclid(1000))),
         }
     }
 }
@@ -96,7 +85,7 @@ pub struct StateChangeView {
 
 impl From<StateChange> for StateChangeView {
     fn from(c: StateChange) -> Self {
-        StateChangeView { state: c.state, reason: c.reason, at: rfc3339(c.at) }
+        StateChangeView { state: c.state, reason: c.reason, at: format_secs(c.at) }
     }
 }
 

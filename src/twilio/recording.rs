@@ -127,7 +127,7 @@ impl Inner {
             mimetype,
             bytes: saved.bytes,
             sha256: saved.sha256.clone(),
-            stored_at_ms: events::now_ms(),
+            stored_at_ms: crate::clock::now_ms(),
             expired_at_ms: None,
         };
         // Without its row no URL reaches the file and retention never

@@ -32,11 +32,12 @@ use whatsapp_rust::download::{DownloadParams, DownloadWriter};
 
 use super::media_out::MediaKind;
 use super::{Shared, WaState};
+use crate::clock::now_ms;
 use crate::content::{valid_id, PublicUrls};
 use crate::jobs::{BoxFuture, JobError, JobHandler};
 use crate::paths::{create_private_dir, ContentKind};
 use crate::store::content::{self, Content};
-use crate::store::events::{self, now_ms};
+use crate::store::events;
 use crate::store::jobs::Job;
 use crate::tenants::TenantId;
 

@@ -40,12 +40,12 @@ impl Pairing {
         let at = match self {
             Pairing::Qr { expires_at_ms, .. } | Pairing::PhoneCode { expires_at_ms, .. } => *expires_at_ms,
         };
-        ((at - crate::store::events::now_ms()).max(0) + 999) / 1000
+        ((at - crate::clock::now_ms()).max(0) + 999) / 1000
     }
 }
 
 fn expires(valid_for: Duration) -> i64 {
-    crate::store::events::now_ms() + valid_for.as_millis() as i64
+    crate::clock::now_ms() + valid_for.as_millis() as i64
 }
 
 /// What watchers see.

@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::store::events::NewEvent;
 use crate::store::whatsapp::{record_state, StateUpdate};
 use crate::store::{Store, StoreResult};
-use crate::tenants::{rfc3339, TenantId};
+use crate::tenants::TenantId;
 
 /// The type of the event that announces a state change.
 pub const CONNECTION_EVENT: &str = "whatsapp.connection";
@@ -121,7 +121,7 @@ pub async fn record(store: &Store, tenant: &TenantId, change: Change) -> StoreRe
                     data["error"] = json!(error);
                 }
                 if let Some(until) = change.banned_until {
-                    data["banned_until"] = json!(rfc3339(until));
+                    data["banned_until"] = json!(crate::clock::format_secs(until));
                 }
                 Some(NewEvent {
                     tenant_id: id.clone(),

@@ -134,7 +134,7 @@ async fn run_locked(
             Outcome::Banned { expire, reason } => {
                 let seconds = i64::try_from(expire.as_secs()).unwrap_or(i64::MAX);
                 let mut change = Change::to(WaState::Banned, reason.clone()).with_error(reason);
-                change.banned_until = Some(crate::store::now_unix().saturating_add(seconds));
+                change.banned_until = Some(crate::clock::now_unix().saturating_add(seconds));
                 super::record_change(&shared.store, tenant, slot, change).await;
                 tracing::warn!(%tenant, ?expire, "temporarily banned; reconnecting after the ban expires");
                 // Reconnecting during a ban only prolongs it; an operator may
