@@ -3,10 +3,21 @@
 # binaries, the driver run in the background, and a trap that stops the driver
 # and every process it listed in its pid file, whatever happens.
 #
-# Usage (after building): source bench/lib/driver.sh
+# Usage: source bench/lib/driver.sh
+#   build_sim_release                                  # sets TARGET; SKIP_BUILD=1 skips the build
 #   run_sim_driver TAG DRIVER.py [driver options...]   # never returns
-# Environment: TARGET (the cargo target directory), KEEP=1 (keep the scratch
-# directory; it is always kept when the run fails), BENCH_JSON=path.
+# Environment: CARGO_TARGET_DIR, KEEP=1 (keep the scratch directory; it is
+# always kept when the run fails), BENCH_JSON=path.
+
+build_sim_release() {
+    TARGET=${CARGO_TARGET_DIR:-target}
+    case "$TARGET" in /*) ;; *) TARGET=$PWD/$TARGET ;; esac
+    if [ "${SKIP_BUILD:-0}" != 1 ]; then
+        echo "== building (release): agentlocator --features sim, wasim" >&2
+        CARGO_TARGET_DIR=$TARGET cargo build --release --quiet --features sim -p agentlocator
+        CARGO_TARGET_DIR=$TARGET cargo build --release --quiet -p wasim
+    fi
+}
 
 run_sim_driver() {
     local tag=$1 driver_script=$2

@@ -601,19 +601,8 @@ def main() -> int:
         f"{args.messages} text then {args.messages} images of {args.size_kib} KiB at {args.rate}/s; bursts of "
         f"{args.burst} x {', '.join('%g' % s for s in args.burst_sizes_mib)} MiB ({args.throttle_mib_s:g} MiB/s each for "
         f"the first size); RUST_LOG={args.rust_log}; webhook receiver {ctx.receiver.url}")
-    status = 0
     res: dict = {}
-    try:
-        res = run(ctx)
-    except BenchError as e:
-        out(f"\nFAIL: {e}")
-        status = 1
-    except KeyboardInterrupt as e:
-        out(f"\ninterrupted ({e})")
-        status = 130
-    finally:
-        ctx.procs.stop_all()
-        ctx.receiver.close()
+    status = wa.run_guarded(ctx, lambda: res.update(run(ctx)))
     if res.get("media"):
         summary(ctx, res)
     if args.json_out:

@@ -20,14 +20,7 @@ if [ $# -gt 0 ]; then
     shift
 fi
 
-TARGET=${CARGO_TARGET_DIR:-target}
-case "$TARGET" in /*) ;; *) TARGET=$PWD/$TARGET ;; esac
-if [ "${SKIP_BUILD:-0}" != 1 ]; then
-    echo "== building (release): agentlocator --features sim, wasim" >&2
-    CARGO_TARGET_DIR=$TARGET cargo build --release --quiet --features sim -p agentlocator
-    CARGO_TARGET_DIR=$TARGET cargo build --release --quiet -p wasim
-fi
-
 # shellcheck source=../lib/driver.sh
 source bench/lib/driver.sh
+build_sim_release
 run_sim_driver media-bench bench/media/bench.py "$@"

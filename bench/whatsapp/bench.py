@@ -957,6 +957,24 @@ class Ctx:
     pass
 
 
+def run_guarded(ctx, body) -> int:
+    """Runs the measurements, then stops every process the bench started, however
+    they ended: 0, 1 after a bench failure (said on stdout), 130 when interrupted.
+    What `body` recorded before a failure stays recorded for the summary."""
+    try:
+        body()
+        return 0
+    except BenchError as e:
+        out(f"\nFAIL: {e}")
+        return 1
+    except KeyboardInterrupt as e:
+        out(f"\ninterrupted ({e})")
+        return 130
+    finally:
+        ctx.procs.stop_all()
+        ctx.receiver.close()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--agentlocator", required=True, help="release binary built with --features sim")
@@ -1041,21 +1059,15 @@ def main() -> int:
         out(f"WARNING: the open-files limit the daemon inherits is {soft} (ulimit -n); N = {ns[-1]} needs about "
             f"{want}. Expect `Too many open files` and quarantined tenants; raise it with `ulimit -n {want}`.")
     results: list[dict] = []
-    status = 0
-    base = None
-    try:
-        base = baseline(ctx)
+    baselines: list[dict] = []
+
+    def measure() -> None:
+        baselines.append(baseline(ctx))
         for n in ns:
             results.append(run_n(ctx, n))
-    except BenchError as e:
-        out(f"\nFAIL: {e}")
-        status = 1
-    except KeyboardInterrupt as e:
-        out(f"\ninterrupted ({e})")
-        status = 130
-    finally:
-        ctx.procs.stop_all()
-        ctx.receiver.close()
+
+    status = run_guarded(ctx, measure)
+    base = baselines[0] if baselines else None
     if base and results:
         summary(ctx, base, results)
     if args.json_out:

@@ -27,13 +27,7 @@ done
 [ ${#NS[@]} -gt 0 ] || NS=(10 100 1000)
 NS_CSV=$(IFS=,; echo "${NS[*]}")
 
-TARGET=${CARGO_TARGET_DIR:-target}
-if [ "${SKIP_BUILD:-0}" != 1 ]; then
-    echo "== building (release): agentlocator --features sim, wasim" >&2
-    CARGO_TARGET_DIR=$TARGET cargo build --release --quiet --features sim -p agentlocator
-    CARGO_TARGET_DIR=$TARGET cargo build --release --quiet -p wasim
-fi
-
 # shellcheck source=../lib/driver.sh
 source bench/lib/driver.sh
+build_sim_release
 run_sim_driver wa-bench bench/whatsapp/bench.py --ns "$NS_CSV" "$@"
