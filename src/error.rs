@@ -64,3 +64,24 @@ impl From<crate::store::StoreError> for AppError {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+impl From<crate::cli::check::GoError> for AppError {
+    fn from(e: crate::cli::check::GoError) -> Self {
+        use crate::cli::check::GoError;
+        match e {
+            GoError::BadUrl { .. } => AppError::usage(e.to_string()),
+            GoError::Unreachable { .. } => AppError::unreachable(e.to_string()),
+            GoError::Client(_)
+            | GoError::Report(_)
+            | GoError::Junit(_)
+            | GoError::WriteJunit { .. }
+            | GoError::NoGo { .. } => AppError::failed(e.to_string()),
+        }
+    }
+}
+
+impl From<crate::twilio::recording::ClientError> for AppError {
+    fn from(e: crate::twilio::recording::ClientError) -> Self {
+        AppError::failed(e.to_string())
+    }
+}

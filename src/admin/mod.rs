@@ -2,12 +2,19 @@
 //! operator commands reach a running daemon. One JSON request per line in, one
 //! JSON reply per line out. Access control is the socket's file mode: only the
 //! daemon's own user can connect.
+//!
+//! `client` is the operator's side (blocking, for CLI commands), `server`
+//! the daemon's (it performs the request and answers).
 
 pub mod client;
+pub mod server;
 
 use serde::{Deserialize, Serialize};
 
 use crate::tenants::{TenantError, TenantId, TenantRequest};
+
+/// Set to 1 to let the admin socket inject faults (tests only).
+pub const FAULT_INJECTION_ENV: &str = "AGENTLOCATOR_FAULT_INJECTION";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -32,7 +39,7 @@ pub enum AdminRequest {
     /// Every tenant's session, with the supervisor's view.
     Sessions,
     /// Test-only fault injection, refused unless the daemon was started with
-    /// `AGENTLOCATOR_FAULT_INJECTION=1` (see `daemon::faults`).
+    /// `AGENTLOCATOR_FAULT_INJECTION=1` (see `server::inject_fault`).
     Fault {
         target: String,
         action: String,

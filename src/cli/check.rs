@@ -1,4 +1,6 @@
-//! `agentlocator check go`.
+//! `agentlocator check go`: the command line here, the client in `go`.
+
+mod go;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
@@ -8,7 +10,8 @@ use clap::Subcommand;
 
 use super::GlobalOptions;
 use crate::error::{AppError, AppResult};
-use crate::health::go::{self, GoOptions, ReportFormat};
+use go::GoOptions;
+pub use go::{GoError, ReportFormat};
 
 #[derive(Debug, Subcommand)]
 pub enum CheckCommand {
@@ -38,7 +41,8 @@ pub fn run(global: &GlobalOptions, command: CheckCommand) -> AppResult<()> {
         .enable_all()
         .build()
         .map_err(|e| AppError::failed(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(go::run(GoOptions { base_url, timeout: Duration::from_secs(timeout), format, junit }))
+    let options = GoOptions { base_url, timeout: Duration::from_secs(timeout), format, junit };
+    Ok(runtime.block_on(go::run(options))?)
 }
 
 /// The configured listen address as a URL a client can use: a wildcard

@@ -2,7 +2,6 @@
 //! service and the admin socket, then waits for SIGTERM/SIGINT and shuts down
 //! in order (stop accepting, let in-flight requests finish, stop workers).
 
-mod admin;
 mod lock;
 mod signals;
 
@@ -14,6 +13,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::admin::server::AdminServer;
 use crate::config::Config;
 use crate::error::{AppError, AppResult};
 use crate::health::{Health, LoopWatchdog};
@@ -23,9 +23,6 @@ use crate::secrets::{internal_secret, SecretSource};
 use crate::store::{EventWriter, Store};
 use crate::supervisor::Supervisor;
 use crate::whatsapp::WhatsApp;
-
-/// Set to 1 to let the admin socket inject faults (tests only).
-pub const FAULT_INJECTION_ENV: &str = "AGENTLOCATOR_FAULT_INJECTION";
 
 pub async fn serve(config: Config, data: DataDir) -> AppResult<()> {
     let mut signals = signals::ShutdownSignals::install()?;
@@ -90,8 +87,7 @@ pub async fn serve(config: Config, data: DataDir) -> AppResult<()> {
     let urls = crate::content::PublicUrls::new(config.http.public_base_url.as_deref(), local);
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let admin_socket =
-        admin::AdminServer::bind(&data, store.clone(), supervisor.handle(), whatsapp.clone(), local)?;
+    let admin_socket = AdminServer::bind(&data, store.clone(), supervisor.handle(), whatsapp.clone(), local)?;
     let admin_task = tokio::spawn(admin_socket.run(shutdown_rx.clone()));
     let delivery = crate::delivery::Delivery::start(
         &config,
@@ -109,8 +105,7 @@ pub async fn serve(config: Config, data: DataDir) -> AppResult<()> {
     job_runner.register(crate::whatsapp::inbound::MESSAGE_EVENT, whatsapp.media_fetch(urls.clone()));
     job_runner.register(
         crate::twilio::RECORDING_EVENT,
-        crate::twilio::RecordingFetch::new(store.clone(), data.clone(), config.clone(), urls)
-            .map_err(AppError::failed)?,
+        crate::twilio::RecordingFetch::new(store.clone(), data.clone(), config.clone(), urls)?,
     );
     let jobs = job_runner.start();
 

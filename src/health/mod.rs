@@ -1,8 +1,6 @@
-//! The checks behind `/livez`, `/readyz`, `/healthz*` and `/version`, and the
-//! `check go` client that runs the four GO checks against a deployment.
+//! The checks behind `/livez`, `/readyz`, `/healthz*` and `/version` (their
+//! routes are `http::health`; the `check go` client is `cli::check`).
 
-pub mod go;
-pub mod routes;
 mod watchdog;
 
 use std::time::{Duration, Instant};
@@ -11,8 +9,26 @@ use serde::Serialize;
 
 pub use watchdog::LoopWatchdog;
 
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use crate::supervisor::{SupervisorHandle, SupervisorHealth};
+
+/// Why a health check failed; its text is what `/livez`, `/readyz` and
+/// `/healthz/whatsapp` show.
+#[derive(Debug, thiserror::Error)]
+pub enum Unhealthy {
+    #[error("event loop wedged: no tick for {} ms", .0.as_millis())]
+    LoopWedged(Duration),
+    #[error("supervisor wedged: no heartbeat for {} ms", .0.as_millis())]
+    SupervisorWedged(Duration),
+    #[error("supervisor is not running")]
+    SupervisorStopped,
+    #[error("database cannot be written: {0}")]
+    DatabaseUnwritable(StoreError),
+    #[error("database probe failed: {0}")]
+    ProbeFailed(tokio::task::JoinError),
+    #[error("{name} check timed out after {} ms", .limit.as_millis())]
+    TimedOut { name: &'static str, limit: Duration },
+}
 
 /// Names accepted by `/readyz?exclude=`.
 pub const READINESS_CHECKS: &[&str] = &["database", "supervisor"];
@@ -38,27 +54,23 @@ pub struct CheckOutcome {
 
 impl Health {
     /// `/livez`: the event loop and the supervisor both make progress.
-    pub fn liveness(&self) -> Result<(), String> {
+    pub fn liveness(&self) -> Result<(), Unhealthy> {
         if let Some(silent) = self.watchdog.silent_for(self.wedged_after) {
-            return Err(format!("event loop wedged: no tick for {} ms", silent.as_millis()));
+            return Err(Unhealthy::LoopWedged(silent));
         }
         match self.supervisor.health(self.wedged_after) {
-            SupervisorHealth::Wedged(silent) => {
-                Err(format!("supervisor wedged: no heartbeat for {} ms", silent.as_millis()))
-            }
+            SupervisorHealth::Wedged(silent) => Err(Unhealthy::SupervisorWedged(silent)),
             // A stopped supervisor is not a wedged process: readiness reports it.
             SupervisorHealth::Running | SupervisorHealth::Stopped => Ok(()),
         }
     }
 
     /// `/healthz/whatsapp`: the WhatsApp supervisor runs (with or without tenants).
-    pub fn supervisor_check(&self) -> Result<String, String> {
+    pub fn supervisor_check(&self) -> Result<String, Unhealthy> {
         match self.supervisor.health(self.wedged_after) {
             SupervisorHealth::Running => Ok("running".into()),
-            SupervisorHealth::Stopped => Err("supervisor is not running".into()),
-            SupervisorHealth::Wedged(silent) => {
-                Err(format!("supervisor wedged: no heartbeat for {} ms", silent.as_millis()))
-            }
+            SupervisorHealth::Stopped => Err(Unhealthy::SupervisorStopped),
+            SupervisorHealth::Wedged(silent) => Err(Unhealthy::SupervisorWedged(silent)),
         }
     }
 
@@ -77,21 +89,21 @@ impl Health {
 
     /// Accepting a durable write is what readiness means: every webhook we
     /// acknowledge must be stored first.
-    async fn database_check(&self) -> Result<String, String> {
+    async fn database_check(&self) -> Result<String, Unhealthy> {
         let store = self.store.clone();
         let timeout = self.check_timeout;
         let probe = tokio::task::spawn_blocking(move || store.probe_write(timeout));
         match probe.await {
             Ok(Ok(())) => Ok("accepts writes".into()),
-            Ok(Err(e)) => Err(format!("database cannot be written: {e}")),
-            Err(e) => Err(format!("database probe failed: {e}")),
+            Ok(Err(e)) => Err(Unhealthy::DatabaseUnwritable(e)),
+            Err(e) => Err(Unhealthy::ProbeFailed(e)),
         }
     }
 
     async fn timed(
         &self,
         name: &'static str,
-        check: impl std::future::Future<Output = Result<String, String>>,
+        check: impl std::future::Future<Output = Result<String, Unhealthy>>,
     ) -> CheckOutcome {
         let started = Instant::now();
         // A little slack over the probe's own lock timeout, so the probe's
@@ -99,12 +111,12 @@ impl Health {
         let limit = self.check_timeout + Duration::from_millis(250);
         let result = match tokio::time::timeout(limit, check).await {
             Ok(result) => result,
-            Err(_) => Err(format!("{name} check timed out after {} ms", limit.as_millis())),
+            Err(_) => Err(Unhealthy::TimedOut { name, limit }),
         };
         let duration_ms = started.elapsed().as_millis() as u64;
         match result {
             Ok(detail) => CheckOutcome { name, ok: true, detail, duration_ms },
-            Err(detail) => CheckOutcome { name, ok: false, detail, duration_ms },
+            Err(failure) => CheckOutcome { name, ok: false, detail: failure.to_string(), duration_ms },
         }
     }
 }

@@ -11,6 +11,8 @@ use serde_json::{json, Value};
 
 use super::{ApiError, AppState, Caller};
 use crate::clock::now_ms;
+use crate::store::events::EventRow;
+use crate::tenants::TenantId;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/events", get(pull_events))
@@ -46,36 +48,8 @@ async fn pull_events(
     caller: Caller,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    let tenant = match (query.get("tenant"), &caller) {
-        (Some(named), _) => caller.authorize(named, &state).await?,
-        (None, Caller::Tenant(own)) => caller.authorize(own.as_str(), &state).await?,
-        (None, Caller::Admin) => {
-            return Err(ApiError::bad_request(
-                "tenant_required",
-                "the internal secret reads any tenant: name one with ?tenant=ID",
-            ))
-        }
-    };
-    let after = match query.get("after").map(String::as_str) {
-        None | Some("") => 0,
-        Some(cursor) => decode_cursor(cursor).ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_cursor",
-                "`after` must be a cursor returned by this API (`next_cursor`); omit it to start from the oldest event",
-            )
-        })?,
-    };
-    let limit = match query.get("limit") {
-        None => PULL_DEFAULT_LIMIT,
-        Some(raw) => {
-            raw.parse::<usize>().ok().filter(|n| (1..=PULL_MAX_LIMIT).contains(n)).ok_or_else(|| {
-                ApiError::bad_request(
-                    "invalid_limit",
-                    format!("`limit` must be a number from 1 to {PULL_MAX_LIMIT}"),
-                )
-            })?
-        }
-    };
+    let tenant = pulled_tenant(&state, &caller, &query).await?;
+    let (after, limit) = (pull_after(&query)?, pull_limit(&query)?);
     let lookup = tenant.clone();
     let mut rows = state
         .store
@@ -90,21 +64,60 @@ async fn pull_events(
     let has_more = rows.len() > limit;
     rows.truncate(limit);
     let next_cursor = encode_cursor(rows.last().map_or(after, |r| r.seq));
-    let events: Vec<Value> = rows
-        .into_iter()
-        .map(|r| {
-            json!({
-                "id": r.id,
-                "type": r.kind,
-                "tenant": r.tenant_id,
-                "created_at": crate::clock::format_ms(r.created_at_ms),
-                "data": r.data,
-                "status": r.status,
-                "cursor": encode_cursor(r.seq),
-            })
-        })
-        .collect();
+    let events: Vec<Value> = rows.into_iter().map(pulled_event).collect();
     Ok(Json(json!({"tenant": tenant, "events": events, "next_cursor": next_cursor, "has_more": has_more})))
+}
+
+/// The tenant read: the caller's own, or the one `?tenant=` names.
+async fn pulled_tenant(
+    state: &AppState,
+    caller: &Caller,
+    query: &HashMap<String, String>,
+) -> Result<TenantId, ApiError> {
+    match (query.get("tenant"), caller) {
+        (Some(named), _) => caller.authorize(named, state).await,
+        (None, Caller::Tenant(own)) => caller.authorize(own.as_str(), state).await,
+        (None, Caller::Admin) => Err(ApiError::bad_request(
+            "tenant_required",
+            "the internal secret reads any tenant: name one with ?tenant=ID",
+        )),
+    }
+}
+
+/// `?after=`: the sequence number the page starts after (0 without one).
+fn pull_after(query: &HashMap<String, String>) -> Result<i64, ApiError> {
+    match query.get("after").map(String::as_str) {
+        None | Some("") => Ok(0),
+        Some(cursor) => decode_cursor(cursor).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_cursor",
+                "`after` must be a cursor returned by this API (`next_cursor`); omit it to start from the oldest event",
+            )
+        }),
+    }
+}
+
+/// `?limit=`: the page size, 1 to [`PULL_MAX_LIMIT`].
+fn pull_limit(query: &HashMap<String, String>) -> Result<usize, ApiError> {
+    let Some(raw) = query.get("limit") else {
+        return Ok(PULL_DEFAULT_LIMIT);
+    };
+    raw.parse::<usize>().ok().filter(|n| (1..=PULL_MAX_LIMIT).contains(n)).ok_or_else(|| {
+        ApiError::bad_request("invalid_limit", format!("`limit` must be a number from 1 to {PULL_MAX_LIMIT}"))
+    })
+}
+
+/// One event of a page, with the cursor that resumes after it.
+fn pulled_event(row: EventRow) -> Value {
+    json!({
+        "id": row.id,
+        "type": row.kind,
+        "tenant": row.tenant_id,
+        "created_at": crate::clock::format_ms(row.created_at_ms),
+        "data": row.data,
+        "status": row.status,
+        "cursor": encode_cursor(row.seq),
+    })
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! API errors as JSON: `{"error":{"code":"...","message":"..."}}`.
+//! API errors as JSON: `{"error":{"code":"...","message":"..."}}`, and the
+//! one place the domain's errors become HTTP answers (status, code, text).
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -57,6 +58,34 @@ impl IntoResponse for ApiError {
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
         ApiError::internal(e)
+    }
+}
+
+impl From<crate::twilio::webhook::WebhookError> for ApiError {
+    fn from(e: crate::twilio::webhook::WebhookError) -> Self {
+        use crate::twilio::webhook::WebhookError as E;
+        let (status, code) = match &e {
+            E::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            E::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            E::TooManyParams { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_many_params"),
+            E::UnknownKind | E::NoTenant(_) | E::RecordingWithoutNumber | E::UnknownNumber => {
+                (StatusCode::NOT_FOUND, "not_found")
+            }
+            E::InvalidTenantId(_) => (StatusCode::BAD_REQUEST, "invalid_tenant_id"),
+            E::NotUtf8 | E::NotAnObject | E::MissingSid(_) | E::NotASid(_) => {
+                (StatusCode::BAD_REQUEST, "malformed")
+            }
+            E::Store(e) => return ApiError::internal(e),
+        };
+        ApiError::new(status, code, e.to_string())
+    }
+}
+
+/// A failed health check: 503 with the reason as plain text.
+impl IntoResponse for crate::health::Unhealthy {
+    fn into_response(self) -> Response {
+        let content_type = [(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")];
+        (StatusCode::SERVICE_UNAVAILABLE, content_type, self.to_string()).into_response()
     }
 }
 

@@ -1,14 +1,21 @@
-//! The HTTP service: one axum router for health, the tenant API and (later)
-//! Twilio webhooks, with the limits every route gets: a body-size cap, a
-//! request time limit, request ids, tracing and metrics; and the server that
-//! runs it with connection limits (`server`).
+//! The HTTP service: one axum router for health (`health`), the tenant API
+//! (`api`, `whatsapp`, `content`) and the Twilio webhooks (`twilio`), with
+//! the limits every route gets: a body-size cap, a request time limit,
+//! request ids, tracing and metrics; and the server that runs it with
+//! connection limits (`server`).
+//!
+//! This is the only module that knows axum's handlers and `AppState`: each
+//! handler parses, authorizes, calls the module that owns the work and maps
+//! its result (or its error, in `error`) to an answer.
 
 mod api;
 mod auth;
 mod content;
 mod error;
+mod health;
 mod layers;
 pub mod server;
+mod twilio;
 mod whatsapp;
 
 use std::sync::Arc;
@@ -46,11 +53,11 @@ pub fn router(state: AppState) -> Router {
     // The fallbacks go on before the limits, so they get them too: an
     // oversized body is refused (413) whatever the path or method.
     let standard = Router::new()
-        .merge(crate::health::routes::router())
+        .merge(health::router())
         .merge(api::router())
         .merge(whatsapp::router())
         .merge(content::router())
-        .merge(crate::twilio::router())
+        .merge(twilio::router())
         .fallback(error::no_such_route)
         .method_not_allowed_fallback(error::method_not_allowed);
     // Sends take files: a body up to the media cap in base64 (the cap is

@@ -119,8 +119,8 @@ async fn pair_code(
     let Json(body) = body.map_err(|e| {
         ApiError::bad_request("invalid_body", format!("expected {{\"phone\":\"+E164\"}}: {e}"))
     })?;
-    let phone =
-        crate::tenants::parse_e164(&body.phone).map_err(|e| ApiError::bad_request("invalid_phone", e))?;
+    let phone = crate::tenants::parse_e164(&body.phone)
+        .map_err(|e| ApiError::bad_request("invalid_phone", e.to_string()))?;
     let pairing = first_code(&state, &id, PairRequest::Phone(phone.clone())).await?;
     match &pairing {
         Pairing::PhoneCode { code, .. } => {
@@ -143,7 +143,7 @@ async fn first_code(state: &AppState, id: &TenantId, request: PairRequest) -> Re
     })?;
     match tokio::time::timeout(FIRST_CODE_WAIT, session.first_code()).await {
         Ok(Ok(pairing)) => Ok(pairing),
-        Ok(Err(reason)) => Err(ApiError::new(StatusCode::CONFLICT, "pairing_ended", reason)),
+        Ok(Err(reason)) => Err(ApiError::new(StatusCode::CONFLICT, "pairing_ended", reason.to_string())),
         Err(_) => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "no_code_yet",
@@ -181,6 +181,12 @@ struct MediaParts {
     file: Option<Staged>,
 }
 
+/// What a send asks for, whichever form it came in.
+enum Outgoing {
+    Text { to: String, text: String },
+    Media { to: String, media: MediaParts },
+}
+
 /// `POST .../send` → 202 `{"message_id","replayed"}` (plus `media` for a
 /// file). Text: `{"to","text"}`. Media: JSON `{"to","media":{...}}` with the
 /// file in base64, or multipart/form-data with the file in part `file`
@@ -193,54 +199,74 @@ async fn send(
     request: Request,
 ) -> Result<Response, ApiError> {
     let id = caller.authorize(&tenant, &state).await?;
-    let idempotency_key = match request.headers().get("idempotency-key") {
-        None => None,
-        Some(value) => Some(
-            value
-                .to_str()
-                .map_err(|_| {
-                    ApiError::bad_request("invalid_idempotency_key", "Idempotency-Key must be ASCII")
-                })?
-                .to_string(),
-        ),
+    let idempotency_key = idempotency_key(&request)?;
+    let body = match read_send(&state, &id, request).await? {
+        Outgoing::Text { to, text } => {
+            let request = SendRequest { to, text, idempotency_key };
+            let sent = state.whatsapp.send(&id, request).await.map_err(send_error)?;
+            json!({"message_id": sent.message_id, "replayed": sent.replayed})
+        }
+        Outgoing::Media { to, media } => send_media(&state, &id, to, media, idempotency_key).await?,
     };
+    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+}
+
+/// The `Idempotency-Key` header, when given (ASCII only).
+fn idempotency_key(request: &Request) -> Result<Option<String>, ApiError> {
+    let Some(value) = request.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .map_err(|_| ApiError::bad_request("invalid_idempotency_key", "Idempotency-Key must be ASCII"))?;
+    Ok(Some(key.to_string()))
+}
+
+/// The send's body: a multipart form (the file streamed to disk) or JSON
+/// (text, or a file in base64).
+async fn read_send(state: &AppState, id: &TenantId, request: Request) -> Result<Outgoing, ApiError> {
     let multipart = request
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"));
-    let (to, media) = if multipart {
-        let form = Multipart::from_request(request, &state).await.map_err(|e| {
+    if multipart {
+        let form = Multipart::from_request(request, state).await.map_err(|e| {
             ApiError::bad_request("invalid_body", format!("malformed multipart/form-data: {}", e.body_text()))
         })?;
-        multipart_parts(&state, &id, form).await?
-    } else {
-        let request = with_json_limit(request).await?;
-        let Json(body) = Json::<SendBody>::from_request(request, &state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                return too_large(state.whatsapp.media_max_bytes());
-            }
-            ApiError::bad_request(
-                "invalid_body",
-                format!(
-                    "expected {{\"to\":\"+E164 or JID\",\"text\":\"...\"}} or {{\"to\":...,\"media\":\
-                     {{\"kind\",\"mimetype\",\"data\":\"<base64>\",\"caption\"?,\"file_name\"?}}}}: {e}"
-                ),
-            )
-        })?;
-        match (body.text, body.media) {
-            (Some(text), None) => {
-                let request = SendRequest { to: body.to, text, idempotency_key };
-                let sent = state.whatsapp.send(&id, request).await.map_err(send_error)?;
-                let body = json!({"message_id": sent.message_id, "replayed": sent.replayed});
-                return Ok((StatusCode::ACCEPTED, Json(body)).into_response());
-            }
-            (None, Some(media)) => (body.to, json_media(&state, &id, media).await?),
-            _ => {
-                return Err(ApiError::bad_request("invalid_body", "give either `text` or `media`, not both"))
-            }
+        let (to, media) = multipart_parts(state, id, form).await?;
+        return Ok(Outgoing::Media { to, media });
+    }
+    let request = with_json_limit(request).await?;
+    let Json(body) = Json::<SendBody>::from_request(request, state).await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return too_large(state.whatsapp.media_max_bytes());
         }
-    };
+        ApiError::bad_request(
+            "invalid_body",
+            format!(
+                "expected {{\"to\":\"+E164 or JID\",\"text\":\"...\"}} or {{\"to\":...,\"media\":\
+                 {{\"kind\",\"mimetype\",\"data\":\"<base64>\",\"caption\"?,\"file_name\"?}}}}: {e}"
+            ),
+        )
+    })?;
+    match (body.text, body.media) {
+        (Some(text), None) => Ok(Outgoing::Text { to: body.to, text }),
+        (None, Some(media)) => {
+            Ok(Outgoing::Media { to: body.to, media: json_media(state, id, media).await? })
+        }
+        _ => Err(ApiError::bad_request("invalid_body", "give either `text` or `media`, not both")),
+    }
+}
+
+/// Checks a file send (kind, type, caption, name) and sends it; the answer's body.
+async fn send_media(
+    state: &AppState,
+    id: &TenantId,
+    to: String,
+    media: MediaParts,
+    idempotency_key: Option<String>,
+) -> Result<Value, ApiError> {
     let kind_name = media.kind.ok_or_else(|| invalid("`kind` is missing"))?;
     let kind = MediaKind::parse(&kind_name)
         .ok_or_else(|| invalid(format!("`kind` must be {}; got `{kind_name}`", MediaKind::NAMES)))?;
@@ -255,9 +281,8 @@ async fn send(
     .map_err(|e| media_error(e, state.whatsapp.media_max_bytes()))?;
     let summary = json!({"kind": kind.as_str(), "bytes": file.len(), "sha256": file.sha256_hex()});
     let request = MediaSend { to, kind, mimetype, caption: media.caption, file_name, file, idempotency_key };
-    let sent = state.whatsapp.send_media(&id, request).await.map_err(send_error)?;
-    let body = json!({"message_id": sent.message_id, "replayed": sent.replayed, "media": summary});
-    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+    let sent = state.whatsapp.send_media(id, request).await.map_err(send_error)?;
+    Ok(json!({"message_id": sent.message_id, "replayed": sent.replayed, "media": summary}))
 }
 
 /// Largest file the JSON form carries (in base64, plus room for the other

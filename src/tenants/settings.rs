@@ -83,7 +83,9 @@ impl TenantSettings {
         };
         let voice_twiml = match self.voice_twiml.as_deref() {
             Some("") => Some(None),
-            Some(twiml) => Some(Some(crate::twilio::twiml::validate_template(twiml)?)),
+            Some(twiml) => {
+                Some(Some(crate::twilio::twiml::validate_template(twiml).map_err(|e| e.to_string())?))
+            }
             None => None,
         };
         Ok(TenantUpdate {

@@ -1,5 +1,6 @@
-//! Twilio: webhook signature verification, the webhook routes, the TwiML we
-//! answer with, and the background fetch of call recordings.
+//! Twilio: webhook signature verification, what a webhook becomes (its
+//! dedupe key, its event, its TwiML answer), and the background fetch of call
+//! recordings. The webhook routes themselves are `http::twilio`.
 //!
 //! A webhook is verified (`X-Twilio-Signature`), stored as an event through
 //! the group-commit writer (durable before we answer), and answered at once;
@@ -13,10 +14,9 @@ pub mod sid;
 pub mod signature;
 pub mod twiml;
 mod wav;
-mod webhook;
+pub mod webhook;
 
 pub use recording::RecordingFetch;
-pub use webhook::router;
 
 /// The event types of the README's "Events delivered to your backend", by webhook kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -30,6 +30,11 @@ use crate::store::tenants::TwilioTenant;
 use crate::store::{events, tenants as rows, Store};
 use crate::tenants::TenantId;
 
+/// The recording fetcher could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the HTTP client for recording fetches: {0}")]
+pub struct ClientError(reqwest::Error);
+
 /// Fetches recordings; register it for [`super::RECORDING_EVENT`] jobs.
 #[derive(Clone)]
 pub struct RecordingFetch {
@@ -45,7 +50,12 @@ struct Inner {
 }
 
 impl RecordingFetch {
-    pub fn new(store: Store, data: DataDir, config: Arc<Config>, urls: PublicUrls) -> Result<Self, String> {
+    pub fn new(
+        store: Store,
+        data: DataDir,
+        config: Arc<Config>,
+        urls: PublicUrls,
+    ) -> Result<Self, ClientError> {
         // Redirects are followed (Twilio answers a recording with one to its
         // media storage); reqwest drops the Authorization header whenever a
         // redirect leaves the host, so the credentials stay with the API.
@@ -57,7 +67,7 @@ impl RecordingFetch {
             .connect_timeout(Duration::from_secs(config.twilio.recording_fetch_timeout_s.min(10)))
             .user_agent(concat!("agentlocator/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| format!("cannot build the HTTP client for recording fetches: {e}"))?;
+            .map_err(ClientError)?;
         Ok(Self { inner: Arc::new(Inner { store, data, config, client, urls }) })
     }
 }
@@ -103,40 +113,20 @@ impl Inner {
         let target = Target { dir: &dir, name: &name, max_bytes: twilio.recording_max_bytes };
         let auth = (credentials.account.as_str(), credentials.token.as_str());
         let saved = download::get_to_file(&self.client, url, auth, target).await?;
-        let declared = text(data, "RecordingDuration").and_then(|d| d.parse::<f64>().ok());
-        let duration_s = match declared.filter(|d| d.is_finite() && *d >= 0.0) {
-            Some(seconds) => Some(seconds),
-            None if format == "wav" => {
-                let path = saved.path.clone();
-                tokio::task::spawn_blocking(move || wav::duration_s(&path)).await.ok().flatten()
-            }
-            None => None,
-        };
-        let mimetype = match saved.content_type.as_deref() {
-            Some(given) if given.starts_with("audio/") => given.to_string(),
-            // What we asked for: Twilio serves .wav as audio/x-wav, .mp3 as audio/mpeg.
-            _ if format == "mp3" => "audio/mpeg".to_string(),
-            _ => "audio/x-wav".to_string(),
-        };
+        let duration_s = duration_s(data, format, &saved.path).await;
         let content = Content {
             tenant_id: tenant_id.to_string(),
             kind: ContentKind::Recording,
             id: recording.clone(),
             event_id: job.event_id.clone(),
             file: name,
-            mimetype,
+            mimetype: mimetype(saved.content_type.as_deref(), format),
             bytes: saved.bytes,
             sha256: saved.sha256.clone(),
             stored_at_ms: crate::clock::now_ms(),
             expired_at_ms: None,
         };
-        // Without its row no URL reaches the file and retention never
-        // deletes it (e.g. the tenant was removed mid-fetch): delete it, and
-        // let a retry fetch it again.
-        if let Err(e) = self.store.run(move |c| stored::record(c, &content)).await {
-            let _ = tokio::fs::remove_file(&saved.path).await;
-            return Err(JobError::retry(format!("cannot record the stored recording: {e}")));
-        }
+        self.record(content, &saved.path).await?;
         Ok(json!({"recording": {
             "status": "fetched",
             "url": self.urls.of(ContentKind::Recording, &tenant_id, &recording),
@@ -148,6 +138,17 @@ impl Inner {
             "content_type": saved.content_type,
             "attempts": job.attempts,
         }}))
+    }
+
+    /// Records the saved file as stored content. Without its row no URL
+    /// reaches the file and retention never deletes it (e.g. the tenant was
+    /// removed mid-fetch): then the file is deleted, and a retry fetches it again.
+    async fn record(&self, content: Content, path: &std::path::Path) -> Result<(), JobError> {
+        if let Err(e) = self.store.run(move |c| stored::record(c, &content)).await {
+            let _ = tokio::fs::remove_file(path).await;
+            return Err(JobError::retry(format!("cannot record the stored recording: {e}")));
+        }
+        Ok(())
     }
 
     /// The job's event and the tenant it belongs to.
@@ -221,6 +222,29 @@ impl Inner {
         .await
         .map_err(|e| JobError::retry(e.to_string()))?
         .map_err(JobError::retry)
+    }
+}
+
+/// The recording's length: as the webhook declares it, else read from a WAV file.
+async fn duration_s(data: &Value, format: &str, path: &std::path::Path) -> Option<f64> {
+    let declared = text(data, "RecordingDuration").and_then(|d| d.parse::<f64>().ok());
+    match declared.filter(|d| d.is_finite() && *d >= 0.0) {
+        Some(seconds) => Some(seconds),
+        None if format == "wav" => {
+            let path = path.to_path_buf();
+            tokio::task::spawn_blocking(move || wav::duration_s(&path)).await.ok().flatten()
+        }
+        None => None,
+    }
+}
+
+/// The audio type Twilio served, else the one we asked for: Twilio serves
+/// .wav as audio/x-wav, .mp3 as audio/mpeg.
+fn mimetype(served: Option<&str>, format: &str) -> String {
+    match served {
+        Some(given) if given.starts_with("audio/") => given.to_string(),
+        _ if format == "mp3" => "audio/mpeg".to_string(),
+        _ => "audio/x-wav".to_string(),
     }
 }
 

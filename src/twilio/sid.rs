@@ -23,13 +23,17 @@ pub fn parse<'a>(prefix: &str, raw: &'a str) -> Option<&'a str> {
     ok.then_some(raw)
 }
 
+/// A value that is not an account SID: the start of it, escaped for a log line.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("`{0}` is not a Twilio account SID (AC followed by 32 lower-case hex digits)")]
+pub struct NotAnAccountSid(String);
+
 /// An account SID given by an operator (`--twilio-account-sid`,
 /// `twilio.account_sid`), or why it is not one.
-pub fn parse_account(raw: &str) -> Result<String, String> {
-    parse(ACCOUNT, raw).map(str::to_string).ok_or_else(|| {
-        let shown: String = raw.chars().take(40).flat_map(char::escape_default).collect();
-        format!("`{shown}` is not a Twilio account SID (AC followed by 32 lower-case hex digits)")
-    })
+pub fn parse_account(raw: &str) -> Result<String, NotAnAccountSid> {
+    parse(ACCOUNT, raw)
+        .map(str::to_string)
+        .ok_or_else(|| NotAnAccountSid(raw.chars().take(40).flat_map(char::escape_default).collect()))
 }
 
 #[cfg(test)]

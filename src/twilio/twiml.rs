@@ -23,19 +23,26 @@ pub const DEFAULT_VOICE_TEMPLATE: &str = concat!(
 /// Longest template accepted (Twilio itself refuses TwiML over 64 KB).
 const MAX_TEMPLATE_BYTES: usize = 64 * 1024;
 
+/// Why an operator's voice template was refused.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TemplateError {
+    #[error("--voice-twiml: at most {MAX_TEMPLATE_BYTES} bytes")]
+    TooLong,
+    #[error("--voice-twiml: expected TwiML, e.g. `<Response><Say>Hi</Say></Response>` (or @FILE)")]
+    NotTwiml,
+}
+
 /// Checks an operator's template: non-empty TwiML with a `<Response` root.
-pub fn validate_template(raw: &str) -> Result<String, String> {
+pub fn validate_template(raw: &str) -> Result<String, TemplateError> {
     let twiml = raw.trim();
     if twiml.len() > MAX_TEMPLATE_BYTES {
-        return Err(format!("--voice-twiml: at most {MAX_TEMPLATE_BYTES} bytes"));
+        return Err(TemplateError::TooLong);
     }
     let body =
         twiml.strip_prefix("<?xml").map(|rest| rest.split_once("?>").map_or("", |(_, r)| r.trim_start()));
     let body = body.unwrap_or(twiml);
     if !body.starts_with("<Response") || !(body.ends_with("</Response>") || body.ends_with("/>")) {
-        return Err(
-            "--voice-twiml: expected TwiML, e.g. `<Response><Say>Hi</Say></Response>` (or @FILE)".into()
-        );
+        return Err(TemplateError::NotTwiml);
     }
     Ok(twiml.to_string())
 }

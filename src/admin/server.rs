@@ -1,5 +1,6 @@
 //! The daemon's side of the admin socket: tenant operations take effect at
 //! once because the daemon itself performs them (and tells the supervisor).
+//! `daemon::serve` binds it and runs it until shutdown.
 
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
@@ -10,9 +11,8 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::watch;
 
-use super::FAULT_INJECTION_ENV;
-use crate::admin::client::AdminClient;
-use crate::admin::{AdminError, AdminReply, AdminRequest};
+use super::client::AdminClient;
+use super::{AdminError, AdminReply, AdminRequest, FAULT_INJECTION_ENV};
 use crate::error::{AppError, AppResult};
 use crate::health::build_info;
 use crate::paths::DataDir;
@@ -152,33 +152,7 @@ async fn handle(request: AdminRequest, context: &Context) -> AdminReply {
             "http": context.http_addr.to_string(),
             "data_dir": context.data.root().display().to_string(),
         })),
-        AdminRequest::Tenant { request } => {
-            tracing::info!(op = request.op(), "admin tenant request");
-            if let tenants::TenantRequest::Remove { id } = &request {
-                // Its worker must let go of the tenant's files before they are deleted.
-                if !context.whatsapp.forget(id, WORKER_STOP_TIMEOUT).await {
-                    tracing::warn!(tenant = %id, "worker did not confirm its stop in time; removing anyway");
-                }
-            }
-            let added = match &request {
-                tenants::TenantRequest::Add { id, .. } => Some(id.clone()),
-                _ => None,
-            };
-            let (store, data) = (context.store.clone(), context.data.clone());
-            let outcome =
-                tokio::task::spawn_blocking(move || tenants::execute(&store, &data, &request)).await;
-            if let (Some(id), Ok(Ok(_))) = (&added, &outcome) {
-                context.whatsapp.start(id);
-            }
-            match outcome {
-                Ok(Ok(response)) => match serde_json::to_value(response) {
-                    Ok(value) => AdminReply::Ok(value),
-                    Err(e) => AdminReply::Error(AdminError::new("internal", e.to_string())),
-                },
-                Ok(Err(e)) => AdminReply::Error(e.into()),
-                Err(e) => AdminReply::Error(AdminError::new("internal", e.to_string())),
-            }
-        }
+        AdminRequest::Tenant { request } => tenant_request(context, request).await,
         AdminRequest::Fault { target, action } => inject_fault(context, &target, &action).await,
         AdminRequest::Logout { tenant } => {
             if let Err(e) = tenant_exists(context, &tenant).await {
@@ -199,6 +173,35 @@ async fn handle(request: AdminRequest, context: &Context) -> AdminReply {
             }
         }
         AdminRequest::Pair { .. } => AdminReply::Error(AdminError::new("internal", "pairing is streamed")),
+    }
+}
+
+/// A tenant operation, performed here so it takes effect at once: a removed
+/// tenant's worker is stopped first, an added one's is started.
+async fn tenant_request(context: &Context, request: tenants::TenantRequest) -> AdminReply {
+    tracing::info!(op = request.op(), "admin tenant request");
+    if let tenants::TenantRequest::Remove { id } = &request {
+        // Its worker must let go of the tenant's files before they are deleted.
+        if !context.whatsapp.forget(id, WORKER_STOP_TIMEOUT).await {
+            tracing::warn!(tenant = %id, "worker did not confirm its stop in time; removing anyway");
+        }
+    }
+    let added = match &request {
+        tenants::TenantRequest::Add { id, .. } => Some(id.clone()),
+        _ => None,
+    };
+    let (store, data) = (context.store.clone(), context.data.clone());
+    let outcome = tokio::task::spawn_blocking(move || tenants::execute(&store, &data, &request)).await;
+    if let (Some(id), Ok(Ok(_))) = (&added, &outcome) {
+        context.whatsapp.start(id);
+    }
+    match outcome {
+        Ok(Ok(response)) => match serde_json::to_value(response) {
+            Ok(value) => AdminReply::Ok(value),
+            Err(e) => AdminReply::Error(AdminError::new("internal", e.to_string())),
+        },
+        Ok(Err(e)) => AdminReply::Error(e.into()),
+        Err(e) => AdminReply::Error(AdminError::new("internal", e.to_string())),
     }
 }
 
@@ -228,7 +231,7 @@ async fn stream_pairing(
         None => PairRequest::Qr,
         Some(Ok(phone)) => PairRequest::Phone(phone),
         Some(Err(e)) => {
-            let _ = write_reply(write, &AdminReply::Error(AdminError::new("invalid", e))).await;
+            let _ = write_reply(write, &AdminReply::Error(AdminError::new("invalid", e.to_string()))).await;
             return;
         }
     };
@@ -267,7 +270,7 @@ async fn inject_fault(context: &Context, target: &str, action: &str) -> AdminRep
         tracing::warn!(target, action, "injecting fault");
         return match context.whatsapp.inject(&id, action) {
             Ok(()) => AdminReply::Ok(json!({"injected": format!("{target} {action}")})),
-            Err(e) => AdminReply::Error(AdminError::new("invalid", e)),
+            Err(e) => AdminReply::Error(AdminError::new("invalid", e.to_string())),
         };
     }
     let fault = match (target, action) {

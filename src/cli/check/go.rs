@@ -8,7 +8,49 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::error::{AppError, AppResult};
+/// Why `check go` did not end in GO; each maps to an exit code (`From` in
+/// `crate::error`).
+#[derive(Debug, thiserror::Error)]
+pub enum GoError {
+    #[error("--url {base}: not a URL ({source})")]
+    BadUrl { base: String, source: url::ParseError },
+    #[error("cannot build the HTTP client: {0}")]
+    Client(reqwest::Error),
+    #[error("cannot encode the report: {0}")]
+    Report(serde_json::Error),
+    #[error("cannot render JUnit XML: {0}")]
+    Junit(quick_junit::SerializeError),
+    #[error("cannot write JUnit report {}: {source}", path.display())]
+    WriteJunit { path: PathBuf, source: std::io::Error },
+    #[error(
+        "cannot reach agentlocator at {base}: {reason}; is `agentlocator serve` running there (or pass --url)?"
+    )]
+    Unreachable { base: String, reason: String },
+    #[error("NO-GO: {passed}/{total} checks passed")]
+    NoGo { passed: usize, total: usize },
+}
+
+/// Why one check failed: its `reason` in the report.
+#[derive(Debug, thiserror::Error)]
+enum CheckFailure {
+    #[error("HTTP {status}: {}", one_line(.body))]
+    Status { status: u16, body: String },
+    #[error("not JSON ({0})")]
+    NotJson(serde_json::Error),
+    #[error("status is not \"ok\": {}", one_line(.0))]
+    NotOk(String),
+    #[error("no numeric `build` field")]
+    NoBuild,
+}
+
+/// A request that got no answer: why, and whether nothing answered at all
+/// (a connection-level failure).
+#[derive(Debug, thiserror::Error)]
+#[error("{reason}")]
+struct RequestFailed {
+    reason: String,
+    unreachable: bool,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ReportFormat {
@@ -27,7 +69,7 @@ pub struct GoOptions {
 struct GoCheck {
     name: &'static str,
     path: &'static str,
-    verify: fn(u16, &str) -> Result<String, String>,
+    verify: fn(u16, &str) -> Result<String, CheckFailure>,
 }
 
 const CHECKS: [GoCheck; 4] = [
@@ -58,16 +100,24 @@ struct Report<'a> {
     checks: &'a [CheckResult],
 }
 
-pub async fn run(options: GoOptions) -> AppResult<()> {
+pub async fn run(options: GoOptions) -> Result<(), GoError> {
     let base = options.base_url.trim_end_matches('/').to_string();
-    url::Url::parse(&base).map_err(|e| AppError::usage(format!("--url {base}: not a URL ({e})")))?;
+    if let Err(source) = url::Url::parse(&base) {
+        return Err(GoError::BadUrl { base, source });
+    }
     let client = reqwest::Client::builder()
         .timeout(options.timeout)
         .connect_timeout(options.timeout)
         .user_agent(concat!("agentlocator-check-go/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| AppError::failed(format!("cannot build the HTTP client: {e}")))?;
+        .map_err(GoError::Client)?;
+    let results = run_checks(&client, &base).await;
+    report(&options, &base, &results)?;
+    verdict(base, &results)
+}
 
+/// Every check in order, with a progress line while they run.
+async fn run_checks(client: &reqwest::Client, base: &str) -> Vec<CheckResult> {
     let progress = ProgressBar::new(CHECKS.len() as u64);
     progress.set_style(
         ProgressStyle::with_template("{spinner} [{pos}/{len}] checking {msg}")
@@ -77,34 +127,42 @@ pub async fn run(options: GoOptions) -> AppResult<()> {
     let mut results = Vec::with_capacity(CHECKS.len());
     for check in &CHECKS {
         progress.set_message(check.path);
-        results.push(run_check(&client, &base, check).await);
+        results.push(run_check(client, base, check).await);
         progress.inc(1);
     }
     progress.finish_and_clear();
+    results
+}
 
+/// The report on stdout (text or JSON) and, when asked, the JUnit file.
+fn report(options: &GoOptions, base: &str, results: &[CheckResult]) -> Result<(), GoError> {
     let passed = results.iter().filter(|r| r.passed).count();
-    let go = passed == CHECKS.len();
     match options.format {
-        ReportFormat::Text => print_text(&results, passed),
+        ReportFormat::Text => print_text(results, passed),
         ReportFormat::Json => {
-            let report = Report { go, passed, total: CHECKS.len(), url: &base, checks: &results };
-            let text = serde_json::to_string_pretty(&report).map_err(|e| AppError::failed(e.to_string()))?;
+            let go = passed == CHECKS.len();
+            let report = Report { go, passed, total: CHECKS.len(), url: base, checks: results };
+            let text = serde_json::to_string_pretty(&report).map_err(GoError::Report)?;
             println!("{text}");
         }
     }
     if let Some(path) = &options.junit {
-        write_junit(path, &base, &results)?;
+        write_junit(path, base, results)?;
     }
+    Ok(())
+}
+
+/// GO when every check passed; unreachable when nothing answered at all.
+fn verdict(base: String, results: &[CheckResult]) -> Result<(), GoError> {
     if results.iter().all(|r| r.unreachable) {
         let reason = results.first().map(|r| r.reason.clone()).unwrap_or_default();
-        return Err(AppError::unreachable(format!(
-            "cannot reach agentlocator at {base}: {reason}; is `agentlocator serve` running there (or pass --url)?"
-        )));
+        return Err(GoError::Unreachable { base, reason });
     }
-    if go {
+    let passed = results.iter().filter(|r| r.passed).count();
+    if passed == CHECKS.len() {
         Ok(())
     } else {
-        Err(AppError::failed(format!("NO-GO: {passed}/{} checks passed", CHECKS.len())))
+        Err(GoError::NoGo { passed, total: CHECKS.len() })
     }
 }
 
@@ -115,24 +173,25 @@ async fn run_check(client: &reqwest::Client, base: &str, check: &GoCheck) -> Che
     let (passed, reason, unreachable) = match outcome {
         Ok((status, body)) => match (check.verify)(status, &body) {
             Ok(reason) => (true, reason, false),
-            Err(reason) => (false, reason, false),
+            Err(failure) => (false, failure.to_string(), false),
         },
-        Err((reason, unreachable)) => (false, reason, unreachable),
+        Err(RequestFailed { reason, unreachable }) => (false, reason, unreachable),
     };
     CheckResult { name: check.name, path: check.path, passed, duration_ms, reason, unreachable }
 }
 
-/// The status and body, or a reason and whether it was a connection failure.
-async fn fetch(client: &reqwest::Client, url: &str) -> Result<(u16, String), (String, bool)> {
+/// The status and body, or why there is none.
+async fn fetch(client: &reqwest::Client, url: &str) -> Result<(u16, String), RequestFailed> {
     let response = client.get(url).send().await.map_err(describe_request_error)?;
     let status = response.status().as_u16();
     let body = response.text().await.map_err(describe_request_error)?;
     Ok((status, body))
 }
 
-fn describe_request_error(e: reqwest::Error) -> (String, bool) {
+fn describe_request_error(e: reqwest::Error) -> RequestFailed {
     if e.is_timeout() {
-        return ("timed out (raise --timeout if the server is just slow)".into(), e.is_connect());
+        let reason = "timed out (raise --timeout if the server is just slow)".into();
+        return RequestFailed { reason, unreachable: e.is_connect() };
     }
     if e.is_connect() {
         // The innermost cause is the useful part ("Connection refused (os error 111)").
@@ -140,9 +199,9 @@ fn describe_request_error(e: reqwest::Error) -> (String, bool) {
         while let Some(next) = cause.source() {
             cause = next;
         }
-        return (format!("connection failed: {cause}"), true);
+        return RequestFailed { reason: format!("connection failed: {cause}"), unreachable: true };
     }
-    (format!("request failed: {e}"), false)
+    RequestFailed { reason: format!("request failed: {e}"), unreachable: false }
 }
 
 fn one_line(body: &str) -> String {
@@ -154,28 +213,32 @@ fn one_line(body: &str) -> String {
     }
 }
 
-fn expect_ok_text(status: u16, body: &str) -> Result<String, String> {
+fn http_status(status: u16, body: &str) -> CheckFailure {
+    CheckFailure::Status { status, body: body.to_string() }
+}
+
+fn expect_ok_text(status: u16, body: &str) -> Result<String, CheckFailure> {
     if status == 200 && body.trim() == "ok" {
         Ok("ok".into())
     } else {
-        Err(format!("HTTP {status}: {}", one_line(body)))
+        Err(http_status(status, body))
     }
 }
 
-fn expect_version(status: u16, body: &str) -> Result<String, String> {
+fn expect_version(status: u16, body: &str) -> Result<String, CheckFailure> {
     if status != 200 {
-        return Err(format!("HTTP {status}: {}", one_line(body)));
+        return Err(http_status(status, body));
     }
-    let json: Value = serde_json::from_str(body).map_err(|e| format!("not JSON ({e})"))?;
+    let json: Value = serde_json::from_str(body).map_err(CheckFailure::NotJson)?;
     if json.get("status").and_then(Value::as_str) != Some("ok") {
-        return Err(format!("status is not \"ok\": {}", one_line(body)));
+        return Err(CheckFailure::NotOk(body.to_string()));
     }
-    let build = json.get("build").and_then(Value::as_u64).ok_or("no numeric `build` field")?;
+    let build = json.get("build").and_then(Value::as_u64).ok_or(CheckFailure::NoBuild)?;
     let version = json.get("version").and_then(Value::as_str).unwrap_or("?");
     Ok(format!("version {version}, build {build}"))
 }
 
-fn expect_ready(status: u16, body: &str) -> Result<String, String> {
+fn expect_ready(status: u16, body: &str) -> Result<String, CheckFailure> {
     let json: Option<Value> = serde_json::from_str(body).ok();
     let word = json.as_ref().and_then(|j| j.get("status")).and_then(Value::as_str);
     if status == 200 && word == Some("ready") {
@@ -197,9 +260,9 @@ fn expect_ready(status: u16, body: &str) -> Result<String, String> {
         })
         .unwrap_or_default();
     if failed.is_empty() {
-        Err(format!("HTTP {status}: {}", one_line(body)))
+        Err(http_status(status, body))
     } else {
-        Err(format!("HTTP {status}: {}", one_line(&failed.join("; "))))
+        Err(http_status(status, &failed.join("; ")))
     }
 }
 
@@ -218,7 +281,7 @@ fn print_text(results: &[CheckResult], passed: usize) {
     }
 }
 
-fn write_junit(path: &std::path::Path, base: &str, results: &[CheckResult]) -> AppResult<()> {
+fn write_junit(path: &std::path::Path, base: &str, results: &[CheckResult]) -> Result<(), GoError> {
     use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
     let mut suite = TestSuite::new("agentlocator check go");
     for r in results {
@@ -236,7 +299,6 @@ fn write_junit(path: &std::path::Path, base: &str, results: &[CheckResult]) -> A
     }
     let mut report = Report::new("agentlocator");
     report.add_test_suite(suite);
-    let xml = report.to_string().map_err(|e| AppError::failed(format!("cannot render JUnit XML: {e}")))?;
-    std::fs::write(path, xml)
-        .map_err(|e| AppError::failed(format!("cannot write JUnit report {}: {e}", path.display())))
+    let xml = report.to_string().map_err(GoError::Junit)?;
+    std::fs::write(path, xml).map_err(|source| GoError::WriteJunit { path: path.to_path_buf(), source })
 }

@@ -1,15 +1,16 @@
-//! HTTP handlers for the health routes (no auth). What they show without
-//! auth names no tenant: the per-tenant view needs the internal secret.
+//! HTTP handlers for the health routes (no auth); the checks themselves are
+//! `crate::health`. What they show without auth names no tenant: the
+//! per-tenant view needs the internal secret.
 
 use axum::extract::{RawQuery, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::json;
+use serde_json::{json, Value};
 
-use super::{build_info, READINESS_CHECKS};
-use crate::http::{require_internal_secret, AppState};
+use super::{require_internal_secret, ApiError, AppState};
+use crate::health::{build_info, CheckOutcome, READINESS_CHECKS};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -43,7 +44,7 @@ async fn healthz() -> Response {
 async fn livez(State(state): State<AppState>) -> Response {
     match state.health.liveness() {
         Ok(()) => text(StatusCode::OK, "ok"),
-        Err(reason) => text(StatusCode::SERVICE_UNAVAILABLE, reason),
+        Err(unhealthy) => unhealthy.into_response(),
     }
 }
 
@@ -57,7 +58,7 @@ async fn whatsapp(State(state): State<AppState>, request: Request) -> Response {
     if !has_flag(&query_pairs(&query), "verbose") {
         return match check {
             Ok(_) => text(status, "ok"),
-            Err(reason) => text(status, reason),
+            Err(unhealthy) => unhealthy.into_response(),
         };
     }
     if let Err(refused) = require_internal_secret(&mut parts, &state).await {
@@ -69,7 +70,7 @@ async fn whatsapp(State(state): State<AppState>, request: Request) -> Response {
     };
     let body = json!({
         "status": if check.is_ok() { "ok" } else { "failed" },
-        "supervisor": match &check { Ok(s) | Err(s) => s },
+        "supervisor": match &check { Ok(running) => running.clone(), Err(e) => e.to_string() },
         "tenants": tenants,
     });
     (status, Json(body)).into_response()
@@ -77,7 +78,29 @@ async fn whatsapp(State(state): State<AppState>, request: Request) -> Response {
 
 async fn readyz(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
     let pairs = query_pairs(&query);
-    let verbose = has_flag(&pairs, "verbose");
+    let exclude = match excluded_checks(&pairs) {
+        Ok(exclude) => exclude,
+        Err(refused) => return refused.into_response(),
+    };
+    let outcomes = state.health.readiness(&exclude).await;
+    let ready = outcomes.iter().all(|o| o.ok);
+    let mut body = json!({
+        "status": if ready { "ready" } else { "degraded" },
+        "checks": checks_json(&outcomes, has_flag(&pairs, "verbose")),
+    });
+    if !ready {
+        let failed: Vec<&str> = outcomes.iter().filter(|o| !o.ok).map(|o| o.name).collect();
+        body["failed"] = json!(failed);
+    }
+    if !exclude.is_empty() {
+        body["excluded"] = json!(exclude);
+    }
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(body)).into_response()
+}
+
+/// `?exclude=a,b` (repeatable): each name must be a readiness check.
+fn excluded_checks(pairs: &[(String, String)]) -> Result<Vec<String>, ApiError> {
     let exclude: Vec<String> = pairs
         .iter()
         .filter(|(k, _)| k == "exclude")
@@ -85,16 +108,19 @@ async fn readyz(State(state): State<AppState>, RawQuery(query): RawQuery) -> Res
         .filter(|name| !name.is_empty())
         .collect();
     if let Some(unknown) = exclude.iter().find(|n| !READINESS_CHECKS.contains(&n.as_str())) {
-        let body = json!({"error": {
-            "code": "unknown_check",
-            "message": format!("no readiness check named `{unknown}`; checks are: {}", READINESS_CHECKS.join(", ")),
-        }});
-        return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+        return Err(ApiError::bad_request(
+            "unknown_check",
+            format!("no readiness check named `{unknown}`; checks are: {}", READINESS_CHECKS.join(", ")),
+        ));
     }
-    let outcomes = state.health.readiness(&exclude).await;
-    let ready = outcomes.iter().all(|o| o.ok);
+    Ok(exclude)
+}
+
+/// Each check as `"ok"` / `"failed: why"`, or with `?verbose` its status,
+/// detail and duration.
+fn checks_json(outcomes: &[CheckOutcome], verbose: bool) -> serde_json::Map<String, Value> {
     let mut checks = serde_json::Map::new();
-    for outcome in &outcomes {
+    for outcome in outcomes {
         let value = if verbose {
             json!({
                 "status": if outcome.ok { "ok" } else { "failed" },
@@ -108,17 +134,7 @@ async fn readyz(State(state): State<AppState>, RawQuery(query): RawQuery) -> Res
         };
         checks.insert(outcome.name.to_string(), value);
     }
-    let (status, word) =
-        if ready { (StatusCode::OK, "ready") } else { (StatusCode::SERVICE_UNAVAILABLE, "degraded") };
-    let mut body = json!({ "status": word, "checks": checks });
-    if !ready {
-        let failed: Vec<&str> = outcomes.iter().filter(|o| !o.ok).map(|o| o.name).collect();
-        body["failed"] = json!(failed);
-    }
-    if !exclude.is_empty() {
-        body["excluded"] = json!(exclude);
-    }
-    (status, Json(body)).into_response()
+    checks
 }
 
 async fn version(State(state): State<AppState>) -> Response {
