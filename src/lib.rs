@@ -5,6 +5,7 @@
 //! one concern, and its own doc comment says which.
 
 pub mod admin;
+pub mod backoff;
 pub mod cli;
 pub mod clock;
 pub mod config;

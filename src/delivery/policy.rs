@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use rand::Rng;
 
+use crate::backoff::{Backoff, Jitter};
 use crate::config::DeliveryConfig;
 use crate::store::delivery::Verdict;
 
@@ -43,8 +44,9 @@ pub fn classify(status: Option<u16>) -> Class {
 pub struct Policy {
     pub max_attempts: u32,
     pub client_error_attempts: u32,
-    pub base: Duration,
-    pub cap: Duration,
+    /// Doubling from `delivery.backoff_base` up to `delivery.backoff_cap`,
+    /// jittered to 80–120 % (never above the cap).
+    pub backoff: Backoff,
 }
 
 impl Policy {
@@ -52,27 +54,26 @@ impl Policy {
         Policy {
             max_attempts: c.max_attempts,
             client_error_attempts: c.client_error_attempts,
-            base: Duration::from_secs_f64(c.backoff_base_s),
-            cap: Duration::from_secs_f64(c.backoff_cap_s),
+            backoff: Backoff {
+                base: Duration::from_secs_f64(c.backoff_base_s),
+                cap: Duration::from_secs_f64(c.backoff_cap_s),
+                jitter: Jitter::plus_minus(0.2),
+            },
         }
     }
 
     /// The un-jittered wait after the `attempt`-th attempt (1-based).
     pub fn nominal_wait(&self, attempt: u32) -> Duration {
-        let factor = 2f64.powi(attempt.saturating_sub(1).min(62) as i32);
-        let secs = (self.base.as_secs_f64() * factor).min(self.cap.as_secs_f64());
-        Duration::from_secs_f64(secs)
+        self.backoff.nominal(attempt)
     }
 
     /// The wait after the `attempt`-th attempt, jittered, honouring `retry_after`.
     pub fn wait(&self, attempt: u32, retry_after: Option<Duration>, rng: &mut impl Rng) -> Duration {
-        let nominal = self.nominal_wait(attempt).as_secs_f64();
-        let jittered = (nominal * rng.random_range(0.8..=1.2)).min(self.cap.as_secs_f64());
-        let mut wait = Duration::from_secs_f64(jittered);
-        if let Some(asked) = retry_after {
-            wait = wait.max(asked.min(self.cap));
+        let wait = self.backoff.delay(attempt, rng);
+        match retry_after {
+            Some(asked) => wait.max(asked.min(self.backoff.cap)),
+            None => wait,
         }
-        wait
     }
 
     /// What happens to an event after its `attempts`-th attempt (1-based, since

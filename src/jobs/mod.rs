@@ -14,10 +14,10 @@ use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use rand::Rng;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 
+use crate::backoff::{Backoff, Jitter};
 use crate::clock::now_ms;
 use crate::config::JobsConfig;
 use crate::store::jobs::{self as queue, Job};
@@ -206,11 +206,12 @@ impl Runner {
 
     /// min(cap, base * 2^(attempt-1)), then a random 50–100% of it.
     fn backoff(&self, attempt: i64) -> Duration {
-        let exp = attempt.clamp(1, 32) as u32 - 1;
-        let full =
-            self.config.backoff_base_ms.saturating_mul(1u64 << exp.min(30)).min(self.config.backoff_cap_ms);
-        let jittered = rand::rng().random_range(full / 2..=full.max(1));
-        Duration::from_millis(jittered)
+        let backoff = Backoff {
+            base: Duration::from_millis(self.config.backoff_base_ms),
+            cap: Duration::from_millis(self.config.backoff_cap_ms),
+            jitter: Jitter::down_to(0.5),
+        };
+        backoff.delay(attempt.clamp(1, i64::from(u32::MAX)) as u32, &mut rand::rng())
     }
 }
 
