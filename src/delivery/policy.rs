@@ -52,13 +52,9 @@ pub struct Policy {
 impl Policy {
     pub fn from_config(c: &DeliveryConfig) -> Self {
         Policy {
-            max_attempts: c.max_attempts,
-            client_error_attempts: c.client_error_attempts,
-            backoff: Backoff {
-                base: Duration::from_secs_f64(c.backoff_base_s),
-                cap: Duration::from_secs_f64(c.backoff_cap_s),
-                jitter: Jitter::plus_minus(0.2),
-            },
+            max_attempts: c.max_attempts.get(),
+            client_error_attempts: c.client_error_attempts.get(),
+            backoff: Backoff { base: c.backoff_base, cap: c.backoff_cap, jitter: Jitter::plus_minus(0.2) },
         }
     }
 
@@ -116,10 +112,10 @@ mod tests {
 
     fn policy() -> Policy {
         Policy::from_config(&DeliveryConfig {
-            max_attempts: 5,
-            client_error_attempts: 2,
-            backoff_base_s: 2.0,
-            backoff_cap_s: 10.0,
+            max_attempts: std::num::NonZeroU32::new(5).expect("non-zero"),
+            client_error_attempts: std::num::NonZeroU32::new(2).expect("non-zero"),
+            backoff_base: Duration::from_secs(2),
+            backoff_cap: Duration::from_secs(10),
             ..DeliveryConfig::default()
         })
     }

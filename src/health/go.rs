@@ -131,18 +131,11 @@ async fn fetch(client: &reqwest::Client, url: &str) -> Result<(u16, String), (St
 }
 
 fn describe_request_error(e: reqwest::Error) -> (String, bool) {
+    let text = crate::outbound_error::describe(&e);
     if e.is_timeout() {
-        return ("timed out (raise --timeout if the server is just slow)".into(), e.is_connect());
+        return (format!("{text} (raise --timeout if the server is just slow)"), e.is_connect());
     }
-    if e.is_connect() {
-        // The innermost cause is the useful part ("Connection refused (os error 111)").
-        let mut cause: &dyn std::error::Error = &e;
-        while let Some(next) = cause.source() {
-            cause = next;
-        }
-        return (format!("connection failed: {cause}"), true);
-    }
-    (format!("request failed: {e}"), false)
+    (text, e.is_connect())
 }
 
 fn one_line(body: &str) -> String {
