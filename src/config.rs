@@ -3,6 +3,7 @@
 //! trust every value it reads.
 
 use std::net::SocketAddr;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -40,9 +41,9 @@ const GENERIC_ENV_PREFIX: &str = "AGENTLOCATOR_";
 /// string instead of failing as a number).
 const SECRET_KEYS: &[&str] = &["security.internal_secret", "twilio.auth_token"];
 
-/// Longest `whatsapp.restart_backoff_cap_s` accepted: a day. Longer waits are
-/// no backoff, and the limit keeps the millisecond arithmetic far from overflow.
-const MAX_RESTART_BACKOFF_CAP_S: u64 = 86_400;
+/// Longest `whatsapp.restart_backoff_cap` accepted: a day. Longer waits are
+/// no backoff.
+const MAX_RESTART_BACKOFF_CAP: Duration = Duration::from_secs(86_400);
 /// Longest `delivery.retention_days` accepted (a century).
 const MAX_RETENTION_DAYS: f64 = 36_500.0;
 /// WhatsApp's own largest file.
@@ -69,9 +70,11 @@ pub struct HttpConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub public_base_url: Option<String>,
     pub body_limit_bytes: usize,
-    pub request_timeout_s: u64,
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
     /// How long in-flight requests may take to finish after SIGTERM.
-    pub shutdown_grace_s: u64,
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
     /// A request whose head (request line and headers) has not fully arrived
     /// this long after its first byte is closed (slowloris).
     #[serde(with = "humantime_serde")]
@@ -82,7 +85,7 @@ pub struct HttpConfig {
     pub idle_timeout: Duration,
     /// Open client connections at most; serve lowers it to half the process's
     /// open-files limit when that is smaller.
-    pub max_connections: usize,
+    pub max_connections: NonZeroUsize,
 }
 
 impl Default for HttpConfig {
@@ -91,11 +94,11 @@ impl Default for HttpConfig {
             listen: "0.0.0.0:5000".into(),
             public_base_url: None,
             body_limit_bytes: 1024 * 1024,
-            request_timeout_s: 15,
-            shutdown_grace_s: 20,
+            request_timeout: Duration::from_secs(15),
+            shutdown_grace: Duration::from_secs(20),
             header_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
-            max_connections: 1024,
+            max_connections: NonZeroUsize::new(1024).expect("non-zero"),
         }
     }
 }
@@ -103,10 +106,9 @@ impl Default for HttpConfig {
 impl HttpConfig {
     fn validate(&self) -> AppResult<()> {
         positive("http.body_limit_bytes", self.body_limit_bytes as u64)?;
-        positive("http.request_timeout_s", self.request_timeout_s)?;
-        positive("http.header_read_timeout", self.header_read_timeout.as_millis() as u64)?;
-        positive("http.idle_timeout", self.idle_timeout.as_millis() as u64)?;
-        positive("http.max_connections", self.max_connections as u64)
+        positive_duration("http.request_timeout", self.request_timeout)?;
+        positive_duration("http.header_read_timeout", self.header_read_timeout)?;
+        positive_duration("http.idle_timeout", self.idle_timeout)
     }
 }
 
@@ -129,7 +131,8 @@ pub struct TwilioConfig {
     pub recording_format: String,
     /// A recording download that receives nothing for this long is abandoned
     /// (and retried); the size cap, not a clock, bounds a whole download.
-    pub recording_fetch_timeout_s: u64,
+    #[serde(with = "humantime_serde")]
+    pub recording_fetch_timeout: Duration,
     /// A recording larger than this is not kept: the fetch fails (`too_large`).
     pub recording_max_bytes: u64,
     /// Body limit of the /webhook routes (Twilio's requests are small; the
@@ -137,7 +140,7 @@ pub struct TwilioConfig {
     pub webhook_body_limit_bytes: usize,
     /// A form webhook with more parameters than this is refused before any
     /// signature work is done.
-    pub webhook_max_params: usize,
+    pub webhook_max_params: NonZeroUsize,
 }
 
 impl Default for TwilioConfig {
@@ -147,10 +150,10 @@ impl Default for TwilioConfig {
             account_sid: None,
             api_base_url: "https://api.twilio.com".into(),
             recording_format: "wav".into(),
-            recording_fetch_timeout_s: 60,
+            recording_fetch_timeout: Duration::from_secs(60),
             recording_max_bytes: 512 * 1024 * 1024,
             webhook_body_limit_bytes: 64 * 1024,
-            webhook_max_params: 500,
+            webhook_max_params: NonZeroUsize::new(500).expect("non-zero"),
         }
     }
 }
@@ -161,10 +164,9 @@ impl TwilioConfig {
         if !matches!(self.recording_format.as_str(), "wav" | "mp3") {
             return Err(AppError::config("twilio.recording_format: must be \"wav\" or \"mp3\""));
         }
-        positive("twilio.recording_fetch_timeout_s", self.recording_fetch_timeout_s)?;
+        positive_duration("twilio.recording_fetch_timeout", self.recording_fetch_timeout)?;
         positive("twilio.recording_max_bytes", self.recording_max_bytes)?;
         positive("twilio.webhook_body_limit_bytes", self.webhook_body_limit_bytes as u64)?;
-        positive("twilio.webhook_max_params", self.webhook_max_params as u64)?;
         // Not echoed: a mistyped secret may sit in its place.
         if let Some(sid) = &self.account_sid {
             if crate::twilio::sid::parse(crate::twilio::sid::ACCOUNT, sid).is_none() {
@@ -182,24 +184,27 @@ impl TwilioConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct JobsConfig {
     /// Jobs running at once.
-    pub concurrency: usize,
+    pub concurrency: NonZeroUsize,
     /// Attempts before a job fails for good (its event is released with the error).
-    pub max_attempts: u32,
+    pub max_attempts: NonZeroU32,
     /// Delay before retry n is min(cap, base * 2^(n-1)), with jitter.
-    pub backoff_base_ms: u64,
-    pub backoff_cap_ms: u64,
+    #[serde(with = "humantime_serde")]
+    pub backoff_base: Duration,
+    #[serde(with = "humantime_serde")]
+    pub backoff_cap: Duration,
     /// How often the queue is checked for jobs queued by another process.
-    pub poll_interval_ms: u64,
+    #[serde(with = "humantime_serde")]
+    pub poll_interval: Duration,
 }
 
 impl Default for JobsConfig {
     fn default() -> Self {
         Self {
-            concurrency: 4,
-            max_attempts: 8,
-            backoff_base_ms: 2000,
-            backoff_cap_ms: 300_000,
-            poll_interval_ms: 1000,
+            concurrency: NonZeroUsize::new(4).expect("non-zero"),
+            max_attempts: NonZeroU32::new(8).expect("non-zero"),
+            backoff_base: Duration::from_secs(2),
+            backoff_cap: Duration::from_secs(300),
+            poll_interval: Duration::from_secs(1),
         }
     }
 }
@@ -207,13 +212,11 @@ impl Default for JobsConfig {
 impl JobsConfig {
     fn validate(&self) -> AppResult<()> {
         let j = self;
-        positive("jobs.concurrency", j.concurrency as u64)?;
-        positive("jobs.max_attempts", j.max_attempts as u64)?;
-        positive("jobs.backoff_base_ms", j.backoff_base_ms)?;
-        if j.backoff_cap_ms < j.backoff_base_ms {
-            return Err(AppError::config("jobs.backoff_cap_ms: must be at least jobs.backoff_base_ms"));
+        positive_duration("jobs.backoff_base", j.backoff_base)?;
+        if j.backoff_cap < j.backoff_base {
+            return Err(AppError::config("jobs.backoff_cap: must be at least jobs.backoff_base"));
         }
-        positive("jobs.poll_interval_ms", j.poll_interval_ms)?;
+        positive_duration("jobs.poll_interval", j.poll_interval)?;
         Ok(())
     }
 }
@@ -226,19 +229,25 @@ pub struct WhatsappConfig {
     pub ws_url: Option<String>,
     /// Shortest time between two messages one tenant sends: sending fast is how
     /// WhatsApp accounts get banned.
-    pub send_interval_ms: u64,
+    #[serde(with = "humantime_serde")]
+    pub send_interval: Duration,
     /// A send that would wait longer than this for its turn is refused with 429.
-    pub send_queue_max_wait_ms: u64,
+    #[serde(with = "humantime_serde")]
+    pub send_queue_max_wait: Duration,
     /// Time between two tenants' first connects at start-up, so a thousand
     /// tenants do not reconnect in the same second.
-    pub connect_stagger_ms: u64,
+    #[serde(with = "humantime_serde")]
+    pub connect_stagger: Duration,
     /// A worker restarted more than `max_restarts` times within
-    /// `restart_window_s` is quarantined until an operator restarts it.
-    pub max_restarts: usize,
-    pub restart_window_s: u64,
+    /// `restart_window` is quarantined until an operator restarts it.
+    pub max_restarts: NonZeroUsize,
+    #[serde(with = "humantime_serde")]
+    pub restart_window: Duration,
     /// First restart delay (doubles per restart, with jitter) and its cap.
-    pub restart_backoff_base_ms: u64,
-    pub restart_backoff_cap_s: u64,
+    #[serde(with = "humantime_serde")]
+    pub restart_backoff_base: Duration,
+    #[serde(with = "humantime_serde")]
+    pub restart_backoff_cap: Duration,
     /// One-time prekeys a newly paired device uploads. WhatsApp Web uses 812;
     /// fewer keeps each tenant's session store and start-up smaller.
     pub prekeys: usize,
@@ -264,13 +273,13 @@ impl Default for WhatsappConfig {
     fn default() -> Self {
         Self {
             ws_url: None,
-            send_interval_ms: 1000,
-            send_queue_max_wait_ms: 5000,
-            connect_stagger_ms: 10,
-            max_restarts: 5,
-            restart_window_s: 600,
-            restart_backoff_base_ms: 1000,
-            restart_backoff_cap_s: 300,
+            send_interval: Duration::from_secs(1),
+            send_queue_max_wait: Duration::from_secs(5),
+            connect_stagger: Duration::from_millis(10),
+            max_restarts: NonZeroUsize::new(5).expect("non-zero"),
+            restart_window: Duration::from_secs(600),
+            restart_backoff_base: Duration::from_secs(1),
+            restart_backoff_cap: Duration::from_secs(300),
             prekeys: 812,
             send_timeout: Duration::from_secs(10),
             idempotency_retention: Duration::from_secs(24 * 3600),
@@ -286,7 +295,6 @@ impl WhatsappConfig {
             check_ws_url(url, cfg!(feature = "sim"))?;
         }
         let w = self;
-        positive("whatsapp.max_restarts", w.max_restarts as u64)?;
         if !(1..=MAX_MEDIA_BYTES).contains(&w.media_max_bytes) {
             return Err(AppError::config(format!(
                 "whatsapp.media_max_bytes: must be between 1 and {MAX_MEDIA_BYTES} (WhatsApp's own limit, 2 GiB)"
@@ -297,16 +305,16 @@ impl WhatsappConfig {
                 "whatsapp.media_transfer_timeout: must be longer than 0 (e.g. \"10m\")",
             ));
         }
-        positive("whatsapp.restart_window_s", w.restart_window_s)?;
-        positive("whatsapp.restart_backoff_base_ms", w.restart_backoff_base_ms)?;
-        if !(1..=MAX_RESTART_BACKOFF_CAP_S).contains(&w.restart_backoff_cap_s) {
-            return Err(AppError::config(format!(
-                "whatsapp.restart_backoff_cap_s: must be between 1 and {MAX_RESTART_BACKOFF_CAP_S} (a day)"
-            )));
-        }
-        if w.restart_backoff_cap_s.saturating_mul(1000) < w.restart_backoff_base_ms {
+        positive_duration("whatsapp.restart_window", w.restart_window)?;
+        positive_duration("whatsapp.restart_backoff_base", w.restart_backoff_base)?;
+        if w.restart_backoff_cap.is_zero() || w.restart_backoff_cap > MAX_RESTART_BACKOFF_CAP {
             return Err(AppError::config(
-                "whatsapp.restart_backoff_cap_s: must be at least whatsapp.restart_backoff_base_ms",
+                "whatsapp.restart_backoff_cap: must be longer than 0 and at most a day (\"24h\")",
+            ));
+        }
+        if w.restart_backoff_cap < w.restart_backoff_base {
+            return Err(AppError::config(
+                "whatsapp.restart_backoff_cap: must be at least whatsapp.restart_backoff_base",
             ));
         }
         if !(10..=2000).contains(&w.prekeys) {
@@ -327,17 +335,20 @@ impl WhatsappConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DeliveryConfig {
-    pub max_attempts: u32,
+    pub max_attempts: NonZeroU32,
     /// Attempts for answers that say the receiver rejects the event (4xx other
     /// than 408/429): a misconfigured receiver gets fixed, so keep trying, but
     /// not for the whole schedule.
-    pub client_error_attempts: u32,
-    /// First retry delay in seconds (fractions allowed); doubles per attempt.
-    pub backoff_base_s: f64,
-    /// Longest delay between two attempts, in seconds; also caps `Retry-After`.
-    pub backoff_cap_s: f64,
-    pub timeout_s: u64,
-    pub concurrency: usize,
+    pub client_error_attempts: NonZeroU32,
+    /// First retry delay; doubles per attempt.
+    #[serde(with = "humantime_serde")]
+    pub backoff_base: Duration,
+    /// Longest delay between two attempts; also caps `Retry-After`.
+    #[serde(with = "humantime_serde")]
+    pub backoff_cap: Duration,
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    pub concurrency: NonZeroUsize,
     /// Delivered events older than this are pruned (fractions allowed); pending,
     /// held and dead never are. A pull-only tenant's events count as delivered
     /// once it has pulled past them.
@@ -345,7 +356,8 @@ pub struct DeliveryConfig {
     /// How often the delivery workers look for events stored or re-queued by
     /// other processes (the CLI, another connection). Events stored by the
     /// daemon itself are picked up at once.
-    pub poll_interval_ms: u64,
+    #[serde(with = "humantime_serde")]
+    pub poll_interval: Duration,
 }
 
 impl DeliveryConfig {
@@ -358,14 +370,14 @@ impl DeliveryConfig {
 impl Default for DeliveryConfig {
     fn default() -> Self {
         Self {
-            max_attempts: 12,
-            client_error_attempts: 4,
-            backoff_base_s: 2.0,
-            backoff_cap_s: 900.0,
-            timeout_s: 10,
-            concurrency: 32,
+            max_attempts: NonZeroU32::new(12).expect("non-zero"),
+            client_error_attempts: NonZeroU32::new(4).expect("non-zero"),
+            backoff_base: Duration::from_secs(2),
+            backoff_cap: Duration::from_secs(900),
+            timeout: Duration::from_secs(10),
+            concurrency: NonZeroUsize::new(32).expect("non-zero"),
             retention_days: 7.0,
-            poll_interval_ms: 250,
+            poll_interval: Duration::from_millis(250),
         }
     }
 }
@@ -373,24 +385,21 @@ impl Default for DeliveryConfig {
 impl DeliveryConfig {
     fn validate(&self) -> AppResult<()> {
         let d = self;
-        positive("delivery.max_attempts", d.max_attempts as u64)?;
-        positive("delivery.client_error_attempts", d.client_error_attempts as u64)?;
         if d.client_error_attempts > d.max_attempts {
             return Err(AppError::config(
                 "delivery.client_error_attempts: must not exceed delivery.max_attempts",
             ));
         }
-        if !(d.backoff_base_s.is_finite() && d.backoff_base_s >= 0.001) {
-            return Err(AppError::config("delivery.backoff_base_s: must be at least 0.001 (seconds)"));
+        if d.backoff_base < Duration::from_millis(1) {
+            return Err(AppError::config("delivery.backoff_base: must be at least 1ms"));
         }
-        if !(d.backoff_cap_s.is_finite() && d.backoff_cap_s >= d.backoff_base_s) {
-            return Err(AppError::config("delivery.backoff_cap_s: must be at least delivery.backoff_base_s"));
+        if d.backoff_cap < d.backoff_base {
+            return Err(AppError::config("delivery.backoff_cap: must be at least delivery.backoff_base"));
         }
-        if !(1..=60_000).contains(&d.poll_interval_ms) {
-            return Err(AppError::config("delivery.poll_interval_ms: must be between 1 and 60000"));
+        if !(Duration::from_millis(1)..=Duration::from_secs(60)).contains(&d.poll_interval) {
+            return Err(AppError::config("delivery.poll_interval: must be between 1ms and 60s"));
         }
-        positive("delivery.timeout_s", d.timeout_s)?;
-        positive("delivery.concurrency", d.concurrency as u64)?;
+        positive_duration("delivery.timeout", d.timeout)?;
         if !(d.retention_days.is_finite() && d.retention_days > 0.0 && d.retention_days <= MAX_RETENTION_DAYS)
         {
             return Err(AppError::config(format!(
@@ -436,12 +445,13 @@ impl MediaConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
-    pub busy_timeout_ms: u64,
+    #[serde(with = "humantime_serde")]
+    pub busy_timeout: Duration,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        Self { busy_timeout_ms: 5000 }
+        Self { busy_timeout: Duration::from_secs(5) }
     }
 }
 
@@ -449,14 +459,16 @@ impl Default for StoreConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct HealthConfig {
     /// Each readiness check must answer within this time or counts as failed.
-    pub check_timeout_ms: u64,
+    #[serde(with = "humantime_serde")]
+    pub check_timeout: Duration,
     /// A supervisor or event-loop heartbeat older than this means "wedged".
-    pub wedged_after_ms: u64,
+    #[serde(with = "humantime_serde")]
+    pub wedged_after: Duration,
 }
 
 impl Default for HealthConfig {
     fn default() -> Self {
-        Self { check_timeout_ms: 2000, wedged_after_ms: 3000 }
+        Self { check_timeout: Duration::from_secs(2), wedged_after: Duration::from_secs(3) }
     }
 }
 
@@ -475,14 +487,14 @@ impl Config {
         let env: Vec<(String, String)> = env.collect();
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = config_file(explicit_path)? {
-            figment = figment.merge(Toml::file_exact(path));
+            figment = figment.merge(LegacyKeys(Toml::file_exact(path)));
         }
         figment = figment
             .merge(EnvOverrides { name: "the environment", dict: named_env_overrides(&env) })
-            .merge(EnvOverrides {
+            .merge(LegacyKeys(EnvOverrides {
                 name: "an AGENTLOCATOR_<SECTION>__<KEY> variable",
                 dict: generic_env_overrides(&env),
-            });
+            }));
         let config: Config = figment.extract().map_err(describe_figment_error)?;
         config.validate()?;
         Ok(config)
@@ -506,9 +518,9 @@ impl Config {
         self.whatsapp.validate()?;
         self.delivery.validate()?;
         self.media.validate()?;
-        positive("store.busy_timeout_ms", self.store.busy_timeout_ms)?;
-        positive("health.check_timeout_ms", self.health.check_timeout_ms)?;
-        positive("health.wedged_after_ms", self.health.wedged_after_ms)?;
+        positive_duration("store.busy_timeout", self.store.busy_timeout)?;
+        positive_duration("health.check_timeout", self.health.check_timeout)?;
+        positive_duration("health.wedged_after", self.health.wedged_after)?;
         Ok(())
     }
 
@@ -608,6 +620,110 @@ impl Provider for EnvOverrides {
     }
 }
 
+/// The unit a legacy duration key counted in.
+#[derive(Debug, Clone, Copy)]
+enum Unit {
+    Seconds,
+    Millis,
+}
+
+/// Duration keys as they were once spelled, a number in `Unit`, and the
+/// humantime key (`"30s"`, `"15m"`) each became. The old spellings are still
+/// accepted, in the file and as `AGENTLOCATOR_<SECTION>__<KEY>` variables;
+/// `config check` shows the new ones.
+const LEGACY_DURATION_KEYS: &[(&str, &str, Unit)] = &[
+    ("http.request_timeout_s", "http.request_timeout", Unit::Seconds),
+    ("http.shutdown_grace_s", "http.shutdown_grace", Unit::Seconds),
+    ("twilio.recording_fetch_timeout_s", "twilio.recording_fetch_timeout", Unit::Seconds),
+    ("jobs.backoff_base_ms", "jobs.backoff_base", Unit::Millis),
+    ("jobs.backoff_cap_ms", "jobs.backoff_cap", Unit::Millis),
+    ("jobs.poll_interval_ms", "jobs.poll_interval", Unit::Millis),
+    ("whatsapp.send_interval_ms", "whatsapp.send_interval", Unit::Millis),
+    ("whatsapp.send_queue_max_wait_ms", "whatsapp.send_queue_max_wait", Unit::Millis),
+    ("whatsapp.connect_stagger_ms", "whatsapp.connect_stagger", Unit::Millis),
+    ("whatsapp.restart_window_s", "whatsapp.restart_window", Unit::Seconds),
+    ("whatsapp.restart_backoff_base_ms", "whatsapp.restart_backoff_base", Unit::Millis),
+    ("whatsapp.restart_backoff_cap_s", "whatsapp.restart_backoff_cap", Unit::Seconds),
+    ("delivery.backoff_base_s", "delivery.backoff_base", Unit::Seconds),
+    ("delivery.backoff_cap_s", "delivery.backoff_cap", Unit::Seconds),
+    ("delivery.timeout_s", "delivery.timeout", Unit::Seconds),
+    ("delivery.poll_interval_ms", "delivery.poll_interval", Unit::Millis),
+    ("store.busy_timeout_ms", "store.busy_timeout", Unit::Millis),
+    ("health.check_timeout_ms", "health.check_timeout", Unit::Millis),
+    ("health.wedged_after_ms", "health.wedged_after", Unit::Millis),
+];
+
+/// A provider whose legacy duration keys are rewritten to their humantime
+/// successors (see [`LEGACY_DURATION_KEYS`]) before they are merged. Done per
+/// source, so a file that sets both spellings of a key is an error, while the
+/// environment still overrides the file whichever spelling each uses.
+struct LegacyKeys<P>(P);
+
+impl<P: Provider> Provider for LegacyKeys<P> {
+    fn metadata(&self) -> Metadata {
+        self.0.metadata()
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let mut data = self.0.data()?;
+        for dict in data.values_mut() {
+            rename_legacy_keys(dict).map_err(|(key, detail)| {
+                let mut error = figment::Error::from(detail);
+                error.path = key.split('.').map(str::to_string).collect();
+                error
+            })?;
+        }
+        Ok(data)
+    }
+}
+
+/// Rewrites `dict`'s legacy keys; on failure, the key at fault and what is wrong.
+fn rename_legacy_keys(dict: &mut Dict) -> Result<(), (&'static str, String)> {
+    for &(old, new, unit) in LEGACY_DURATION_KEYS {
+        let (section, old_field) = old.split_once('.').unwrap_or((old, ""));
+        let new_field = new.split_once('.').map_or(new, |(_, field)| field);
+        let Some(Value::Dict(_, inner)) = dict.get_mut(section) else { continue };
+        let Some(value) = inner.remove(old_field) else { continue };
+        let refuse = |detail: String| (old, detail);
+        if inner.contains_key(new_field) {
+            return Err(refuse(format!("both {old} and {new} are set; keep only {new}")));
+        }
+        let duration =
+            legacy_duration(&value, unit).map_err(|detail| refuse(format!("{detail} (or set {new})")))?;
+        let text = humantime::format_duration(duration).to_string();
+        if humantime::parse_duration(&text).ok() != Some(duration) {
+            return Err(refuse("too large".to_string()));
+        }
+        inner.insert(new_field.to_string(), Value::from(text));
+    }
+    Ok(())
+}
+
+/// A legacy key's number (integer or fraction, as TOML or as a variable's
+/// text) of `unit`s as a duration.
+fn legacy_duration(value: &Value, unit: Unit) -> Result<Duration, String> {
+    let unit_name = match unit {
+        Unit::Seconds => "seconds",
+        Unit::Millis => "milliseconds",
+    };
+    let Some(number) = value.to_num_lossy() else {
+        return Err(format!("expected a number of {unit_name}"));
+    };
+    if let Some(whole) = number.to_u128_lossy() {
+        let whole = u64::try_from(whole).map_err(|_| "too large".to_string())?;
+        return Ok(match unit {
+            Unit::Seconds => Duration::from_secs(whole),
+            Unit::Millis => Duration::from_millis(whole),
+        });
+    }
+    let fraction = number.to_f64().filter(|f| *f >= 0.0).ok_or_else(|| "must not be negative".to_string())?;
+    let secs = match unit {
+        Unit::Seconds => fraction,
+        Unit::Millis => fraction / 1000.0,
+    };
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("expected a number of {unit_name}"))
+}
+
 fn is_secret(key: &str) -> bool {
     SECRET_KEYS.contains(&key)
 }
@@ -647,6 +763,10 @@ fn describe_figment_error(error: figment::Error) -> AppError {
             format!("unknown key (known keys here: {})", expected.join(", "))
         }
         other if is_secret(&key) => redacted_detail(other),
+        // serde's own words for a NonZero* field given 0.
+        figment::error::Kind::InvalidValue(_, expected) if expected.starts_with("a nonzero") => {
+            "must be greater than 0".to_string()
+        }
         figment::error::Kind::Message(text) => without_source_lines(text),
         other => other.to_string(),
     };
@@ -693,6 +813,13 @@ fn check_ws_url(url: &str, sim_build: bool) -> AppResult<()> {
 fn positive(key: &str, value: u64) -> AppResult<()> {
     if value == 0 {
         return Err(AppError::config(format!("{key}: must be greater than 0")));
+    }
+    Ok(())
+}
+
+fn positive_duration(key: &str, value: Duration) -> AppResult<()> {
+    if value.is_zero() {
+        return Err(AppError::config(format!("{key}: must be longer than 0 (e.g. \"10s\")")));
     }
     Ok(())
 }
@@ -780,13 +907,13 @@ mod tests {
     #[test]
     fn whatsapp_keys_are_checked() {
         let c = load("[whatsapp]\nsend_interval_ms = 0\nmax_restarts = 2\n", &[]).expect("whatsapp");
-        assert_eq!((c.whatsapp.send_interval_ms, c.whatsapp.max_restarts), (0, 2));
+        assert_eq!((c.whatsapp.send_interval, c.whatsapp.max_restarts.get()), (Duration::ZERO, 2));
         for (toml, key) in [
             ("[whatsapp]\nmax_restarts = 0\n", "whatsapp.max_restarts"),
             ("[whatsapp]\nprekeys = 5\n", "whatsapp.prekeys"),
             (
                 "[whatsapp]\nrestart_backoff_base_ms = 5000\nrestart_backoff_cap_s = 1\n",
-                "whatsapp.restart_backoff_cap_s",
+                "whatsapp.restart_backoff_cap",
             ),
         ] {
             let err = load(toml, &[]).unwrap_err();
@@ -801,7 +928,7 @@ mod tests {
         std::env::set_var("AGENTLOCATOR_STORE__BUSY_TIMEOUT_MS", "1234");
         let c = load("", &[]).expect("defaults");
         std::env::remove_var("AGENTLOCATOR_STORE__BUSY_TIMEOUT_MS");
-        assert_eq!(c.store.busy_timeout_ms, 5000);
+        assert_eq!(c.store.busy_timeout, Duration::from_secs(5));
         let c = load(
             "[delivery]\nmax_attempts = 7\n",
             &[
@@ -813,8 +940,8 @@ mod tests {
             ],
         )
         .expect("load");
-        assert_eq!(c.delivery.max_attempts, 5);
-        assert_eq!(c.delivery.backoff_base_s, 0.5);
+        assert_eq!(c.delivery.max_attempts.get(), 5);
+        assert_eq!(c.delivery.backoff_base, Duration::from_millis(500));
         assert_eq!(c.whatsapp.idempotency_retention, Duration::from_secs(7200));
         assert_eq!(c.security.internal_secret.as_deref(), Some("12345678901234567890"));
         let err = load("", &[("AGENTLOCATOR_HTTP__NOPE", "1")]).unwrap_err();
@@ -846,14 +973,16 @@ mod tests {
         // (TOML integers stop at i64::MAX; the environment reaches u64::MAX.)
         let max = u64::MAX.to_string();
         let err = load("", &[("AGENTLOCATOR_WHATSAPP__RESTART_BACKOFF_CAP_S", &max)]).unwrap_err();
-        assert!(err.message.starts_with("whatsapp.restart_backoff_cap_s"), "{}", err.message);
+        assert!(err.message.starts_with("whatsapp.restart_backoff_cap"), "{}", err.message);
         let err = load(
             "[whatsapp]\nrestart_backoff_cap_s = 86400\n",
             &[("AGENTLOCATOR_WHATSAPP__RESTART_BACKOFF_BASE_MS", &max)],
         )
         .unwrap_err();
-        assert!(err.message.starts_with("whatsapp.restart_backoff_cap_s"), "{}", err.message);
+        assert!(err.message.starts_with("whatsapp.restart_backoff_cap"), "{}", err.message);
         load("[whatsapp]\nrestart_backoff_cap_s = 86400\n", &[]).expect("a day is fine");
+        let err = load("[whatsapp]\nrestart_backoff_cap = \"25h\"\n", &[]).unwrap_err();
+        assert!(err.message.starts_with("whatsapp.restart_backoff_cap: must be"), "{}", err.message);
     }
 
     #[test]
@@ -885,14 +1014,17 @@ mod tests {
     fn jobs_and_recording_keys_are_checked() {
         let c = load("[jobs]\nmax_attempts = 3\nbackoff_base_ms = 50\nbackoff_cap_ms = 200\n", &[])
             .expect("jobs");
-        assert_eq!((c.jobs.max_attempts, c.jobs.backoff_base_ms, c.jobs.backoff_cap_ms), (3, 50, 200));
+        assert_eq!(
+            (c.jobs.max_attempts.get(), c.jobs.backoff_base, c.jobs.backoff_cap),
+            (3, Duration::from_millis(50), Duration::from_millis(200))
+        );
         assert_eq!(c.twilio.recording_format, "wav");
         for (toml, key) in [
             ("[jobs]\nmax_attempts = 0\n", "jobs.max_attempts"),
-            ("[jobs]\nbackoff_base_ms = 100\nbackoff_cap_ms = 10\n", "jobs.backoff_cap_ms"),
+            ("[jobs]\nbackoff_base_ms = 100\nbackoff_cap_ms = 10\n", "jobs.backoff_cap"),
             ("[jobs]\nconcurrency = 0\n", "jobs.concurrency"),
             ("[twilio]\nrecording_format = \"ogg\"\n", "twilio.recording_format"),
-            ("[twilio]\nrecording_fetch_timeout_s = 0\n", "twilio.recording_fetch_timeout_s"),
+            ("[twilio]\nrecording_fetch_timeout_s = 0\n", "twilio.recording_fetch_timeout"),
             ("[twilio]\nrecording_max_bytes = 0\n", "twilio.recording_max_bytes"),
             ("[twilio]\nwebhook_body_limit_bytes = 0\n", "twilio.webhook_body_limit_bytes"),
             ("[twilio]\nwebhook_max_params = 0\n", "twilio.webhook_max_params"),
@@ -907,15 +1039,104 @@ mod tests {
     fn delivery_keys_accept_fractions_and_are_checked() {
         let c = load("[delivery]\nbackoff_base_s = 0.05\nbackoff_cap_s = 1\npoll_interval_ms = 20\n", &[])
             .expect("fractions");
-        assert_eq!(c.delivery.backoff_base_s, 0.05);
-        assert_eq!(c.delivery.backoff_cap_s, 1.0);
-        assert_eq!(c.delivery.poll_interval_ms, 20);
-        assert_eq!(load("", &[]).expect("defaults").delivery.poll_interval_ms, 250);
-        let err = load("[delivery]\npoll_interval_ms = 0\n", &[]).unwrap_err();
-        assert!(err.message.starts_with("delivery.poll_interval_ms"), "{}", err.message);
-        let err = load("[delivery]\nbackoff_base_s = 0\n", &[]).unwrap_err();
-        assert!(err.message.starts_with("delivery.backoff_base_s"), "{}", err.message);
-        let err = load("[delivery]\nbackoff_base_s = 10\nbackoff_cap_s = 5\n", &[]).unwrap_err();
-        assert!(err.message.starts_with("delivery.backoff_cap_s"), "{}", err.message);
+        assert_eq!(c.delivery.backoff_base, Duration::from_millis(50));
+        assert_eq!(c.delivery.backoff_cap, Duration::from_secs(1));
+        assert_eq!(c.delivery.poll_interval, Duration::from_millis(20));
+        assert_eq!(load("", &[]).expect("defaults").delivery.poll_interval, Duration::from_millis(250));
+        for (toml, key) in [
+            ("[delivery]\npoll_interval_ms = 0\n", "delivery.poll_interval"),
+            ("[delivery]\npoll_interval = \"2m\"\n", "delivery.poll_interval"),
+            ("[delivery]\nbackoff_base_s = 0\n", "delivery.backoff_base"),
+            ("[delivery]\nbackoff_base_s = 10\nbackoff_cap_s = 5\n", "delivery.backoff_cap"),
+            ("[delivery]\nbackoff_base = \"10s\"\nbackoff_cap = \"5s\"\n", "delivery.backoff_cap"),
+        ] {
+            let err = load(toml, &[]).unwrap_err();
+            assert!(err.message.starts_with(key), "{toml}: {}", err.message);
+        }
+    }
+
+    #[test]
+    fn an_old_duration_key_has_the_same_effect_as_its_new_one() {
+        let old = load(
+            "[http]\nrequest_timeout_s = 30\n[delivery]\nbackoff_base_s = 0.25\n[store]\nbusy_timeout_ms = 1500\n",
+            &[("AGENTLOCATOR_HEALTH__WEDGED_AFTER_MS", "4500")],
+        )
+        .expect("old keys");
+        let new = load(
+            "[http]\nrequest_timeout = \"30s\"\n[delivery]\nbackoff_base = \"250ms\"\n[store]\nbusy_timeout = \"1s 500ms\"\n",
+            &[("AGENTLOCATOR_HEALTH__WEDGED_AFTER", "4.5s")],
+        )
+        .expect("new keys");
+        for c in [&old, &new] {
+            assert_eq!(c.http.request_timeout, Duration::from_secs(30));
+            assert_eq!(c.delivery.backoff_base, Duration::from_millis(250));
+            assert_eq!(c.store.busy_timeout, Duration::from_millis(1500));
+            assert_eq!(c.health.wedged_after, Duration::from_millis(4500));
+        }
+        // Every old key is still a key, and its successor one the config has.
+        let defaults = serde_json::to_value(Config::default()).expect("json");
+        for (old, new, _) in LEGACY_DURATION_KEYS {
+            let (section, field) = new.split_once('.').expect("section.key");
+            assert!(defaults[section].get(field).is_some(), "{old} -> {new}");
+            let toml = format!("[{section}]\n{} = 7\n", old.split_once('.').expect("key").1);
+            if let Err(e) = load(&toml, &[]) {
+                assert!(!e.message.contains("unknown key"), "{old}: {}", e.message);
+            }
+        }
+        // The environment overrides the file whichever spelling each uses.
+        let c = load("[delivery]\ntimeout = \"3s\"\n", &[("AGENTLOCATOR_DELIVERY__TIMEOUT_S", "4")])
+            .expect("load");
+        assert_eq!(c.delivery.timeout, Duration::from_secs(4));
+    }
+
+    #[test]
+    fn both_spellings_of_a_key_in_one_source_are_refused_naming_both() {
+        let err = load("[delivery]\ntimeout_s = 5\ntimeout = \"5s\"\n", &[]).unwrap_err();
+        assert_eq!(err.exit_code(), 3);
+        assert!(err.message.starts_with("delivery.timeout_s:"), "{}", err.message);
+        assert!(err.message.contains("delivery.timeout "), "{}", err.message);
+        let err = load(
+            "",
+            &[("AGENTLOCATOR_STORE__BUSY_TIMEOUT_MS", "5"), ("AGENTLOCATOR_STORE__BUSY_TIMEOUT", "5ms")],
+        )
+        .unwrap_err();
+        assert!(err.message.contains("store.busy_timeout_ms") && err.message.contains("store.busy_timeout "));
+    }
+
+    #[test]
+    fn an_old_key_with_a_bad_value_is_named() {
+        for (toml, key) in [
+            ("[delivery]\ntimeout_s = \"soon\"\n", "delivery.timeout_s: expected a number of seconds"),
+            ("[delivery]\ntimeout_s = \"10s\"\n", "delivery.timeout_s: expected a number of seconds"),
+            ("[jobs]\npoll_interval_ms = -5\n", "jobs.poll_interval_ms: must not be negative"),
+        ] {
+            let err = load(toml, &[]).unwrap_err();
+            assert!(err.message.starts_with(key), "{toml}: {}", err.message);
+            assert!(err.message.contains("(or set "), "{toml}: {}", err.message);
+        }
+        let err = load("[delivery]\ntimeout = \"soon\"\n", &[]).unwrap_err();
+        assert!(err.message.starts_with("delivery.timeout:"), "{}", err.message);
+    }
+
+    #[test]
+    fn zero_for_a_count_is_refused_naming_the_key() {
+        for key in [
+            "delivery.max_attempts",
+            "delivery.client_error_attempts",
+            "delivery.concurrency",
+            "jobs.max_attempts",
+            "jobs.concurrency",
+            "whatsapp.max_restarts",
+            "http.max_connections",
+            "twilio.webhook_max_params",
+        ] {
+            let (section, field) = key.split_once('.').expect("key");
+            let err = load(&format!("[{section}]\n{field} = 0\n"), &[]).unwrap_err();
+            assert_eq!(err.exit_code(), 3);
+            assert!(err.message.starts_with(&format!("{key}: must be greater than 0")), "{}", err.message);
+            let var = format!("AGENTLOCATOR_{}__{}", section.to_uppercase(), field.to_uppercase());
+            let err = load("", &[(&var, "0")]).unwrap_err();
+            assert!(err.message.starts_with(&format!("{key}: must be greater than 0")), "{}", err.message);
+        }
     }
 }

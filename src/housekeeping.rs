@@ -67,7 +67,7 @@ pub fn start(
     data: &DataDir,
     shutdown: watch::Receiver<bool>,
 ) -> AppResult<tokio::task::JoinHandle<()>> {
-    let store = Store::open(&data.db_path(), Duration::from_millis(config.store.busy_timeout_ms))?;
+    let store = Store::open(&data.db_path(), config.store.busy_timeout)?;
     Ok(tokio::spawn(prune_loop(store, data.clone(), Retention::from_config(config), shutdown)))
 }
 

@@ -5,6 +5,8 @@
 //! one concern, and its own doc comment says which.
 
 pub mod admin;
+pub mod backoff;
+pub mod batch;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -13,9 +15,11 @@ pub mod daemon;
 pub mod delivery;
 pub mod error;
 pub mod health;
+pub mod heartbeat;
 pub mod housekeeping;
 pub mod http;
 pub mod jobs;
+pub mod outbound_error;
 pub mod paths;
 pub mod qr;
 pub mod secrets;

@@ -1,9 +1,7 @@
 //! `agentlocator events ...`: the outbox as an operator sees it. These
 //! commands act on the database directly (WAL lets them run beside the
 //! daemon); the daemon's delivery workers notice re-queued events within
-//! `delivery.poll_interval_ms`.
-
-use std::time::Duration;
+//! `delivery.poll_interval`.
 
 use clap::Subcommand;
 use serde::Serialize;
@@ -210,7 +208,7 @@ fn open_store(global: &GlobalOptions) -> AppResult<Store> {
             path.display()
         )));
     }
-    Ok(Store::open(&path, Duration::from_millis(config.store.busy_timeout_ms))?)
+    Ok(Store::open(&path, config.store.busy_timeout)?)
 }
 
 fn unknown_event(id: &str) -> AppError {

@@ -150,7 +150,7 @@ fn open_for_tenant(
     id: &TenantId,
 ) -> AppResult<(crate::store::Store, crate::store::EventWriter)> {
     data.ensure()?;
-    let busy = Duration::from_millis(config.store.busy_timeout_ms);
+    let busy = config.store.busy_timeout;
     let store = crate::store::Store::open(&data.db_path(), busy)?;
     let lookup = id.as_str().to_string();
     if !store.with_conn(|c| crate::store::tenants::exists(c, &lookup))? {

@@ -58,8 +58,7 @@ fn load(global: &GlobalOptions, config: &crate::config::Config) -> AppResult<(Ve
         return Ok((views, true));
     }
     data.ensure()?;
-    let store =
-        crate::store::Store::open(&data.db_path(), Duration::from_millis(config.store.busy_timeout_ms))?;
+    let store = crate::store::Store::open(&data.db_path(), config.store.busy_timeout)?;
     let rows = store.with_conn(|c| crate::store::tenants::list(c))?;
     Ok((rows.iter().map(SessionView::from_row).collect(), false))
 }

@@ -196,7 +196,7 @@ fn perform(global: &GlobalOptions, request: TenantRequest) -> AppResult<TenantRe
         },
         None => {
             data.ensure()?;
-            let store = Store::open(&data.db_path(), Duration::from_millis(config.store.busy_timeout_ms))?;
+            let store = Store::open(&data.db_path(), config.store.busy_timeout)?;
             tenants::execute(&store, &data, &request)
         }
     };

@@ -40,14 +40,12 @@ pub async fn serve(config: Config, data: DataDir) -> AppResult<()> {
         ),
     }
     raise_open_files_limit();
-    let store = Store::open(&data.db_path(), Duration::from_millis(config.store.busy_timeout_ms))?;
-    let events = EventWriter::start(&data.db_path(), Duration::from_millis(config.store.busy_timeout_ms))?;
+    let store = Store::open(&data.db_path(), config.store.busy_timeout)?;
+    let events = EventWriter::start(&data.db_path(), config.store.busy_timeout)?;
     let metrics = install_metrics()?;
 
-    let supervisor = Supervisor::start(
-        crate::whatsapp::restart_policy(&config.whatsapp),
-        Duration::from_millis(config.whatsapp.connect_stagger_ms),
-    );
+    let supervisor =
+        Supervisor::start(crate::whatsapp::restart_policy(&config.whatsapp), config.whatsapp.connect_stagger);
     let whatsapp = WhatsApp::new(
         store.clone(),
         events.clone(),
@@ -59,8 +57,8 @@ pub async fn serve(config: Config, data: DataDir) -> AppResult<()> {
         store: store.clone(),
         supervisor: supervisor.handle(),
         watchdog: LoopWatchdog::start(),
-        check_timeout: Duration::from_millis(config.health.check_timeout_ms),
-        wedged_after: Duration::from_millis(config.health.wedged_after_ms),
+        check_timeout: config.health.check_timeout,
+        wedged_after: config.health.wedged_after,
         started: Instant::now(),
     };
     let config = Arc::new(config);
@@ -94,7 +92,7 @@ pub async fn serve(config: Config, data: DataDir) -> AppResult<()> {
         &data.db_path(),
         state.events.commits(),
         shutdown_rx.clone(),
-        Duration::from_secs(config.http.shutdown_grace_s),
+        config.http.shutdown_grace,
     )?;
 
     // Retention: delivered events, send idempotency keys and stored files are pruned.
@@ -125,7 +123,7 @@ pub async fn serve(config: Config, data: DataDir) -> AppResult<()> {
     notify_systemd(&[sd_notify::NotifyState::Stopping]);
     let _ = shutdown_tx.send(true);
 
-    let grace = Duration::from_secs(config.http.shutdown_grace_s);
+    let grace = config.http.shutdown_grace;
     match tokio::time::timeout(grace, http_task).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::error!(error = %e, "http server task failed"),

@@ -7,7 +7,7 @@
 //! tenant has nothing in flight (at most `delivery.concurrency` at once), and
 //! sleeps until something changes: the event writer committed, an attempt was
 //! recorded, a retry came due, or another process wrote to the database
-//! (polled with `PRAGMA data_version` every `delivery.poll_interval_ms`).
+//! (polled with `PRAGMA data_version` every `delivery.poll_interval`).
 //! Attempt outcomes go to one *recorder* thread that commits them in batches;
 //! a tenant counts as in flight until its outcome is committed, so its next
 //! event never overtakes it. The database is the only queue: a crash loses
@@ -83,7 +83,7 @@ impl Delivery {
         grace: Duration,
     ) -> AppResult<Delivery> {
         let d = &config.delivery;
-        let busy_timeout = Duration::from_millis(config.store.busy_timeout_ms);
+        let busy_timeout = config.store.busy_timeout;
         let store = Store::open(db_path, busy_timeout)?;
         // Writes (outcomes) on a connection of their own, so a wait
         // for SQLite's write lock never holds up a scan.
@@ -93,8 +93,8 @@ impl Delivery {
             Ok(())
         })?;
         let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(d.timeout_s))
-            .connect_timeout(Duration::from_secs(d.timeout_s))
+            .timeout(d.timeout)
+            .connect_timeout(d.timeout)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("agentlocator/", env!("CARGO_PKG_VERSION")))
             .pool_idle_timeout(Duration::from_secs(60))
@@ -104,11 +104,11 @@ impl Delivery {
             store: store.clone(),
             client,
             policy: Policy::from_config(d),
-            timeout: Duration::from_secs(d.timeout_s),
+            timeout: d.timeout,
             busy: Mutex::new(InFlight::default()),
             wake: Notify::new(),
         });
-        let (outcomes, inbox) = mpsc::channel::<Done>(d.concurrency.max(1) * 4);
+        let (outcomes, inbox) = mpsc::channel::<Done>(d.concurrency.get() * 4);
         let recorder = {
             let shared = shared.clone();
             std::thread::Builder::new()
@@ -123,16 +123,16 @@ impl Delivery {
             Dispatcher {
                 shared,
                 config: d.clone(),
-                permits: Arc::new(Semaphore::new(d.concurrency.max(1))),
+                permits: Arc::new(Semaphore::new(d.concurrency.get())),
                 outcomes,
                 tasks: JoinSet::new(),
             }
             .run(commits, shutdown, grace, recorder),
         );
         tracing::info!(
-            concurrency = d.concurrency,
-            max_attempts = d.max_attempts,
-            timeout_s = d.timeout_s,
+            concurrency = d.concurrency.get(),
+            max_attempts = d.max_attempts.get(),
+            timeout_s = d.timeout.as_secs_f64(),
             "delivery workers started"
         );
         Ok(Delivery { dispatcher })
@@ -168,7 +168,7 @@ impl Dispatcher {
         grace: Duration,
         recorder: std::thread::JoinHandle<()>,
     ) {
-        let poll = Duration::from_millis(self.config.poll_interval_ms);
+        let poll = self.config.poll_interval;
         let mut writer_alive = true;
         let mut seen_version: Option<i64> = None;
         let mut scan = true;
@@ -376,20 +376,9 @@ async fn read_answer(response: &mut reqwest::Response, shared: &Shared) -> (Vec<
 
 /// A transport error in one line, without the URL (it is in `events show`).
 fn describe(error: &reqwest::Error, shared: &Shared) -> String {
+    let text = crate::outbound_error::describe(error);
     if error.is_timeout() {
-        return format!("no answer within {}s", shared.timeout.as_secs());
-    }
-    let mut text =
-        if error.is_connect() { "cannot connect".to_string() } else { "request failed".to_string() };
-    let mut source = std::error::Error::source(error);
-    let mut last = String::new();
-    while let Some(s) = source {
-        last = s.to_string();
-        source = s.source();
-    }
-    if !last.is_empty() {
-        text.push_str(": ");
-        text.push_str(&last);
+        return format!("{text}: no answer within {}", humantime::format_duration(shared.timeout));
     }
     text
 }
@@ -397,14 +386,7 @@ fn describe(error: &reqwest::Error, shared: &Shared) -> String {
 /// The recorder thread: commits outcomes in batches, then frees their
 /// tenants and wakes the dispatcher.
 fn record_loop(shared: Arc<Shared>, writes: Store, mut inbox: mpsc::Receiver<Done>) {
-    while let Some(first) = inbox.blocking_recv() {
-        let mut batch = vec![first];
-        while batch.len() < RECORD_BATCH {
-            match inbox.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
-            }
-        }
+    while let Some(batch) = crate::batch::recv_batch_blocking(&mut inbox, RECORD_BATCH, |_| 1) {
         let outcomes: Vec<AttemptOutcome> = batch.iter().map(|d| d.outcome.clone()).collect();
         let mut tries = 0;
         loop {

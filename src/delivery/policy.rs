@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use rand::Rng;
 
+use crate::backoff::{Backoff, Jitter};
 use crate::config::DeliveryConfig;
 use crate::store::delivery::Verdict;
 
@@ -43,36 +44,32 @@ pub fn classify(status: Option<u16>) -> Class {
 pub struct Policy {
     pub max_attempts: u32,
     pub client_error_attempts: u32,
-    pub base: Duration,
-    pub cap: Duration,
+    /// Doubling from `delivery.backoff_base` up to `delivery.backoff_cap`,
+    /// jittered to 80–120 % (never above the cap).
+    pub backoff: Backoff,
 }
 
 impl Policy {
     pub fn from_config(c: &DeliveryConfig) -> Self {
         Policy {
-            max_attempts: c.max_attempts,
-            client_error_attempts: c.client_error_attempts,
-            base: Duration::from_secs_f64(c.backoff_base_s),
-            cap: Duration::from_secs_f64(c.backoff_cap_s),
+            max_attempts: c.max_attempts.get(),
+            client_error_attempts: c.client_error_attempts.get(),
+            backoff: Backoff { base: c.backoff_base, cap: c.backoff_cap, jitter: Jitter::plus_minus(0.2) },
         }
     }
 
     /// The un-jittered wait after the `attempt`-th attempt (1-based).
     pub fn nominal_wait(&self, attempt: u32) -> Duration {
-        let factor = 2f64.powi(attempt.saturating_sub(1).min(62) as i32);
-        let secs = (self.base.as_secs_f64() * factor).min(self.cap.as_secs_f64());
-        Duration::from_secs_f64(secs)
+        self.backoff.nominal(attempt)
     }
 
     /// The wait after the `attempt`-th attempt, jittered, honouring `retry_after`.
     pub fn wait(&self, attempt: u32, retry_after: Option<Duration>, rng: &mut impl Rng) -> Duration {
-        let nominal = self.nominal_wait(attempt).as_secs_f64();
-        let jittered = (nominal * rng.random_range(0.8..=1.2)).min(self.cap.as_secs_f64());
-        let mut wait = Duration::from_secs_f64(jittered);
-        if let Some(asked) = retry_after {
-            wait = wait.max(asked.min(self.cap));
+        let wait = self.backoff.delay(attempt, rng);
+        match retry_after {
+            Some(asked) => wait.max(asked.min(self.backoff.cap)),
+            None => wait,
         }
-        wait
     }
 
     /// What happens to an event after its `attempts`-th attempt (1-based, since
@@ -115,10 +112,10 @@ mod tests {
 
     fn policy() -> Policy {
         Policy::from_config(&DeliveryConfig {
-            max_attempts: 5,
-            client_error_attempts: 2,
-            backoff_base_s: 2.0,
-            backoff_cap_s: 10.0,
+            max_attempts: std::num::NonZeroU32::new(5).expect("non-zero"),
+            client_error_attempts: std::num::NonZeroU32::new(2).expect("non-zero"),
+            backoff_base: Duration::from_secs(2),
+            backoff_cap: Duration::from_secs(10),
             ..DeliveryConfig::default()
         })
     }

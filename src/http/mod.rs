@@ -19,7 +19,6 @@ mod twilio;
 mod whatsapp;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -49,7 +48,7 @@ pub struct AppState {
 
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.http.body_limit_bytes;
-    let timeout = Duration::from_secs(state.config.http.request_timeout_s);
+    let timeout = state.config.http.request_timeout;
     // The fallbacks go on before the limits, so they get them too: an
     // oversized body is refused (413) whatever the path or method.
     let standard = Router::new()
@@ -68,10 +67,7 @@ pub fn router(state: AppState) -> Router {
         .unwrap_or(usize::MAX)
         .saturating_add(64 * 1024)
         .max(body_limit);
-    let send_timeout = timeout
-        + 2 * wa.media_transfer_timeout
-        + wa.send_timeout
-        + Duration::from_millis(wa.send_queue_max_wait_ms);
+    let send_timeout = timeout + 2 * wa.media_transfer_timeout + wa.send_timeout + wa.send_queue_max_wait;
     let send = whatsapp::send_router().method_not_allowed_fallback(error::method_not_allowed);
     let routes = layers::limits(standard, body_limit, timeout)
         .merge(layers::file_limits(send, send_body_limit, send_timeout))

@@ -125,7 +125,7 @@ async fn read_bounded(config: &Config, headers: &HeaderMap, body: Body) -> Resul
     }
     // Also bounds a body without (or lying about) its length.
     let raw = axum::body::to_bytes(body, limit).await.map_err(|_| WebhookError::TooLarge { limit })?;
-    let max = config.twilio.webhook_max_params;
+    let max = config.twilio.webhook_max_params.get();
     // Counted on the raw bytes (one pair per `&`-separated piece), so the
     // refusal allocates nothing per pair.
     if is_form(headers) && raw.split(|b| *b == b'&').filter(|piece| !piece.is_empty()).nth(max).is_some() {

@@ -25,7 +25,7 @@ use crate::whatsapp::{
 };
 
 /// How long the pairing routes wait for the worker's first code.
-/// (Below the request time limit, `http.request_timeout_s`.)
+/// (Below the request time limit, `http.request_timeout`.)
 const FIRST_CODE_WAIT: Duration = Duration::from_secs(10);
 /// Pixels per QR module in the PNG.
 const PNG_SCALE: u32 = 8;

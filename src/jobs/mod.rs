@@ -14,10 +14,10 @@ use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use rand::Rng;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 
+use crate::backoff::{Backoff, Jitter};
 use crate::clock::now_ms;
 use crate::config::JobsConfig;
 use crate::store::jobs::{self as queue, Job};
@@ -110,12 +110,12 @@ impl Runner {
         }
         let this = Arc::new(self);
         let mut running: JoinSet<()> = JoinSet::new();
-        let poll = Duration::from_millis(this.config.poll_interval_ms);
+        let poll = this.config.poll_interval;
         loop {
             let wake = wakeup().notified();
             tokio::pin!(wake);
             wake.as_mut().enable();
-            let free = this.config.concurrency.saturating_sub(running.len());
+            let free = this.config.concurrency.get().saturating_sub(running.len());
             let mut sleep_for = poll;
             if free > 0 {
                 match this.store.run(move |c| queue::claim_due(c, now_ms(), free)).await {
@@ -173,14 +173,14 @@ impl Runner {
                     tracing::error!(job = id, error = %e, "cannot put a waiting background job back");
                 }
             }
-            Err(error) if error.permanent || job.attempts >= i64::from(self.config.max_attempts) => {
+            Err(error) if error.permanent || job.attempts >= i64::from(self.config.max_attempts.get()) => {
                 let patch = handler.failure_patch(&job, &error.message);
                 self.give_up(&job, &error.message, patch).await;
             }
             Err(error) => {
                 let delay = self.backoff(job.attempts);
                 tracing::warn!(
-                    job = job.id, kind = %job.kind, attempt = job.attempts, max_attempts = self.config.max_attempts,
+                    job = job.id, kind = %job.kind, attempt = job.attempts, max_attempts = self.config.max_attempts.get(),
                     retry_in_ms = delay.as_millis() as u64, error = %error.message,
                     "background job attempt failed; retrying"
                 );
@@ -206,11 +206,12 @@ impl Runner {
 
     /// min(cap, base * 2^(attempt-1)), then a random 50–100% of it.
     fn backoff(&self, attempt: i64) -> Duration {
-        let exp = attempt.clamp(1, 32) as u32 - 1;
-        let full =
-            self.config.backoff_base_ms.saturating_mul(1u64 << exp.min(30)).min(self.config.backoff_cap_ms);
-        let jittered = rand::rng().random_range(full / 2..=full.max(1));
-        Duration::from_millis(jittered)
+        let backoff = Backoff {
+            base: self.config.backoff_base,
+            cap: self.config.backoff_cap,
+            jitter: Jitter::down_to(0.5),
+        };
+        backoff.delay(attempt.clamp(1, i64::from(u32::MAX)) as u32, &mut rand::rng())
     }
 }
 
@@ -234,7 +235,11 @@ mod tests {
         let runner = Runner::new(
             store,
             events,
-            JobsConfig { backoff_base_ms: 100, backoff_cap_ms: 1000, ..JobsConfig::default() },
+            JobsConfig {
+                backoff_base: Duration::from_millis(100),
+                backoff_cap: Duration::from_secs(1),
+                ..JobsConfig::default()
+            },
         );
         for _ in 0..50 {
             let first = runner.backoff(1).as_millis();

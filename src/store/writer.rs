@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::batch::recv_batch_blocking;
+
 use super::events::{insert_batch, Appended, NewEvent};
 use super::{open_connection, StoreError, StoreResult};
 
@@ -53,18 +55,8 @@ impl EventWriter {
             .spawn(move || {
                 // Dropped when this thread ends, which stops the checkpointer.
                 let _checkpointer_alive = checkpointer_alive;
-                while let Some(first) = inbox.blocking_recv() {
-                    let mut batch = vec![first];
-                    let mut events = batch[0].0.len();
-                    while events < MAX_BATCH {
-                        match inbox.try_recv() {
-                            Ok(next) => {
-                                events += next.0.len();
-                                batch.push(next);
-                            }
-                            Err(_) => break,
-                        }
-                    }
+                while let Some(batch) = recv_batch_blocking(&mut inbox, MAX_BATCH, |(events, _)| events.len())
+                {
                     commit_batch(&mut conn, batch, &shown_path);
                     writer_commits.send_modify(|n| *n = n.wrapping_add(1));
                 }

@@ -16,12 +16,14 @@ mod policy;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::heartbeat::Heartbeat;
 
 pub use policy::{RestartHistory, RestartPolicy};
 
@@ -138,9 +140,7 @@ pub struct SupervisorHandle {
 }
 
 struct Shared {
-    started: Instant,
-    /// Milliseconds after `started` of the last heartbeat.
-    last_beat_ms: AtomicU64,
+    heartbeat: Heartbeat,
     running: AtomicBool,
 }
 
@@ -174,11 +174,7 @@ impl Supervisor {
     /// Starts the supervisor task. `stagger` spaces first starts apart.
     pub fn start(policy: RestartPolicy, stagger: Duration) -> Supervisor {
         let (commands, inbox) = mpsc::unbounded_channel();
-        let shared = Arc::new(Shared {
-            started: Instant::now(),
-            last_beat_ms: AtomicU64::new(0),
-            running: AtomicBool::new(true),
-        });
+        let shared = Arc::new(Shared { heartbeat: Heartbeat::new(), running: AtomicBool::new(true) });
         let core = Core {
             policy,
             stagger,
@@ -221,8 +217,7 @@ async fn run(mut core: Core, mut inbox: mpsc::UnboundedReceiver<Command>, shared
     loop {
         let command = tokio::select! {
             _ = beat.tick() => {
-                let ms = shared.started.elapsed().as_millis() as u64;
-                shared.last_beat_ms.store(ms, Ordering::SeqCst);
+                shared.heartbeat.beat();
                 continue;
             }
             command = inbox.recv() => command,
@@ -459,13 +454,9 @@ impl SupervisorHandle {
         if !self.shared.running.load(Ordering::SeqCst) {
             return SupervisorHealth::Stopped;
         }
-        let now = self.shared.started.elapsed();
-        let last = Duration::from_millis(self.shared.last_beat_ms.load(Ordering::SeqCst));
-        let silent = now.saturating_sub(last);
-        if silent > wedged_after {
-            SupervisorHealth::Wedged(silent)
-        } else {
-            SupervisorHealth::Running
+        match self.shared.heartbeat.silent_for(wedged_after) {
+            Some(silent) => SupervisorHealth::Wedged(silent),
+            None => SupervisorHealth::Running,
         }
     }
 

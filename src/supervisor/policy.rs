@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use rand::Rng;
+use crate::backoff::{Backoff, Jitter};
 
 #[derive(Debug, Clone)]
 pub struct RestartPolicy {
@@ -36,16 +36,12 @@ impl Default for RestartPolicy {
 impl RestartPolicy {
     /// The delay before restart number `attempt` (1-based), jitter included.
     pub fn delay(&self, attempt: u32) -> Duration {
-        let exponent = attempt.saturating_sub(1).min(30);
-        let raw = self.base.saturating_mul(1u32 << exponent).min(self.cap);
-        let jitter = self.jitter.clamp(0.0, 1.0);
-        if jitter == 0.0 {
-            return raw;
-        }
-        let factor = rand::rng().random_range((1.0 - jitter)..=(1.0 + jitter));
-        // `mul_f64` panics past Duration::MAX, which a cap near it (a huge
-        // configured value) reaches with any factor above 1.
-        Duration::try_from_secs_f64(raw.as_secs_f64() * factor).unwrap_or(self.cap).min(self.cap)
+        self.backoff().delay(attempt, &mut rand::rng())
+    }
+
+    /// The restart schedule: doubling from `base` up to `cap`, ±`jitter`.
+    pub fn backoff(&self) -> Backoff {
+        Backoff { base: self.base, cap: self.cap, jitter: Jitter::plus_minus(self.jitter) }
     }
 }
 

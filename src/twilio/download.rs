@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
 use crate::jobs::JobError;
+use crate::outbound_error::describe;
 
 /// What was saved.
 pub struct Saved {
@@ -155,24 +156,6 @@ impl Drop for PartFile {
 }
 
 /// A reqwest error without the URL (it may carry more than we want logged).
-fn describe(error: &reqwest::Error) -> String {
-    let kind = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "connection failed"
-    } else if error.is_body() || error.is_decode() {
-        "reading the body failed"
-    } else {
-        "request failed"
-    };
-    let detail = std::error::Error::source(error).map(|s| s.to_string()).unwrap_or_default();
-    if detail.is_empty() {
-        kind.to_string()
-    } else {
-        format!("{kind} ({detail})")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

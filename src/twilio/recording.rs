@@ -63,8 +63,8 @@ impl RecordingFetch {
         // cap takes minutes on an ordinary link, while a stalled API is still
         // noticed within the limit (and the fetch retried).
         let client = reqwest::Client::builder()
-            .read_timeout(Duration::from_secs(config.twilio.recording_fetch_timeout_s))
-            .connect_timeout(Duration::from_secs(config.twilio.recording_fetch_timeout_s.min(10)))
+            .read_timeout(config.twilio.recording_fetch_timeout)
+            .connect_timeout(config.twilio.recording_fetch_timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("agentlocator/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(ClientError)?;

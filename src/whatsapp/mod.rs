@@ -63,8 +63,8 @@ impl Settings {
         Settings {
             ws_url: config.ws_url.clone(),
             prekeys: config.prekeys,
-            send_interval: Duration::from_millis(config.send_interval_ms),
-            send_queue_max_wait: Duration::from_millis(config.send_queue_max_wait_ms),
+            send_interval: config.send_interval,
+            send_queue_max_wait: config.send_queue_max_wait,
             send_timeout: config.send_timeout,
             media_max_bytes: config.media_max_bytes,
             media_http: media_http::MediaHttp::new(config.media_max_bytes, config.media_transfer_timeout),
@@ -75,10 +75,10 @@ impl Settings {
 /// The supervisor's restart policy for tenant workers, from the configuration.
 pub fn restart_policy(config: &WhatsappConfig) -> RestartPolicy {
     RestartPolicy {
-        base: Duration::from_millis(config.restart_backoff_base_ms),
-        cap: Duration::from_secs(config.restart_backoff_cap_s),
-        max_restarts: config.max_restarts,
-        window: Duration::from_secs(config.restart_window_s),
+        base: config.restart_backoff_base,
+        cap: config.restart_backoff_cap,
+        max_restarts: config.max_restarts.get(),
+        window: config.restart_window,
         ..RestartPolicy::default()
     }
 }

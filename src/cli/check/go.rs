@@ -189,19 +189,12 @@ async fn fetch(client: &reqwest::Client, url: &str) -> Result<(u16, String), Req
 }
 
 fn describe_request_error(e: reqwest::Error) -> RequestFailed {
+    let reason = crate::outbound_error::describe(&e);
     if e.is_timeout() {
-        let reason = "timed out (raise --timeout if the server is just slow)".into();
+        let reason = format!("{reason} (raise --timeout if the server is just slow)");
         return RequestFailed { reason, unreachable: e.is_connect() };
     }
-    if e.is_connect() {
-        // The innermost cause is the useful part ("Connection refused (os error 111)").
-        let mut cause: &dyn std::error::Error = &e;
-        while let Some(next) = cause.source() {
-            cause = next;
-        }
-        return RequestFailed { reason: format!("connection failed: {cause}"), unreachable: true };
-    }
-    RequestFailed { reason: format!("request failed: {e}"), unreachable: false }
+    RequestFailed { reason, unreachable: e.is_connect() }
 }
 
 fn one_line(body: &str) -> String {

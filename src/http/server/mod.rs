@@ -60,11 +60,11 @@ impl Limits {
     /// databases, so a connection flood cannot take their descriptors.
     pub fn new(http: &HttpConfig, open_files: Option<u64>) -> Limits {
         let fd_share = open_files.map(|n| usize::try_from(n / 2).unwrap_or(usize::MAX)).unwrap_or(usize::MAX);
-        let max_connections = http.max_connections.min(fd_share).max(1);
-        if max_connections < http.max_connections {
+        let max_connections = http.max_connections.get().min(fd_share).max(1);
+        if max_connections < http.max_connections.get() {
             tracing::warn!(
                 max_connections,
-                configured = http.max_connections,
+                configured = http.max_connections.get(),
                 open_files,
                 "http.max_connections lowered to half the open-files limit; raise the limit (systemd: LimitNOFILE) to allow more"
             );
