@@ -539,7 +539,7 @@ def main() -> int:
     ap.add_argument("--jobs-concurrency", type=int, default=64)
     ap.add_argument("--media-max-mib", type=int, default=64)
     ap.add_argument("--daemon-env", action="append", default=[], metavar="KEY=VALUE",
-                    help="extra environment for the daemon (e.g. AGENTLOCATOR_DELIVERY__POLL_INTERVAL_MS=20)")
+                    help="extra environment for the daemon (e.g. AGENTLOCATOR_DELIVERY__POLL_INTERVAL=20ms)")
     ap.add_argument("--prekeys", type=int, default=812)
     ap.add_argument("--pair-concurrency", type=int, default=12)
     ap.add_argument("--pair-timeout", type=float, default=180.0)
@@ -597,7 +597,7 @@ def main() -> int:
         f"{os.getloadavg()[0]:.2f} at start; work dir {ctx.work}")
     eff = ctx.effective
     out(f"settings: jobs.concurrency {eff['jobs']['concurrency']}, whatsapp.media_max_bytes "
-        f"{eff['whatsapp']['media_max_bytes']}, delivery.poll_interval_ms {eff['delivery']['poll_interval_ms']}; "
+        f"{eff['whatsapp']['media_max_bytes']}, delivery.poll_interval {eff['delivery']['poll_interval']}; "
         f"{args.messages} text then {args.messages} images of {args.size_kib} KiB at {args.rate}/s; bursts of "
         f"{args.burst} x {', '.join('%g' % s for s in args.burst_sizes_mib)} MiB ({args.throttle_mib_s:g} MiB/s each for "
         f"the first size); RUST_LOG={args.rust_log}; webhook receiver {ctx.receiver.url}")

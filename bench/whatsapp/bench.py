@@ -29,6 +29,7 @@ import http.client
 import http.server
 import json
 import os
+import re
 import resource
 import secrets
 import select
@@ -847,7 +848,7 @@ def run_n(ctx, n: int) -> dict:
             res["shutdown_s"].append(d.stop())
         res["boot_fast"] = []
         for k in range(args.boot_repeats):
-            env = {"AGENTLOCATOR_WHATSAPP__CONNECT_STAGGER_MS": str(args.fast_stagger_ms)}
+            env = {"AGENTLOCATOR_WHATSAPP__CONNECT_STAGGER": f"{args.fast_stagger_ms}ms"}
             d, b = boot(ctx, data_dir, wasim, n, f"n{n}-fastboot{k + 1}", env, args.fast_stagger_ms)
             res["boot_fast"].append(b)
             out(f"  boot (stagger {args.fast_stagger_ms} ms):   {fmt_boot(b)}")
@@ -957,6 +958,15 @@ class Ctx:
     pass
 
 
+def duration_ms(text: str) -> int:
+    """A humantime duration as the daemon prints it ("10ms", "1s 500ms") in milliseconds."""
+    units = {"ns": 1e-6, "us": 1e-3, "ms": 1, "s": 1000, "m": 60_000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
+    parts = re.findall(r"(\d+(?:\.\d+)?)\s*([a-z]+)", text)
+    if not parts:
+        raise BenchError(f"not a duration: {text!r}")
+    return round(sum(float(n) * units[u] for n, u in parts))
+
+
 def run_guarded(ctx, body) -> int:
     """Runs the measurements, then stops every process the bench started, however
     they ended: 0, 1 after a bench failure (said on stdout), 130 when interrupted.
@@ -983,7 +993,7 @@ def main() -> int:
     ap.add_argument("--pid-file", help="where the pids of live children are kept (for a trap)")
     ap.add_argument("--ns", default="10,100,1000", help="tenant counts, comma-separated")
     ap.add_argument("--prekeys", type=int, default=812, help="whatsapp.prekeys (default 812, WhatsApp Web's)")
-    ap.add_argument("--stagger-ms", type=int, default=None, help="whatsapp.connect_stagger_ms (default: the built-in)")
+    ap.add_argument("--stagger-ms", type=int, default=None, help="whatsapp.connect_stagger in milliseconds (default: the built-in)")
     ap.add_argument("--fast-stagger-ms", type=int, default=0)
     ap.add_argument("--boot-repeats", type=int, default=2)
     ap.add_argument("--pair-concurrency", type=int, default=12)
@@ -1021,7 +1031,7 @@ def main() -> int:
         f.write("# written by bench/whatsapp/bench.py\n[whatsapp]\n")
         f.write(f"prekeys = {args.prekeys}\n")
         if args.stagger_ms is not None:
-            f.write(f"connect_stagger_ms = {args.stagger_ms}\n")
+            f.write(f"connect_stagger = \"{args.stagger_ms}ms\"\n")
     # The effective settings, as the daemon will see them (file + the environment it gets).
     check_env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTLOCATOR_")}
     check_env.update({"AGENTLOCATOR_LISTEN": "127.0.0.1:0", "WHATSAPP_WS_URL": "ws://127.0.0.1:1/ws/chat"})
@@ -1032,7 +1042,7 @@ def main() -> int:
               f"{r.stderr.decode(errors='replace')}", file=sys.stderr)
         return 1
     effective = json.loads(r.stdout)["whatsapp"]
-    ctx.stagger = int(effective["connect_stagger_ms"])
+    ctx.stagger = duration_ms(effective["connect_stagger"])
     if int(effective["prekeys"]) != args.prekeys:
         print(f"FAIL: prekeys {effective['prekeys']} in effect, not {args.prekeys}", file=sys.stderr)
         return 1
@@ -1047,7 +1057,7 @@ def main() -> int:
     ctx.log_states = False
     out(f"agentlocator WhatsApp benchmark: N = {', '.join(map(str, ns))}; {os.cpu_count()} CPUs; "
         f"load average {os.getloadavg()[0]:.2f} at start; work dir {ctx.work}")
-    out(f"settings: prekeys {args.prekeys}, connect_stagger_ms {ctx.stagger} (also a boot with "
+    out(f"settings: prekeys {args.prekeys}, connect_stagger {ctx.stagger} ms (also a boot with "
         f"{args.fast_stagger_ms}), pairing {args.pair_concurrency} at a time, {args.messages} messages a round "
         f"at {args.rate}/s, {args.latency_repeats} round(s) with the same contacts"
         f"{' + 1 with new ones' if args.latency_repeats >= 2 else ''}, RUST_LOG={args.rust_log}; webhook receiver {ctx.receiver.url}")
