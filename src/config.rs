@@ -169,7 +169,7 @@ impl TwilioConfig {
         positive("twilio.webhook_body_limit_bytes", self.webhook_body_limit_bytes as u64)?;
         // Not echoed: a mistyped secret may sit in its place.
         if let Some(sid) = &self.account_sid {
-            if crate::twilio::sid::parse(crate::twilio::sid::ACCOUNT, sid).is_none() {
+            if crate::ids::twilio_sid::parse(crate::ids::twilio_sid::ACCOUNT, sid).is_none() {
                 return Err(AppError::config(
                     "twilio.account_sid: not a Twilio account SID (AC followed by 32 lower-case hex digits)",
                 ));

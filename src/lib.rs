@@ -18,6 +18,7 @@ pub mod health;
 pub mod heartbeat;
 pub mod housekeeping;
 pub mod http;
+pub mod ids;
 pub mod jobs;
 pub mod outbound_error;
 pub mod paths;

@@ -7,7 +7,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::{AppError, AppResult};
-use crate::tenants::TenantId;
+use crate::ids::TenantId;
 
 #[derive(Debug, Clone)]
 pub struct DataDir {

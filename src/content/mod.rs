@@ -8,9 +8,9 @@ pub mod serve;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use crate::ids::TenantId;
 use crate::paths::{ContentKind, DataDir};
 use crate::store::content::Content;
-use crate::tenants::TenantId;
 
 /// Where the file of a stored-content row is, or `None` when the row names
 /// a file that could not be ours: rows hold plain names we wrote in the
@@ -34,7 +34,9 @@ pub fn valid_id(kind: ContentKind, id: &str) -> bool {
             (1..=64).contains(&id.len())
                 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         }
-        ContentKind::Recording => crate::twilio::sid::parse(crate::twilio::sid::RECORDING, id).is_some(),
+        ContentKind::Recording => {
+            crate::ids::twilio_sid::parse(crate::ids::twilio_sid::RECORDING, id).is_some()
+        }
     }
 }
 

@@ -11,8 +11,8 @@ use serde_json::{json, Value};
 
 use super::{ApiError, AppState, Caller};
 use crate::clock::now_ms;
+use crate::ids::TenantId;
 use crate::store::events::EventRow;
-use crate::tenants::TenantId;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/events", get(pull_events))

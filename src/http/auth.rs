@@ -10,9 +10,9 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 
 use super::{ApiError, AppState};
+use crate::ids::TenantId;
 use crate::secrets::{secrets_equal, token_hash, token_matches};
 use crate::store::tenants as rows;
-use crate::tenants::TenantId;
 
 #[derive(Debug, Clone)]
 pub enum Caller {

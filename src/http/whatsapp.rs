@@ -15,8 +15,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{ApiError, AppState, Caller};
+use crate::ids::TenantId;
 use crate::store::tenants as rows;
-use crate::tenants::TenantId;
 use crate::whatsapp::media_out;
 use crate::whatsapp::views::SessionView;
 use crate::whatsapp::{

@@ -1,11 +1,10 @@
 //! Tenants: the id rule, the operations every entry point shares (CLI without a
 //! daemon, the daemon's admin socket), and the views they return.
 
-mod id;
 mod ops;
 mod settings;
 
-pub use id::{InvalidTenantId, TenantId, TENANT_ID_RULE};
+pub use crate::ids::{InvalidTenantId, TenantId, TENANT_ID_RULE};
 pub use ops::{execute, TenantError, TenantRequest, TenantResponse};
 pub use settings::{parse_e164, TenantSettings};
 pub use views::{

@@ -10,12 +10,12 @@
 
 mod download;
 pub mod recording;
-pub mod sid;
 pub mod signature;
 pub mod twiml;
 mod wav;
 pub mod webhook;
 
+pub use crate::ids::twilio_sid as sid;
 pub use recording::RecordingFetch;
 
 /// The event types of the README's "Events delivered to your backend", by webhook kind.

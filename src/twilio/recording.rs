@@ -21,6 +21,7 @@ use super::download::{self, Target};
 use super::{sid, wav};
 use crate::config::Config;
 use crate::content::PublicUrls;
+use crate::ids::TenantId;
 use crate::jobs::{BoxFuture, JobError, JobHandler};
 use crate::paths::{create_private_dir, ContentKind, DataDir};
 use crate::store::content::{self as stored, Content};
@@ -28,7 +29,6 @@ use crate::store::events::EventRow;
 use crate::store::jobs::Job;
 use crate::store::tenants::TwilioTenant;
 use crate::store::{events, tenants as rows, Store};
-use crate::tenants::TenantId;
 
 /// The recording fetcher could not be set up.
 #[derive(Debug, thiserror::Error)]

@@ -20,10 +20,10 @@ use sha2::{Digest, Sha256};
 use super::signature::{self, SignedBody};
 use super::{twiml, WebhookKind};
 use crate::config::Config;
+use crate::ids::{InvalidTenantId, TenantId};
 use crate::store::events::NewEvent;
 use crate::store::tenants::{self as rows, TwilioTenant};
 use crate::store::{EventWriter, Store, StoreError};
-use crate::tenants::{InvalidTenantId, TenantId};
 
 /// Why a webhook is refused; `http::error` gives each its status and code.
 #[derive(Debug, thiserror::Error)]
