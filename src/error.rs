@@ -64,3 +64,9 @@ impl From<crate::store::StoreError> for AppError {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+impl From<crate::daemon::DaemonError> for AppError {
+    fn from(e: crate::daemon::DaemonError) -> Self {
+        AppError::failed(e.to_string())
+    }
+}
