@@ -70,3 +70,21 @@ impl From<crate::daemon::DaemonError> for AppError {
         AppError::failed(e.to_string())
     }
 }
+
+impl From<crate::tenants::TenantError> for AppError {
+    fn from(e: crate::tenants::TenantError) -> Self {
+        AppError::failed(e.to_string())
+    }
+}
+
+impl From<crate::store::delivery::RequeueError> for AppError {
+    fn from(e: crate::store::delivery::RequeueError) -> Self {
+        AppError::failed(e.to_string())
+    }
+}
+
+impl From<crate::paths::PathError> for AppError {
+    fn from(e: crate::paths::PathError) -> Self {
+        AppError::failed(e.to_string())
+    }
+}

@@ -214,8 +214,8 @@ impl Inner {
     async fn recordings_dir(&self, tenant: &TenantId) -> Result<PathBuf, JobError> {
         let (data, tenant) = (self.data.clone(), tenant.clone());
         tokio::task::spawn_blocking(move || {
-            let dir = data.ensure_tenant_dir(&tenant).map_err(|e| e.message)?.join("recordings");
-            create_private_dir(&dir).map_err(|e| e.message)?;
+            let dir = data.ensure_tenant_dir(&tenant).map_err(|e| e.to_string())?.join("recordings");
+            create_private_dir(&dir).map_err(|e| e.to_string())?;
             Ok::<_, String>(dir)
         })
         .await
