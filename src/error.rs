@@ -57,31 +57,4 @@ impl fmt::Display for AppError {
 
 impl std::error::Error for AppError {}
 
-impl From<crate::store::StoreError> for AppError {
-    fn from(e: crate::store::StoreError) -> Self {
-        AppError::failed(e.to_string())
-    }
-}
-
 pub type AppResult<T> = Result<T, AppError>;
-
-impl From<crate::cli::check::GoError> for AppError {
-    fn from(e: crate::cli::check::GoError) -> Self {
-        use crate::cli::check::GoError;
-        match e {
-            GoError::BadUrl { .. } => AppError::usage(e.to_string()),
-            GoError::Unreachable { .. } => AppError::unreachable(e.to_string()),
-            GoError::Client(_)
-            | GoError::Report(_)
-            | GoError::Junit(_)
-            | GoError::WriteJunit { .. }
-            | GoError::NoGo { .. } => AppError::failed(e.to_string()),
-        }
-    }
-}
-
-impl From<crate::twilio::recording::ClientError> for AppError {
-    fn from(e: crate::twilio::recording::ClientError) -> Self {
-        AppError::failed(e.to_string())
-    }
-}

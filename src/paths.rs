@@ -6,8 +6,27 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::error::{AppError, AppResult};
 use crate::ids::TenantId;
+
+/// Why a private directory could not be made or used.
+#[derive(Debug, thiserror::Error)]
+pub enum PathError {
+    #[error("cannot create directory {}: {source}", path.display())]
+    Create { path: PathBuf, source: std::io::Error },
+    #[error("cannot set mode 0700 on {}: {source}", path.display())]
+    SetMode { path: PathBuf, source: std::io::Error },
+    #[error("cannot inspect {}: {source}", path.display())]
+    Inspect { path: PathBuf, source: std::io::Error },
+    #[error("{} exists and is not a directory", path.display())]
+    NotADirectory { path: PathBuf },
+    #[error(
+        "{} is writable by other users (mode {mode:04o}); use a directory of its own (a new one is \
+         created with mode 0700, e.g. {}), or remove their write permission (chmod go-w)",
+        path.display(),
+        path.join("agentlocator").display()
+    )]
+    WritableByOthers { path: PathBuf, mode: u32 },
+}
 
 #[derive(Debug, Clone)]
 pub struct DataDir {
@@ -25,7 +44,7 @@ impl DataDir {
 
     /// Creates the directory (0700) if needed; an existing one is used as it
     /// is, unless others may write to it (see [`create_private_dir`]).
-    pub fn ensure(&self) -> AppResult<()> {
+    pub fn ensure(&self) -> Result<(), PathError> {
         create_private_dir(&self.root)
     }
 
@@ -68,7 +87,7 @@ impl DataDir {
         self.tenant_dir(id).join(kind.dir_name())
     }
 
-    pub fn ensure_tenant_dir(&self, id: &TenantId) -> AppResult<PathBuf> {
+    pub fn ensure_tenant_dir(&self, id: &TenantId) -> Result<PathBuf, PathError> {
         create_private_dir(&self.root.join("tenants"))?;
         let dir = self.tenant_dir(id);
         create_private_dir(&dir)?;
@@ -115,35 +134,29 @@ impl ContentKind {
 /// once turned /tmp into 0700). One that other users may write to is refused,
 /// since they could plant or swap the files we trust (the database, the
 /// secret, the admin socket).
-pub fn create_private_dir(path: &Path) -> AppResult<()> {
-    let cannot =
-        |e: std::io::Error| AppError::failed(format!("cannot create directory {}: {e}", path.display()));
+pub fn create_private_dir(path: &Path) -> Result<(), PathError> {
+    let cannot = |source: std::io::Error| PathError::Create { path: path.to_path_buf(), source };
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         DirBuilder::new().recursive(true).mode(0o700).create(parent).map_err(cannot)?;
     }
     match DirBuilder::new().mode(0o700).create(path) {
         // Ours: exactly 0700, whatever the umask did.
         Ok(()) => fs::set_permissions(path, Permissions::from_mode(0o700))
-            .map_err(|e| AppError::failed(format!("cannot set mode 0700 on {}: {e}", path.display()))),
+            .map_err(|source| PathError::SetMode { path: path.to_path_buf(), source }),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => check_existing_dir(path),
         Err(e) => Err(cannot(e)),
     }
 }
 
-fn check_existing_dir(path: &Path) -> AppResult<()> {
-    let meta = fs::metadata(path)
-        .map_err(|e| AppError::failed(format!("cannot inspect {}: {e}", path.display())))?;
+fn check_existing_dir(path: &Path) -> Result<(), PathError> {
+    let meta =
+        fs::metadata(path).map_err(|source| PathError::Inspect { path: path.to_path_buf(), source })?;
     if !meta.is_dir() {
-        return Err(AppError::failed(format!("{} exists and is not a directory", path.display())));
+        return Err(PathError::NotADirectory { path: path.to_path_buf() });
     }
     let mode = meta.permissions().mode() & 0o7777;
     if mode & 0o022 != 0 {
-        return Err(AppError::failed(format!(
-            "{} is writable by other users (mode {mode:04o}); use a directory of its own (a new one is \
-             created with mode 0700, e.g. {}), or remove their write permission (chmod go-w)",
-            path.display(),
-            path.join("agentlocator").display()
-        )));
+        return Err(PathError::WritableByOthers { path: path.to_path_buf(), mode });
     }
     Ok(())
 }
@@ -180,6 +193,13 @@ impl FileLock {
     }
 }
 
+/// An operator command that fails on this ends with exit 1 and its message.
+impl From<PathError> for crate::error::AppError {
+    fn from(e: PathError) -> Self {
+        crate::error::AppError::failed(e.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,7 +222,8 @@ mod tests {
         for loose in [0o777, 0o1777, 0o770] {
             fs::set_permissions(&shared, Permissions::from_mode(loose)).expect("chmod");
             let err = create_private_dir(&shared).unwrap_err();
-            assert!(err.message.contains("writable by other users"), "{}", err.message);
+            let message = err.to_string();
+            assert!(message.contains("writable by other users"), "{message}");
             assert_eq!(mode(&shared), loose, "never chmodded");
         }
     }

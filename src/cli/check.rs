@@ -11,7 +11,7 @@ use clap::Subcommand;
 use super::GlobalOptions;
 use crate::error::{AppError, AppResult};
 use go::GoOptions;
-pub use go::{GoError, ReportFormat};
+pub use go::ReportFormat;
 
 #[derive(Debug, Subcommand)]
 pub enum CheckCommand {

@@ -120,83 +120,97 @@ struct EventDetail {
 pub fn run(global: &GlobalOptions, command: EventsCommand) -> AppResult<()> {
     let store = open_store(global)?;
     match command {
-        EventsCommand::List { tenant, status, limit, json } => {
-            let tenant = tenant.map(|t| t.to_string());
-            let status = status.map(EventStatus::as_str);
-            let rows = store.with_conn(|c| outbox::recent(c, tenant.as_deref(), status, limit as usize))?;
-            let views: Vec<EventView> = rows.iter().map(EventView::from).collect();
-            if json {
-                return print_json(&serde_json::json!({ "events": views }));
-            }
-            if views.is_empty() {
-                println!("No events match.");
-                return Ok(());
-            }
-            let table: Vec<Vec<String>> = views
-                .iter()
-                .map(|v| {
-                    let when = v.delivered_at.clone().or_else(|| v.next_attempt_at.clone());
-                    vec![
-                        v.id.clone(),
-                        v.tenant.clone(),
-                        v.kind.clone(),
-                        v.status.clone(),
-                        v.attempts.to_string(),
-                        v.created_at.clone(),
-                        or_dash(when.as_deref()),
-                        or_dash(v.last_error.as_deref().map(|e| truncate(e, 60)).as_deref()),
-                    ]
-                })
-                .collect();
-            print_table(
-                &["ID", "TENANT", "TYPE", "STATUS", "ATTEMPTS", "CREATED", "DELIVERED/NEXT", "LAST ERROR"],
-                &table,
-            );
-            Ok(())
-        }
-        EventsCommand::Show { id, json } => {
-            let lookup = id.clone();
-            let (row, attempts) = store.with_conn(move |c| {
-                let Some(row) = events::get(c, &lookup)? else { return Ok((None, Vec::new())) };
-                let attempts = outbox::attempts(c, row.seq)?;
-                Ok((Some(row), attempts))
-            })?;
-            let row = row.ok_or_else(|| unknown_event(&id))?;
-            let detail = EventDetail {
-                event: EventView::from(&row),
-                data: row.data.clone(),
-                delivery_attempts: attempts.iter().map(AttemptView::from).collect(),
-            };
-            if json {
-                return print_json(&detail);
-            }
-            print_detail(&detail);
-            Ok(())
-        }
-        EventsCommand::Replay { ids, json } => {
-            let result = store.with_conn(|c| Ok(outbox::requeue(c, &ids, now_ms())))?;
-            let done: Vec<Requeued> = result.map_err(|e| AppError::failed(e.to_string()))?;
-            if json {
-                return print_json(&serde_json::json!({ "requeued": done }));
-            }
-            for r in &done {
-                println!("Re-queued {} for tenant {} (was {}).", r.id, r.tenant_id, r.previous_status);
-            }
-            Ok(())
-        }
-        EventsCommand::RetryDead { tenant, json } => {
-            let tenant = tenant.map(|t| t.to_string());
-            let ids = store.with_conn(|c| outbox::retry_dead(c, tenant.as_deref(), now_ms()))?;
-            if json {
-                return print_json(&serde_json::json!({ "requeued": ids, "count": ids.len() }));
-            }
-            match ids.len() {
-                0 => println!("No dead events."),
-                n => println!("Re-queued {n} dead event{}.", if n == 1 { "" } else { "s" }),
-            }
-            Ok(())
-        }
+        EventsCommand::List { tenant, status, limit, json } => list(&store, tenant, status, limit, json),
+        EventsCommand::Show { id, json } => show(&store, &id, json),
+        EventsCommand::Replay { ids, json } => replay(&store, &ids, json),
+        EventsCommand::RetryDead { tenant, json } => retry_dead(&store, tenant, json),
     }
+}
+
+fn list(
+    store: &Store,
+    tenant: Option<TenantId>,
+    status: Option<EventStatus>,
+    limit: u32,
+    json: bool,
+) -> AppResult<()> {
+    let tenant = tenant.map(|t| t.to_string());
+    let status = status.map(EventStatus::as_str);
+    let rows = store.with_conn(|c| outbox::recent(c, tenant.as_deref(), status, limit as usize))?;
+    let views: Vec<EventView> = rows.iter().map(EventView::from).collect();
+    if json {
+        return print_json(&serde_json::json!({ "events": views }));
+    }
+    if views.is_empty() {
+        println!("No events match.");
+        return Ok(());
+    }
+    let table: Vec<Vec<String>> = views
+        .iter()
+        .map(|v| {
+            let when = v.delivered_at.clone().or_else(|| v.next_attempt_at.clone());
+            vec![
+                v.id.clone(),
+                v.tenant.clone(),
+                v.kind.clone(),
+                v.status.clone(),
+                v.attempts.to_string(),
+                v.created_at.clone(),
+                or_dash(when.as_deref()),
+                or_dash(v.last_error.as_deref().map(|e| truncate(e, 60)).as_deref()),
+            ]
+        })
+        .collect();
+    print_table(
+        &["ID", "TENANT", "TYPE", "STATUS", "ATTEMPTS", "CREATED", "DELIVERED/NEXT", "LAST ERROR"],
+        &table,
+    );
+    Ok(())
+}
+
+fn show(store: &Store, id: &str, json: bool) -> AppResult<()> {
+    let lookup = id.to_string();
+    let (row, attempts) = store.with_conn(move |c| {
+        let Some(row) = events::get(c, &lookup)? else { return Ok((None, Vec::new())) };
+        let attempts = outbox::attempts(c, row.seq)?;
+        Ok((Some(row), attempts))
+    })?;
+    let row = row.ok_or_else(|| unknown_event(id))?;
+    let detail = EventDetail {
+        event: EventView::from(&row),
+        data: row.data.clone(),
+        delivery_attempts: attempts.iter().map(AttemptView::from).collect(),
+    };
+    if json {
+        return print_json(&detail);
+    }
+    print_detail(&detail);
+    Ok(())
+}
+
+fn replay(store: &Store, ids: &[String], json: bool) -> AppResult<()> {
+    let result = store.with_conn(|c| Ok(outbox::requeue(c, ids, now_ms())))?;
+    let done: Vec<Requeued> = result?;
+    if json {
+        return print_json(&serde_json::json!({ "requeued": done }));
+    }
+    for r in &done {
+        println!("Re-queued {} for tenant {} (was {}).", r.id, r.tenant_id, r.previous_status);
+    }
+    Ok(())
+}
+
+fn retry_dead(store: &Store, tenant: Option<TenantId>, json: bool) -> AppResult<()> {
+    let tenant = tenant.map(|t| t.to_string());
+    let ids = store.with_conn(|c| outbox::retry_dead(c, tenant.as_deref(), now_ms()))?;
+    if json {
+        return print_json(&serde_json::json!({ "requeued": ids, "count": ids.len() }));
+    }
+    match ids.len() {
+        0 => println!("No dead events."),
+        n => println!("Re-queued {n} dead event{}.", if n == 1 { "" } else { "s" }),
+    }
+    Ok(())
 }
 
 fn open_store(global: &GlobalOptions) -> AppResult<Store> {

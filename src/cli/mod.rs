@@ -1,7 +1,7 @@
 //! The command line: global options, subcommands, and the one place that turns
 //! an error into its message and exit code.
 
-pub(crate) mod check;
+mod check;
 mod config_cmd;
 mod events;
 mod logging;

@@ -23,7 +23,8 @@ pub fn run(global: &GlobalOptions, json: bool, watch: bool) -> AppResult<()> {
             if watch {
                 // One compact document per refresh (JSON lines), so a consumer
                 // can read the stream line by line.
-                let line = serde_json::to_string(&views).map_err(|e| AppError::failed(e.to_string()))?;
+                let line = serde_json::to_string(&views)
+                    .map_err(|e| AppError::failed(format!("cannot encode JSON: {e}")))?;
                 println!("{line}");
             } else {
                 print_json(&views)?;

@@ -12,7 +12,9 @@ use crate::admin::client::{AdminClient, ClientError};
 use crate::admin::AdminRequest;
 use crate::error::{AppError, AppResult};
 use crate::store::Store;
-use crate::tenants::{self, TenantError, TenantId, TenantRequest, TenantResponse, TenantSettings};
+use crate::tenants::{
+    self, TenantDetail, TenantError, TenantId, TenantRequest, TenantResponse, TenantSettings, TenantView,
+};
 
 #[derive(Debug, Subcommand)]
 pub enum TenantCommand {
@@ -200,7 +202,7 @@ fn perform(global: &GlobalOptions, request: TenantRequest) -> AppResult<TenantRe
             tenants::execute(&store, &data, &request)
         }
     };
-    result.map_err(|e| AppError::failed(e.to_string()))
+    Ok(result?)
 }
 
 fn print_text(response: &TenantResponse) {
@@ -214,60 +216,8 @@ fn print_text(response: &TenantResponse) {
             );
             println!("{}", created.signing_secret);
         }
-        TenantResponse::List { tenants } => {
-            let rows: Vec<Vec<String>> = tenants
-                .iter()
-                .map(|t| {
-                    vec![
-                        t.id.clone(),
-                        t.name.clone(),
-                        t.whatsapp.state.clone(),
-                        or_dash(t.whatsapp.phone.as_deref()),
-                        or_dash(t.webhook_url.as_deref()),
-                    ]
-                })
-                .collect();
-            if rows.is_empty() {
-                println!("No tenants yet; add one with `agentlocator tenant add <id>`.");
-            } else {
-                print_table(&["ID", "NAME", "WHATSAPP", "PHONE", "WEBHOOK URL"], &rows);
-            }
-        }
-        TenantResponse::Detail(detail) => {
-            let t = &detail.tenant;
-            let numbers = if t.twilio_numbers.is_empty() { "-".into() } else { t.twilio_numbers.join(", ") };
-            println!("id:                 {}", t.id);
-            println!("name:               {}", safe(&t.name));
-            println!("webhook url:        {}", or_dash(t.webhook_url.as_deref()));
-            println!("twilio numbers:     {numbers}");
-            println!(
-                "twilio auth token:  {}",
-                if t.twilio_auth_token_set { "set (redacted)" } else { "not set (global token used)" }
-            );
-            println!("twilio account:     {}", or_dash(t.twilio_account_sid.as_deref()));
-            println!("whatsapp state:     {} since {}", t.whatsapp.state, t.whatsapp.since);
-            println!("whatsapp phone:     {}", or_dash(t.whatsapp.phone.as_deref()));
-            println!("reconnects:         {}", t.whatsapp.reconnects);
-            println!("last error:         {}", or_dash(t.whatsapp.last_error.as_deref()));
-            println!("created:            {}", t.created_at);
-            println!("updated:            {}", t.updated_at);
-            println!("token issued:       {}", t.token_rotated_at);
-            println!(
-                "signing secret:     {}",
-                if t.signing_secret_set { "set (redacted)" } else { "none (rotate it to issue one)" }
-            );
-            println!(
-                "previous secret:    {}",
-                match &t.previous_signing_secret_valid_until {
-                    Some(until) => format!("still signs until {until}"),
-                    None => "none".into(),
-                }
-            );
-            println!("recent state changes:");
-            for change in &detail.recent_state_changes {
-                println!("  {}  {:<12}  {}", change.at, change.state, safe(&change.reason));
-            }
-        }
+        TenantResponse::List { tenants } => print_list(tenants),
+        TenantResponse::Detail(detail) => print_detail(detail),
         TenantResponse::Updated { tenant } => println!("Updated tenant {}.", tenant.id),
         TenantResponse::Token(token) => {
             println!("New API token for {} (shown once; the old one no longer works):", token.tenant);
@@ -282,5 +232,61 @@ fn print_text(response: &TenantResponse) {
             }
         }
         TenantResponse::Removed(removed) => println!("Removed tenant {} and its data.", removed.tenant),
+    }
+}
+
+fn print_list(tenants: &[TenantView]) {
+    let rows: Vec<Vec<String>> = tenants
+        .iter()
+        .map(|t| {
+            vec![
+                t.id.clone(),
+                t.name.clone(),
+                t.whatsapp.state.clone(),
+                or_dash(t.whatsapp.phone.as_deref()),
+                or_dash(t.webhook_url.as_deref()),
+            ]
+        })
+        .collect();
+    if rows.is_empty() {
+        println!("No tenants yet; add one with `agentlocator tenant add <id>`.");
+    } else {
+        print_table(&["ID", "NAME", "WHATSAPP", "PHONE", "WEBHOOK URL"], &rows);
+    }
+}
+
+fn print_detail(detail: &TenantDetail) {
+    let t = &detail.tenant;
+    let numbers = if t.twilio_numbers.is_empty() { "-".into() } else { t.twilio_numbers.join(", ") };
+    println!("id:                 {}", t.id);
+    println!("name:               {}", safe(&t.name));
+    println!("webhook url:        {}", or_dash(t.webhook_url.as_deref()));
+    println!("twilio numbers:     {numbers}");
+    println!(
+        "twilio auth token:  {}",
+        if t.twilio_auth_token_set { "set (redacted)" } else { "not set (global token used)" }
+    );
+    println!("twilio account:     {}", or_dash(t.twilio_account_sid.as_deref()));
+    println!("whatsapp state:     {} since {}", t.whatsapp.state, t.whatsapp.since);
+    println!("whatsapp phone:     {}", or_dash(t.whatsapp.phone.as_deref()));
+    println!("reconnects:         {}", t.whatsapp.reconnects);
+    println!("last error:         {}", or_dash(t.whatsapp.last_error.as_deref()));
+    println!("created:            {}", t.created_at);
+    println!("updated:            {}", t.updated_at);
+    println!("token issued:       {}", t.token_rotated_at);
+    println!(
+        "signing secret:     {}",
+        if t.signing_secret_set { "set (redacted)" } else { "none (rotate it to issue one)" }
+    );
+    println!(
+        "previous secret:    {}",
+        match &t.previous_signing_secret_valid_until {
+            Some(until) => format!("still signs until {until}"),
+            None => "none".into(),
+        }
+    );
+    println!("recent state changes:");
+    for change in &detail.recent_state_changes {
+        println!("  {}  {:<12}  {}", change.at, change.state, safe(&change.reason));
     }
 }

@@ -1,10 +1,21 @@
 //! `agentlocator serve`: opens the store, starts the supervisor, the HTTP
 //! service and the admin socket, then waits for SIGTERM/SIGINT and shuts down
 //! in order (stop accepting, let in-flight requests finish, stop workers).
+//!
+//! [`serve`] is the command: it installs the signal handlers, takes the data
+//! directory's lock, binds the configured address and calls [`run`]. `run`
+//! is the daemon itself, on a listener already bound and until a shutdown
+//! future resolves, so tests can run it in-process (as mini-redis's
+//! `server::run(listener, shutdown)`).
 
+mod error;
 mod lock;
+mod open_files;
 mod signals;
+#[cfg(test)]
+mod tests;
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,23 +23,215 @@ use std::time::{Duration, Instant};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
-use crate::admin::server::AdminServer;
 use crate::config::Config;
-use crate::error::{AppError, AppResult};
+use crate::content::PublicUrls;
+use crate::delivery::Delivery;
+use crate::error::AppResult;
 use crate::health::{Health, LoopWatchdog};
 use crate::http::{self, AppState};
+use crate::jobs::RunnerHandle;
 use crate::paths::DataDir;
 use crate::secrets::{internal_secret, SecretSource};
 use crate::store::{EventWriter, Store};
 use crate::supervisor::Supervisor;
 use crate::whatsapp::WhatsApp;
 
+pub use error::DaemonError;
+pub use lock::ServeLock;
+
+/// The `serve` command: signal handlers first (see `signals`), then the data
+/// directory's lock (a second daemon is told it is one), then the configured
+/// address; runs until SIGTERM or SIGINT.
 pub async fn serve(config: Config, data: DataDir) -> AppResult<()> {
     let mut signals = signals::ShutdownSignals::install()?;
-    data.ensure()?;
-    let _lock = lock::ServeLock::acquire(&data)?;
-    let (secret, source) = internal_secret(&config, &data)?;
+    let lock = ServeLock::acquire(data)?;
+    let listen = config.listen_addr()?;
+    let listener =
+        TcpListener::bind(listen).await.map_err(|source| DaemonError::Bind { addr: listen, source })?;
+    run(config, lock, listener, async move { signals.wait().await }).await
+}
+
+/// The daemon on `listener`, with the data directory `lock` holds, until
+/// `shutdown` resolves (with the name of what asked, e.g. "SIGTERM"); then
+/// it stops in order and returns.
+pub async fn run(
+    config: Config,
+    lock: ServeLock,
+    listener: TcpListener,
+    shutdown: impl Future<Output = &'static str>,
+) -> AppResult<()> {
+    let data = lock.data().clone();
+    let core = Core::open(config, &data)?;
+    let local: SocketAddr = listener.local_addr().map_err(DaemonError::LocalAddr)?;
+    let running = Running::start(core, &data, listener, local).await?;
+    tracing::info!(addr = %local, data_dir = %data.root().display(), "listening");
+    notify_systemd(&[sd_notify::NotifyState::Ready]);
+
+    let signal = shutdown.await;
+    tracing::info!(signal, "shutting down: finishing in-flight requests");
+    notify_systemd(&[sd_notify::NotifyState::Stopping]);
+    running.stop().await;
+    tracing::info!("stopped");
+    drop(lock);
+    Ok(())
+}
+
+/// What every component shares, opened before anything listens: the store
+/// and its event writer, the metrics recorder, the supervisor and the
+/// WhatsApp workers' owner (none started yet).
+struct Core {
+    config: Arc<Config>,
+    state: AppState,
+    supervisor: Supervisor,
+}
+
+impl Core {
+    fn open(config: Config, data: &DataDir) -> AppResult<Core> {
+        let secret = load_internal_secret(&config, data)?;
+        open_files::raise_limit();
+        let busy_timeout = config.store.busy_timeout;
+        let store = Store::open(&data.db_path(), busy_timeout)?;
+        let events = EventWriter::start(&data.db_path(), busy_timeout)?;
+        let metrics = install_metrics()?;
+
+        let supervisor = Supervisor::start(
+            crate::whatsapp::restart_policy(&config.whatsapp),
+            config.whatsapp.connect_stagger,
+        );
+        let whatsapp = WhatsApp::new(
+            store.clone(),
+            events.clone(),
+            data.clone(),
+            crate::whatsapp::Settings::from_config(&config.whatsapp),
+            supervisor.handle(),
+        );
+        let health = Health {
+            store: store.clone(),
+            supervisor: supervisor.handle(),
+            watchdog: LoopWatchdog::start(),
+            check_timeout: config.health.check_timeout,
+            wedged_after: config.health.wedged_after,
+            started: Instant::now(),
+        };
+        let config = Arc::new(config);
+        let state = AppState {
+            config: config.clone(),
+            store,
+            events,
+            health,
+            internal_secret: Arc::new(secret),
+            metrics,
+            whatsapp,
+            data: data.clone(),
+        };
+        Ok(Core { config, state, supervisor })
+    }
+}
+
+/// The started components, each with its way to stop; [`Running::stop`]
+/// stops them in the one order that drains each before what it feeds.
+struct Running {
+    grace: Duration,
+    shutdown: watch::Sender<bool>,
+    admin: JoinHandle<()>,
+    delivery: Delivery,
+    housekeeping: JoinHandle<()>,
+    jobs: RunnerHandle,
+    http: JoinHandle<()>,
+    supervisor: Supervisor,
+}
+
+impl Running {
+    /// Starts, in this order: the admin socket, delivery, housekeeping, the
+    /// background jobs, the HTTP server, then every tenant's WhatsApp worker.
+    async fn start(
+        core: Core,
+        data: &DataDir,
+        listener: TcpListener,
+        local: SocketAddr,
+    ) -> AppResult<Running> {
+        let Core { config, state, supervisor } = core;
+        let grace = config.http.shutdown_grace;
+        // The URLs events carry for stored recordings and media: known only
+        // now that the listener is bound (its port may have been 0).
+        let urls = PublicUrls::new(config.http.public_base_url.as_deref(), local);
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let whatsapp = state.whatsapp.clone();
+        let admin_socket = crate::admin::server::AdminServer::bind(
+            data,
+            state.store.clone(),
+            supervisor.handle(),
+            whatsapp.clone(),
+            local,
+        )?;
+        let admin = tokio::spawn(admin_socket.run(shutdown_rx.clone()));
+        let delivery =
+            Delivery::start(&config, &data.db_path(), state.events.commits(), shutdown_rx.clone(), grace)
+                .map_err(DaemonError::from)?;
+        // Retention: delivered events, send idempotency keys and stored files are pruned.
+        let housekeeping = crate::housekeeping::start(&config, data, shutdown_rx.clone())?;
+        let jobs = start_jobs(&config, &state, data, urls)?;
+        let http = start_http(&config, listener, state, shutdown_rx);
+        let tenants = whatsapp.start_all().await.map_err(DaemonError::from)?;
+        tracing::info!(tenants, "whatsapp workers starting");
+        Ok(Running { grace, shutdown, admin, delivery, housekeeping, jobs, http, supervisor })
+    }
+
+    /// Stops accepting and lets in-flight requests finish (within the
+    /// grace period), waits for delivery's drain (begun with the shutdown),
+    /// then stops housekeeping, the jobs, the workers and the admin socket.
+    async fn stop(self) {
+        let grace = self.grace;
+        let _ = self.shutdown.send(true);
+        match tokio::time::timeout(grace, self.http).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "http server task failed"),
+            Err(_) => tracing::warn!(?grace, "in-flight requests did not finish within the grace period"),
+        }
+        // Started draining with the shutdown; this only waits for it to finish.
+        self.delivery.stopped(grace + Duration::from_secs(5)).await;
+        self.housekeeping.abort();
+        self.jobs.shutdown().await;
+        self.supervisor.shutdown(grace).await;
+        let _ = self.admin.await;
+    }
+}
+
+/// Background jobs (recording fetches, WhatsApp media downloads), resumed from the store.
+fn start_jobs(
+    config: &Arc<Config>,
+    state: &AppState,
+    data: &DataDir,
+    urls: PublicUrls,
+) -> AppResult<RunnerHandle> {
+    let mut runner = crate::jobs::Runner::new(state.store.clone(), state.events.clone(), config.jobs.clone());
+    runner.register(crate::whatsapp::inbound::MESSAGE_EVENT, state.whatsapp.media_fetch(urls.clone()));
+    let recordings =
+        crate::twilio::RecordingFetch::new(state.store.clone(), data.clone(), config.clone(), urls)
+            .map_err(|e| DaemonError::Recordings(e.to_string()))?;
+    runner.register(crate::twilio::RECORDING_EVENT, recordings);
+    Ok(runner.start())
+}
+
+/// The HTTP server on its own task, until `shutdown` turns true.
+fn start_http(
+    config: &Config,
+    listener: TcpListener,
+    state: AppState,
+    mut shutdown: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    warn_without_public_base_url(config);
+    let limits = http::server::Limits::new(&config.http, http::server::open_files_limit());
+    tokio::spawn(http::server::serve(listener, http::router(state), limits, async move {
+        let _ = shutdown.wait_for(|stop| *stop).await;
+    }))
+}
+
+/// The secret internal callers present, and where it came from (logged).
+fn load_internal_secret(config: &Config, data: &DataDir) -> AppResult<String> {
+    let (secret, source) = internal_secret(config, data)?;
     match source {
         SecretSource::Configured => tracing::info!("internal secret: from the configuration"),
         SecretSource::StoredFile => {
@@ -39,104 +242,7 @@ pub async fn serve(config: Config, data: DataDir) -> AppResult<()> {
             "internal secret: none configured, generated one and stored it (mode 0600); set INTERNAL_SECRET to choose your own"
         ),
     }
-    raise_open_files_limit();
-    let store = Store::open(&data.db_path(), config.store.busy_timeout)?;
-    let events = EventWriter::start(&data.db_path(), config.store.busy_timeout)?;
-    let metrics = install_metrics()?;
-
-    let supervisor =
-        Supervisor::start(crate::whatsapp::restart_policy(&config.whatsapp), config.whatsapp.connect_stagger);
-    let whatsapp = WhatsApp::new(
-        store.clone(),
-        events.clone(),
-        data.clone(),
-        crate::whatsapp::Settings::from_config(&config.whatsapp),
-        supervisor.handle(),
-    );
-    let health = Health {
-        store: store.clone(),
-        supervisor: supervisor.handle(),
-        watchdog: LoopWatchdog::start(),
-        check_timeout: config.health.check_timeout,
-        wedged_after: config.health.wedged_after,
-        started: Instant::now(),
-    };
-    let config = Arc::new(config);
-    let state = AppState {
-        config: config.clone(),
-        store: store.clone(),
-        events,
-        health,
-        internal_secret: Arc::new(secret),
-        metrics,
-        whatsapp: whatsapp.clone(),
-        data: data.clone(),
-    };
-
-    let listen = config.listen_addr()?;
-    let listener = TcpListener::bind(listen).await.map_err(|e| {
-        AppError::failed(format!(
-            "cannot listen on {listen}: {e}; choose another http.listen (AGENTLOCATOR_LISTEN)"
-        ))
-    })?;
-    let local: SocketAddr = listener.local_addr().map_err(|e| AppError::failed(e.to_string()))?;
-    // The URLs events carry for stored recordings and media: known only now
-    // that the listener is bound (its port may have been 0).
-    let urls = crate::content::PublicUrls::new(config.http.public_base_url.as_deref(), local);
-
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let admin_socket = AdminServer::bind(&data, store.clone(), supervisor.handle(), whatsapp.clone(), local)?;
-    let admin_task = tokio::spawn(admin_socket.run(shutdown_rx.clone()));
-    let delivery = crate::delivery::Delivery::start(
-        &config,
-        &data.db_path(),
-        state.events.commits(),
-        shutdown_rx.clone(),
-        config.http.shutdown_grace,
-    )?;
-
-    // Retention: delivered events, send idempotency keys and stored files are pruned.
-    let housekeeping = crate::housekeeping::start(&config, &data, shutdown_rx.clone())?;
-
-    // Background jobs (recording fetches, WhatsApp media downloads), resumed from the store.
-    let mut job_runner = crate::jobs::Runner::new(store.clone(), state.events.clone(), config.jobs.clone());
-    job_runner.register(crate::whatsapp::inbound::MESSAGE_EVENT, whatsapp.media_fetch(urls.clone()));
-    job_runner.register(
-        crate::twilio::RECORDING_EVENT,
-        crate::twilio::RecordingFetch::new(store.clone(), data.clone(), config.clone(), urls)?,
-    );
-    let jobs = job_runner.start();
-
-    warn_without_public_base_url(&config);
-    let limits = http::server::Limits::new(&config.http, http::server::open_files_limit());
-    let mut http_shutdown = shutdown_rx.clone();
-    let http_task = tokio::spawn(http::server::serve(listener, http::router(state), limits, async move {
-        let _ = http_shutdown.wait_for(|stop| *stop).await;
-    }));
-    let tenants = whatsapp.start_all().await.map_err(|e| AppError::failed(e.to_string()))?;
-    tracing::info!(tenants, "whatsapp workers starting");
-    tracing::info!(addr = %local, data_dir = %data.root().display(), "listening");
-    notify_systemd(&[sd_notify::NotifyState::Ready]);
-
-    let signal = signals.wait().await;
-    tracing::info!(signal, "shutting down: finishing in-flight requests");
-    notify_systemd(&[sd_notify::NotifyState::Stopping]);
-    let _ = shutdown_tx.send(true);
-
-    let grace = config.http.shutdown_grace;
-    match tokio::time::timeout(grace, http_task).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::error!(error = %e, "http server task failed"),
-        Err(_) => tracing::warn!(?grace, "in-flight requests did not finish within the grace period"),
-    }
-    // Started draining with the signal; this only waits for it to finish.
-    delivery.stopped(grace + Duration::from_secs(5)).await;
-    housekeeping.abort();
-    jobs.shutdown().await;
-    supervisor.shutdown(grace).await;
-    let _ = admin_task.await;
-    tracing::info!("stopped");
-    Ok(())
+    Ok(secret)
 }
 
 /// Without a public base URL, Twilio's signatures are checked against a URL
@@ -151,42 +257,8 @@ fn warn_without_public_base_url(config: &Config) {
     }
 }
 
-/// Each connected tenant holds about five descriptors (its WebSocket, its
-/// session store's database, WAL and lock files), so the common soft limit of
-/// 1024 runs out near 190 tenants. Raise the soft limit to the hard one, as
-/// far as the system allows, and say what we got.
-fn raise_open_files_limit() {
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-        return;
-    }
-    let before = limit.rlim_cur;
-    if limit.rlim_cur < limit.rlim_max {
-        limit.rlim_cur = limit.rlim_max;
-        // SAFETY: as above.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
-            limit.rlim_cur = before;
-        }
-    }
-    let tenants = limit.rlim_cur / 5;
-    tracing::info!(
-        open_files = limit.rlim_cur,
-        raised_from = before,
-        "open-files limit (about {tenants} connected tenants)"
-    );
-    if limit.rlim_cur < 4096 {
-        tracing::warn!(
-            open_files = limit.rlim_cur,
-            "low open-files limit: each connected tenant needs about 5; raise it (systemd: LimitNOFILE=65536)"
-        );
-    }
-}
-
-fn install_metrics() -> AppResult<PrometheusHandle> {
-    PrometheusBuilder::new()
-        .install_recorder()
-        .map_err(|e| AppError::failed(format!("cannot install the metrics recorder: {e}")))
+fn install_metrics() -> Result<PrometheusHandle, DaemonError> {
+    Ok(PrometheusBuilder::new().install_recorder()?)
 }
 
 /// Tells systemd about our state when run as a `Type=notify` unit; a no-op

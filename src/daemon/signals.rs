@@ -4,7 +4,7 @@
 
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
-use crate::error::{AppError, AppResult};
+use super::DaemonError;
 
 pub struct ShutdownSignals {
     terminate: Signal,
@@ -12,9 +12,9 @@ pub struct ShutdownSignals {
 }
 
 impl ShutdownSignals {
-    pub fn install() -> AppResult<ShutdownSignals> {
-        let install = |kind: SignalKind, name: &str| {
-            signal(kind).map_err(|e| AppError::failed(format!("cannot install the {name} handler: {e}")))
+    pub fn install() -> Result<ShutdownSignals, DaemonError> {
+        let install = |kind: SignalKind, name: &'static str| {
+            signal(kind).map_err(|source| DaemonError::Signal { name, source })
         };
         Ok(ShutdownSignals {
             terminate: install(SignalKind::terminate(), "SIGTERM")?,

@@ -26,9 +26,8 @@ use tokio::task::JoinSet;
 
 use crate::clock::now_ms;
 use crate::config::{Config, DeliveryConfig};
-use crate::error::{AppError, AppResult};
 use crate::store::delivery::{self as outbox, AttemptOutcome, Head, Verdict};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use policy::{classify, parse_retry_after, Policy};
 
 /// Most outcomes committed in one transaction.
@@ -37,6 +36,17 @@ const RECORD_BATCH: usize = 512;
 const ERROR_BODY_BYTES: usize = 200;
 /// Most of any answer's body read (the rest is dropped with the connection).
 const READ_BODY_BYTES: usize = 64 * 1024;
+
+/// Why the delivery workers could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot build the delivery HTTP client: {0}")]
+    Client(reqwest::Error),
+    #[error("cannot start the delivery recorder: {0}")]
+    Recorder(std::io::Error),
+}
 
 /// The running delivery workers; see [`Delivery::start`].
 pub struct Delivery {
@@ -81,28 +91,12 @@ impl Delivery {
         commits: watch::Receiver<u64>,
         shutdown: watch::Receiver<bool>,
         grace: Duration,
-    ) -> AppResult<Delivery> {
+    ) -> Result<Delivery, DeliveryError> {
         let d = &config.delivery;
-        let busy_timeout = config.store.busy_timeout;
-        let store = Store::open(db_path, busy_timeout)?;
-        // Writes (outcomes) on a connection of their own, so a wait
-        // for SQLite's write lock never holds up a scan.
-        let writes = Store::open(db_path, busy_timeout)?;
-        writes.with_conn(|c| {
-            c.busy_handler(Some(outbox::short_busy_waits))?;
-            Ok(())
-        })?;
-        let client = reqwest::Client::builder()
-            .timeout(d.timeout)
-            .connect_timeout(d.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("agentlocator/", env!("CARGO_PKG_VERSION")))
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build()
-            .map_err(|e| AppError::failed(format!("cannot build the delivery HTTP client: {e}")))?;
+        let (store, writes) = open_stores(db_path, config.store.busy_timeout)?;
         let shared = Arc::new(Shared {
-            store: store.clone(),
-            client,
+            store,
+            client: build_client(d)?,
             policy: Policy::from_config(d),
             timeout: d.timeout,
             busy: Mutex::new(InFlight::default()),
@@ -113,11 +107,8 @@ impl Delivery {
             let shared = shared.clone();
             std::thread::Builder::new()
                 .name("delivery-recorder".into())
-                .spawn({
-                    let writes = writes.clone();
-                    move || record_loop(shared, writes, inbox)
-                })
-                .map_err(|e| AppError::failed(format!("cannot start the delivery recorder: {e}")))?
+                .spawn(move || record_loop(shared, writes, inbox))
+                .map_err(DeliveryError::Recorder)?
         };
         let dispatcher = tokio::spawn(
             Dispatcher {
@@ -144,6 +135,31 @@ impl Delivery {
             tracing::warn!("delivery workers did not stop in time");
         }
     }
+}
+
+/// The workers' two connections to the database: one that reads the outbox
+/// (scans, polls), and one for writes (outcomes), so a wait for SQLite's
+/// write lock never holds up a scan.
+fn open_stores(db_path: &Path, busy_timeout: Duration) -> Result<(Store, Store), DeliveryError> {
+    let store = Store::open(db_path, busy_timeout)?;
+    let writes = Store::open(db_path, busy_timeout)?;
+    writes.with_conn(|c| {
+        c.busy_handler(Some(outbox::short_busy_waits))?;
+        Ok(())
+    })?;
+    Ok((store, writes))
+}
+
+/// The client every attempt uses: the configured timeout, no redirects.
+fn build_client(d: &DeliveryConfig) -> Result<reqwest::Client, DeliveryError> {
+    reqwest::Client::builder()
+        .timeout(d.timeout)
+        .connect_timeout(d.timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("agentlocator/", env!("CARGO_PKG_VERSION")))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .build()
+        .map_err(DeliveryError::Client)
 }
 
 enum Wake {
@@ -276,8 +292,42 @@ impl Dispatcher {
 
 /// One POST of one event; never panics, always yields an outcome.
 async fn attempt(shared: &Shared, head: Head) -> AttemptOutcome {
-    let body = signing::body(&head.id, &head.kind, &head.tenant_id, head.created_at_ms, &head.data);
     let at_ms = now_ms();
+    let answer = post(shared, &head, at_ms).await;
+    let class = classify(answer.status);
+    let attempts = u32::try_from(head.attempts + 1).unwrap_or(u32::MAX);
+    let verdict = shared.policy.verdict(class, attempts, answer.retry_after, now_ms(), &mut rand::rng());
+    let result = match verdict {
+        Verdict::Delivered => "delivered",
+        Verdict::RetryAt(_) => "retry",
+        Verdict::Dead => "dead",
+    };
+    metrics::counter!("agentlocator_delivery_attempts_total", "result" => result).increment(1);
+    metrics::histogram!("agentlocator_delivery_attempt_seconds").record(answer.latency.as_secs_f64());
+    log_verdict(&head, attempts, &verdict, &answer);
+    AttemptOutcome {
+        seq: head.seq,
+        at_ms,
+        status_code: answer.status,
+        latency_ms: answer.latency.as_millis() as i64,
+        error: answer.error,
+        verdict,
+    }
+}
+
+/// What one POST got back.
+struct Answer {
+    /// `None` when no answer came (a transport error).
+    status: Option<u16>,
+    retry_after: Option<Duration>,
+    /// Why it was not a 2xx, in one line.
+    error: Option<String>,
+    latency: Duration,
+}
+
+/// Signs the event as of `at_ms` and POSTs it to the tenant's webhook.
+async fn post(shared: &Shared, head: &Head, at_ms: i64) -> Answer {
+    let body = signing::body(&head.id, &head.kind, &head.tenant_id, head.created_at_ms, &head.data);
     let timestamp = at_ms.div_euclid(1000);
     let signature = signing::signature_header(&head.keys.valid_at(at_ms), &head.id, timestamp, &body);
     let started = Instant::now();
@@ -292,64 +342,58 @@ async fn attempt(shared: &Shared, head: Head) -> AttemptOutcome {
         .send()
         .await;
     let (status, retry_after, error) = match sent {
-        Ok(mut response) => {
-            let status = response.status().as_u16();
-            let retry_after = response
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| parse_retry_after(v, chrono::Utc::now()));
-            let (head_of_body, read_error) = read_answer(&mut response, shared).await;
-            let error = if (200..300).contains(&status) {
-                None
-            } else {
-                let text = String::from_utf8_lossy(&head_of_body[..head_of_body.len().min(ERROR_BODY_BYTES)])
-                    .split_whitespace()
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                Some(match (text.is_empty(), read_error) {
-                    (_, Some(e)) => format!("HTTP {status}; {e}"),
-                    (true, None) => format!("HTTP {status}"),
-                    (false, None) => format!("HTTP {status}: {text}"),
-                })
-            };
-            (Some(status), retry_after, error)
-        }
+        Ok(response) => read_status(response, shared).await,
         Err(e) => (None, None, Some(describe(&e, shared))),
     };
-    let latency = started.elapsed();
-    let class = classify(status);
-    let attempts = u32::try_from(head.attempts + 1).unwrap_or(u32::MAX);
-    let verdict = shared.policy.verdict(class, attempts, retry_after, now_ms(), &mut rand::rng());
-    let result = match verdict {
-        Verdict::Delivered => "delivered",
-        Verdict::RetryAt(_) => "retry",
-        Verdict::Dead => "dead",
+    Answer { status, retry_after, error, latency: started.elapsed() }
+}
+
+/// An answer's status, its `Retry-After`, and for a non-2xx the error kept
+/// in `last_error` (with the head of its body).
+async fn read_status(
+    mut response: reqwest::Response,
+    shared: &Shared,
+) -> (Option<u16>, Option<Duration>, Option<String>) {
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_retry_after(v, chrono::Utc::now()));
+    let (head_of_body, read_error) = read_answer(&mut response, shared).await;
+    let error = if (200..300).contains(&status) {
+        None
+    } else {
+        let text = String::from_utf8_lossy(&head_of_body[..head_of_body.len().min(ERROR_BODY_BYTES)])
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        Some(match (text.is_empty(), read_error) {
+            (_, Some(e)) => format!("HTTP {status}; {e}"),
+            (true, None) => format!("HTTP {status}"),
+            (false, None) => format!("HTTP {status}: {text}"),
+        })
     };
-    metrics::counter!("agentlocator_delivery_attempts_total", "result" => result).increment(1);
-    metrics::histogram!("agentlocator_delivery_attempt_seconds").record(latency.as_secs_f64());
+    (Some(status), retry_after, error)
+}
+
+fn log_verdict(head: &Head, attempts: u32, verdict: &Verdict, answer: &Answer) {
+    let status = answer.status;
+    let error = answer.error.as_deref().unwrap_or("");
     match verdict {
         Verdict::Delivered => {
             tracing::debug!(event = %head.id, tenant = %head.tenant_id, status, "delivered")
         }
         Verdict::RetryAt(at) => tracing::info!(
             event = %head.id, tenant = %head.tenant_id, attempt = attempts,
-            error = error.as_deref().unwrap_or(""), retry_in_ms = at - now_ms(),
+            error, retry_in_ms = at - now_ms(),
             "delivery failed; will retry"
         ),
         Verdict::Dead => tracing::warn!(
             event = %head.id, tenant = %head.tenant_id, attempts,
-            error = error.as_deref().unwrap_or(""),
+            error,
             "delivery failed for the last time; the event is dead until replayed (`agentlocator events replay`)"
         ),
-    }
-    AttemptOutcome {
-        seq: head.seq,
-        at_ms,
-        status_code: status,
-        latency_ms: latency.as_millis() as i64,
-        error,
-        verdict,
     }
 }
 

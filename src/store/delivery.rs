@@ -337,6 +337,13 @@ pub fn short_busy_waits(tries: i32) -> bool {
     true
 }
 
+/// An operator command that fails on this ends with exit 1 and its message.
+impl From<RequeueError> for crate::error::AppError {
+    fn from(e: RequeueError) -> Self {
+        crate::error::AppError::failed(e.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -153,3 +153,10 @@ fn open_connection(path: &Path, busy_timeout: Duration) -> StoreResult<Connectio
 fn sqlite_error(path: &Path, source: rusqlite::Error) -> StoreError {
     StoreError::Sqlite { path: path.display().to_string(), source }
 }
+
+/// An operator command that fails on this ends with exit 1 and its message.
+impl From<StoreError> for crate::error::AppError {
+    fn from(e: StoreError) -> Self {
+        crate::error::AppError::failed(e.to_string())
+    }
+}

@@ -245,86 +245,97 @@ async fn run(mut core: Core, mut inbox: mpsc::UnboundedReceiver<Command>, shared
 impl Core {
     fn handle(&mut self, command: Command) {
         match command {
-            Command::Start { key, factory } => {
-                if let Some(entry) = self.entries.get(&key) {
-                    if matches!(entry.state, SupervisedState::Running | SupervisedState::Backoff) {
-                        return;
-                    }
-                }
-                let delay = self.next_stagger_delay();
-                let entry = Entry {
-                    factory,
-                    state: SupervisedState::Running,
-                    generation: 0,
-                    restarts: 0,
-                    history: RestartHistory::default(),
-                    last_error: None,
-                    stop: None,
-                    done: None,
-                };
-                self.entries.insert(key.clone(), entry);
-                self.spawn_run(&key, delay);
-            }
-            Command::Stop { key, reply } => match self.entries.remove(&key) {
-                Some(entry) => {
-                    if let Some(stop) = &entry.stop {
-                        let _ = stop.send(true);
-                    }
-                    // Answer once the run has really ended (it may hold files
-                    // the caller is about to delete).
-                    let done = entry.done;
-                    tokio::spawn(async move {
-                        if let Some(mut done) = done {
-                            let _ = done.wait_for(|ended| *ended).await;
-                        }
-                        let _ = reply.send(());
-                    });
-                }
-                None => {
-                    let _ = reply.send(());
-                }
-            },
-            Command::Restart { key } => {
-                let Some(entry) = self.entries.get_mut(&key) else { return };
-                if let Some(stop) = entry.stop.take() {
-                    let _ = stop.send(true);
-                }
-                // The new run starts only once the old one has ended: two runs
-                // of one worker must never overlap (two clients, one session).
-                let previous = entry.done.clone();
-                entry.history.clear();
-                entry.state = SupervisedState::Running;
-                self.spawn_run_after(&key, Duration::ZERO, previous);
-            }
+            Command::Start { key, factory } => self.start(key, factory),
+            Command::Stop { key, reply } => self.stop(&key, reply),
+            Command::Restart { key } => self.restart(&key),
             Command::Snapshot(reply) => {
-                let mut statuses: Vec<WorkerStatus> = self
-                    .entries
-                    .iter()
-                    .map(|(key, e)| WorkerStatus {
-                        key: key.clone(),
-                        state: e.state,
-                        restarts: e.restarts,
-                        last_error: e.last_error.clone(),
-                    })
-                    .collect();
-                statuses.sort_by(|a, b| a.key.cmp(&b.key));
-                let _ = reply.send(statuses);
+                let _ = reply.send(self.snapshot());
             }
             Command::Exited { key, generation, exit } => self.on_exit(&key, generation, exit),
-            Command::RestartDue { key, generation } => {
-                let due = self
-                    .entries
-                    .get(&key)
-                    .is_some_and(|e| e.generation == generation && e.state == SupervisedState::Backoff);
-                if due {
-                    if let Some(entry) = self.entries.get_mut(&key) {
-                        entry.state = SupervisedState::Running;
-                    }
-                    self.spawn_run(&key, Duration::ZERO);
-                }
-            }
+            Command::RestartDue { key, generation } => self.restart_due(&key, generation),
             Command::Shutdown { .. } | Command::Fault(_) => {}
         }
+    }
+
+    /// Supervises `key` from now on (no-op while it runs or waits to restart).
+    fn start(&mut self, key: String, factory: Arc<dyn WorkerFactory>) {
+        if let Some(entry) = self.entries.get(&key) {
+            if matches!(entry.state, SupervisedState::Running | SupervisedState::Backoff) {
+                return;
+            }
+        }
+        let delay = self.next_stagger_delay();
+        let entry = Entry {
+            factory,
+            state: SupervisedState::Running,
+            generation: 0,
+            restarts: 0,
+            history: RestartHistory::default(),
+            last_error: None,
+            stop: None,
+            done: None,
+        };
+        self.entries.insert(key.clone(), entry);
+        self.spawn_run(&key, delay);
+    }
+
+    /// Stops `key` and forgets it; `reply` is answered once the run has
+    /// really ended (it may hold files the caller is about to delete).
+    fn stop(&mut self, key: &str, reply: oneshot::Sender<()>) {
+        let Some(entry) = self.entries.remove(key) else {
+            let _ = reply.send(());
+            return;
+        };
+        if let Some(stop) = &entry.stop {
+            let _ = stop.send(true);
+        }
+        let done = entry.done;
+        tokio::spawn(async move {
+            if let Some(mut done) = done {
+                let _ = done.wait_for(|ended| *ended).await;
+            }
+            let _ = reply.send(());
+        });
+    }
+
+    /// Operator restart: clears the history and starts a fresh run.
+    fn restart(&mut self, key: &str) {
+        let Some(entry) = self.entries.get_mut(key) else { return };
+        if let Some(stop) = entry.stop.take() {
+            let _ = stop.send(true);
+        }
+        // The new run starts only once the old one has ended: two runs
+        // of one worker must never overlap (two clients, one session).
+        let previous = entry.done.clone();
+        entry.history.clear();
+        entry.state = SupervisedState::Running;
+        self.spawn_run_after(key, Duration::ZERO, previous);
+    }
+
+    /// Every worker's state, by key.
+    fn snapshot(&self) -> Vec<WorkerStatus> {
+        let mut statuses: Vec<WorkerStatus> = self
+            .entries
+            .iter()
+            .map(|(key, e)| WorkerStatus {
+                key: key.clone(),
+                state: e.state,
+                restarts: e.restarts,
+                last_error: e.last_error.clone(),
+            })
+            .collect();
+        statuses.sort_by(|a, b| a.key.cmp(&b.key));
+        statuses
+    }
+
+    /// A backoff ended: restarts `key` if it still waits in that generation.
+    fn restart_due(&mut self, key: &str, generation: u64) {
+        let Some(entry) = self.entries.get_mut(key) else { return };
+        if entry.generation != generation || entry.state != SupervisedState::Backoff {
+            return;
+        }
+        entry.state = SupervisedState::Running;
+        self.spawn_run(key, Duration::ZERO);
     }
 
     fn next_stagger_delay(&mut self) -> Duration {

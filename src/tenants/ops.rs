@@ -223,3 +223,10 @@ fn remove(store: &Store, data: &DataDir, id: &TenantId) -> Result<TenantResponse
     }
     Ok(TenantResponse::Removed(TenantRemoved { tenant: id.to_string(), removed: true }))
 }
+
+/// An operator command that fails on this ends with exit 1 and its message.
+impl From<TenantError> for crate::error::AppError {
+    fn from(e: TenantError) -> Self {
+        crate::error::AppError::failed(e.to_string())
+    }
+}

@@ -215,8 +215,8 @@ impl Inner {
     async fn recordings_dir(&self, tenant: &TenantId) -> Result<PathBuf, JobError> {
         let (data, tenant) = (self.data.clone(), tenant.clone());
         tokio::task::spawn_blocking(move || {
-            let dir = data.ensure_tenant_dir(&tenant).map_err(|e| e.message)?.join("recordings");
-            create_private_dir(&dir).map_err(|e| e.message)?;
+            let dir = data.ensure_tenant_dir(&tenant).map_err(|e| e.to_string())?.join("recordings");
+            create_private_dir(&dir).map_err(|e| e.to_string())?;
             Ok::<_, String>(dir)
         })
         .await
@@ -262,6 +262,13 @@ fn recording_url(base: &str, account: &str, recording: &str, format: &str) -> Re
         .pop_if_empty()
         .extend(["2010-04-01", "Accounts", account, "Recordings", &file]);
     Ok(url)
+}
+
+/// An operator command that fails on this ends with exit 1 and its message.
+impl From<ClientError> for crate::error::AppError {
+    fn from(e: ClientError) -> Self {
+        crate::error::AppError::failed(e.to_string())
+    }
 }
 
 #[cfg(test)]

@@ -291,9 +291,9 @@ impl MediaFetch {
     async fn media_dir(&self, tenant: &TenantId) -> Result<PathBuf, JobError> {
         let (data, tenant) = (self.shared.data.clone(), tenant.clone());
         tokio::task::spawn_blocking(move || {
-            data.ensure_tenant_dir(&tenant).map_err(|e| e.message)?;
+            data.ensure_tenant_dir(&tenant).map_err(|e| e.to_string())?;
             let dir = data.content_dir(&tenant, ContentKind::WhatsappMedia);
-            create_private_dir(&dir).map_err(|e| e.message)?;
+            create_private_dir(&dir).map_err(|e| e.to_string())?;
             Ok::<_, String>(dir)
         })
         .await

@@ -15,7 +15,7 @@ pub struct SessionFiles {
 impl SessionFiles {
     /// Creates the tenant's directory (0700) when missing.
     pub fn prepare(data: &DataDir, tenant: &TenantId) -> Result<SessionFiles, String> {
-        data.ensure_tenant_dir(tenant).map_err(|e| e.message)?;
+        data.ensure_tenant_dir(tenant).map_err(|e| e.to_string())?;
         Ok(SessionFiles { db: data.whatsapp_db(tenant), lock: data.whatsapp_lock(tenant) })
     }
 

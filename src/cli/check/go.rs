@@ -8,8 +8,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use serde_json::Value;
 
-/// Why `check go` did not end in GO; each maps to an exit code (`From` in
-/// `crate::error`).
+use crate::error::AppError;
+
+/// Why `check go` did not end in GO; each maps to an exit code (the `From`
+/// at the end of this file).
 #[derive(Debug, thiserror::Error)]
 pub enum GoError {
     #[error("--url {base}: not a URL ({source})")]
@@ -294,4 +296,20 @@ fn write_junit(path: &std::path::Path, base: &str, results: &[CheckResult]) -> R
     report.add_test_suite(suite);
     let xml = report.to_string().map_err(GoError::Junit)?;
     std::fs::write(path, xml).map_err(|source| GoError::WriteJunit { path: path.to_path_buf(), source })
+}
+
+/// `check go`'s failures as exit codes: a bad `--url` is a usage error (2),
+/// an unreachable deployment 4, anything else (NO-GO included) 1.
+impl From<GoError> for AppError {
+    fn from(e: GoError) -> Self {
+        match e {
+            GoError::BadUrl { .. } => AppError::usage(e.to_string()),
+            GoError::Unreachable { .. } => AppError::unreachable(e.to_string()),
+            GoError::Client(_)
+            | GoError::Report(_)
+            | GoError::Junit(_)
+            | GoError::WriteJunit { .. }
+            | GoError::NoGo { .. } => AppError::failed(e.to_string()),
+        }
+    }
 }

@@ -79,12 +79,7 @@ impl Limits {
 
 /// The process's soft limit on open files, if it can be read.
 pub fn open_files_limit() -> Option<u64> {
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: getrlimit only writes the struct we pass.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-        return None;
-    }
-    Some(limit.rlim_cur)
+    rlimit::getrlimit(rlimit::Resource::NOFILE).ok().map(|(soft, _hard)| soft)
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then waits for
