@@ -267,7 +267,7 @@ async fn inject_fault(context: &Context, target: &str, action: &str) -> AdminRep
         tracing::warn!(target, action, "injecting fault");
         return match context.whatsapp.inject(&id, action) {
             Ok(()) => AdminReply::Ok(json!({"injected": format!("{target} {action}")})),
-            Err(e) => AdminReply::Error(AdminError::new("invalid", e)),
+            Err(e) => AdminReply::Error(AdminError::new("invalid", e.to_string())),
         };
     }
     let fault = match (target, action) {

@@ -143,7 +143,7 @@ async fn first_code(state: &AppState, id: &TenantId, request: PairRequest) -> Re
     })?;
     match tokio::time::timeout(FIRST_CODE_WAIT, session.first_code()).await {
         Ok(Ok(pairing)) => Ok(pairing),
-        Ok(Err(reason)) => Err(ApiError::new(StatusCode::CONFLICT, "pairing_ended", reason)),
+        Ok(Err(reason)) => Err(ApiError::new(StatusCode::CONFLICT, "pairing_ended", reason.to_string())),
         Err(_) => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "no_code_yet",
