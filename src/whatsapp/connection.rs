@@ -57,6 +57,15 @@ pub enum Outcome {
     Failed(String),
 }
 
+/// Why the client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("cannot open the session store {db}: {source}")]
+    OpenStore { db: String, source: whatsapp_rust::wacore::store::error::StoreError },
+    #[error("cannot build the WhatsApp client: {0}")]
+    Build(#[from] whatsapp_rust::bot::BotBuilderError),
+}
+
 /// What a run needs from its surroundings.
 pub struct RunContext<'a> {
     pub tenant: &'a TenantId,
@@ -72,9 +81,9 @@ pub async fn build(
     events: &EventWriter,
     pair: Option<&PairRequest>,
     to_us: mpsc::UnboundedSender<Arc<Event>>,
-) -> Result<Bot, String> {
+) -> Result<Bot, BuildError> {
     let backend =
-        SqliteStore::new(db).await.map_err(|e| format!("cannot open the session store {db}: {e}"))?;
+        SqliteStore::new(db).await.map_err(|source| BuildError::OpenStore { db: db.to_string(), source })?;
     let mut transport = whatsapp_rust::transport::TokioWebSocketTransportFactory::new();
     if let Some(url) = &settings.ws_url {
         transport = transport.with_url(url);
@@ -120,7 +129,7 @@ pub async fn build(
             ..Default::default()
         });
     }
-    builder.build().await.map_err(|e| format!("cannot build the WhatsApp client: {e}"))
+    Ok(builder.build().await?)
 }
 
 /// Runs `bot` until the run ends; keeps the slot's live view and the stored
@@ -159,29 +168,8 @@ pub async fn drive(
                 None => break Outcome::Failed("the client's event stream ended".into()),
             },
             _ = super::stop_requested(stop) => break Outcome::Stopped,
-            _ = until(pairing_deadline) => {
-                break Outcome::PairingEnded(if run.codes_seen {
-                    "pairing expired: the code was not used in time".into()
-                } else {
-                    format!(
-                        "no pairing code from WhatsApp within {}s: is it reachable from here? (see the daemon's log)",
-                        FIRST_CODE_DEADLINE.as_secs()
-                    )
-                });
-            }
-            _ = handle.ended() => {
-                // Events dispatched as the loop ended may still be on their
-                // way (the event bus delivers from its own tasks).
-                let mut ended = None;
-                while let Ok(Some(event)) = tokio::time::timeout(LATE_EVENT_WAIT, from_client.recv()).await {
-                    if let Some(outcome) = run.on_event(&event).await {
-                        ended = Some(outcome);
-                        break;
-                    }
-                }
-                let why = run.last_error.clone().unwrap_or_else(|| "the connection loop ended".into());
-                break ended.unwrap_or(Outcome::Failed(why));
-            }
+            _ = until(pairing_deadline) => break run.pairing_expired(),
+            _ = handle.ended() => break run.after_loop_ended(&mut from_client).await,
             command = commands.recv() => match command {
                 Command::Logout => {
                     tracing::info!(tenant = %context.tenant, "logging out at the operator's request");
@@ -257,48 +245,17 @@ struct Run<'a> {
 
 impl Run<'_> {
     async fn on_event(&mut self, event: &Event) -> Option<Outcome> {
-        let slot = self.context.slot;
         match event {
-            Event::PairingQrCode(qr) if !self.by_phone => {
-                self.qr_codes_seen += 1;
-                let codes_left = QR_CODES_PER_ATTEMPT.saturating_sub(self.qr_codes_seen);
-                // Codes-exhausted normally ends the attempt first; this only
-                // catches a connection lost mid-pairing that never comes back.
-                self.show(Pairing::qr(&qr.code, qr.timeout, codes_left), qr.timeout + QR_GRACE);
-            }
-            Event::PairingCode(code) => {
-                self.show(Pairing::phone_code(&code.code, code.timeout), code.timeout)
-            }
-            Event::PairSuccess(success) => {
-                tracing::info!(tenant = %self.context.tenant, phone = ?phone_of(&success.id), "paired");
-            }
-            Event::PairError(e) => {
-                return Some(Outcome::PairingEnded(format!("pairing failed: {}", e.error)))
-            }
-            Event::PairingQrCodesExhausted(_) if !self.by_phone => {
-                return Some(Outcome::PairingEnded("pairing expired: no QR code was scanned in time".into()))
-            }
-            Event::PairingCodeError(e) => {
-                return Some(Outcome::PairingEnded(format!("the pair code was refused: {}", e.error)))
-            }
-            Event::Connected(_) => {
-                self.pairing_deadline = None;
-                let phone = self.client.pn().as_ref().and_then(phone_of);
-                slot.clear_pairing();
-                slot.clear_pair_request();
-                // Counted here, on the way back: whether the drop before it
-                // looked clean (a server restart) or not, it was a reconnect.
-                let mut change = Change::to(WaState::Connected, "logged in").with_phone(phone);
-                if self.connected_once {
-                    change.reason = "reconnected".into();
-                    change.reconnect = true;
-                }
-                self.connected_once = true;
-                self.record(change).await;
-            }
+            Event::PairingQrCode(_)
+            | Event::PairingCode(_)
+            | Event::PairSuccess(_)
+            | Event::PairError(_)
+            | Event::PairingQrCodesExhausted(_)
+            | Event::PairingCodeError(_) => return self.on_pairing_event(event),
+            Event::Connected(_) => self.on_connected().await,
             // Only a drop of a live connection is news: the library's own
             // reconnect attempts after it would only repeat it.
-            Event::Disconnected(d) if slot.state() == Some(WaState::Connected) => {
+            Event::Disconnected(d) if self.context.slot.state() == Some(WaState::Connected) => {
                 let why = format!("connection lost: {:?}", d.reason);
                 let mut change = Change::to(WaState::Reconnecting, why.clone());
                 if !d.reason.is_clean_shutdown() {
@@ -334,6 +291,79 @@ impl Run<'_> {
             _ => {}
         }
         None
+    }
+
+    /// Codes to show, and the ends of a pairing attempt.
+    fn on_pairing_event(&mut self, event: &Event) -> Option<Outcome> {
+        match event {
+            Event::PairingQrCode(qr) if !self.by_phone => {
+                self.qr_codes_seen += 1;
+                let codes_left = QR_CODES_PER_ATTEMPT.saturating_sub(self.qr_codes_seen);
+                // Codes-exhausted normally ends the attempt first; this only
+                // catches a connection lost mid-pairing that never comes back.
+                self.show(Pairing::qr(&qr.code, qr.timeout, codes_left), qr.timeout + QR_GRACE);
+            }
+            Event::PairingCode(code) => {
+                self.show(Pairing::phone_code(&code.code, code.timeout), code.timeout)
+            }
+            Event::PairSuccess(success) => {
+                tracing::info!(tenant = %self.context.tenant, phone = ?phone_of(&success.id), "paired");
+            }
+            Event::PairError(e) => {
+                return Some(Outcome::PairingEnded(format!("pairing failed: {}", e.error)))
+            }
+            Event::PairingQrCodesExhausted(_) if !self.by_phone => {
+                return Some(Outcome::PairingEnded("pairing expired: no QR code was scanned in time".into()))
+            }
+            Event::PairingCodeError(e) => {
+                return Some(Outcome::PairingEnded(format!("the pair code was refused: {}", e.error)))
+            }
+            _ => {}
+        }
+        None
+    }
+
+    /// Logged in (again): the pairing, if any, is done.
+    async fn on_connected(&mut self) {
+        let slot = self.context.slot;
+        self.pairing_deadline = None;
+        let phone = self.client.pn().as_ref().and_then(phone_of);
+        slot.clear_pairing();
+        slot.clear_pair_request();
+        // Counted here, on the way back: whether the drop before it looked
+        // clean (a server restart) or not, it was a reconnect.
+        let mut change = Change::to(WaState::Connected, "logged in").with_phone(phone);
+        if self.connected_once {
+            change.reason = "reconnected".into();
+            change.reconnect = true;
+        }
+        self.connected_once = true;
+        self.record(change).await;
+    }
+
+    /// The pairing attempt's deadline passed.
+    fn pairing_expired(&self) -> Outcome {
+        Outcome::PairingEnded(if self.codes_seen {
+            "pairing expired: the code was not used in time".into()
+        } else {
+            format!(
+                "no pairing code from WhatsApp within {}s: is it reachable from here? (see the daemon's log)",
+                FIRST_CODE_DEADLINE.as_secs()
+            )
+        })
+    }
+
+    /// The client's loop ended: events dispatched as it ended may still be on
+    /// their way (the event bus delivers from its own tasks) and decide the
+    /// outcome; else the last error does.
+    async fn after_loop_ended(&mut self, from_client: &mut mpsc::UnboundedReceiver<Arc<Event>>) -> Outcome {
+        while let Ok(Some(event)) = tokio::time::timeout(LATE_EVENT_WAIT, from_client.recv()).await {
+            if let Some(outcome) = self.on_event(&event).await {
+                return outcome;
+            }
+        }
+        let why = self.last_error.clone().unwrap_or_else(|| "the connection loop ended".into());
+        Outcome::Failed(why)
     }
 
     fn show(&mut self, pairing: Pairing, valid_for: Duration) {

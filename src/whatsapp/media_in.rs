@@ -124,10 +124,39 @@ fn is_plain_path(path: &str) -> bool {
         && path.chars().all(|c| c.is_ascii_graphic() && c != '\\' && c != '#')
 }
 
+/// A held download reference that cannot be used: retrying cannot help.
+#[derive(Debug, thiserror::Error)]
+#[error("the stored {name} is not base64: {source}")]
+struct BadReference {
+    name: &'static str,
+    source: base64::DecodeError,
+}
+
+impl From<BadReference> for JobError {
+    fn from(e: BadReference) -> Self {
+        JobError::permanent(e.to_string())
+    }
+}
+
+/// A stored file that could not be read back: worth a retry.
+#[derive(Debug, thiserror::Error)]
+enum HashError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+impl From<HashError> for JobError {
+    fn from(e: HashError) -> Self {
+        JobError::retry(e.to_string())
+    }
+}
+
 impl DownloadRef {
-    fn params(&self) -> Result<DownloadParams, String> {
-        let decode = |name: &str, value: &str| {
-            B64.decode(value).map_err(|e| format!("the stored {name} is not base64: {e}"))
+    fn params(&self) -> Result<DownloadParams, BadReference> {
+        let decode = |name: &'static str, value: &str| {
+            B64.decode(value).map_err(|source| BadReference { name, source })
         };
         Ok(DownloadParams::encrypted(
             self.direct_path.clone(),
@@ -182,7 +211,7 @@ impl MediaFetch {
                 format!("{} bytes is over whatsapp.media_max_bytes ({max_bytes})", reference.file_length);
             return Ok(refused("too_large", &error));
         }
-        let params = reference.params().map_err(JobError::permanent)?;
+        let params = reference.params()?;
         let client = self.connected_client(&tenant)?;
         let dir = self.media_dir(&tenant).await?;
         let target = dir.join(&reference.id);
@@ -203,7 +232,7 @@ impl MediaFetch {
             }
             return Err(classify(&e));
         }
-        let (bytes, sha256) = hash_file(&target).await.map_err(JobError::retry)?;
+        let (bytes, sha256) = hash_file(&target).await?;
         let mimetype = self.mimetype(&event_id).await;
         let row = Content {
             tenant_id: tenant.as_str().to_string(),
@@ -291,14 +320,13 @@ impl MediaFetch {
     async fn media_dir(&self, tenant: &TenantId) -> Result<PathBuf, JobError> {
         let (data, tenant) = (self.shared.data.clone(), tenant.clone());
         tokio::task::spawn_blocking(move || {
-            data.ensure_tenant_dir(&tenant).map_err(|e| e.to_string())?;
+            data.ensure_tenant_dir(&tenant).map_err(|e| JobError::retry(e.to_string()))?;
             let dir = data.content_dir(&tenant, ContentKind::WhatsappMedia);
-            create_private_dir(&dir).map_err(|e| e.to_string())?;
-            Ok::<_, String>(dir)
+            create_private_dir(&dir).map_err(|e| JobError::retry(e.to_string()))?;
+            Ok(dir)
         })
         .await
         .map_err(|e| JobError::retry(e.to_string()))?
-        .map_err(JobError::retry)
     }
 }
 
@@ -335,18 +363,16 @@ async fn finish_file(writer: CappedFile, part: &Path, target: &Path) -> anyhow::
 }
 
 /// Size and hex SHA-256 of a stored file, read in blocks.
-async fn hash_file(path: &Path) -> Result<(u64, String), String> {
+async fn hash_file(path: &Path) -> Result<(u64, String), HashError> {
     let path = path.to_path_buf();
     tokio::task::spawn_blocking(move || {
-        let mut file =
-            std::fs::File::open(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let cannot_read = |source| HashError::Read { path: path.clone(), source };
+        let mut file = std::fs::File::open(&path).map_err(cannot_read)?;
         let mut hasher = Sha256::new();
-        let bytes = std::io::copy(&mut file, &mut hasher)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let bytes = std::io::copy(&mut file, &mut hasher).map_err(cannot_read)?;
         Ok((bytes, hex::encode(hasher.finalize())))
     })
-    .await
-    .map_err(|e| e.to_string())?
+    .await?
 }
 
 /// A file (mode 0600) that refuses to grow past a cap, so a host sending

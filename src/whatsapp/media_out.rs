@@ -268,50 +268,13 @@ pub fn check(
     file: &Staged,
 ) -> Result<(String, Option<String>), MediaError> {
     if let Some(caption) = caption {
-        if !kind.takes_caption() {
-            return Err(MediaError::Invalid(format!("a {} takes no caption", kind.as_str())));
-        }
-        if caption.chars().count() > MAX_CAPTION_CHARS {
-            return Err(MediaError::Invalid(format!(
-                "`caption` is longer than {MAX_CAPTION_CHARS} characters"
-            )));
-        }
+        check_caption(kind, caption)?;
     }
     if let Some(name) = file_name {
-        let bad = name.is_empty()
-            || name.chars().count() > MAX_FILE_NAME_CHARS
-            || name.chars().any(|c| c.is_control() || c == '/' || c == '\\')
-            || name == "."
-            || name == "..";
-        if bad {
-            return Err(MediaError::Invalid(format!(
-                "`file_name` must be 1 to {MAX_FILE_NAME_CHARS} characters, without slashes or control characters"
-            )));
-        }
-        if kind != MediaKind::Document {
-            return Err(MediaError::Invalid(format!(
-                "a {} takes no file_name (documents do)",
-                kind.as_str()
-            )));
-        }
+        check_file_name(kind, name)?;
     }
     let detected = file.detected_mimetype();
-    let mimetype = match declared.map(str::trim).filter(|m| !m.is_empty()) {
-        Some(m) => {
-            if m.len() > MAX_MIMETYPE_LEN || !m.is_ascii() || m.chars().any(|c| c.is_ascii_control()) {
-                return Err(MediaError::Invalid("`mimetype` is not a valid media type".into()));
-            }
-            m.to_string()
-        }
-        None => match detected {
-            Some(d) => d.to_string(),
-            None => {
-                return Err(MediaError::Invalid(
-                    "no `mimetype` given and the content's type is not recognisable; declare it".into(),
-                ))
-            }
-        },
-    };
+    let mimetype = mimetype_to_send(declared, detected)?;
     let base = base_type(&mimetype);
     if !base.contains('/') {
         return Err(MediaError::Invalid(format!("`mimetype` `{mimetype}` is not a type/subtype media type")));
@@ -323,32 +286,86 @@ pub fn check(
             kind.expected()
         )));
     }
-    let found = detected.unwrap_or("nothing recognisable");
-    match (kind, detected) {
-        // A document may be anything; only a declared type the sniffer
-        // knows (and so would have recognised) must agree with the content.
-        (MediaKind::Document, None) => {}
-        (MediaKind::Document, Some(d)) => {
-            if infer::is_mime_supported(&base) && !same_format(&base, d) {
-                return Err(MediaError::Mismatch(format!(
-                    "`{mimetype}` was declared but the content is {d}"
-                )));
-            }
-        }
-        (_, Some(d)) if same_format(&base, d) => {}
-        _ => {
-            return Err(MediaError::Mismatch(format!(
-                "`{mimetype}` was declared but the content is {found}; a {} must be {}",
-                kind.as_str(),
-                kind.expected()
-            )))
-        }
-    }
+    check_content(kind, &mimetype, &base, detected)?;
     let file_name = match (kind, file_name) {
         (MediaKind::Document, None) => Some(default_file_name(file, &base)),
         (_, name) => name.map(str::to_string),
     };
     Ok((mimetype, file_name))
+}
+
+fn check_caption(kind: MediaKind, caption: &str) -> Result<(), MediaError> {
+    if !kind.takes_caption() {
+        return Err(MediaError::Invalid(format!("a {} takes no caption", kind.as_str())));
+    }
+    if caption.chars().count() > MAX_CAPTION_CHARS {
+        return Err(MediaError::Invalid(format!("`caption` is longer than {MAX_CAPTION_CHARS} characters")));
+    }
+    Ok(())
+}
+
+fn check_file_name(kind: MediaKind, name: &str) -> Result<(), MediaError> {
+    let bad = name.is_empty()
+        || name.chars().count() > MAX_FILE_NAME_CHARS
+        || name.chars().any(|c| c.is_control() || c == '/' || c == '\\')
+        || name == "."
+        || name == "..";
+    if bad {
+        return Err(MediaError::Invalid(format!(
+            "`file_name` must be 1 to {MAX_FILE_NAME_CHARS} characters, without slashes or control characters"
+        )));
+    }
+    if kind != MediaKind::Document {
+        return Err(MediaError::Invalid(format!("a {} takes no file_name (documents do)", kind.as_str())));
+    }
+    Ok(())
+}
+
+/// The declared mimetype (checked to be a plausible header value), else
+/// what the content was recognised as.
+fn mimetype_to_send(declared: Option<&str>, detected: Option<&str>) -> Result<String, MediaError> {
+    match declared.map(str::trim).filter(|m| !m.is_empty()) {
+        Some(m) => {
+            if m.len() > MAX_MIMETYPE_LEN || !m.is_ascii() || m.chars().any(|c| c.is_ascii_control()) {
+                return Err(MediaError::Invalid("`mimetype` is not a valid media type".into()));
+            }
+            Ok(m.to_string())
+        }
+        None => detected.map(str::to_string).ok_or_else(|| {
+            MediaError::Invalid(
+                "no `mimetype` given and the content's type is not recognisable; declare it".into(),
+            )
+        }),
+    }
+}
+
+/// Whether the content is what `mimetype` (whose base type is `base`) says.
+fn check_content(
+    kind: MediaKind,
+    mimetype: &str,
+    base: &str,
+    detected: Option<&str>,
+) -> Result<(), MediaError> {
+    let found = detected.unwrap_or("nothing recognisable");
+    match (kind, detected) {
+        // A document may be anything; only a declared type the sniffer
+        // knows (and so would have recognised) must agree with the content.
+        (MediaKind::Document, None) => Ok(()),
+        (MediaKind::Document, Some(d)) => {
+            if infer::is_mime_supported(base) && !same_format(base, d) {
+                return Err(MediaError::Mismatch(format!(
+                    "`{mimetype}` was declared but the content is {d}"
+                )));
+            }
+            Ok(())
+        }
+        (_, Some(d)) if same_format(base, d) => Ok(()),
+        _ => Err(MediaError::Mismatch(format!(
+            "`{mimetype}` was declared but the content is {found}; a {} must be {}",
+            kind.as_str(),
+            kind.expected()
+        ))),
+    }
 }
 
 /// `audio/ogg; codecs=opus` → `audio/ogg`.

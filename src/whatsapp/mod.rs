@@ -28,7 +28,7 @@ pub use chat::{Presence, MAX_READ_IDS};
 pub use media_in::MediaFetch;
 pub use media_out::{MediaError, MediaKind, MediaSend, Staged, StagingFile};
 pub use outbound::{SendError, SendRequest, Sent};
-pub use pairing::{PairingError, PairingUpdate};
+pub use pairing::{FirstCodeError, PairingError, PairingUpdate};
 pub use slot::{PairRequest, Pairing};
 pub use state::WaState;
 
@@ -118,6 +118,22 @@ pub enum WhatsAppError {
     Store(#[from] crate::store::StoreError),
 }
 
+/// The session files' failures leave the tenant's WhatsApp unavailable.
+impl From<session::SessionError> for WhatsAppError {
+    fn from(e: session::SessionError) -> Self {
+        WhatsAppError::Unavailable(e.to_string())
+    }
+}
+
+/// Why a test-only worker fault was not injected.
+#[derive(Debug, thiserror::Error)]
+pub enum InjectError {
+    #[error("the worker is not running")]
+    NotRunning,
+    #[error("unknown worker fault `{0}`; known: panic, fail-starts, heal")]
+    Unknown(String),
+}
+
 impl WhatsApp {
     pub fn new(
         store: Store,
@@ -198,15 +214,14 @@ impl WhatsApp {
                 _ => Err(WhatsAppError::Unavailable("the worker did not confirm the logout in time".into())),
             };
         }
-        let files =
-            session::SessionFiles::prepare(&self.shared.data, tenant).map_err(WhatsAppError::Unavailable)?;
-        let Some(_lock) = files.lock().map_err(WhatsAppError::Unavailable)? else {
+        let files = session::SessionFiles::prepare(&self.shared.data, tenant)?;
+        let Some(_lock) = files.lock()? else {
             return Err(WhatsAppError::Busy(format!(
                 "another process is using tenant `{tenant}`'s WhatsApp session (a `tenant pair` running \
                  without the daemon?); log out once it has finished"
             )));
         };
-        files.wipe().map_err(WhatsAppError::Unavailable)?;
+        files.wipe()?;
         let change = Change::to(WaState::LoggedOut, "logged out by the operator; session store wiped")
             .with_phone(None);
         record_change(&self.shared.store, tenant, &slot, change).await;
@@ -277,14 +292,14 @@ impl WhatsApp {
     }
 
     /// Test-only fault injection (the admin socket allows it only when enabled).
-    pub fn inject(&self, tenant: &TenantId, fault: &str) -> Result<(), String> {
+    pub fn inject(&self, tenant: &TenantId, fault: &str) -> Result<(), InjectError> {
         let slot = self.shared.slot(tenant);
         match fault {
             "panic" => {
                 if slot.send_command(Command::Panic) {
                     Ok(())
                 } else {
-                    Err("the worker is not running".into())
+                    Err(InjectError::NotRunning)
                 }
             }
             "fail-starts" => {
@@ -296,7 +311,7 @@ impl WhatsApp {
                 slot.fail_starts.store(false, std::sync::atomic::Ordering::SeqCst);
                 Ok(())
             }
-            other => Err(format!("unknown worker fault `{other}`; known: panic, fail-starts, heal")),
+            other => Err(InjectError::Unknown(other.to_string())),
         }
     }
 }

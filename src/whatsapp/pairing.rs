@@ -49,6 +49,18 @@ pub enum PairingError {
     Busy(String),
 }
 
+/// Why an attempt ended without a first code to show.
+#[derive(Debug, thiserror::Error)]
+pub enum FirstCodeError {
+    #[error("the device is already linked")]
+    AlreadyLinked,
+    /// The attempt ended (expired, refused, failed): the worker's reason.
+    #[error("{0}")]
+    Ended(String),
+    #[error("the worker stopped")]
+    WorkerStopped,
+}
+
 pub struct PairingSession {
     shared: Arc<Shared>,
     slot: Arc<Slot>,
@@ -118,12 +130,12 @@ impl PairingSession {
     }
 
     /// The first code of this attempt (for the QR and pair-code routes).
-    pub async fn first_code(&mut self) -> Result<Pairing, String> {
+    pub async fn first_code(&mut self) -> Result<Pairing, FirstCodeError> {
         match self.next().await {
             Some(PairingUpdate::Code { pairing }) => Ok(pairing),
-            Some(PairingUpdate::Paired { .. }) => Err("the device is already linked".into()),
-            Some(PairingUpdate::Ended { reason }) => Err(reason),
-            None => Err("the worker stopped".into()),
+            Some(PairingUpdate::Paired { .. }) => Err(FirstCodeError::AlreadyLinked),
+            Some(PairingUpdate::Ended { reason }) => Err(FirstCodeError::Ended(reason)),
+            None => Err(FirstCodeError::WorkerStopped),
         }
     }
 }

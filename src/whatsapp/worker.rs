@@ -7,14 +7,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
+use whatsapp_rust::bot::Bot;
 
 use super::connection::{self, Outcome, RunContext};
-use super::session::SessionFiles;
+use super::session::{SessionError, SessionFiles};
 use super::slot::{Command, CommandLease, PairRequest, Slot};
 use super::state::{Change, WaState};
 use super::Shared;
 use crate::supervisor::WorkerExit;
 use crate::tenants::TenantId;
+
+/// The channel a client's events arrive on.
+type EventsFromClient = mpsc::UnboundedReceiver<Arc<whatsapp_rust::types::events::Event>>;
 
 /// Runs until stopped, parked or failed.
 pub async fn run(
@@ -28,12 +32,12 @@ pub async fn run(
     }
     let files = match SessionFiles::prepare(&shared.data, &tenant) {
         Ok(files) => files,
-        Err(e) => return fail(&shared, &tenant, &slot, e).await,
+        Err(e) => return fail(&shared, &tenant, &slot, e.to_string()).await,
     };
     let _lock = match wait_for_session_lock(&tenant, &files, &mut stop).await {
         Ok(Some(lock)) => lock,
         Ok(None) => return WorkerExit::Stopped,
-        Err(e) => return fail(&shared, &tenant, &slot, e).await,
+        Err(e) => return fail(&shared, &tenant, &slot, e.to_string()).await,
     };
     let Some(mut commands) = slot.lease_commands() else {
         return WorkerExit::Failed("another run of this worker still holds its command inbox".into());
@@ -51,7 +55,7 @@ async fn wait_for_session_lock(
     tenant: &TenantId,
     files: &SessionFiles,
     stop: &mut watch::Receiver<bool>,
-) -> Result<Option<crate::paths::FileLock>, String> {
+) -> Result<Option<crate::paths::FileLock>, SessionError> {
     let mut told = false;
     loop {
         if let Some(lock) = files.lock()? {
@@ -83,16 +87,45 @@ async fn run_locked(
     commands: &mut CommandLease<'_>,
 ) -> WorkerExit {
     let context = RunContext { tenant, slot, store: &shared.store };
+    let locked = Locked { shared, tenant, slot, files };
     loop {
+        let (bot, from_client, pair) = match locked.prepare_run(stop, commands).await {
+            Ok(run) => run,
+            Err(exit) => return exit,
+        };
+        let outcome = connection::drive(&context, bot, pair.as_ref(), from_client, stop, commands).await;
+        if let Some(exit) = locked.after_run(outcome, stop, commands).await {
+            return exit;
+        }
+    }
+}
+
+/// What each run of a worker holding the session lock works with.
+struct Locked<'a> {
+    shared: &'a Shared,
+    tenant: &'a TenantId,
+    slot: &'a Slot,
+    files: &'a SessionFiles,
+}
+
+impl Locked<'_> {
+    /// A client for the next run, with the channel its events arrive on and
+    /// the pairing it starts (none for a linked device); records the state
+    /// the run starts in.
+    async fn prepare_run(
+        &self,
+        stop: &mut watch::Receiver<bool>,
+        commands: &mut CommandLease<'_>,
+    ) -> Result<(Bot, EventsFromClient, Option<PairRequest>), WorkerExit> {
+        let Locked { shared, tenant, slot, files } = *self;
         // A session store is opened once: when it holds a linked device, the
         // client built on it is the one that connects. Checked before
         // anything creates the file: after a logout the store stays gone
         // until a pairing needs a new one.
         let linked = if files.exists() {
-            match build_client(shared, tenant, slot, files, None).await {
-                Ok((bot, from_client)) if bot.client().pn().is_some() => Some((bot, from_client)),
-                Ok(_) => None,
-                Err(exit) => return exit,
+            match build_client(shared, tenant, slot, files, None).await? {
+                (bot, from_client) if bot.client().pn().is_some() => Some((bot, from_client)),
+                _ => None,
             }
         } else {
             None
@@ -103,7 +136,7 @@ async fn run_locked(
             match wait_for_pairing_request(shared, tenant, slot, stop, commands).await {
                 Some(request) => Some(request),
                 // Unpaired stays true while stopped: nothing to record.
-                None => return WorkerExit::Stopped,
+                None => return Err(WorkerExit::Stopped),
             }
         };
         let (state, reason) = match &pair {
@@ -114,55 +147,65 @@ async fn run_locked(
         super::record_change(&shared.store, tenant, slot, Change::to(state, reason)).await;
         let (bot, from_client) = match linked {
             Some(client) => client,
-            None => match build_client(shared, tenant, slot, files, pair.as_ref()).await {
-                Ok(client) => client,
-                Err(exit) => return exit,
-            },
+            None => build_client(shared, tenant, slot, files, pair.as_ref()).await?,
         };
-        match connection::drive(&context, bot, pair.as_ref(), from_client, stop, commands).await {
-            Outcome::Stopped => return stopped(shared, tenant, slot).await,
+        Ok((bot, from_client, pair))
+    }
+
+    /// Acts on how a run ended; `Some` when the worker ends with it, `None`
+    /// to run again.
+    async fn after_run(
+        &self,
+        outcome: Outcome,
+        stop: &mut watch::Receiver<bool>,
+        commands: &mut CommandLease<'_>,
+    ) -> Option<WorkerExit> {
+        let Locked { shared, tenant, slot, files } = *self;
+        match outcome {
+            Outcome::Stopped => Some(stopped(shared, tenant, slot).await),
             Outcome::PairingEnded(reason) => {
                 slot.clear_pair_request();
                 super::record_change(&shared.store, tenant, slot, Change::to(WaState::Unpaired, reason))
                     .await;
+                None
             }
-            Outcome::LoggedOut(reason) => {
-                if let Err(exit) = wipe_logged_out(shared, tenant, slot, files, &reason).await {
-                    return exit;
-                }
-            }
+            Outcome::LoggedOut(reason) => wipe_logged_out(shared, tenant, slot, files, &reason).await.err(),
             Outcome::Banned { expire, reason } => {
-                let seconds = i64::try_from(expire.as_secs()).unwrap_or(i64::MAX);
-                let mut change = Change::to(WaState::Banned, reason.clone()).with_error(reason);
-                change.banned_until = Some(crate::clock::now_unix().saturating_add(seconds));
-                super::record_change(&shared.store, tenant, slot, change).await;
-                tracing::warn!(%tenant, ?expire, "temporarily banned; reconnecting after the ban expires");
+                record_ban(shared, tenant, slot, expire, reason).await;
                 // Reconnecting during a ban only prolongs it; an operator may
                 // still log the device out meanwhile.
                 match sit_out_ban(expire, stop, commands).await {
-                    BanEnd::Expired => {}
-                    BanEnd::Stopped => return stopped(shared, tenant, slot).await,
+                    BanEnd::Expired => None,
+                    BanEnd::Stopped => Some(stopped(shared, tenant, slot).await),
                     BanEnd::LogoutRequested => {
                         let reason = "logged out by the operator during a ban";
-                        if let Err(exit) = wipe_logged_out(shared, tenant, slot, files, reason).await {
-                            return exit;
-                        }
+                        wipe_logged_out(shared, tenant, slot, files, reason).await.err()
                     }
                 }
             }
-            Outcome::Replaced => {
-                let why = "replaced: another client connected this WhatsApp device; not reconnecting (the two \
-                           would replace each other forever). Stop the other client, then restart this tenant \
-                           (POST /api/whatsapp/{tenant}/restart)";
-                tracing::error!(%tenant, "{why}");
-                let change =
-                    Change::to(WaState::Replaced, why).with_error("stream replaced by another client");
-                super::record_change(&shared.store, tenant, slot, change).await;
-                return WorkerExit::Parked(why.into());
-            }
-            Outcome::Failed(why) => return fail(shared, tenant, slot, why).await,
+            Outcome::Replaced => Some(replaced(shared, tenant, slot).await),
+            Outcome::Failed(why) => Some(fail(shared, tenant, slot, why).await),
         }
     }
+}
+
+async fn record_ban(shared: &Shared, tenant: &TenantId, slot: &Slot, expire: Duration, reason: String) {
+    let seconds = i64::try_from(expire.as_secs()).unwrap_or(i64::MAX);
+    let mut change = Change::to(WaState::Banned, reason.clone()).with_error(reason);
+    change.banned_until = Some(crate::clock::now_unix().saturating_add(seconds));
+    super::record_change(&shared.store, tenant, slot, change).await;
+    tracing::warn!(%tenant, ?expire, "temporarily banned; reconnecting after the ban expires");
+}
+
+/// Another client took the device over: park, and say how to recover.
+async fn replaced(shared: &Shared, tenant: &TenantId, slot: &Slot) -> WorkerExit {
+    let why = "replaced: another client connected this WhatsApp device; not reconnecting (the two would \
+               replace each other forever). Stop the other client, then restart this tenant \
+               (POST /api/whatsapp/{tenant}/restart)";
+    tracing::error!(%tenant, "{why}");
+    let change = Change::to(WaState::Replaced, why).with_error("stream replaced by another client");
+    super::record_change(&shared.store, tenant, slot, change).await;
+    WorkerExit::Parked(why.into())
 }
 
 /// Wipes the session store of an unlinked device and records `logged_out`.
@@ -174,7 +217,7 @@ async fn wipe_logged_out(
     reason: &str,
 ) -> Result<(), WorkerExit> {
     if let Err(e) = files.wipe() {
-        return Err(fail(shared, tenant, slot, e).await);
+        return Err(fail(shared, tenant, slot, e.to_string()).await);
     }
     let change = Change::to(WaState::LoggedOut, format!("{reason}; session store wiped")).with_phone(None);
     super::record_change(&shared.store, tenant, slot, change).await;
@@ -210,20 +253,26 @@ async fn build_client(
     slot: &Slot,
     files: &SessionFiles,
     pair: Option<&PairRequest>,
-) -> Result<
-    (whatsapp_rust::bot::Bot, mpsc::UnboundedReceiver<Arc<whatsapp_rust::types::events::Event>>),
-    WorkerExit,
-> {
+) -> Result<(Bot, EventsFromClient), WorkerExit> {
     let built = async {
         let db = files.db_path_for_client()?;
         let (to_us, from_client) = mpsc::unbounded_channel();
         let bot = connection::build(&shared.settings, tenant, &db, &shared.events, pair, to_us).await?;
-        Ok::<_, String>((bot, from_client))
+        Ok::<_, StartError>((bot, from_client))
     };
     match built.await {
         Ok(client) => Ok(client),
-        Err(e) => Err(fail(shared, tenant, slot, e).await),
+        Err(e) => Err(fail(shared, tenant, slot, e.to_string()).await),
     }
+}
+
+/// Why a client could not be started on the session store.
+#[derive(Debug, thiserror::Error)]
+enum StartError {
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    #[error(transparent)]
+    Build(#[from] connection::BuildError),
 }
 
 /// Waits, unconnected, until someone asks for pairing. `None` when stopped.

@@ -8,9 +8,10 @@ use bytes::{Bytes, BytesMut};
 use tokio::sync::mpsc;
 use wacore_binary::builder::NodeBuilder;
 use wacore_binary::consts::WA_CONN_HEADER;
-use wacore_binary::{Jid, Node, NodeContent};
+use wacore_binary::{Jid, Node};
 use wacore_noise::framing::FrameDecoder;
 
+use crate::node::{attr, child_bytes};
 use crate::noise::{Transport, XxResponder};
 use crate::transport::Outbound;
 use crate::{Device, FaultKind, Sim, phone::now_secs};
@@ -270,67 +271,80 @@ impl Conn {
         let phone = username.to_string();
         let device = payload.device.unwrap_or(0) as u16;
         let now = now_secs();
-        // Decide under the lock, send after.
-        let verdict = {
-            let st = self.sim.lock();
-            match st.accounts.get(&phone) {
-                None => Err(("401", None)),
-                Some(acc) => match acc.banned_until {
-                    Some(until) if until > now => Err(("402", Some(until - now))),
-                    _ => match acc.devices.get(&device) {
-                        Some(d) if d.noise_pub == client_static => Ok(acc.lid.clone()),
-                        _ => Err(("401", None)),
-                    },
-                },
-            }
-        };
-        match verdict {
-            Err((reason, expire)) => {
-                let mut b = NodeBuilder::new("failure").attr("reason", reason).attr("location", "sim");
-                if let Some(expire) = expire {
-                    // `code` is required for the client to report TemporaryBan.
-                    b = b.attr("code", "101").attr("expire", expire.to_string());
-                }
-                self.send(&b.build())?;
-                self.closing = Some(Closing::Now);
-                Ok(())
-            }
-            Ok(lid) => {
-                let replaced: Vec<_> = {
-                    let mut st = self.sim.lock();
-                    let others = st
-                        .conns
-                        .iter()
-                        .filter(|(id, c)| {
-                            **id != self.id
-                                && c.phone.as_deref() == Some(phone.as_str())
-                                && c.device == Some(device)
-                        })
-                        .map(|(_, c)| c.cmd.clone())
-                        .collect();
-                    if let Some(e) = st.conns.get_mut(&self.id) {
-                        e.phone = Some(phone.clone());
-                        e.device = Some(device);
-                        e.state = "connected";
-                    }
-                    others
-                };
-                // One socket per device: a newer login replaces the older one.
-                for r in replaced {
-                    let _ = r.send(ConnCmd::Fault(FaultKind::Replaced));
-                }
-                self.who = Some((phone, device));
-                let success = NodeBuilder::new("success")
-                    .attr("t", now.to_string())
-                    .attr("props", "1")
-                    .attr("location", "sim")
-                    .attr("lid", Jid::lid_device(lid, device))
-                    .build();
-                self.send(&success)?;
-                self.sim.bump(|c| c.logins += 1);
-                Ok(())
-            }
+        match self.login_verdict(&phone, device, client_static, now) {
+            Err(refusal) => self.refuse_login(refusal),
+            Ok(lid) => self.accept_login(phone, device, lid, now),
         }
+    }
+
+    /// The account's LID when `phone`'s `device` with this Noise key may log
+    /// in; else the `<failure>` reason and, for a ban, the seconds it has left.
+    fn login_verdict(
+        &self,
+        phone: &str,
+        device: u16,
+        client_static: [u8; 32],
+        now: u64,
+    ) -> std::result::Result<String, (&'static str, Option<u64>)> {
+        let st = self.sim.lock();
+        match st.accounts.get(phone) {
+            None => Err(("401", None)),
+            Some(acc) => match acc.banned_until {
+                Some(until) if until > now => Err(("402", Some(until - now))),
+                _ => match acc.devices.get(&device) {
+                    Some(d) if d.noise_pub == client_static => Ok(acc.lid.clone()),
+                    _ => Err(("401", None)),
+                },
+            },
+        }
+    }
+
+    fn refuse_login(&mut self, (reason, expire): (&'static str, Option<u64>)) -> Result<()> {
+        let mut b = NodeBuilder::new("failure").attr("reason", reason).attr("location", "sim");
+        if let Some(expire) = expire {
+            // `code` is required for the client to report TemporaryBan.
+            b = b.attr("code", "101").attr("expire", expire.to_string());
+        }
+        self.send(&b.build())?;
+        self.closing = Some(Closing::Now);
+        Ok(())
+    }
+
+    fn accept_login(&mut self, phone: String, device: u16, lid: String, now: u64) -> Result<()> {
+        // One socket per device: a newer login replaces the older one.
+        for r in self.claim_device(&phone, device) {
+            let _ = r.send(ConnCmd::Fault(FaultKind::Replaced));
+        }
+        self.who = Some((phone, device));
+        let success = NodeBuilder::new("success")
+            .attr("t", now.to_string())
+            .attr("props", "1")
+            .attr("location", "sim")
+            .attr("lid", Jid::lid_device(lid, device))
+            .build();
+        self.send(&success)?;
+        self.sim.bump(|c| c.logins += 1);
+        Ok(())
+    }
+
+    /// Marks this connection as `phone`'s `device`; returns the command
+    /// channels of the other connections logged in as that device.
+    fn claim_device(&self, phone: &str, device: u16) -> Vec<mpsc::UnboundedSender<ConnCmd>> {
+        let mut st = self.sim.lock();
+        let others = st
+            .conns
+            .iter()
+            .filter(|(id, c)| {
+                **id != self.id && c.phone.as_deref() == Some(phone) && c.device == Some(device)
+            })
+            .map(|(_, c)| c.cmd.clone())
+            .collect();
+        if let Some(e) = st.conns.get_mut(&self.id) {
+            e.phone = Some(phone.to_string());
+            e.device = Some(device);
+            e.state = "connected";
+        }
+        others
     }
 
     fn start_registration(&mut self) -> Result<()> {
@@ -367,55 +381,8 @@ impl Conn {
 
     fn on_cmd(&mut self, cmd: ConnCmd) -> Result<()> {
         match cmd {
-            ConnCmd::PairSuccess(offer) => {
-                let id = self.next_iq_id();
-                let iq = NodeBuilder::new("iq")
-                    .attr("from", SERVER)
-                    .attr("type", "set")
-                    .attr("id", id.clone())
-                    .attr("xmlns", "md")
-                    .children([NodeBuilder::new("pair-success")
-                        .children([
-                            NodeBuilder::new("device-identity").bytes(offer.device_identity.clone()).build(),
-                            NodeBuilder::new("platform").attr("name", "smba").build(),
-                            // A business name becomes the device's push name, so later
-                            // logins skip the "push name from app state" bootstrap.
-                            NodeBuilder::new("biz").attr("name", format!("Sim {}", offer.phone)).build(),
-                            NodeBuilder::new("device")
-                                .attr("jid", Jid::pn_device(offer.phone.clone(), offer.device))
-                                .attr("lid", Jid::lid_device(offer.lid.clone(), offer.device))
-                                .build(),
-                        ])
-                        .build()])
-                    .build();
-                self.send(&iq)?;
-                self.pending_pair = Some((id, offer));
-                Ok(())
-            }
-            ConnCmd::PrimaryHello(flow) => {
-                let id = self.next_iq_id();
-                let node = NodeBuilder::new("notification")
-                    .attr("from", SERVER)
-                    .attr("id", id)
-                    .attr("t", now_secs().to_string())
-                    .attr("type", "link_code_companion_reg")
-                    .children([NodeBuilder::new("link_code_companion_reg")
-                        .attr("stage", "primary_hello")
-                        .children([
-                            NodeBuilder::new("link_code_pairing_wrapped_primary_ephemeral_pub")
-                                .bytes(flow.wrapped_primary.clone())
-                                .build(),
-                            NodeBuilder::new("primary_identity_pub")
-                                .bytes(flow.primary_identity.clone())
-                                .build(),
-                            NodeBuilder::new("link_code_pairing_ref").bytes(flow.pairing_ref.clone()).build(),
-                        ])
-                        .build()])
-                    .build();
-                self.send(&node)?;
-                self.code_flow = Some(flow);
-                Ok(())
-            }
+            ConnCmd::PairSuccess(offer) => self.offer_pair_success(offer),
+            ConnCmd::PrimaryHello(flow) => self.send_primary_hello(flow),
             ConnCmd::Fault(kind) => self.fault(kind),
             ConnCmd::Flush => self.flush_queue(),
             ConnCmd::Push(node) => {
@@ -425,6 +392,57 @@ impl Conn {
                 Ok(())
             }
         }
+    }
+
+    /// The phone linked this companion: `<pair-success>`, then wait for its answer.
+    fn offer_pair_success(&mut self, offer: PairOffer) -> Result<()> {
+        let id = self.next_iq_id();
+        let iq = NodeBuilder::new("iq")
+            .attr("from", SERVER)
+            .attr("type", "set")
+            .attr("id", id.clone())
+            .attr("xmlns", "md")
+            .children([NodeBuilder::new("pair-success")
+                .children([
+                    NodeBuilder::new("device-identity").bytes(offer.device_identity.clone()).build(),
+                    NodeBuilder::new("platform").attr("name", "smba").build(),
+                    // A business name becomes the device's push name, so later
+                    // logins skip the "push name from app state" bootstrap.
+                    NodeBuilder::new("biz").attr("name", format!("Sim {}", offer.phone)).build(),
+                    NodeBuilder::new("device")
+                        .attr("jid", Jid::pn_device(offer.phone.clone(), offer.device))
+                        .attr("lid", Jid::lid_device(offer.lid.clone(), offer.device))
+                        .build(),
+                ])
+                .build()])
+            .build();
+        self.send(&iq)?;
+        self.pending_pair = Some((id, offer));
+        Ok(())
+    }
+
+    /// The phone entered the pair code: stage `primary_hello` of the code flow.
+    fn send_primary_hello(&mut self, flow: CodeFlow) -> Result<()> {
+        let id = self.next_iq_id();
+        let node = NodeBuilder::new("notification")
+            .attr("from", SERVER)
+            .attr("id", id)
+            .attr("t", now_secs().to_string())
+            .attr("type", "link_code_companion_reg")
+            .children([NodeBuilder::new("link_code_companion_reg")
+                .attr("stage", "primary_hello")
+                .children([
+                    NodeBuilder::new("link_code_pairing_wrapped_primary_ephemeral_pub")
+                        .bytes(flow.wrapped_primary.clone())
+                        .build(),
+                    NodeBuilder::new("primary_identity_pub").bytes(flow.primary_identity.clone()).build(),
+                    NodeBuilder::new("link_code_pairing_ref").bytes(flow.pairing_ref.clone()).build(),
+                ])
+                .build()])
+            .build();
+        self.send(&node)?;
+        self.code_flow = Some(flow);
+        Ok(())
     }
 
     fn fault(&mut self, kind: FaultKind) -> Result<()> {
@@ -584,36 +602,8 @@ impl Conn {
                 self.set_state("active");
                 self.on_active().await
             }
-            ("encrypt", _) => {
-                let answer = crate::signal::handle_encrypt_iq(&self.sim, self.who.as_ref(), &node).await;
-                self.reply(&node, answer)?;
-                // The prekey upload races the client's "active" iq; whichever comes
-                // second triggers the phone's key share.
-                if self.active
-                    && let Some((phone, device)) = self.who.clone()
-                    && let Some(share) = crate::signal::key_share_for(&self.sim, &phone, device).await?
-                {
-                    self.send(&share)?;
-                    self.send_history_sync(&phone, device).await?;
-                }
-                Ok(())
-            }
-            ("w:sync:app:state", _) => {
-                // Every requested collection exists and is empty.
-                let cols: Vec<Node> = node
-                    .get_optional_child("sync")
-                    .and_then(|s| s.children())
-                    .unwrap_or(&[])
-                    .iter()
-                    .filter(|c| c.tag == "collection")
-                    .map(|c| {
-                        NodeBuilder::new("collection")
-                            .attr("name", attr(c, "name").unwrap_or_default())
-                            .build()
-                    })
-                    .collect();
-                self.reply(&node, vec![NodeBuilder::new("sync").children(cols).build()])
-            }
+            ("encrypt", _) => self.on_encrypt_iq(&node).await,
+            ("w:sync:app:state", _) => self.reply(&node, vec![empty_app_state(&node)]),
             ("md", "link_code_companion_reg") => self.on_link_code(node),
             ("w:m", "media_conn") => self.reply(&node, vec![crate::media::media_conn_node(&self.sim)]),
             // A/B props: none, but a well-formed answer.
@@ -640,6 +630,21 @@ impl Conn {
         }
     }
 
+    async fn on_encrypt_iq(&mut self, node: &Node) -> Result<()> {
+        let answer = crate::signal::handle_encrypt_iq(&self.sim, self.who.as_ref(), node).await;
+        self.reply(node, answer)?;
+        // The prekey upload races the client's "active" iq; whichever comes
+        // second triggers the phone's key share.
+        if self.active
+            && let Some((phone, device)) = self.who.clone()
+            && let Some(share) = crate::signal::key_share_for(&self.sim, &phone, device).await?
+        {
+            self.send(&share)?;
+            self.send_history_sync(&phone, device).await?;
+        }
+        Ok(())
+    }
+
     /// Pairing by phone number: `companion_hello` registers the flow (the phone
     /// enters the code via `Sim::pair_code`), `companion_finish` completes it.
     fn on_link_code(&mut self, node: Node) -> Result<()> {
@@ -647,24 +652,7 @@ impl Conn {
             .get_optional_child("link_code_companion_reg")
             .ok_or_else(|| anyhow!("no link_code_companion_reg"))?;
         match attr(reg, "stage").as_deref() {
-            Some("companion_hello") => {
-                let phone = attr(reg, "jid")
-                    .map(|j| crate::digits(j.split('@').next().unwrap_or_default()))
-                    .unwrap_or_default();
-                let wrapped = child_bytes(reg, "link_code_pairing_wrapped_companion_ephemeral_pub")
-                    .unwrap_or_default()
-                    .to_vec();
-                let pairing_ref = format!("2@code{}x{}", self.id, self.iq_counter).into_bytes();
-                self.sim.lock().pair_codes.insert(phone, (self.id, wrapped, pairing_ref.clone()));
-                self.reply(
-                    &node,
-                    vec![
-                        NodeBuilder::new("link_code_companion_reg")
-                            .children([NodeBuilder::new("link_code_pairing_ref").bytes(pairing_ref).build()])
-                            .build(),
-                    ],
-                )
-            }
+            Some("companion_hello") => self.on_companion_hello(&node, reg),
             Some("companion_finish") => {
                 let Some(flow) = self.code_flow.take() else {
                     return self.reply(&node, vec![]);
@@ -672,43 +660,69 @@ impl Conn {
                 let wrapped =
                     child_bytes(reg, "link_code_pairing_wrapped_key_bundle").unwrap_or_default().to_vec();
                 self.reply(&node, vec![])?;
-                let offer = {
-                    let mut st = self.sim.lock();
-                    let account = crate::ensure_account(&mut st, &flow.phone);
-                    let opened = crate::phone::open_key_bundle(
-                        &flow.primary_ephemeral,
-                        &flow.companion_ephemeral_pub,
-                        &account.identity,
-                        &wrapped,
-                    );
-                    let (companion_identity, adv) = match opened {
-                        Ok(x) => x,
-                        Err(e) => {
-                            log::info!("wasim conn {}: pair code failed: {e:#}", self.id);
-                            return Ok(());
-                        }
-                    };
-                    let device = account.next_device;
-                    account.next_device += 1;
-                    PairOffer {
-                        phone: flow.phone.clone(),
-                        lid: account.lid.clone(),
-                        device,
-                        noise_pub: self.client_static,
-                        identity_pub: companion_identity,
-                        device_identity: crate::phone::device_identity_hmac(
-                            &account.identity,
-                            &companion_identity,
-                            &adv,
-                            u32::from(device),
-                            u32::from(device),
-                        )?,
-                    }
-                };
-                self.on_cmd(ConnCmd::PairSuccess(offer))
+                match self.code_pair_offer(&flow, &wrapped)? {
+                    Some(offer) => self.on_cmd(ConnCmd::PairSuccess(offer)),
+                    None => Ok(()),
+                }
             }
             _ => self.reply(&node, vec![]),
         }
+    }
+
+    /// Registers the code flow for the phone `Sim::pair_code` names.
+    fn on_companion_hello(&mut self, node: &Node, reg: &Node) -> Result<()> {
+        let phone = attr(reg, "jid")
+            .map(|j| crate::digits(j.split('@').next().unwrap_or_default()))
+            .unwrap_or_default();
+        let wrapped = child_bytes(reg, "link_code_pairing_wrapped_companion_ephemeral_pub")
+            .unwrap_or_default()
+            .to_vec();
+        let pairing_ref = format!("2@code{}x{}", self.id, self.iq_counter).into_bytes();
+        self.sim.lock().pair_codes.insert(phone, (self.id, wrapped, pairing_ref.clone()));
+        self.reply(
+            node,
+            vec![
+                NodeBuilder::new("link_code_companion_reg")
+                    .children([NodeBuilder::new("link_code_pairing_ref").bytes(pairing_ref).build()])
+                    .build(),
+            ],
+        )
+    }
+
+    /// Opens the companion's key bundle and links a new device for it; `None`
+    /// (logged) when the bundle does not open.
+    fn code_pair_offer(&self, flow: &CodeFlow, wrapped: &[u8]) -> Result<Option<PairOffer>> {
+        let mut st = self.sim.lock();
+        let account = crate::ensure_account(&mut st, &flow.phone);
+        let opened = crate::phone::open_key_bundle(
+            &flow.primary_ephemeral,
+            &flow.companion_ephemeral_pub,
+            &account.identity,
+            wrapped,
+        );
+        let (companion_identity, adv) = match opened {
+            Ok(x) => x,
+            Err(e) => {
+                log::info!("wasim conn {}: pair code failed: {e:#}", self.id);
+                return Ok(None);
+            }
+        };
+        let device = account.next_device;
+        account.next_device += 1;
+        Ok(Some(PairOffer {
+            phone: flow.phone.clone(),
+            lid: account.lid.clone(),
+            device,
+            noise_pub: self.client_static,
+            identity_pub: companion_identity,
+            device_identity: crate::phone::device_identity_hmac(
+                &account.identity,
+                &companion_identity,
+                &adv,
+                u32::from(device),
+                u32::from(device),
+            )?,
+        }))
     }
 
     fn on_iq_response(&mut self, node: Node, typ: &str) -> Result<()> {
@@ -845,17 +859,17 @@ impl Conn {
     }
 }
 
-/// An attribute as a string (JIDs rendered).
-pub(crate) fn attr(node: &Node, key: &str) -> Option<String> {
-    node.attrs.get(key).map(|v| v.as_str().into_owned())
-}
-
-/// A child's byte content.
-pub(crate) fn child_bytes<'a>(node: &'a Node, tag: &str) -> Option<&'a [u8]> {
-    match &node.get_optional_child(tag)?.content {
-        Some(NodeContent::Bytes(b)) => Some(b),
-        _ => None,
-    }
+/// The app-state answer: every requested collection exists and is empty.
+fn empty_app_state(node: &Node) -> Node {
+    let cols: Vec<Node> = node
+        .get_optional_child("sync")
+        .and_then(|s| s.children())
+        .unwrap_or(&[])
+        .iter()
+        .filter(|c| c.tag == "collection")
+        .map(|c| NodeBuilder::new("collection").attr("name", attr(c, "name").unwrap_or_default()).build())
+        .collect();
+    NodeBuilder::new("sync").children(cols).build()
 }
 
 /// `+E164` for a phone-number JID, the JID as written otherwise.

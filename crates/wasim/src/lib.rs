@@ -6,9 +6,16 @@
 //! [`server::serve`] (WebSocket `/ws/chat` plus an admin HTTP API).
 //!
 //! Everything lives in memory; a [`Sim`] is cheap to clone (an `Arc`).
+//!
+//! Layout: this root holds [`Sim`], the state every module works on, and its
+//! public methods. Below it the modules depend one way only, each on those
+//! after it: `server` (HTTP and WebSocket) → `conn` (one client connection) →
+//! `signal` (contacts' encryption, key iqs) → `media` (the CDN) → the leaves
+//! `transport`, `node` (stanza accessors), `phone` and `noise`.
 
 mod conn;
 pub mod media;
+mod node;
 pub mod noise;
 pub mod phone;
 pub mod server;
@@ -548,6 +555,14 @@ impl Sim {
     /// (Signal-encrypted per device). Returns the message id.
     pub async fn send_text(&self, contact: &str, to: &str, text: &str) -> Result<String> {
         let msg = waproto::whatsapp::Message { conversation: Some(text.to_string()), ..Default::default() };
+        signal::send_from_contact(self, contact, to, msg).await
+    }
+
+    /// Sends media from `contact` to every linked device of `to`: the file is
+    /// encrypted with a fresh media key, stored on the media host, and the
+    /// message carries its url, direct path, key and hashes. Returns the message id.
+    pub async fn send_media(&self, contact: &str, to: &str, spec: &MediaSpec) -> Result<String> {
+        let msg = self.host_media_message(spec).await?;
         signal::send_from_contact(self, contact, to, msg).await
     }
 

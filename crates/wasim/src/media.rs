@@ -279,30 +279,37 @@ impl Sim {
         self.media().stats
     }
 
-    /// Sends media from `contact` to every linked device of `to`: the file is
-    /// encrypted with a fresh media key, stored on the media host, and the
-    /// message carries its url, direct path, key and hashes. Returns the message id.
-    pub async fn send_media(&self, contact: &str, to: &str, spec: &MediaSpec) -> Result<String> {
-        let msg = self.host_media_message(spec).await?;
-        crate::signal::send_from_contact(self, contact, to, msg).await
-    }
-
-    async fn host_media_message(&self, spec: &MediaSpec) -> Result<wa::Message> {
+    /// Encrypts `spec`'s file with a fresh media key, stores it on the media
+    /// host, and builds the message that carries its url, direct path, key and
+    /// hashes (`Sim::send_media` sends it).
+    pub(crate) async fn host_media_message(&self, spec: &MediaSpec) -> Result<wa::Message> {
         let data = spec.data.clone();
         let media_type = spec.kind.media_type();
-        let enc = tokio::task::spawn_blocking(move || wacore::upload::encrypt_media(&data, media_type))
+        let mut enc = tokio::task::spawn_blocking(move || wacore::upload::encrypt_media(&data, media_type))
             .await
             .map_err(|e| anyhow!("encryption task: {e}"))??;
         let (url, direct_path) = {
             let mut m = self.media();
-            let path = m.store(media_type.mms_type(), Bytes::from(enc.data_to_upload), enc.file_enc_sha256);
+            let blob = Bytes::from(std::mem::take(&mut enc.data_to_upload));
+            let path = m.store(media_type.mms_type(), blob, enc.file_enc_sha256);
             (format!("https://{}{path}", m.host()), path)
         };
-        let mimetype = Some(spec.mimetype.clone().unwrap_or_else(|| spec.kind.default_mimetype().into()));
-        let len = spec.data.len() as u64;
-        let key_ts = Some(now_secs() as i64);
-        // Every media message type carries the same CDN fields; each adds its own.
-        macro_rules! hosted {
+        Ok(media_message(spec, enc, url, direct_path))
+    }
+}
+
+/// The message of `spec`'s kind carrying the hosted file `enc` at `url`.
+fn media_message(
+    spec: &MediaSpec,
+    enc: wacore::upload::EncryptedMedia,
+    url: String,
+    direct_path: String,
+) -> wa::Message {
+    let mimetype = Some(spec.mimetype.clone().unwrap_or_else(|| spec.kind.default_mimetype().into()));
+    let len = spec.data.len() as u64;
+    let key_ts = Some(now_secs() as i64);
+    // Every media message type carries the same CDN fields; each adds its own.
+    macro_rules! hosted {
             ($ty:ident { $($field:ident: $value:expr),* $(,)? }) => {
                 buffa::MessageField::some(wa::message::$ty {
                     url: Some(url),
@@ -318,38 +325,37 @@ impl Sim {
                 })
             };
         }
-        let mut msg = wa::Message::default();
-        match spec.kind {
-            MediaKind::Image => {
-                msg.image_message = hosted!(ImageMessage { caption: spec.caption.clone() });
-            }
-            MediaKind::Video => {
-                msg.video_message = hosted!(VideoMessage {
-                    caption: spec.caption.clone(),
-                    seconds: spec.seconds,
-                    streaming_sidecar: enc.streaming_sidecar,
-                });
-            }
-            MediaKind::Audio | MediaKind::Voice => {
-                msg.audio_message = hosted!(AudioMessage {
-                    ptt: Some(spec.kind == MediaKind::Voice),
-                    seconds: spec.seconds,
-                    streaming_sidecar: enc.streaming_sidecar,
-                });
-            }
-            MediaKind::Document => {
-                msg.document_message = hosted!(DocumentMessage {
-                    title: spec.file_name.clone(),
-                    file_name: spec.file_name.clone(),
-                    caption: spec.caption.clone(),
-                });
-            }
-            MediaKind::Sticker => {
-                msg.sticker_message = hosted!(StickerMessage {});
-            }
+    let mut msg = wa::Message::default();
+    match spec.kind {
+        MediaKind::Image => {
+            msg.image_message = hosted!(ImageMessage { caption: spec.caption.clone() });
         }
-        Ok(msg)
+        MediaKind::Video => {
+            msg.video_message = hosted!(VideoMessage {
+                caption: spec.caption.clone(),
+                seconds: spec.seconds,
+                streaming_sidecar: enc.streaming_sidecar,
+            });
+        }
+        MediaKind::Audio | MediaKind::Voice => {
+            msg.audio_message = hosted!(AudioMessage {
+                ptt: Some(spec.kind == MediaKind::Voice),
+                seconds: spec.seconds,
+                streaming_sidecar: enc.streaming_sidecar,
+            });
+        }
+        MediaKind::Document => {
+            msg.document_message = hosted!(DocumentMessage {
+                title: spec.file_name.clone(),
+                file_name: spec.file_name.clone(),
+                caption: spec.caption.clone(),
+            });
+        }
+        MediaKind::Sticker => {
+            msg.sticker_message = hosted!(StickerMessage {});
+        }
     }
+    msg
 }
 
 /// The `<media_conn>` answer: the auth token and one host, the simulator itself.
@@ -697,7 +703,7 @@ mod tests {
         assert_eq!(sim.media_host().as_deref(), Some("127.0.0.1:8080"));
         let conn = media_conn_node(&sim);
         let host = conn.get_optional_child("host").unwrap();
-        assert_eq!(crate::conn::attr(host, "hostname").as_deref(), Some("127.0.0.1:8080"));
+        assert_eq!(crate::node::attr(host, "hostname").as_deref(), Some("127.0.0.1:8080"));
     }
 
     #[test]

@@ -139,14 +139,20 @@ struct MediaReq {
     seconds: Option<u32>,
 }
 
+/// Why an `/admin/send` media part is refused (a 400).
+#[derive(Debug, thiserror::Error)]
+enum MediaReqError {
+    #[error("media.kind is one of image, video, audio, voice, document, sticker")]
+    Kind,
+    #[error("media.data is not base64: {0}")]
+    Data(#[from] base64::DecodeError),
+}
+
 impl MediaReq {
-    fn spec(self) -> Result<MediaSpec, String> {
+    fn spec(self) -> Result<MediaSpec, MediaReqError> {
         use base64::Engine as _;
-        let kind = MediaKind::parse(&self.kind)
-            .ok_or("media.kind is one of image, video, audio, voice, document, sticker")?;
-        let data = base64::engine::general_purpose::STANDARD
-            .decode(self.data.trim())
-            .map_err(|e| format!("media.data is not base64: {e}"))?;
+        let kind = MediaKind::parse(&self.kind).ok_or(MediaReqError::Kind)?;
+        let data = base64::engine::general_purpose::STANDARD.decode(self.data.trim())?;
         Ok(MediaSpec {
             kind,
             mimetype: self.mimetype,

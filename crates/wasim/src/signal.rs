@@ -24,7 +24,8 @@ use wacore_libsignal::protocol::{
 };
 use waproto::whatsapp as wa;
 
-use crate::conn::{attr, child_bytes};
+use crate::media::{MediaKind, read_media};
+use crate::node::{attr, child_bytes};
 use crate::phone::now_secs;
 use crate::{QueuedMsg, Received, Sim, digits};
 
@@ -340,7 +341,7 @@ pub(crate) async fn send_from_contact(
 }
 
 fn media_attr(msg: &wa::Message) -> Option<&'static str> {
-    use crate::media::MediaKind as K;
+    use MediaKind as K;
     let kind = if msg.image_message.is_set() {
         K::Image
     } else if msg.video_message.is_set() {
@@ -619,26 +620,7 @@ pub(crate) async fn record_outbound(sim: &Sim, phone: &str, device: u16, node: &
 async fn record_outbound_inner(sim: &Sim, phone: &str, device: u16, node: &Node) -> Result<Option<String>> {
     let to = node.attrs.get("to").and_then(|v| v.to_jid()).ok_or_else(|| anyhow!("message without to"))?;
     let id = attr(node, "id").unwrap_or_default();
-    // The contact's own copy: a direct <enc>, or the <to> for its device 0.
-    let mut encs: Vec<&Node> = node.get_children_by_tag("enc").collect();
-    if let Some(parts) = node.get_optional_child("participants") {
-        for t in parts.get_children_by_tag("to") {
-            let j = t.attrs.get("jid").and_then(|v| v.to_jid());
-            if j.as_ref().is_some_and(|j| j.user == to.user && j.device == 0) {
-                encs.extend(t.get_children_by_tag("enc"));
-            }
-        }
-    }
-    let enc = encs.first().ok_or_else(|| anyhow!("no ciphertext for {} in message {id}", to.user))?;
-    let bytes = match &enc.content {
-        Some(NodeContent::Bytes(b)) => b.as_slice(),
-        _ => return Err(anyhow!("empty <enc>")),
-    };
-    let ct = match attr(enc, "type").as_deref() {
-        Some("pkmsg") => CiphertextMessage::PreKeySignalMessage(PreKeySignalMessage::try_from(bytes)?),
-        Some("msg") => CiphertextMessage::SignalMessage(SignalMessage::try_from(bytes)?),
-        other => return Err(anyhow!("unsupported enc type {other:?}")),
-    };
+    let ct = contact_ciphertext(node, &to, &id)?;
     let c = contact(sim, &to.user)?;
     let plain = {
         let mut c = c.lock().await;
@@ -662,7 +644,7 @@ async fn record_outbound_inner(sim: &Sim, phone: &str, device: u16, node: &Node)
         .conversation
         .clone()
         .or_else(|| msg.extended_text_message.as_option().and_then(|e| e.text.clone()));
-    let media = crate::media::read_media(sim, &msg).await;
+    let media = read_media(sim, &msg).await;
     if let Some(err) = media.as_ref().and_then(|m| m.error.as_ref()) {
         log::warn!("wasim: media message {id} from +{phone}: {err}");
     }
@@ -676,4 +658,28 @@ async fn record_outbound_inner(sim: &Sim, phone: &str, device: u16, node: &Node)
     });
     sim.bump(|c| c.received += 1);
     Ok(Some(to.user.to_string()))
+}
+
+/// The contact's own copy of message `id`: a direct `<enc>`, or the `<to>`
+/// for its device 0.
+fn contact_ciphertext(node: &Node, to: &Jid, id: &str) -> Result<CiphertextMessage> {
+    let mut encs: Vec<&Node> = node.get_children_by_tag("enc").collect();
+    if let Some(parts) = node.get_optional_child("participants") {
+        for t in parts.get_children_by_tag("to") {
+            let j = t.attrs.get("jid").and_then(|v| v.to_jid());
+            if j.as_ref().is_some_and(|j| j.user == to.user && j.device == 0) {
+                encs.extend(t.get_children_by_tag("enc"));
+            }
+        }
+    }
+    let enc = encs.first().ok_or_else(|| anyhow!("no ciphertext for {} in message {id}", to.user))?;
+    let bytes = match &enc.content {
+        Some(NodeContent::Bytes(b)) => b.as_slice(),
+        _ => return Err(anyhow!("empty <enc>")),
+    };
+    Ok(match attr(enc, "type").as_deref() {
+        Some("pkmsg") => CiphertextMessage::PreKeySignalMessage(PreKeySignalMessage::try_from(bytes)?),
+        Some("msg") => CiphertextMessage::SignalMessage(SignalMessage::try_from(bytes)?),
+        other => return Err(anyhow!("unsupported enc type {other:?}")),
+    })
 }
