@@ -228,7 +228,7 @@ async fn stream_pairing(
         None => PairRequest::Qr,
         Some(Ok(phone)) => PairRequest::Phone(phone),
         Some(Err(e)) => {
-            let _ = write_reply(write, &AdminReply::Error(AdminError::new("invalid", e))).await;
+            let _ = write_reply(write, &AdminReply::Error(AdminError::new("invalid", e.to_string()))).await;
             return;
         }
     };

@@ -119,8 +119,8 @@ async fn pair_code(
     let Json(body) = body.map_err(|e| {
         ApiError::bad_request("invalid_body", format!("expected {{\"phone\":\"+E164\"}}: {e}"))
     })?;
-    let phone =
-        crate::tenants::parse_e164(&body.phone).map_err(|e| ApiError::bad_request("invalid_phone", e))?;
+    let phone = crate::tenants::parse_e164(&body.phone)
+        .map_err(|e| ApiError::bad_request("invalid_phone", e.to_string()))?;
     let pairing = first_code(&state, &id, PairRequest::Phone(phone.clone())).await?;
     match &pairing {
         Pairing::PhoneCode { code, .. } => {
