@@ -64,3 +64,9 @@ impl From<crate::store::StoreError> for AppError {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+impl From<crate::cli::pair::PairError> for AppError {
+    fn from(e: crate::cli::pair::PairError) -> Self {
+        AppError::failed(e.to_string())
+    }
+}
