@@ -190,6 +190,17 @@ mod tests {
     }
 
     #[test]
+    fn refusals_name_the_flag_to_fix() {
+        let refusal = |s: TenantSettings| s.validate().expect_err("refused").to_string();
+        let name = TenantSettings { name: Some(" ".into()), ..Default::default() };
+        assert_eq!(refusal(name), "--name: give 1 to 200 printable characters");
+        let url = TenantSettings { webhook_url: Some("ftp://x".into()), ..Default::default() };
+        assert_eq!(refusal(url), "--webhook-url: `ftp://x` must be an absolute http:// or https:// URL");
+        let numbers = TenantSettings { twilio_numbers: Some(vec!["+0123".into()]), ..Default::default() };
+        assert_eq!(refusal(numbers), "`+0123` is not an E.164 phone number (like +14155550100)");
+    }
+
+    #[test]
     fn empty_strings_clear_and_bad_urls_are_refused() {
         let s = TenantSettings { webhook_url: Some(String::new()), ..Default::default() };
         assert_eq!(s.validate().expect("ok").webhook_url, Some(None));
