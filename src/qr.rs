@@ -1,8 +1,9 @@
 //! Renders a WhatsApp pairing code (`2@…,noiseKey,identityKey,advSecret,1`) as a QR code: in the
 //! terminal, as a PNG and as an SVG.
 //!
-//! All three renderings come from one module grid ([`Grid`]) so they agree module for module, and all
-//! of them carry the same quiet zone ([`QUIET_ZONE`]).
+//! All three renderings are the `qrcode` crate's own renderers (unicode half blocks, SVG, and `image`
+//! luma pixels) over one encoded symbol, so they agree module for module, and all of them carry the
+//! same quiet zone ([`QUIET_ZONE`]).
 //!
 //! Why error-correction level L: a pairing code is shown on a screen, not printed on something that
 //! gets scratched, so the extra redundancy of M/Q/H buys nothing. L yields the fewest modules for the
@@ -10,14 +11,15 @@
 //! at H (89 columns). That keeps the terminal rendering (one column per module) inside an 80-column
 //! window, and makes each module bigger, hence easier for the phone's camera, at any on-screen size.
 
-use std::fmt::Write as _;
-
-use image::{codecs::png::PngEncoder, ExtendedColorType, ImageEncoder};
-use qrcode::{Color, EcLevel, QrCode};
+use image::{codecs::png::PngEncoder, ExtendedColorType, ImageEncoder, Luma};
+use qrcode::render::{svg, unicode::Dense1x2};
+use qrcode::{EcLevel, QrCode};
 
 /// Light modules around the symbol on every side. Four is the minimum the QR specification (ISO/IEC
 /// 18004) requires for reliable scanning: without it, a scanner can merge the finder patterns with
 /// whatever surrounds the code (the terminal's own text, a dark window frame) and fail to lock on.
+/// It is also what the `qrcode` crate's renderers draw around a (non-micro) QR code, which is the
+/// only kind [`encode`] produces; the tests check every rendering against it.
 pub const QUIET_ZONE: usize = 4;
 
 /// Largest PNG side, in pixels, that [`png`] accepts. It guards against a caller's scale turning into
@@ -57,167 +59,117 @@ const ANSI_BLACK_ON_WHITE: &str = "\x1b[38;5;16;48;5;231m";
 /// Resets all attributes, so nothing of the QR's colours leaks into the terminal after a line.
 const ANSI_RESET: &str = "\x1b[0m";
 
-/// The QR symbol as a square of modules, quiet zone included.
-struct Grid {
-    /// Modules per side of the symbol itself, without the quiet zone.
-    modules: usize,
-    /// Row-major colours of the symbol itself, `modules * modules` entries.
-    colors: Vec<Color>,
-}
-
-impl Grid {
-    fn new(code: &str) -> Result<Self, QrError> {
-        let qr = encode(code)?;
-        Ok(Grid { modules: qr.width(), colors: qr.into_colors() })
-    }
-
-    /// Modules per side including the quiet zone on both sides.
-    fn side(&self) -> usize {
-        self.modules + 2 * QUIET_ZONE
-    }
-
-    /// Whether the module at (`x`, `y`), in quiet-zone-inclusive coordinates, is dark. Anything
-    /// outside the symbol (the quiet zone, or past the last row) is light.
-    fn is_dark(&self, x: usize, y: usize) -> bool {
-        let inside = |v: usize| (QUIET_ZONE..QUIET_ZONE + self.modules).contains(&v);
-        inside(x)
-            && inside(y)
-            && self.colors[(y - QUIET_ZONE) * self.modules + (x - QUIET_ZONE)] == Color::Dark
-    }
-}
-
 /// Encodes at level L (see the module documentation for why).
 fn encode(code: &str) -> Result<QrCode, QrError> {
     QrCode::with_error_correction_level(code.as_bytes(), EcLevel::L)
         .map_err(|e| QrError::Encode(e.to_string()))
 }
 
+/// Modules per side of `qr` including the quiet zone on both sides.
+fn side(qr: &QrCode) -> usize {
+    qr.width() + 2 * QUIET_ZONE
+}
+
 /// Draws the QR code for the terminal: one column per module and two module rows per text line (the
-/// upper and lower halves of a character cell, with `▀`, `▄`, `█` and space), so the modules come out
-/// roughly square in a typical 1:2 terminal font. Lines are joined with `\n` (no trailing newline);
-/// in the [`TerminalStyle::Ansi`] style each line starts with its colours and ends with `\x1b[0m`.
+/// upper and lower halves of a character cell, with `▀`, `▄`, `█` and space, as the crate's
+/// [`Dense1x2`] renderer draws them), so the modules come out roughly square in a typical 1:2
+/// terminal font. Lines are joined with `\n` (no trailing newline); in the [`TerminalStyle::Ansi`]
+/// style each line starts with its colours and ends with `\x1b[0m`.
 ///
 /// With `columns` set to the terminal's width, a code wider than that returns
 /// [`QrError::TooNarrow`] instead of a rendering that the terminal would wrap into an unscannable
 /// mess.
 pub fn terminal(code: &str, style: TerminalStyle, columns: Option<usize>) -> Result<String, QrError> {
-    let grid = Grid::new(code)?;
-    let side = grid.side();
+    let qr = encode(code)?;
+    let needed = side(&qr);
     if let Some(available) = columns {
-        if side > available {
-            return Err(QrError::TooNarrow { needed: side, available });
+        if needed > available {
+            return Err(QrError::TooNarrow { needed, available });
         }
     }
-    let lines: Vec<String> = (0..side)
-        .step_by(2)
-        .map(|y| {
-            let mut line = String::with_capacity(side * 3 + 32);
-            if style == TerminalStyle::Ansi {
-                line.push_str(ANSI_BLACK_ON_WHITE);
-            }
-            for x in 0..side {
-                let top = grid.is_dark(x, y);
-                let bottom = grid.is_dark(x, y + 1);
-                // Ansi paints dark modules in the (black) foreground on a white background; Glyphs
-                // paints light modules in the terminal's (usually light) foreground on its (usually
-                // dark) background.
-                let (top_ink, bottom_ink) = match style {
-                    TerminalStyle::Ansi => (top, bottom),
-                    TerminalStyle::Glyphs => (!top, !bottom),
-                };
-                line.push(match (top_ink, bottom_ink) {
-                    (true, true) => '█',
-                    (true, false) => '▀',
-                    (false, true) => '▄',
-                    (false, false) => ' ',
-                });
-            }
-            if style == TerminalStyle::Ansi {
-                line.push_str(ANSI_RESET);
-            }
-            line
-        })
-        .collect();
-    Ok(lines.join("\n"))
+    // Dark modules in ink: Ansi paints that ink black on a white background.
+    let drawn = qr.render::<Dense1x2>().module_dimensions(1, 1).build();
+    Ok(match style {
+        TerminalStyle::Ansi => drawn
+            .split('\n')
+            .map(|line| format!("{ANSI_BLACK_ON_WHITE}{line}{ANSI_RESET}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        // Light modules in ink, the terminal's (usually light) foreground on its (usually dark)
+        // background: the negative of the drawing, cell by cell. Inverting the cells rather than
+        // swapping the renderer's colours keeps the half row under an odd-sized code light too.
+        TerminalStyle::Glyphs => drawn.chars().map(negative).collect(),
+    })
+}
+
+/// The half-block glyph that inks exactly the halves `glyph` leaves blank.
+fn negative(glyph: char) -> char {
+    match glyph {
+        '█' => ' ',
+        ' ' => '█',
+        '▀' => '▄',
+        '▄' => '▀',
+        other => other,
+    }
 }
 
 /// Terminal columns that [`terminal`] needs for this code: one per module, quiet zone included.
 pub fn terminal_width(code: &str) -> Result<usize, QrError> {
-    Ok(Grid::new(code)?.side())
+    Ok(side(&encode(code)?))
 }
 
 /// Renders the QR code as an 8-bit grayscale PNG, `scale` pixels per module (0 is taken as 1), dark
 /// modules 0 and light ones 255, quiet zone included. Grayscale is the smallest lossless format that
 /// every viewer opens; the image is meant to be shown on a screen and scanned by the phone.
 pub fn png(code: &str, scale: u32) -> Result<Vec<u8>, QrError> {
-    let grid = Grid::new(code)?;
+    let qr = encode(code)?;
     let scale = scale.max(1);
-    let side_px = u32::try_from(grid.side())
+    // Checked before rendering, so an absurd scale never allocates.
+    u32::try_from(side(&qr))
         .ok()
         .and_then(|side| side.checked_mul(scale))
         .filter(|&px| px <= MAX_PNG_SIDE)
         .ok_or_else(|| {
-            QrError::Png(format!(
-                "{} modules at {scale} pixels each exceed the {MAX_PNG_SIDE}-pixel maximum; use a smaller scale",
-                grid.side()
-            ))
-        })?;
-    // `side_px <= MAX_PNG_SIDE`, so these conversions and products cannot overflow.
-    let (side, scale_px) = (side_px as usize, scale as usize);
-    let mut pixels = Vec::with_capacity(side * side);
-    for py in 0..side {
-        pixels.extend((0..side).map(|px| if grid.is_dark(px / scale_px, py / scale_px) { 0u8 } else { 255 }));
-    }
+        QrError::Png(format!(
+            "{} modules at {scale} pixels each exceed the {MAX_PNG_SIDE}-pixel maximum; use a smaller scale",
+            side(&qr)
+        ))
+    })?;
+    let image = qr.render::<Luma<u8>>().module_dimensions(scale, scale).build();
     let mut out = Vec::new();
     PngEncoder::new(&mut out)
-        .write_image(&pixels, side_px, side_px, ExtendedColorType::L8)
+        .write_image(image.as_raw(), image.width(), image.height(), ExtendedColorType::L8)
         .map_err(|e| QrError::Png(e.to_string()))?;
     Ok(out)
 }
 
-/// Renders the QR code as a standalone SVG document: a white square of `side × side` units (quiet
-/// zone included, `viewBox="0 0 side side"`) with one black path whose sub-paths are the horizontal
-/// runs of dark modules. `shape-rendering="crispEdges"` keeps module edges sharp when scaled.
+/// Renders the QR code as a standalone SVG document with the crate's SVG renderer: a white square of
+/// `side × side` units (quiet zone included, `viewBox="0 0 side side"`) with one black path made of
+/// one unit square per dark module, `shape-rendering="crispEdges"` keeping module edges sharp when
+/// scaled. The nominal `width`/`height` are [`SVG_PIXELS_PER_MODULE`] per module.
 pub fn svg(code: &str) -> Result<String, QrError> {
-    let grid = Grid::new(code)?;
-    let side = grid.side();
+    let qr = encode(code)?;
+    let side = side(&qr);
+    let doc = qr
+        .render::<svg::Color<'_>>()
+        .module_dimensions(1, 1)
+        .dark_color(svg::Color("#000000"))
+        .light_color(svg::Color("#ffffff"))
+        .build();
+    // Rendered in module units, the `<svg>` element's size equals its `viewBox`; its first
+    // `width`/`height` pair (the background `<rect>` carries the second) becomes the nominal size.
     let px = side * SVG_PIXELS_PER_MODULE;
-    let mut path = String::new();
-    for y in 0..side {
-        let mut x = 0;
-        while x < side {
-            if !grid.is_dark(x, y) {
-                x += 1;
-                continue;
-            }
-            let start = x;
-            while x < side && grid.is_dark(x, y) {
-                x += 1;
-            }
-            let run = x - start;
-            // Writing to a String cannot fail.
-            let _ = write!(path, "M{start} {y}h{run}v1h-{run}z");
-        }
-    }
-    Ok(format!(
-        concat!(
-            r#"<?xml version="1.0" encoding="UTF-8"?>"#,
-            "\n",
-            r#"<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="{px}" height="{px}""#,
-            r#" viewBox="0 0 {side} {side}" shape-rendering="crispEdges">"#,
-            r##"<rect x="0" y="0" width="{side}" height="{side}" fill="#ffffff"/>"##,
-            r##"<path fill="#000000" d="{path}"/>"##,
-            "</svg>\n"
-        ),
-        px = px,
-        side = side,
-        path = path
+    Ok(doc.replacen(
+        &format!(r#"width="{side}" height="{side}""#),
+        &format!(r#"width="{px}" height="{px}""#),
+        1,
     ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use qrcode::Color;
 
     /// Shaped like a real pairing code: ref, noise key, identity key, adv secret (base64), platform.
     const PAIRING: &str =
@@ -444,19 +396,22 @@ mod tests {
             doc.contains(&format!(r##"<rect x="0" y="0" width="{side}" height="{side}" fill="#ffffff"/>"##))
         );
 
-        // Rebuild the dark modules from the path's "M{x} {y}h{run}v1h-{run}z" runs.
+        // Rebuild the dark modules from the path's "M{x} {y}h{w}v{h}H{x}V{y}" rectangles.
         let d = doc.split(r#" d=""#).nth(1).and_then(|rest| rest.split('"').next()).unwrap();
         let mut dark = vec![false; side * side];
-        for seg in d.split('z').filter(|s| !s.is_empty()) {
-            let seg = seg.strip_prefix('M').unwrap();
+        for seg in d.split('M').filter(|s| !s.is_empty()) {
             let (xy, rest) = seg.split_once('h').unwrap();
             let (x, y) = xy.split_once(' ').unwrap();
             let (x, y): (usize, usize) = (x.parse().unwrap(), y.parse().unwrap());
-            let run: usize = rest.split_once('v').unwrap().0.parse().unwrap();
-            assert_eq!(rest, format!("{run}v1h-{run}"));
-            for cell in &mut dark[y * side + x..y * side + x + run] {
-                assert!(!*cell, "runs do not overlap");
-                *cell = true;
+            let (w, rest) = rest.split_once('v').unwrap();
+            let (h, rest) = rest.split_once('H').unwrap();
+            let (w, h): (usize, usize) = (w.parse().unwrap(), h.parse().unwrap());
+            assert_eq!(rest, format!("{x}V{y}"), "each rectangle closes where it started");
+            for row in y..y + h {
+                for cell in &mut dark[row * side + x..row * side + x + w] {
+                    assert!(!*cell, "rectangles do not overlap");
+                    *cell = true;
+                }
             }
         }
         let bits = symbol(PAIRING);

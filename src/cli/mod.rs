@@ -99,10 +99,7 @@ pub enum Command {
 pub fn main() -> ExitCode {
     // Everything this process creates is private to its user, whatever the
     // caller's umask: sockets, databases, secrets, recordings.
-    // SAFETY: umask only changes this process's file-creation mask.
-    unsafe {
-        libc::umask(0o077);
-    }
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let cli = Cli::parse();
     logging::init(cli.global.log_format, cli.global.verbose, cli.global.quiet);
     match run(cli) {

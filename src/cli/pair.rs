@@ -15,12 +15,41 @@ use super::GlobalOptions;
 use crate::admin::client::{AdminClient, ClientError};
 use crate::admin::AdminRequest;
 use crate::error::{AppError, AppResult};
-use crate::qr::{self, TerminalStyle};
+use crate::qr::{self, QrError, TerminalStyle};
 use crate::tenants::TenantId;
-use crate::whatsapp::{PairRequest, Pairing, PairingUpdate};
+use crate::whatsapp::{PairRequest, Pairing, PairingError, PairingUpdate};
 
 /// What the display loop receives from either source.
-type Step = Result<PairingUpdate, String>;
+type Step = Result<PairingUpdate, PairError>;
+
+/// Why `tenant pair` ended without linking the device.
+#[derive(Debug, thiserror::Error)]
+pub enum PairError {
+    #[error("the daemon did not take the request: {0}")]
+    Refused(#[source] ClientError),
+    #[error("the daemon sent a step this command cannot read: {0}")]
+    Unreadable(#[source] serde_json::Error),
+    /// The daemon's own answer, as it worded it.
+    #[error("{0}")]
+    Daemon(String),
+    #[error("lost the daemon: {0}")]
+    LostDaemon(#[source] ClientError),
+    /// The in-process worker refused to start pairing.
+    #[error(transparent)]
+    Worker(#[from] PairingError),
+    #[error("the pairing worker stopped")]
+    WorkerStopped,
+    #[error("pairing timed out after {seconds}s; {hint}")]
+    TimedOut { seconds: u64, hint: &'static str },
+    #[error("pairing stopped without an answer; see the daemon's log")]
+    NoAnswer,
+    #[error("{reason}; run `agentlocator tenant pair {tenant}` again for new codes, or pair by code with --phone +E164")]
+    Ended { reason: String, tenant: TenantId },
+    #[error(transparent)]
+    Qr(#[from] QrError),
+    #[error("cannot write to the terminal: {0}")]
+    Terminal(#[source] std::io::Error),
+}
 
 pub fn pair(global: &GlobalOptions, id: TenantId, phone: Option<String>, timeout: Duration) -> AppResult<()> {
     let config = global.load_config()?;
@@ -39,7 +68,7 @@ pub fn pair(global: &GlobalOptions, id: TenantId, phone: Option<String>, timeout
         }
         None => Some(LocalPairing::start(&config, &data, &id, phone.clone(), steps_tx)?),
     };
-    let outcome = display(&id, phone.as_deref(), &steps, timeout);
+    let outcome = display(&id, phone.as_deref(), &steps, timeout).map_err(AppError::from);
     if let Some(local) = local {
         local.stop();
     }
@@ -55,16 +84,15 @@ fn stream_from_daemon(
 ) {
     std::thread::spawn(move || {
         if let Err(e) = client.send(&AdminRequest::Pair { tenant, phone }) {
-            let _ = steps.send(Err(format!("the daemon did not take the request: {e}")));
+            let _ = steps.send(Err(PairError::Refused(e)));
             return;
         }
         loop {
             // The display loop owns the deadline; this only notices a dead daemon.
             let step = match client.next_reply_within(Duration::from_secs(3600)) {
-                Ok(value) => serde_json::from_value::<PairingUpdate>(value)
-                    .map_err(|e| format!("the daemon sent a step this command cannot read: {e}")),
-                Err(ClientError::Remote(e)) => Err(e.message),
-                Err(e) => Err(format!("lost the daemon: {e}")),
+                Ok(value) => serde_json::from_value::<PairingUpdate>(value).map_err(PairError::Unreadable),
+                Err(ClientError::Remote(e)) => Err(PairError::Daemon(e.message)),
+                Err(e) => Err(PairError::LostDaemon(e)),
             };
             let last = !matches!(step, Ok(PairingUpdate::Code { .. }));
             if steps.send(step).is_err() || last {
@@ -110,7 +138,7 @@ impl LocalPairing {
                 let request = phone.map_or(PairRequest::Qr, PairRequest::Phone);
                 match session.begin(request).await {
                     Err(e) => {
-                        let _ = steps.send(Err(e.to_string()));
+                        let _ = steps.send(Err(PairError::Worker(e)));
                     }
                     Ok(()) => {
                         whatsapp.start(&id);
@@ -121,7 +149,7 @@ impl LocalPairing {
                                     return;
                                 }
                             }
-                            let _ = steps.send(Err("the pairing worker stopped".into()));
+                            let _ = steps.send(Err(PairError::WorkerStopped));
                         };
                         tokio::select! {
                             _ = follow => {}
@@ -169,77 +197,86 @@ fn display(
     phone: Option<&str>,
     steps: &mpsc::Receiver<Step>,
     timeout: Duration,
-) -> AppResult<()> {
-    let deadline = Instant::now() + timeout;
-    let interactive = std::io::stdout().is_terminal();
-    let mut countdown: Option<indicatif::ProgressBar> = None;
-    let mut codes_shown = 0u32;
+) -> Result<(), PairError> {
+    let mut screen = Screen {
+        phone,
+        interactive: std::io::stdout().is_terminal(),
+        timeout,
+        deadline: Instant::now() + timeout,
+        codes_shown: 0,
+        countdown: None,
+    };
     eprintln!("Pairing tenant {id}: waiting for WhatsApp to send a code...");
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let step = match steps.recv_timeout(left.min(Duration::from_millis(250))) {
-            Ok(step) => step,
-            Err(mpsc::RecvTimeoutError::Timeout) if left.is_zero() => {
-                finish(&mut countdown);
-                let hint = if codes_shown == 0 {
-                    "WhatsApp sent no pairing code: can the daemon reach it? (see its log)"
-                } else {
-                    "run it again for new codes, or raise --timeout"
-                };
-                return Err(AppError::failed(format!(
-                    "pairing timed out after {}s; {hint}",
-                    timeout.as_secs()
-                )));
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                tick(&countdown);
-                continue;
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                finish(&mut countdown);
-                return Err(AppError::failed("pairing stopped without an answer; see the daemon's log"));
-            }
-        };
-        match step {
-            Ok(PairingUpdate::Code { pairing }) => {
-                finish(&mut countdown);
-                codes_shown += 1;
-                show_code(&pairing, phone, interactive, codes_shown)?;
-                countdown = Some(start_countdown(&pairing));
-            }
-            Ok(PairingUpdate::Paired { phone }) => {
-                finish(&mut countdown);
+        let update = screen.wait(steps);
+        finish(&mut screen.countdown);
+        match update? {
+            PairingUpdate::Code { pairing } => screen.show(&pairing)?,
+            PairingUpdate::Paired { phone } => {
                 println!(
                     "Paired: tenant {id} is linked to WhatsApp {}.",
                     phone.as_deref().unwrap_or("(number not reported)")
                 );
                 return Ok(());
             }
-            Ok(PairingUpdate::Ended { reason }) => {
-                finish(&mut countdown);
-                return Err(AppError::failed(format!(
-                    "{reason}; run `agentlocator tenant pair {id}` again for new codes, or pair by code with --phone +E164"
-                )));
-            }
-            Err(reason) => {
-                finish(&mut countdown);
-                return Err(AppError::failed(reason));
-            }
+            PairingUpdate::Ended { reason } => return Err(PairError::Ended { reason, tenant: id.clone() }),
         }
     }
 }
 
-fn show_code(pairing: &Pairing, phone: Option<&str>, interactive: bool, shown: u32) -> AppResult<()> {
+/// The terminal side of one `tenant pair`: the code on screen and its countdown.
+struct Screen<'a> {
+    /// The number pairing by code, shown in the instructions.
+    phone: Option<&'a str>,
+    /// Stdout is a terminal: colours, width check, and each code replacing the last.
+    interactive: bool,
+    timeout: Duration,
+    deadline: Instant,
+    codes_shown: u32,
+    countdown: Option<indicatif::ProgressBar>,
+}
+
+impl Screen<'_> {
+    /// The next step, ticking the countdown while it waits; an error once the
+    /// deadline passes or no source is left.
+    fn wait(&self, steps: &mpsc::Receiver<Step>) -> Step {
+        loop {
+            let left = self.deadline.saturating_duration_since(Instant::now());
+            match steps.recv_timeout(left.min(Duration::from_millis(250))) {
+                Ok(step) => return step,
+                Err(mpsc::RecvTimeoutError::Timeout) if left.is_zero() => {
+                    let hint = if self.codes_shown == 0 {
+                        "WhatsApp sent no pairing code: can the daemon reach it? (see its log)"
+                    } else {
+                        "run it again for new codes, or raise --timeout"
+                    };
+                    return Err(PairError::TimedOut { seconds: self.timeout.as_secs(), hint });
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => tick(&self.countdown),
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Err(PairError::NoAnswer),
+            }
+        }
+    }
+
+    /// Draws a new code and starts its countdown.
+    fn show(&mut self, pairing: &Pairing) -> Result<(), PairError> {
+        self.codes_shown += 1;
+        show_code(pairing, self.phone, self.interactive, self.codes_shown)?;
+        self.countdown = Some(start_countdown(pairing));
+        Ok(())
+    }
+}
+
+fn show_code(pairing: &Pairing, phone: Option<&str>, interactive: bool, shown: u32) -> Result<(), PairError> {
     let mut out = std::io::stdout().lock();
-    let write = |out: &mut std::io::StdoutLock<'_>, text: &str| {
-        writeln!(out, "{text}").map_err(|e| AppError::failed(format!("cannot write to the terminal: {e}")))
-    };
+    let write =
+        |out: &mut std::io::StdoutLock<'_>, text: &str| writeln!(out, "{text}").map_err(PairError::Terminal);
     match pairing {
         Pairing::Qr { code, codes_left, .. } => {
             let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
             let style = if interactive && !no_color { TerminalStyle::Ansi } else { TerminalStyle::Glyphs };
             let columns = if interactive { terminal_columns() } else { None };
-            let drawn = qr::terminal(code, style, columns).map_err(|e| AppError::failed(e.to_string()))?;
+            let drawn = qr::terminal(code, style, columns)?;
             if interactive && shown > 1 {
                 // A new code replaces the old one on screen.
                 write(&mut out, "\x1b[2J\x1b[H")?;
@@ -269,7 +306,7 @@ fn show_code(pairing: &Pairing, phone: Option<&str>, interactive: bool, shown: u
             )?;
         }
     }
-    out.flush().map_err(|e| AppError::failed(format!("cannot write to the terminal: {e}")))
+    out.flush().map_err(PairError::Terminal)
 }
 
 fn start_countdown(pairing: &Pairing) -> indicatif::ProgressBar {
@@ -301,10 +338,8 @@ fn finish(countdown: &mut Option<indicatif::ProgressBar>) {
 
 /// The terminal's width, when stdout is one.
 fn terminal_columns() -> Option<usize> {
-    // SAFETY: TIOCGWINSZ only writes the winsize struct we pass.
-    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
-    let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
-    (ok && size.ws_col > 0).then_some(size.ws_col as usize)
+    let (terminal_size::Width(columns), _) = terminal_size::terminal_size_of(std::io::stdout())?;
+    (columns > 0).then_some(usize::from(columns))
 }
 
 /// `tenant logout <id>`: on the daemon's worker when one runs, else here.
@@ -354,4 +389,11 @@ fn logout_locally(
         supervisor.shutdown(Duration::from_secs(5)).await;
         outcome.map(|s| s.as_str().to_string()).map_err(|e| AppError::failed(e.to_string()))
     })
+}
+
+/// `tenant pair` ends with exit 1 and the message.
+impl From<PairError> for crate::error::AppError {
+    fn from(e: PairError) -> Self {
+        crate::error::AppError::failed(e.to_string())
+    }
 }

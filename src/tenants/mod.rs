@@ -6,7 +6,7 @@ mod settings;
 
 pub use crate::ids::{InvalidTenantId, TenantId, TENANT_ID_RULE};
 pub use ops::{execute, TenantError, TenantRequest, TenantResponse};
-pub use settings::{parse_e164, TenantSettings};
+pub use settings::{parse_e164, InvalidPhone, SettingsError, TenantSettings};
 pub use views::{
     StateChangeView, TenantCreated, TenantDetail, TenantRemoved, TenantSigningSecret, TenantToken,
     TenantView, WhatsappView,

@@ -118,7 +118,7 @@ pub fn execute(
 }
 
 fn add(store: &Store, id: &TenantId, settings: &TenantSettings) -> Result<TenantResponse, TenantError> {
-    let update = settings.validate().map_err(TenantError::Invalid)?;
+    let update = settings.validate().map_err(|e| TenantError::Invalid(e.to_string()))?;
     let name = update.name.clone().unwrap_or_else(|| id.to_string());
     let token = new_api_token();
     let signing_key = new_signing_key();
@@ -172,7 +172,7 @@ fn set(store: &Store, id: &TenantId, settings: &TenantSettings) -> Result<Tenant
             "nothing to change: give at least one of --name, --webhook-url, --twilio-number, --twilio-auth-token, --voice-twiml".into(),
         ));
     }
-    let update = settings.validate().map_err(TenantError::Invalid)?;
+    let update = settings.validate().map_err(|e| TenantError::Invalid(e.to_string()))?;
     let row = store.with_conn(|c| {
         if !rows::exists(c, id.as_str())? {
             return Ok(Err(not_found(id)));

@@ -4,6 +4,41 @@ use serde::{Deserialize, Serialize};
 
 use crate::store::tenants::TenantUpdate;
 
+/// Why a tenant's settings were refused; each message names the flag to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("--name: give 1 to 200 printable characters")]
+    Name,
+    #[error("--webhook-url: `{url}` is not a URL ({reason}); give an absolute http:// or https:// URL")]
+    WebhookUrlUnparsable {
+        url: String,
+        #[source]
+        reason: url::ParseError,
+    },
+    #[error("--webhook-url: `{0}` must be an absolute http:// or https:// URL")]
+    WebhookUrlNotHttp(String),
+    #[error("--webhook-url: credentials in the URL would be logged and shown; the receiver verifies our signature instead")]
+    WebhookUrlCredentials,
+    #[error("--twilio-auth-token: expected Twilio's auth token (printable ASCII, at most 128 characters)")]
+    AuthToken,
+    #[error("--twilio-account-sid: {0}")]
+    AccountSid(#[source] crate::ids::twilio_sid::NotAnAccountSid),
+    #[error(transparent)]
+    Number(#[from] InvalidPhone),
+    /// The voice TwiML template's own message.
+    #[error(transparent)]
+    VoiceTwiml(#[from] crate::twilio::twiml::TemplateError),
+}
+
+/// A phone number that is not E.164.
+#[derive(Debug, thiserror::Error)]
+#[error("`{shown}` is not an E.164 phone number (like +14155550100)")]
+pub struct InvalidPhone {
+    /// The rejected input, cut to 40 characters and escaped so control characters cannot reach a
+    /// terminal.
+    shown: String,
+}
+
 /// Settings as given on the command line or over the admin socket. On `set`,
 /// an empty string clears an optional setting.
 #[derive(Clone, Default, Serialize, Deserialize)]
@@ -50,7 +85,7 @@ impl TenantSettings {
     }
 
     /// Checks every value and turns the settings into a store update.
-    pub fn validate(&self) -> Result<TenantUpdate, String> {
+    pub fn validate(&self) -> Result<TenantUpdate, SettingsError> {
         let name = match &self.name {
             Some(name) => Some(validate_name(name)?),
             None => None,
@@ -67,9 +102,9 @@ impl TenantSettings {
         };
         let twilio_account_sid = match self.twilio_account_sid.as_deref() {
             Some("") => Some(None),
-            Some(sid) => Some(Some(
-                crate::twilio::sid::parse_account(sid).map_err(|e| format!("--twilio-account-sid: {e}"))?,
-            )),
+            Some(sid) => {
+                Some(Some(crate::twilio::sid::parse_account(sid).map_err(SettingsError::AccountSid)?))
+            }
             None => None,
         };
         let twilio_numbers = match &self.twilio_numbers {
@@ -83,9 +118,7 @@ impl TenantSettings {
         };
         let voice_twiml = match self.voice_twiml.as_deref() {
             Some("") => Some(None),
-            Some(twiml) => {
-                Some(Some(crate::twilio::twiml::validate_template(twiml).map_err(|e| e.to_string())?))
-            }
+            Some(twiml) => Some(Some(crate::twilio::twiml::validate_template(twiml)?)),
             None => None,
         };
         Ok(TenantUpdate {
@@ -99,39 +132,35 @@ impl TenantSettings {
     }
 }
 
-fn validate_name(name: &str) -> Result<String, String> {
+fn validate_name(name: &str) -> Result<String, SettingsError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
-        return Err("--name: give 1 to 200 printable characters".into());
+        return Err(SettingsError::Name);
     }
     Ok(name.to_string())
 }
 
-fn validate_webhook_url(url: &str) -> Result<String, String> {
-    let parsed = url::Url::parse(url).map_err(|e| {
-        format!("--webhook-url: `{url}` is not a URL ({e}); give an absolute http:// or https:// URL")
-    })?;
+fn validate_webhook_url(url: &str) -> Result<String, SettingsError> {
+    let parsed = url::Url::parse(url)
+        .map_err(|reason| SettingsError::WebhookUrlUnparsable { url: url.to_string(), reason })?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
-        return Err(format!("--webhook-url: `{url}` must be an absolute http:// or https:// URL"));
+        return Err(SettingsError::WebhookUrlNotHttp(url.to_string()));
     }
     if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err("--webhook-url: credentials in the URL would be logged and shown; the receiver verifies our signature instead".into());
+        return Err(SettingsError::WebhookUrlCredentials);
     }
     Ok(parsed.to_string())
 }
 
-fn validate_auth_token(token: &str) -> Result<String, String> {
+fn validate_auth_token(token: &str) -> Result<String, SettingsError> {
     if token.len() > 128 || !token.chars().all(|c| c.is_ascii_graphic()) {
-        return Err(
-            "--twilio-auth-token: expected Twilio's auth token (printable ASCII, at most 128 characters)"
-                .into(),
-        );
+        return Err(SettingsError::AuthToken);
     }
     Ok(token.to_string())
 }
 
 /// An E.164 phone number: `+`, then 2 to 15 digits, the first not 0.
-pub fn parse_e164(raw: &str) -> Result<String, String> {
+pub fn parse_e164(raw: &str) -> Result<String, InvalidPhone> {
     let digits = raw.strip_prefix('+').unwrap_or("");
     let ok = (2..=15).contains(&digits.len())
         && digits.bytes().all(|b| b.is_ascii_digit())
@@ -140,7 +169,7 @@ pub fn parse_e164(raw: &str) -> Result<String, String> {
         Ok(raw.to_string())
     } else {
         let shown: String = raw.chars().take(40).flat_map(char::escape_default).collect();
-        Err(format!("`{shown}` is not an E.164 phone number (like +14155550100)"))
+        Err(InvalidPhone { shown })
     }
 }
 
@@ -154,6 +183,17 @@ mod tests {
         for bad in ["14155550100", "+0123", "+1", "+1234567890123456", "+1-415", ""] {
             assert!(parse_e164(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn refusals_name_the_flag_to_fix() {
+        let refusal = |s: TenantSettings| s.validate().expect_err("refused").to_string();
+        let name = TenantSettings { name: Some(" ".into()), ..Default::default() };
+        assert_eq!(refusal(name), "--name: give 1 to 200 printable characters");
+        let url = TenantSettings { webhook_url: Some("ftp://x".into()), ..Default::default() };
+        assert_eq!(refusal(url), "--webhook-url: `ftp://x` must be an absolute http:// or https:// URL");
+        let numbers = TenantSettings { twilio_numbers: Some(vec!["+0123".into()]), ..Default::default() };
+        assert_eq!(refusal(numbers), "`+0123` is not an E.164 phone number (like +14155550100)");
     }
 
     #[test]

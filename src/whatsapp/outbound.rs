@@ -252,7 +252,7 @@ async fn reserve_turn(slot: &Slot, interval: Duration, max_wait: Duration) -> Re
 pub(super) fn recipient(to: &str) -> Result<Jid, SendError> {
     let to = to.trim();
     if to.starts_with('+') {
-        let phone = crate::tenants::parse_e164(to).map_err(SendError::Invalid)?;
+        let phone = crate::tenants::parse_e164(to).map_err(|e| SendError::Invalid(e.to_string()))?;
         return format!("{}@s.whatsapp.net", phone.trim_start_matches('+'))
             .parse()
             .map_err(|e| SendError::Invalid(format!("`to`: {e}")));
