@@ -5,4 +5,4 @@
 #   BENCH_RATES=200,1000  BENCH_SECONDS=10  BENCH_BACKLOG=20000  BENCH_CONCURRENCY=32
 set -eu
 cd "$(dirname "$0")/../.."
-exec cargo test --release --test delivery_bench -- --ignored --nocapture --test-threads 1
+exec cargo test --release --test integration delivery_bench:: -- --ignored --nocapture --test-threads 1

@@ -9,7 +9,7 @@
 //! `base64` major version and the `time` crate, and has had one release (2024);
 //! the whole algorithm is the `signature` function below, checked against the
 //! specification's own test vector and, end to end, by the official Python
-//! and Node libraries (tests/signing.rs).
+//! and Node libraries (tests/integration/signing.rs).
 
 use base64::Engine;
 use hmac::{Hmac, Mac};

@@ -1,3 +1,7 @@
+//! On a paused clock (`start_paused`): tokio's time only moves when every
+//! task waits, and then straight to the next timer, so backoffs, staggers and
+//! deadlines are exact and cost no wall time.
+
 use std::sync::atomic::AtomicUsize;
 
 use super::*;
@@ -60,14 +64,12 @@ async fn wait_state(handle: &SupervisorHandle, key: &str, state: SupervisedState
     wait_until(handle, key, |s| s.state == state).await
 }
 
-/// Waits (bounded) until `key`'s status satisfies `done`.
+/// Waits (bounded: 30 s of the paused clock) until `key`'s status satisfies `done`.
 async fn wait_until(
     handle: &SupervisorHandle,
     key: &str,
     done: impl Fn(&WorkerStatus) -> bool,
 ) -> WorkerStatus {
-    // Generous: a panic's hook prints a backtrace when RUST_BACKTRACE is set (as in
-    // CI), and symbolising a large debug binary on a cold cache can take seconds.
     for _ in 0..3000 {
         if let Some(status) = state_of(handle, key).await {
             if done(&status) {
@@ -79,6 +81,9 @@ async fn wait_until(
     panic!("{key} never got there: {:?}", state_of(handle, key).await);
 }
 
+// The one test on the real clock: the heartbeat is timed with
+// `std::time::Instant` (`Shared` in mod.rs), which a paused tokio clock does
+// not move; on `tokio::time::Instant` this test could pause too.
 #[tokio::test]
 async fn health_follows_the_task() {
     let supervisor = Supervisor::start(RestartPolicy::default(), Duration::ZERO);
@@ -95,7 +100,7 @@ async fn health_follows_the_task() {
     assert_eq!(handle.health(Duration::from_secs(1)), SupervisorHealth::Stopped);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_failing_worker_restarts_without_touching_its_neighbour() {
     let supervisor = Supervisor::start(fast_policy(10), Duration::ZERO);
     let handle = supervisor.handle();
@@ -114,7 +119,7 @@ async fn a_failing_worker_restarts_without_touching_its_neighbour() {
         s.restarts == 2 && s.state == SupervisedState::Running && flaky_starts.load(Ordering::SeqCst) == 3
     };
     let status = wait_until(&handle, "flaky", restarted_twice).await;
-    // Nothing more happens after it: it stays up.
+    // Nothing more happens after it: it stays up (a fixed wait, as that is the point).
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(flaky_starts.load(Ordering::SeqCst), 3, "failed twice, restarted twice");
     assert_eq!(steady_starts.load(Ordering::SeqCst), 1, "the neighbour never restarted");
@@ -122,7 +127,7 @@ async fn a_failing_worker_restarts_without_touching_its_neighbour() {
     supervisor.shutdown(Duration::from_secs(1)).await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_panic_is_contained_and_restarted() {
     let supervisor = Supervisor::start(fast_policy(10), Duration::ZERO);
     let handle = supervisor.handle();
@@ -133,8 +138,7 @@ async fn a_panic_is_contained_and_restarted() {
         until_stopped(stop).await
     });
     handle.start_worker("p", panicky);
-    // `Running` is also the state before the panic is noticed, which can take
-    // seconds while the panic hook prints a backtrace: wait for the restart.
+    // `Running` is also the state before the panic is noticed: wait for the restart.
     // (The state turns `Running` as the restart is spawned, a moment before the
     // factory is called: wait for that call too.)
     let restarted = |s: &WorkerStatus| {
@@ -148,7 +152,7 @@ async fn a_panic_is_contained_and_restarted() {
     supervisor.shutdown(Duration::from_secs(1)).await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_flapping_worker_is_quarantined_until_an_operator_restarts_it() {
     let supervisor = Supervisor::start(fast_policy(3), Duration::ZERO);
     let handle = supervisor.handle();
@@ -166,6 +170,7 @@ async fn a_flapping_worker_is_quarantined_until_an_operator_restarts_it() {
         flapping.told.lock().map(|t| t.iter().map(|(s, _)| *s).collect()).unwrap_or_default();
     use SupervisedState::{Backoff, Quarantined};
     assert_eq!(told, [Backoff, Backoff, Backoff, Quarantined], "the owner hears of every decision");
+    // A fixed wait: that nothing restarts it is what is asserted.
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(starts.load(Ordering::SeqCst), 4, "no restart while quarantined");
     handle.restart_worker("f");
@@ -174,25 +179,26 @@ async fn a_flapping_worker_is_quarantined_until_an_operator_restarts_it() {
     supervisor.shutdown(Duration::from_secs(1)).await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_parked_worker_is_not_restarted() {
     let supervisor = Supervisor::start(fast_policy(10), Duration::ZERO);
     let handle = supervisor.handle();
     let (parked, starts) = factory(|_, _| async { WorkerExit::Parked("replaced by another device".into()) });
     handle.start_worker("r", parked);
     let status = wait_state(&handle, "r", SupervisedState::Parked).await;
+    // A fixed wait: that nothing restarts it is what is asserted.
     tokio::time::sleep(Duration::from_millis(150)).await;
     assert_eq!(starts.load(Ordering::SeqCst), 1);
     assert_eq!(status.last_error.as_deref(), Some("replaced by another device"));
     supervisor.shutdown(Duration::from_secs(1)).await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn first_starts_are_staggered() {
     let stagger = Duration::from_millis(40);
     let supervisor = Supervisor::start(fast_policy(10), stagger);
     let handle = supervisor.handle();
-    let started = Instant::now();
+    let started = tokio::time::Instant::now();
     let times = Arc::new(std::sync::Mutex::new(Vec::new()));
     for i in 0..5 {
         let times = times.clone();
@@ -206,15 +212,16 @@ async fn first_starts_are_staggered() {
     let mut times = times.lock().expect("lock").clone();
     times.sort();
     assert_eq!(times.len(), 5);
-    // Lower bounds only (a loaded machine may start late, never early):
-    // start i is not before i * stagger.
+    // Start i is not before i * stagger (and, the clock being paused, not
+    // later either but for timer granularity).
     for (i, at) in times.iter().enumerate() {
         assert!(*at + Duration::from_millis(5) >= stagger * i as u32, "{times:?}");
+        assert!(*at <= stagger * i as u32 + Duration::from_millis(5), "{times:?}");
     }
     supervisor.shutdown(Duration::from_secs(1)).await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn shutdown_stops_workers_in_parallel_within_the_deadline() {
     let supervisor = Supervisor::start(fast_policy(10), Duration::ZERO);
     let handle = supervisor.handle();
@@ -229,7 +236,7 @@ async fn shutdown_stops_workers_in_parallel_within_the_deadline() {
     let (stubborn, _) = factory(|_, _| std::future::pending::<WorkerExit>());
     handle.start_worker("stubborn", stubborn);
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let started = Instant::now();
+    let started = tokio::time::Instant::now();
     supervisor.shutdown(Duration::from_millis(800)).await;
     let took = started.elapsed();
     assert!(took >= Duration::from_millis(200), "waited for the workers: {took:?}");
@@ -237,7 +244,7 @@ async fn shutdown_stops_workers_in_parallel_within_the_deadline() {
     assert_eq!(handle.health(Duration::from_secs(1)), SupervisorHealth::Stopped);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn stop_worker_resolves_once_the_run_has_ended() {
     let supervisor = Supervisor::start(fast_policy(10), Duration::ZERO);
     let handle = supervisor.handle();

@@ -1,10 +1,8 @@
-//! Helpers for the delivery tests and benchmark: real HTTP receivers (axum on
-//! 127.0.0.1:0, each on its own runtime thread) and a way to store events the
-//! way the daemon does (`agentlocator::store::events::insert_batch` on the
-//! daemon's own database file; WAL lets both write).
-#![allow(dead_code)]
-
-pub mod official;
+//! Tenant backends: real HTTP receivers of deliveries (axum on 127.0.0.1:0,
+//! each on its own runtime thread), the checks a backend makes of a delivery's
+//! signature, and a way to store events the way the daemon does
+//! (`agentlocator::store::events::insert_batch` on the daemon's own database
+//! file; WAL lets both write).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -18,6 +16,8 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
+
+use super::RequestHead;
 
 /// One request a receiver got, with its Standard Webhooks headers.
 #[derive(Debug, Clone)]
@@ -58,10 +58,11 @@ struct Inner {
     behaviour: Box<Behaviour>,
 }
 
-/// A webhook receiver; stops with the test process.
+/// A webhook receiver; stops when dropped.
 pub struct Receiver {
     pub addr: SocketAddr,
     inner: Arc<Inner>,
+    _stop: tokio::sync::oneshot::Sender<()>,
 }
 
 impl Receiver {
@@ -76,15 +77,20 @@ impl Receiver {
         listener.set_nonblocking(true).expect("nonblocking");
         let addr = listener.local_addr().expect("addr");
         let state = inner.clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
                 let app = axum::Router::new().fallback(axum::routing::post(receive)).with_state(state);
-                axum::serve(listener, app).await.expect("receiver serve");
+                // Dropping the runtime then ends every connection, hung ones too.
+                tokio::select! {
+                    served = axum::serve(listener, app) => served.expect("receiver serve"),
+                    _ = stopped => {}
+                }
             });
         });
-        Receiver { addr, inner }
+        Receiver { addr, inner, _stop: stop }
     }
 
     pub fn ok() -> Receiver {
@@ -226,8 +232,9 @@ impl RawReceiver {
                 let Ok(mut stream) = stream else { continue };
                 let log = log.clone();
                 std::thread::spawn(move || {
-                    if let Some(id) = read_request_head(&mut stream) {
-                        log.lock().expect("ids").push(id);
+                    let head = RequestHead::read(&mut stream);
+                    if let Some(id) = head.as_ref().and_then(|h| h.header("webhook-id")) {
+                        log.lock().expect("ids").push(id.to_string());
                         answer(&mut stream);
                     }
                 });
@@ -244,21 +251,4 @@ impl RawReceiver {
     pub fn ids(&self) -> Vec<String> {
         self.ids.lock().expect("ids").clone()
     }
-}
-
-/// Reads up to the end of the request head; returns its event id header.
-fn read_request_head(stream: &mut std::net::TcpStream) -> Option<String> {
-    use std::io::Read;
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        if stream.read(&mut byte).ok()? == 0 {
-            return None;
-        }
-        head.push(byte[0]);
-    }
-    String::from_utf8_lossy(&head).lines().find_map(|line| {
-        let (name, value) = line.split_once(':')?;
-        name.eq_ignore_ascii_case("webhook-id").then(|| value.trim().to_string())
-    })
 }

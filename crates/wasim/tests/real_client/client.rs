@@ -1,10 +1,9 @@
-//! The real whatsapp-rust 0.7 client against the simulator, in process.
-
-mod common;
+//! Pairing, login, messages, receipts, faults and scale: the real client
+//! against the simulator over its in-process transport.
 
 use std::time::{Duration, Instant};
 
-use common::{CommitHook, STEP, TestBot, paired};
+use crate::common::{CommitHook, STEP, TestBot, paired};
 use wasim::Sim;
 use whatsapp_rust::prelude::*;
 
@@ -256,7 +255,8 @@ async fn a_message_whose_commit_failed_is_redelivered_after_reconnect() {
     bot.connected().await;
     sim.send_text("+15557770005", "+15550008888", "commit me").await.unwrap();
     sim.wait_for(STEP, |c| c.delivered >= 1).await.unwrap();
-    // Give the client time to decrypt, fail its commit and (not) receipt.
+    // Give the client time to decrypt, fail its commit and (not) receipt: a
+    // fixed wait, as no receipt coming is what is asserted.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(sim.queued("+15550008888"), 1, "the unacked message stays queued");
     assert!(inbound(&bot).is_empty(), "a failed commit emits no Messages event");
@@ -541,6 +541,7 @@ async fn a_ban_ends_at_its_expiry() {
     bot.wait("TemporaryBan", |e| matches!(e, Event::TemporaryBan(_)).then_some(())).await;
     bot.stop().await;
     // TemporaryBan is terminal for the client; a new one after the expiry logs in.
+    // A fixed wait: the ban's 2 s run on the server's own (real) clock.
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let mut bot = TestBot::start(&sim, &dir.path().join("wa.db")).await;
     bot.connected().await;

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use super::Received;
+use super::receiver::Received;
 
 /// What a backend calls, as the README shows it.
 const PYTHON_VERIFY: &str = r#"
@@ -53,8 +53,11 @@ pub fn verify_with_node(secret: &str, received: &Received) -> Option<Result<(), 
     let dir = node_package().unwrap_or_else(|e| panic!("{e}"));
     let files = tempfile::tempdir().expect("tempdir");
     let (body, headers) = write_request(files.path(), received);
-    // The script lives beside node_modules so `require` finds the package.
-    let script = dir.join(format!("verify-{}.js", std::process::id()));
+    // The script lives beside node_modules so `require` finds the package; one
+    // name per call, as tests of this process may verify at the same time.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let script = dir.join(format!("verify-{}-{call}.js", std::process::id()));
     std::fs::write(&script, NODE_VERIFY).expect("script");
     let result = run(Command::new("node").arg(&script).arg(&body).arg(&headers), secret, received);
     let _ = std::fs::remove_file(&script);

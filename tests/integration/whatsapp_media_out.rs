@@ -2,20 +2,16 @@
 //! (with the `sim` feature) runs the real whatsapp-rust client per tenant
 //! against the simulated network on a loopback socket, whose contacts
 //! decrypt what the device uploaded; tenant backends are real HTTP receivers.
-#![cfg(feature = "sim")]
 
-mod common;
-mod delivery_support;
-mod whatsapp_support;
+use crate::harness;
 
 use std::time::Duration;
 
+use crate::harness::receiver::Receiver;
+use crate::harness::sim::*;
+use crate::harness::{add_tenant, eventually, http, sha256_hex};
 use base64::Engine;
-use common::{eventually, http};
-use delivery_support::Receiver;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
-use whatsapp_support::*;
 
 /// The media cap of these daemons (small, so "too large" is cheap to show).
 const CAP: usize = 256 * 1024;
@@ -25,10 +21,6 @@ const CONTACT: &str = "+15557770004";
 
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
 }
 
 /// A real PNG of noise (so it does not compress away): about 30 KB.
@@ -92,7 +84,7 @@ fn form(fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> (String, Vec<u8
 }
 
 fn post_form(
-    daemon: &common::Daemon,
+    daemon: &harness::Daemon,
     token: &str,
     path: &str,
     form: (String, Vec<u8>),
@@ -104,18 +96,6 @@ fn post_form(
         request = request.header("Idempotency-Key", key);
     }
     let response = request.send().expect("post form");
-    let status = response.status().as_u16();
-    (status, response.json().unwrap_or(Value::Null))
-}
-
-fn wasim_get(wasim: &Wasim, path_and_query: &str) -> Value {
-    let url = format!("http://{}{}", wasim.addr, path_and_query.replace('+', "%2B"));
-    http().get(url).send().expect("wasim admin").json().expect("json")
-}
-
-fn wasim_post(wasim: &Wasim, path: &str, body: Value) -> (u16, Value) {
-    let response =
-        http().post(format!("http://{}{path}", wasim.addr)).json(&body).send().expect("wasim admin");
     let status = response.status().as_u16();
     (status, response.json().unwrap_or(Value::Null))
 }
@@ -238,6 +218,7 @@ fn media_reaches_the_contact_decrypted_and_identical_once_and_bad_files_are_refu
     // Staged files are gone, sent or refused.
     let staging = daemon.data_dir.join("tenants/acme/outgoing");
     assert_eq!(files_in(&staging), 0, "temp files left in {}", staging.display());
+    // A fixed wait: that nothing more reaches the contact is what is asserted.
     std::thread::sleep(Duration::from_millis(500));
     let ids: Vec<Value> = wasim.received(CONTACT).iter().map(|m| m["id"].clone()).collect();
     assert_eq!(ids, [json!(id), json!(voice_id)], "exactly the two good sends reached the contact");
@@ -297,14 +278,12 @@ fn receipts_become_events_and_reads_and_typing_reach_the_contact() {
 
     // Read (sent twice, as a phone may) and played: one event each.
     for kind in ["read", "read", "played"] {
-        let (status, body) = wasim_post(
-            &wasim,
-            "/admin/receipt",
-            json!({"from": CONTACT, "to": TENANT_PHONE, "ids": [id], "type": kind}),
-        );
+        let (status, body) = wasim
+            .post("/admin/receipt", json!({"from": CONTACT, "to": TENANT_PHONE, "ids": [id], "type": kind}));
         assert_eq!(status, 200, "{body}");
     }
     assert!(eventually(Duration::from_secs(15), || !receipts("played").is_empty()));
+    // A fixed wait: that no second receipt event follows is what is asserted.
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(receipts("read").len(), 1, "a resent receipt is stored once");
     assert_eq!(receipts("read")[0]["data"]["message_id"], id.as_str());
@@ -315,7 +294,7 @@ fn receipts_become_events_and_reads_and_typing_reach_the_contact() {
     let read = json!({"chat": CONTACT, "message_ids": [inbound]});
     let (status, body) = api_post(&daemon, &token, "/api/whatsapp/acme/read", read, None);
     assert_eq!(status, 204, "{body}");
-    let reads = || wasim_get(&wasim, &format!("/admin/reads?phone={TENANT_PHONE}"));
+    let reads = || wasim.get(&format!("/admin/reads?phone={TENANT_PHONE}"));
     assert!(
         eventually(Duration::from_secs(10), || reads()
             .as_array()
@@ -330,7 +309,7 @@ fn receipts_become_events_and_reads_and_typing_reach_the_contact() {
         let (status, answer) = api_post(&daemon, &token, "/api/whatsapp/acme/presence", body, None);
         assert_eq!(status, 204, "{answer}");
     }
-    let presence = || wasim_get(&wasim, &format!("/admin/presence?phone={TENANT_PHONE}"));
+    let presence = || wasim.get(&format!("/admin/presence?phone={TENANT_PHONE}"));
     assert!(
         eventually(Duration::from_secs(10), || {
             let states: Vec<Value> = presence().as_array().cloned().unwrap_or_default();

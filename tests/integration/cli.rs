@@ -1,8 +1,6 @@
 //! The command line itself: completions kept in sync, `config check`, version.
 
-mod common;
-
-use common::{command, stderr, stdout};
+use crate::harness::{command, stderr, stdout};
 use serde_json::Value;
 
 const SHELLS: [(&str, &str); 5] = [

@@ -1,11 +1,9 @@
 //! `agentlocator check go` against a healthy daemon, a stopped one and one
 //! whose database cannot be written.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{command, stderr, stdout, Daemon, DaemonOptions};
+use crate::harness::{command, stderr, stdout, Daemon, DaemonOptions};
 use serde_json::Value;
 
 fn check_go(daemon_dir: &std::path::Path, url: &str, extra: &[&str]) -> std::process::Output {

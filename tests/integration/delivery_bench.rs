@@ -1,7 +1,7 @@
 //! Delivery benchmark (not a test: it asserts nothing about time and is
 //! ignored by `cargo test`). Run it with bench/delivery/run.sh, i.e.
 //!
-//!     cargo test --release --test delivery_bench -- --ignored --nocapture
+//!     cargo test --release --test integration delivery_bench -- --ignored --nocapture
 //!
 //! 1. Latency: signed Twilio SMS webhooks (`POST /webhook/{tenant}/sms`) at a
 //!    steady rate spread over 100 tenants, each with its own webhook URL on a
@@ -15,18 +15,13 @@
 //! "200,1000"), BENCH_SECONDS (per rate, default 10), BENCH_BACKLOG (default
 //! 20000), BENCH_CONCURRENCY (delivery.concurrency, default 32).
 
-mod common;
-mod delivery_support;
-
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::harness::receiver::{open_db, Receiver, Reply};
+use crate::harness::{eventually, form_body, twilio_signature, Daemon, DaemonOptions};
 use agentlocator::store::events::{insert_batch, NewEvent};
-use base64::Engine;
-use common::{eventually, stderr, stdout, Daemon, DaemonOptions};
-use delivery_support::{open_db, Receiver, Reply};
-use hmac::{Hmac, Mac};
 
 const TENANTS: usize = 100;
 const AUTH_TOKEN: &str = "bench-twilio-auth-token";
@@ -34,19 +29,6 @@ const SECRET: &str = "bench-internal-secret-0123456789";
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-/// Twilio's algorithm: HMAC-SHA1(auth token, URL + sorted name/value pairs), base64.
-fn twilio_signature(url: &str, params: &[(&str, String)]) -> String {
-    let mut sorted: Vec<&(&str, String)> = params.iter().collect();
-    sorted.sort();
-    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(AUTH_TOKEN.as_bytes()).expect("key");
-    mac.update(url.as_bytes());
-    for (k, v) in sorted {
-        mac.update(k.as_bytes());
-        mac.update(v.as_bytes());
-    }
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -92,8 +74,7 @@ fn delivery_latency_and_throughput() {
     let tenants: Vec<String> = (0..TENANTS).map(|i| format!("t{i:03}")).collect();
     for t in &tenants {
         let url = format!("{}/{t}", receiver.url());
-        let out = daemon.cli(&["tenant", "add", t, "--webhook-url", &url, "--json"]);
-        assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+        daemon.add_tenant_with(t, &["--webhook-url", &url]);
     }
     println!("delivery benchmark: {TENANTS} tenants, delivery.concurrency = {concurrency}, release build");
     println!("machine: {} CPUs (shared with the sender and the receiver)", num_cpus());
@@ -123,10 +104,8 @@ fn delivery_latency_and_throughput() {
                     ("To", "+15550000002".to_string()),
                     ("Body", format!("bench message {i}")),
                 ];
-                let signature = twilio_signature(&url, &params);
-                let body: String = url::form_urlencoded::Serializer::new(String::new())
-                    .extend_pairs(params.iter().map(|(k, v)| (*k, v.as_str())))
-                    .finish();
+                let signature = twilio_signature(AUTH_TOKEN, &url, &params);
+                let body = form_body(&params);
                 let request = client
                     .post(&url)
                     .header("X-Twilio-Signature", signature)

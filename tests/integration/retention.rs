@@ -2,13 +2,10 @@
 //! send idempotency keys are pruned after their retention, and a send that
 //! cannot happen records no key.
 
-mod common;
-mod delivery_support;
-
 use std::time::Duration;
 
-use common::{eventually, http, stderr, stdout, Daemon, DaemonOptions};
-use delivery_support::{insert, open_db};
+use crate::harness::receiver::{insert, open_db};
+use crate::harness::{add_tenant, eventually, http, Daemon, DaemonOptions};
 use serde_json::{json, Value};
 
 const SECRET: &str = "retention-test-secret-0123456789";
@@ -21,20 +18,9 @@ fn start(config: &str) -> Daemon {
     })
 }
 
-fn cli_json(daemon: &Daemon, args: &[&str]) -> Value {
-    let out = daemon.cli(args);
-    assert!(out.status.success(), "{args:?} failed: {}", stderr(&out));
-    serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e})"))
-}
-
-/// Creates a pull-only tenant; returns its API token.
-fn add_pull_only(daemon: &Daemon, id: &str) -> String {
-    cli_json(daemon, &["tenant", "add", id, "--json"])["token"].as_str().expect("token").to_string()
-}
-
 /// Each event id of the tenant with its status, as `events list --json` shows them.
 fn statuses(daemon: &Daemon, tenant: &str) -> Vec<(String, String)> {
-    let listed = cli_json(daemon, &["events", "list", "--tenant", tenant, "--json"]);
+    let listed = daemon.cli_json(&["events", "list", "--tenant", tenant, "--json"]);
     listed["events"]
         .as_array()
         .expect("events")
@@ -47,7 +33,7 @@ fn statuses(daemon: &Daemon, tenant: &str) -> Vec<(String, String)> {
 fn pulling_past_a_cursor_acknowledges_events_and_retention_prunes_them() {
     // About 4 s of retention, so pruning runs every 2 s or so.
     let daemon = start("[delivery]\nretention_days = 0.00005\n");
-    let token = add_pull_only(&daemon, "puller");
+    let token = add_tenant(&daemon, "puller", None);
     let ids = insert(&open_db(&daemon.data_dir), "puller", 3);
     let pull = |query: &str| -> Value {
         let response =
@@ -82,7 +68,7 @@ fn pulling_past_a_cursor_acknowledges_events_and_retention_prunes_them() {
 #[test]
 fn old_idempotency_keys_are_pruned() {
     let daemon = start("[whatsapp]\nidempotency_retention = \"2s\"\n");
-    add_pull_only(&daemon, "sender");
+    add_tenant(&daemon, "sender", None);
     let db = open_db(&daemon.data_dir);
     let keys = |db: &agentlocator::store::Store| -> Vec<String> {
         db.with_conn(|c| {
@@ -110,7 +96,7 @@ fn old_idempotency_keys_are_pruned() {
 #[test]
 fn a_send_to_an_unconnected_tenant_records_no_idempotency_key() {
     let daemon = start("");
-    let token = add_pull_only(&daemon, "offline");
+    let token = add_tenant(&daemon, "offline", None);
     let response = http()
         .post(daemon.url("/api/whatsapp/offline/send"))
         .bearer_auth(&token)

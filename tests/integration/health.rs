@@ -1,25 +1,30 @@
 //! The daemon's health routes, readiness semantics, shutdown and systemd
 //! integration, driven through the built binary.
 
-mod common;
+use crate::harness;
 
 use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
 
-use common::{admin_request, eventually, http, mode, Daemon, DaemonOptions};
+use crate::harness::in_process::App;
+use crate::harness::{admin_request, eventually, http, mode, Daemon, DaemonOptions};
 use serde_json::{json, Value};
 
 fn get(daemon: &Daemon, path: &str) -> (u16, String, String) {
-    let response = http().get(daemon.url(path)).send().expect("request");
-    let status = response.status().as_u16();
-    let content_type =
-        response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-    (status, content_type, response.text().expect("body"))
+    request(daemon, path, None)
 }
 
 /// GET with `Authorization: Bearer <token>`.
 fn get_as(daemon: &Daemon, path: &str, token: &str) -> (u16, String, String) {
-    let response = http().get(daemon.url(path)).bearer_auth(token).send().expect("request");
+    request(daemon, path, Some(token))
+}
+
+fn request(daemon: &Daemon, path: &str, bearer: Option<&str>) -> (u16, String, String) {
+    let mut request = http().get(daemon.url(path));
+    if let Some(token) = bearer {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().expect("request");
     let status = response.status().as_u16();
     let content_type =
         response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
@@ -105,14 +110,15 @@ fn data_directory_and_secrets_are_private() {
     assert!(daemon.log().contains("generated"), "the log says a secret was generated");
 }
 
-#[test]
-fn body_size_limit_answers_413() {
-    let daemon = Daemon::start_with(DaemonOptions {
-        config_toml: Some("[http]\nbody_limit_bytes = 1024\n".into()),
-        ..Default::default()
-    });
-    let response = http().post(daemon.url("/healthz")).body(vec![b'x'; 4096]).send().expect("post");
-    assert_eq!(response.status().as_u16(), 413);
+/// In-process: the limit is the router's, no daemon needed.
+#[tokio::test]
+async fn body_size_limit_answers_413() {
+    let app = App::new(&[("AGENTLOCATOR_HTTP__BODY_LIMIT_BYTES", "1024")]);
+    let request = axum::http::Request::post("/healthz")
+        .header("content-length", "4096")
+        .body(axum::body::Body::from(vec![b'x'; 4096]))
+        .expect("request");
+    assert_eq!(app.send(request).await.status, 413);
 }
 
 #[test]
@@ -201,6 +207,8 @@ fn sigterm_lets_in_flight_requests_finish_then_exits_zero() {
     blocker.execute_batch("BEGIN IMMEDIATE").expect("lock");
     let url = daemon.url("/readyz");
     let in_flight = std::thread::spawn(move || http().get(url).send().map(|r| r.status().as_u16()));
+    // A fixed wait: nothing outside the daemon shows that the request has
+    // reached it, and it must have before the signal for this to test anything.
     std::thread::sleep(Duration::from_millis(300));
     let started = Instant::now();
     let status = daemon.terminate(Duration::from_secs(10));
@@ -222,7 +230,7 @@ fn sigint_exits_zero_too() {
 #[test]
 fn a_second_daemon_on_the_same_data_dir_is_refused() {
     let daemon = Daemon::start();
-    let output = common::command(&daemon.dir)
+    let output = harness::command(&daemon.dir)
         .arg("--data-dir")
         .arg(&daemon.data_dir)
         .arg("serve")
@@ -230,7 +238,7 @@ fn a_second_daemon_on_the_same_data_dir_is_refused() {
         .output()
         .expect("run");
     assert_eq!(output.status.code(), Some(1));
-    assert!(common::stderr(&output).contains("already running"), "{}", common::stderr(&output));
+    assert!(harness::stderr(&output).contains("already running"), "{}", harness::stderr(&output));
     assert_eq!(get(&daemon, "/healthz").0, 200, "the first daemon is untouched");
 }
 
@@ -275,18 +283,12 @@ fn daemon_with_an_active_tenant() -> (Daemon, String) {
         env: vec![("INTERNAL_SECRET".into(), SECRET.into()), ("TWILIO_AUTH_TOKEN".into(), AUTH_TOKEN.into())],
         ..Default::default()
     });
-    let added = daemon.cli(&[
-        "tenant",
-        "add",
-        TENANT,
-        "--webhook-url",
-        "http://127.0.0.1:9/hooks",
-        "--twilio-number",
-        TENANT_NUMBER,
-        "--json",
-    ]);
-    assert!(added.status.success(), "{}", common::stderr(&added));
-    let token = json_of(&common::stdout(&added))["token"].as_str().expect("token").to_string();
+    let token = daemon
+        .add_tenant_with(
+            TENANT,
+            &["--webhook-url", "http://127.0.0.1:9/hooks", "--twilio-number", TENANT_NUMBER],
+        )
+        .token;
     assert_eq!(get_as(&daemon, &format!("/api/whatsapp/{TENANT}/status"), &token).0, 200);
     assert_eq!(get_as(&daemon, "/api/events", &token).0, 200);
     assert_eq!(get_as(&daemon, &format!("/api/whatsapp/{TENANT}/status"), "wrong-token").0, 401);
@@ -294,7 +296,7 @@ fn daemon_with_an_active_tenant() -> (Daemon, String) {
         let url = daemon.url(&path);
         let params =
             [("MessageSid", "SM00112233445566778899aabbccddeeff"), ("To", TENANT_NUMBER), ("Body", "hi")];
-        let signature = common::twilio_signature(AUTH_TOKEN, &url, &params);
+        let signature = harness::twilio_signature(AUTH_TOKEN, &url, &params);
         let response =
             http().post(&url).header("X-Twilio-Signature", signature).form(&params).send().expect("post");
         assert_eq!(response.status().as_u16(), 200, "{path}");

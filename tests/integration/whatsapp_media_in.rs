@@ -3,21 +3,17 @@
 //! does); the daemon built with the `sim` feature downloads and decrypts it
 //! with the real whatsapp-rust client, stores it, and releases the event
 //! with a URL that serves exactly the contact's bytes.
-#![cfg(feature = "sim")]
 
-mod common;
-mod delivery_support;
-mod whatsapp_support;
+use crate::harness;
 
 use std::path::Path;
 use std::time::Duration;
 
+use crate::harness::receiver::Receiver;
+use crate::harness::sim::*;
+use crate::harness::{add_tenant, eventually, http, mode, sha256_hex};
 use base64::Engine as _;
-use common::{eventually, http, mode};
-use delivery_support::Receiver;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
-use whatsapp_support::*;
 
 const PHONE: &str = "+15550001111";
 const CONTACT: &str = "+15557770001";
@@ -29,7 +25,7 @@ fn media_daemon(
     wasim: &Wasim,
     data_dir: Option<std::path::PathBuf>,
     extra: &[(&str, &str)],
-) -> common::Daemon {
+) -> harness::Daemon {
     let mut env =
         vec![("AGENTLOCATOR_JOBS__BACKOFF_BASE_MS", "100"), ("AGENTLOCATOR_JOBS__BACKOFF_CAP_MS", "300")];
     env.extend_from_slice(extra);
@@ -43,38 +39,21 @@ fn file_like(magic: &[u8], len: usize, seed: u8) -> Vec<u8> {
     bytes
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
 /// A contact sends media (`media` as wasim's admin API takes it, plus the bytes).
 fn send_media(wasim: &Wasim, from: &str, mut media: Value, bytes: &[u8]) -> String {
     media["data"] = json!(base64::engine::general_purpose::STANDARD.encode(bytes));
-    let response = http()
-        .post(format!("http://{}/admin/send", wasim.addr))
-        .json(&json!({"from": from, "to": PHONE, "media": media}))
-        .send()
-        .expect("wasim send");
-    let status = response.status().as_u16();
-    let body: Value = response.json().unwrap_or(Value::Null);
+    let (status, body) = wasim.post("/admin/send", json!({"from": from, "to": PHONE, "media": media}));
     assert_eq!(status, 200, "send media: {body}");
     body["id"].as_str().expect("id").to_string()
 }
 
 fn media_fault(wasim: &Wasim, fault: Value) {
-    let response =
-        http().post(format!("http://{}/admin/media-fault", wasim.addr)).json(&fault).send().expect("fault");
-    assert_eq!(response.status().as_u16(), 200, "media fault {fault}");
+    let (status, _) = wasim.post("/admin/media-fault", fault.clone());
+    assert_eq!(status, 200, "media fault {fault}");
 }
 
 fn media_downloads(wasim: &Wasim) -> u64 {
-    let stats: Value = http()
-        .get(format!("http://{}/admin/media-stats", wasim.addr))
-        .send()
-        .expect("stats")
-        .json()
-        .expect("json");
-    stats["downloads"].as_u64().expect("downloads")
+    wasim.get("/admin/media-stats")["downloads"].as_u64().expect("downloads")
 }
 
 /// Every `whatsapp.message` event the backend got for message `id`.
@@ -89,12 +68,13 @@ fn events_for(receiver: &Receiver, id: &str) -> Vec<Value> {
 
 /// Waits for the first event of message `id`, then a little longer to see
 /// that no second one follows.
-fn the_one_event(receiver: &Receiver, daemon: &common::Daemon, id: &str) -> Value {
+fn the_one_event(receiver: &Receiver, daemon: &harness::Daemon, id: &str) -> Value {
     assert!(
         eventually(EVENT_WAIT, || !events_for(receiver, id).is_empty()),
         "no event for {id}; log tail:\n{}",
-        tail(&daemon.log())
+        daemon.log_tail()
     );
+    // A fixed wait: that no second event follows is what is asserted.
     std::thread::sleep(Duration::from_millis(700));
     let events = events_for(receiver, id);
     assert_eq!(events.len(), 1, "delivered once: {events:?}");
@@ -250,7 +230,7 @@ fn a_sigkill_during_a_download_loses_nothing_and_doubles_nothing() {
     assert!(
         eventually(Duration::from_secs(20), || part_size() > 0),
         "the download never started; log tail:\n{}",
-        tail(&daemon.log())
+        daemon.log_tail()
     );
     assert!(events_for(&receiver, &id).is_empty(), "held until the file is there");
     let data_dir = daemon.data_dir.clone();
@@ -295,29 +275,12 @@ fn media_over_the_cap_is_too_large_and_never_downloaded() {
     assert_eq!(the_one_event(&receiver, &daemon, &id)["media"]["status"], "stored");
 }
 
-/// `wasim serve` with every server frame delayed by `latency`, on its own
-/// runtime thread like [`Wasim::start`].
-fn wasim_with_latency(latency: Duration) -> Wasim {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime =
-            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind wasim");
-            tx.send(listener.local_addr().expect("addr")).expect("send addr");
-            let sim = wasim::Sim::new().with_latency(latency);
-            let _ = wasim::server::serve(listener, sim, std::future::pending()).await;
-        });
-    });
-    Wasim { addr: rx.recv_timeout(Duration::from_secs(10)).expect("wasim listening") }
-}
-
 /// A slow server (every frame 60 ms late) reorders nothing we rely on: the
 /// media query, the download and the acknowledgement still come in the right
 /// order, and text and media sent back to back both arrive once.
 #[test]
 fn media_and_text_flow_against_a_slow_server() {
-    let wasim = wasim_with_latency(Duration::from_millis(60));
+    let wasim = Wasim::start_with(wasim::Sim::new().with_latency(Duration::from_millis(60)));
     let receiver = Receiver::ok();
     let daemon = media_daemon(&wasim, None, &[]);
     let token = add_tenant(&daemon, "acme", Some(&receiver.url()));

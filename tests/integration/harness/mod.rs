@@ -1,6 +1,14 @@
-//! Test harness shared by the end-to-end tests: runs the built binary, a
-//! daemon on 127.0.0.1:0 in a temporary data directory, and the CLI against it.
-#![allow(dead_code)] // each test binary uses its own subset
+//! The one harness of the integration tests: runs the built binary (a daemon
+//! on 127.0.0.1:0 in a temporary data directory, and the CLI against it),
+//! waits for conditions, signs Twilio requests, and serves the things a daemon
+//! talks to (backend receivers, a Twilio API, the simulated WhatsApp network).
+
+pub mod in_process;
+pub mod official;
+pub mod receiver;
+#[cfg(feature = "sim")]
+pub mod sim;
+pub mod twilio_api;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -8,6 +16,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
+
+use serde_json::Value;
 
 /// Variables of the host environment that would change the daemon's config.
 const ISOLATED_ENV: &[&str] = &[
@@ -54,6 +64,13 @@ pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// The one JSON document a successful command printed (panics otherwise).
+pub fn json_out(output: &Output) -> Value {
+    assert!(output.status.success(), "failed: {}{}", stdout(output), stderr(output));
+    serde_json::from_str(&stdout(output))
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {}", stdout(output)))
+}
+
 #[derive(Default)]
 pub struct DaemonOptions {
     /// Extra environment for `serve`.
@@ -62,6 +79,13 @@ pub struct DaemonOptions {
     pub config_toml: Option<String>,
     /// Reuse this data dir (e.g. after a restart) instead of a fresh one.
     pub data_dir: Option<PathBuf>,
+}
+
+/// What `tenant add --json` showed once: the tenant's API token and its
+/// webhook signing secret.
+pub struct Added {
+    pub token: String,
+    pub signing_secret: String,
 }
 
 /// A running `agentlocator serve`, stopped (SIGKILL) when dropped.
@@ -143,7 +167,7 @@ impl Daemon {
         let mut guard = text.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             for line in guard.lines() {
-                let Ok(json) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+                let Ok(json) = serde_json::from_str::<Value>(line) else { continue };
                 if json["message"] == "listening" {
                     if let Some(addr) = json["addr"].as_str() {
                         return addr.parse().expect("listen addr");
@@ -168,8 +192,36 @@ impl Daemon {
         cli(&self.dir, &self.data_dir, args)
     }
 
+    /// The CLI with `args` (which end in `--json`): its one JSON document.
+    pub fn cli_json(&self, args: &[&str]) -> Value {
+        json_out(&self.cli(args))
+    }
+
+    /// `tenant add ID ARGS... --json` through the daemon.
+    pub fn add_tenant_with(&self, id: &str, args: &[&str]) -> Added {
+        let mut full = vec!["tenant", "add", id];
+        full.extend_from_slice(args);
+        full.push("--json");
+        let added = self.cli_json(&full);
+        let field =
+            |name: &str| added[name].as_str().unwrap_or_else(|| panic!("{name}: {added}")).to_string();
+        Added { token: field("token"), signing_secret: field("signing_secret") }
+    }
+
+    /// The daemon's database, opened by this (another) process.
+    pub fn sqlite(&self) -> rusqlite::Connection {
+        let conn = rusqlite::Connection::open(self.data_dir.join("agentlocator.db")).expect("open db");
+        conn.busy_timeout(Duration::from_secs(5)).expect("busy timeout");
+        conn
+    }
+
     pub fn log(&self) -> String {
         self.log.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The log's last lines, for assertion messages.
+    pub fn log_tail(&self) -> String {
+        tail(&self.log())
     }
 
     pub fn pid(&self) -> u32 {
@@ -189,15 +241,13 @@ impl Daemon {
     }
 
     pub fn wait(&mut self, limit: Duration) -> ExitStatus {
-        let child = self.child.as_mut().expect("running");
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(status) = child.try_wait().expect("try_wait") {
-                self.child = None;
-                return status;
+        let mut child = self.child.take().expect("running");
+        match wait_child(&mut child, limit) {
+            Some(status) => status,
+            None => {
+                self.child = Some(child);
+                panic!("daemon did not exit within {limit:?}; log:\n{}", self.log())
             }
-            assert!(Instant::now() < deadline, "daemon did not exit within {limit:?}; log:\n{}", self.log());
-            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
@@ -214,6 +264,37 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Waits (bounded) for `child` to exit; `None` when it is still running.
+pub fn wait_child(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let mut status = None;
+    eventually(limit, || {
+        status = child.try_wait().expect("try_wait");
+        status.is_some()
+    });
+    status
+}
+
+/// Adds a tenant delivering to `webhook_url` (pull-only without one); returns its API token.
+pub fn add_tenant(daemon: &Daemon, id: &str, webhook_url: Option<&str>) -> String {
+    add_tenant_with_secret(daemon, id, webhook_url).0
+}
+
+/// Adds a tenant; returns its API token and its webhook signing secret.
+pub fn add_tenant_with_secret(daemon: &Daemon, id: &str, webhook_url: Option<&str>) -> (String, String) {
+    let args = match webhook_url {
+        Some(url) => vec!["--webhook-url", url],
+        None => Vec::new(),
+    };
+    let added = daemon.add_tenant_with(id, &args);
+    (added.token, added.signing_secret)
+}
+
+/// The last lines of a log, for assertion messages.
+pub fn tail(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(30)..].join("\n")
 }
 
 /// Makes `cmd`'s process start with at most `limit` open files.
@@ -236,10 +317,10 @@ fn limit_open_files(cmd: &mut Command, limit: u64) {
 /// Twilio's request signature, written out here (not the daemon's code): the
 /// URL, then each parameter's name and value in sorted order, HMAC-SHA1 with
 /// the auth token, base64.
-pub fn twilio_signature(token: &str, url: &str, params: &[(&str, &str)]) -> String {
+pub fn twilio_signature<K: AsRef<str>, V: AsRef<str>>(token: &str, url: &str, params: &[(K, V)]) -> String {
     use base64::Engine;
     use hmac::Mac;
-    let mut sorted = params.to_vec();
+    let mut sorted: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
     sorted.sort();
     let mut text = url.to_string();
     for (name, value) in sorted {
@@ -251,12 +332,22 @@ pub fn twilio_signature(token: &str, url: &str, params: &[(&str, &str)]) -> Stri
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
+/// `params` as an `application/x-www-form-urlencoded` body, in their order.
+pub fn form_body<K: AsRef<str>, V: AsRef<str>>(params: &[(K, V)]) -> String {
+    let mut body = url::form_urlencoded::Serializer::new(String::new());
+    for (name, value) in params {
+        body.append_pair(name.as_ref(), value.as_ref());
+    }
+    body.finish()
+}
+
 /// A blocking HTTP client with a short timeout, for tests.
 pub fn http() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder().timeout(Duration::from_secs(15)).build().expect("client")
 }
 
-/// Polls `check` every 50 ms until it returns true or `limit` passes.
+/// The one way the tests wait for something: polls `check` every 50 ms until
+/// it returns true or `limit` passes; returns whether it did.
 pub fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
@@ -269,7 +360,7 @@ pub fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
 }
 
 /// Sends one raw request line to the daemon's admin socket and returns the reply.
-pub fn admin_request(data_dir: &Path, request: serde_json::Value) -> serde_json::Value {
+pub fn admin_request(data_dir: &Path, request: Value) -> Value {
     use std::io::Write;
     let mut stream = std::os::unix::net::UnixStream::connect(data_dir.join("agentlocator.sock"))
         .expect("connect admin socket");
@@ -284,6 +375,12 @@ pub fn admin_request(data_dir: &Path, request: serde_json::Value) -> serde_json:
 pub fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).permissions().mode() & 0o777
+}
+
+/// Hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 /// A GET sent byte for byte (no client-side URL normalisation, so paths like
@@ -303,4 +400,39 @@ pub fn raw_get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> (u16, 
     let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status line");
     let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
     (status, body)
+}
+
+/// A request head read off a raw socket, byte by byte (at most 16 KiB), by
+/// the stand-in servers that answer what axum would not.
+pub struct RequestHead {
+    pub path: String,
+    headers: Vec<(String, String)>,
+}
+
+impl RequestHead {
+    pub fn read(stream: &mut std::net::TcpStream) -> Option<RequestHead> {
+        use std::io::Read;
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            if head.len() > 16 * 1024 || stream.read(&mut byte).ok()? == 0 {
+                return None;
+            }
+            head.push(byte[0]);
+        }
+        let text = String::from_utf8(head).ok()?;
+        let mut lines = text.lines();
+        let path = lines.next()?.split(' ').nth(1)?.to_string();
+        let headers = lines
+            .filter_map(|line| line.split_once(':'))
+            .map(|(name, value)| (name.to_ascii_lowercase(), value.trim().to_string()))
+            .collect();
+        Some(RequestHead { path, headers })
+    }
+
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+    }
 }

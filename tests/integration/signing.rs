@@ -3,15 +3,16 @@
 //! official libraries verify, which rotates with a grace period, and which
 //! opens nothing: the internal secret never leaves the daemon.
 
-mod common;
-mod delivery_support;
-
 use std::path::Path;
 use std::time::Duration;
 
-use common::{cli, eventually, http, stderr, stdout, Daemon, DaemonOptions};
-use delivery_support::official::{verify_with_node, verify_with_python};
-use delivery_support::{insert, open_db, signature_matches, signature_valid, signatures, Received, Receiver};
+use crate::harness::official::{verify_with_node, verify_with_python};
+use crate::harness::receiver::{
+    insert, open_db, signature_matches, signature_valid, signatures, Received, Receiver,
+};
+use crate::harness::{
+    add_tenant_with_secret, cli, eventually, http, json_out, stderr, stdout, Daemon, DaemonOptions,
+};
 use serde_json::{json, Value};
 
 const SECRET: &str = "signing-test-internal-secret-0123456789";
@@ -25,16 +26,9 @@ fn start(data_dir: Option<&Path>) -> Daemon {
     })
 }
 
-fn json_out(output: &std::process::Output) -> Value {
-    assert!(output.status.success(), "failed: {}{}", stdout(output), stderr(output));
-    serde_json::from_str(&stdout(output)).unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(output)))
-}
-
 /// Adds a tenant delivering to `receiver`; returns (API token, signing secret).
 fn add(daemon: &Daemon, id: &str, receiver: &Receiver) -> (String, String) {
-    let added = json_out(&daemon.cli(&["tenant", "add", id, "--webhook-url", &receiver.url(), "--json"]));
-    let token = added["token"].as_str().expect("token").to_string();
-    let secret = added["signing_secret"].as_str().expect("signing_secret beside the token").to_string();
+    let (token, secret) = add_tenant_with_secret(daemon, id, Some(&receiver.url()));
     assert!(secret.starts_with("whsec_"), "{secret}");
     (token, secret)
 }
@@ -155,7 +149,7 @@ fn rotation_signs_with_both_keys_during_the_grace_then_with_the_new_one_only() {
     assert!(!stdout(&refused).contains("whsec_") && !stderr(&refused).contains("whsec_"));
 
     let rotated =
-        json_out(&daemon.cli(&["tenant", "signing-secret", "acme", "--rotate", "--grace", "1h", "--json"]));
+        daemon.cli_json(&["tenant", "signing-secret", "acme", "--rotate", "--grace", "1h", "--json"]);
     assert_eq!(rotated["tenant"], "acme");
     let second = rotated["signing_secret"].as_str().expect("new secret").to_string();
     assert!(second.starts_with("whsec_") && second != first);
@@ -163,7 +157,7 @@ fn rotation_signs_with_both_keys_during_the_grace_then_with_the_new_one_only() {
     let until = chrono::DateTime::parse_from_rfc3339(until).expect("RFC 3339").timestamp();
     assert!((until - chrono::Utc::now().timestamp() - 3600).abs() < 60, "about an hour from now");
 
-    let shown = json_out(&daemon.cli(&["tenant", "show", "acme", "--json"]));
+    let shown = daemon.cli_json(&["tenant", "show", "acme", "--json"]);
     assert_eq!(shown["tenant"]["signing_secret_set"], true);
     assert_eq!(shown["tenant"]["previous_signing_secret_valid_until"], rotated["previous_valid_until"]);
     let text = stdout(&daemon.cli(&["tenant", "show", "acme"]));
@@ -185,7 +179,7 @@ fn rotation_signs_with_both_keys_during_the_grace_then_with_the_new_one_only() {
     let third =
         text.lines().find(|l| l.starts_with("whsec_")).expect("the new secret, printed once").to_string();
     assert_eq!(
-        json_out(&daemon.cli(&["tenant", "show", "acme", "--json"]))["tenant"]
+        daemon.cli_json(&["tenant", "show", "acme", "--json"])["tenant"]
             ["previous_signing_secret_valid_until"],
         Value::Null
     );

@@ -2,10 +2,9 @@
 //! loopback socket, one thread per connection, basic auth checked), able to
 //! serve a body of any size generated on the fly, and a listener that only
 //! counts the connections it gets (the "attacker" of the SSRF tests).
-#![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,6 +12,8 @@ use std::time::Duration;
 
 use base64::Engine;
 use sha2::Digest;
+
+use super::RequestHead;
 
 /// How the fake API answers for one RecordingSid.
 #[derive(Debug, Clone, Copy)]
@@ -89,27 +90,9 @@ impl FakeTwilio {
     }
 }
 
-/// Reads the request head (at most 16 KiB): the path and the Authorization.
-fn read_head(stream: &mut TcpStream) -> Option<(String, Option<String>)> {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        if head.len() > 16 * 1024 || stream.read(&mut byte).ok()? == 0 {
-            return None;
-        }
-        head.push(byte[0]);
-    }
-    let text = String::from_utf8(head).ok()?;
-    let path = text.lines().next()?.split(' ').nth(1)?.to_string();
-    let auth = text.lines().find_map(|line| {
-        let (name, value) = line.split_once(':')?;
-        name.eq_ignore_ascii_case("authorization").then(|| value.trim().to_string())
-    });
-    Some((path, auth))
-}
-
 fn answer(state: &Shared, mut stream: TcpStream) {
-    let Some((path, auth)) = read_head(&mut stream) else { return };
+    let Some(head) = RequestHead::read(&mut stream) else { return };
+    let (path, auth) = (head.path.clone(), head.header("authorization").map(str::to_string));
     state.paths.lock().expect("paths").push(path.clone());
     let route = path.strip_prefix("/2010-04-01/Accounts/").and_then(|rest| rest.split_once("/Recordings/"));
     let Some((account, file)) = route else { return reply(&mut stream, 404, "no such route") };

@@ -1,19 +1,13 @@
 //! Tenant commands with and without a daemon, the tenant id rule at every
 //! entry point, and API tokens (hashed, rotated, scoped to their tenant).
 
-mod common;
+use crate::harness;
 
 use std::path::Path;
 use std::time::Duration;
 
-use common::{cli, http, stderr, stdout, Daemon};
+use crate::harness::{cli, http, json_out, stderr, stdout, Daemon};
 use serde_json::Value;
-
-fn json_out(output: &std::process::Output) -> Value {
-    assert!(output.status.success(), "failed: {}{}", stdout(output), stderr(output));
-    serde_json::from_str(&stdout(output))
-        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {}", stdout(output)))
-}
 
 /// Runs the whole tenant lifecycle through `run` and checks every answer.
 fn lifecycle(run: &dyn Fn(&[&str]) -> std::process::Output, data_dir: &Path) {
@@ -127,12 +121,12 @@ fn changes_made_without_the_daemon_are_seen_by_it_and_vice_versa() {
     let data = dir.path().join("data");
     let offline = json_out(&cli(dir.path(), &data, &["tenant", "add", "early", "--json"]));
     let mut daemon =
-        Daemon::start_with(common::DaemonOptions { data_dir: Some(data.clone()), ..Default::default() });
+        Daemon::start_with(harness::DaemonOptions { data_dir: Some(data.clone()), ..Default::default() });
     let token = offline["token"].as_str().expect("token");
     let status =
         http().get(daemon.url("/api/whatsapp/early/status")).bearer_auth(token).send().expect("status");
     assert_eq!(status.status().as_u16(), 200);
-    json_out(&daemon.cli(&["tenant", "add", "late", "--json"]));
+    daemon.cli_json(&["tenant", "add", "late", "--json"]);
     assert!(daemon.terminate(Duration::from_secs(10)).success());
     let listed = json_out(&cli(dir.path(), &data, &["tenant", "list", "--json"]));
     let ids: Vec<&str> =
@@ -165,12 +159,12 @@ fn every_malformed_tenant_id_is_refused_before_touching_disk() {
 
 #[test]
 fn api_tokens_reach_only_their_tenant_and_rotation_revokes_at_once() {
-    let daemon = Daemon::start_with(common::DaemonOptions {
+    let daemon = Daemon::start_with(harness::DaemonOptions {
         env: vec![("INTERNAL_SECRET".into(), "internal-secret-for-tests-0123456789".into())],
         ..Default::default()
     });
-    let a = json_out(&daemon.cli(&["tenant", "add", "alpha", "--json"]));
-    let b = json_out(&daemon.cli(&["tenant", "add", "bravo", "--json"]));
+    let a = daemon.cli_json(&["tenant", "add", "alpha", "--json"]);
+    let b = daemon.cli_json(&["tenant", "add", "bravo", "--json"]);
     let (token_a, token_b) = (a["token"].as_str().expect("a"), b["token"].as_str().expect("b"));
     let status = |tenant: &str, token: &str| {
         let response = http()
@@ -208,12 +202,12 @@ fn api_tokens_reach_only_their_tenant_and_rotation_revokes_at_once() {
     let bearer = format!("Bearer {token_a}");
     for bad in ["UPPER", "%2e%2e", "..", "a%2fb", "%C3%A9", "%00"] {
         let path = format!("/api/whatsapp/{bad}/status");
-        let (code, body) = common::raw_get(daemon.addr, &path, &[("Authorization", &bearer)]);
+        let (code, body) = harness::raw_get(daemon.addr, &path, &[("Authorization", &bearer)]);
         assert_eq!(code, 400, "{path}: {body}");
         assert!(body.contains("invalid_tenant_id"), "{path}: {body}");
     }
 
-    let rotated = json_out(&daemon.cli(&["tenant", "token", "alpha", "--rotate", "--json"]));
+    let rotated = daemon.cli_json(&["tenant", "token", "alpha", "--rotate", "--json"]);
     assert_eq!(status("alpha", token_a).0, 401, "the old token stops working at once");
     assert_eq!(status("alpha", rotated["token"].as_str().expect("new")).0, 200);
     assert_eq!(status("bravo", token_b).0, 200, "other tenants are untouched");

@@ -1,16 +1,15 @@
 //! Delivery end to end: the built daemon POSTs stored events to real HTTP
 //! receivers started here; the CLI inspects and replays them.
 
-mod common;
-mod delivery_support;
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{eventually, http, stderr, stdout, Daemon, DaemonOptions};
-use delivery_support::{
+use crate::harness::receiver::{
     collapse_runs, dead_url, insert, open_db, signature_valid, RawReceiver, Receiver, Reply,
+};
+use crate::harness::{
+    add_tenant, add_tenant_with_secret, eventually, http, stderr, stdout, Daemon, DaemonOptions,
 };
 use serde_json::Value;
 
@@ -48,31 +47,8 @@ fn restart(old: &Daemon, extra: &str) -> Daemon {
     })
 }
 
-fn json(daemon: &Daemon, args: &[&str]) -> Value {
-    let out = daemon.cli(args);
-    assert!(out.status.success(), "{args:?} failed: {}", stderr(&out));
-    serde_json::from_str(&stdout(&out))
-        .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", stdout(&out)))
-}
-
-/// Creates a tenant; returns its API token.
-fn add_tenant(daemon: &Daemon, id: &str, webhook: Option<&str>) -> String {
-    add_tenant_with_secret(daemon, id, webhook).0
-}
-
-/// Creates a tenant; returns its API token and its webhook signing secret.
-fn add_tenant_with_secret(daemon: &Daemon, id: &str, webhook: Option<&str>) -> (String, String) {
-    let mut args = vec!["tenant", "add", id, "--json"];
-    if let Some(url) = webhook {
-        args.extend(["--webhook-url", url]);
-    }
-    let added = json(daemon, &args);
-    let field = |name: &str| added[name].as_str().unwrap_or_else(|| panic!("{name}: {added}")).to_string();
-    (field("token"), field("signing_secret"))
-}
-
 fn show(daemon: &Daemon, id: &str) -> Value {
-    json(daemon, &["events", "show", id, "--json"])
+    daemon.cli_json(&["events", "show", id, "--json"])
 }
 
 fn status_of(daemon: &Daemon, id: &str) -> String {
@@ -142,7 +118,8 @@ fn receiver_failing_three_times_gets_one_delivery_with_four_attempts() {
     assert_eq!(codes, vec![500, 500, 500, 200]);
     assert_eq!(shown["attempts"], 4);
     assert_eq!(shown["delivery_attempts"][0]["error"], "HTTP 500");
-    // Nothing more goes out after the 2xx.
+    // Nothing more goes out after the 2xx (a fixed wait: nothing happening is
+    // what is asserted).
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(receiver.ids(), vec![ids[0].clone(); 4]);
 
@@ -166,16 +143,17 @@ fn receiver_down_for_the_whole_window_leaves_events_dead_until_replayed() {
     assert_eq!(shown["delivery_attempts"].as_array().expect("attempts").len(), 3);
     let error = shown["last_error"].as_str().expect("last_error");
     assert!(error.contains("connect"), "{error}");
-    let dead = json(&daemon, &["events", "list", "--status", "dead", "--json"]);
+    let dead = daemon.cli_json(&["events", "list", "--status", "dead", "--json"]);
     assert_eq!(dead["events"].as_array().expect("events").len(), 2);
 
     // The receiver comes back; the operator replays one, then all dead ones.
     let receiver = Receiver::ok();
     let out = daemon.cli(&["tenant", "set", "down", "--webhook-url", &receiver.url()]);
     assert!(out.status.success(), "{}", stderr(&out));
+    // A fixed wait: that nothing is sent is what is asserted.
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(receiver.requests(), 0, "dead events stay dead until replayed");
-    let replay = json(&daemon, &["events", "replay", &ids[0], "--json"]);
+    let replay = daemon.cli_json(&["events", "replay", &ids[0], "--json"]);
     assert_eq!(replay["requeued"][0]["previous_status"], "dead");
     assert!(eventually(Duration::from_secs(5), || status_of(&daemon, &ids[0]) == "delivered"));
     assert_eq!(receiver.ids(), vec![ids[0].clone()], "same id, once");
@@ -184,7 +162,7 @@ fn receiver_down_for_the_whole_window_leaves_events_dead_until_replayed() {
     assert_eq!(shown["delivery_attempts"].as_array().expect("attempts").len(), 4, "history kept");
     assert_eq!(shown["attempts"], 1, "the replay's own attempts");
 
-    let retried = json(&daemon, &["events", "retry-dead", "--tenant", "down", "--json"]);
+    let retried = daemon.cli_json(&["events", "retry-dead", "--tenant", "down", "--json"]);
     assert_eq!(retried["count"], 1);
     assert!(eventually(Duration::from_secs(5), || status_of(&daemon, &ids[1]) == "delivered"));
     assert_eq!(receiver.ids(), ids);
@@ -211,6 +189,7 @@ fn tenant_order_holds_while_another_tenant_keeps_failing() {
     let mut ids = Vec::new();
     for _ in 0..4 {
         ids.extend(insert(&db, "good", 5));
+        // Batches spread out in time, so retries interleave with new events.
         std::thread::sleep(Duration::from_millis(30));
     }
     assert!(
@@ -222,9 +201,9 @@ fn tenant_order_holds_while_another_tenant_keeps_failing() {
     assert_eq!(collapse_runs(&good.ids()), ids, "in stored order, each retried before the next");
     assert!(failing.requests() > 0);
     assert_eq!(failing.distinct_ids().len(), 1, "the failing tenant's head holds back only its own events");
-    let list = json(&daemon, &["events", "list", "--tenant", "good", "--json"]);
+    let list = daemon.cli_json(&["events", "list", "--tenant", "good", "--json"]);
     assert!(eventually(Duration::from_secs(5), || {
-        let list = json(&daemon, &["events", "list", "--tenant", "good", "--json"]);
+        let list = daemon.cli_json(&["events", "list", "--tenant", "good", "--json"]);
         list["events"].as_array().expect("events").iter().all(|e| e["status"] == "delivered")
     }));
     assert_eq!(list["events"].as_array().expect("events").len(), ids.len());
@@ -290,7 +269,8 @@ fn sigkill_mid_delivery_loses_nothing() {
         assert_eq!(mine, ids.iter().collect::<Vec<_>>());
     }
     assert!(eventually(Duration::from_secs(5), || {
-        let list = json(&daemon2, &["events", "list", "--status", "delivered", "--limit", "1000", "--json"]);
+        let list =
+            daemon2.cli_json(&["events", "list", "--status", "delivered", "--limit", "1000", "--json"]);
         list["events"].as_array().expect("events").len() == 120
     }));
 }

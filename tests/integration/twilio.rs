@@ -3,23 +3,20 @@
 //! from the SQLite file, and a local HTTP server standing in for the Twilio
 //! API (with its basic-auth check) for recording fetches.
 
-mod common;
-mod delivery_support;
-mod twilio_support;
+use crate::harness;
+use crate::harness::receiver::Receiver;
 
 use std::collections::BTreeSet;
-use std::os::unix::fs::PermissionsExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use base64::Engine;
-use common::{eventually, http, Daemon, DaemonOptions};
-use hmac::{Hmac, Mac};
+use crate::harness::twilio_api::{generated_digest, wav, Attacker, FakeTwilio, Serve};
+use crate::harness::{
+    eventually, form_body, http, mode, sha256_hex, twilio_signature, Daemon, DaemonOptions,
+};
 use rand::{Rng, SeedableRng};
 use reqwest::blocking::Client;
-use sha2::Digest;
-use twilio_support::{wav, Attacker, FakeTwilio, Serve};
 
 const GLOBAL_TOKEN: &str = "global-auth-token-0123456789";
 const ACME_NUMBER: &str = "+15550001111";
@@ -30,29 +27,6 @@ type Params = Vec<(String, String)>;
 
 fn params(list: &[(&str, &str)]) -> Params {
     list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-}
-
-/// Twilio's algorithm, written out here (not the daemon's code): URL, then
-/// name+value of every parameter sorted, HMAC-SHA1, base64.
-fn sign(token: &str, url: &str, params: &Params) -> String {
-    let mut sorted = params.clone();
-    sorted.sort();
-    let mut text = url.to_string();
-    for (k, v) in &sorted {
-        text.push_str(k);
-        text.push_str(v);
-    }
-    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(token.as_bytes()).expect("key");
-    mac.update(text.as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-}
-
-fn encode(params: &Params) -> String {
-    let mut s = url::form_urlencoded::Serializer::new(String::new());
-    for (k, v) in params {
-        s.append_pair(k, v);
-    }
-    s.finish()
 }
 
 /// POSTs a form to `path` on the daemon with `signature` (None: unsigned).
@@ -84,24 +58,18 @@ fn post_signed(
     path: &str,
     p: &Params,
 ) -> (u16, String, String) {
-    let sig = sign(token, &daemon.url(path), p);
-    post_form(client, daemon, path, &encode(p), Some(&sig))
-}
-
-fn db(daemon: &Daemon) -> rusqlite::Connection {
-    let conn = rusqlite::Connection::open(daemon.data_dir.join("agentlocator.db")).expect("open db");
-    conn.busy_timeout(Duration::from_secs(5)).expect("busy timeout");
-    conn
+    let sig = twilio_signature(token, &daemon.url(path), p);
+    post_form(client, daemon, path, &form_body(p), Some(&sig))
 }
 
 fn event_count(daemon: &Daemon) -> i64 {
-    db(daemon).query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0)).expect("count")
+    daemon.sqlite().query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0)).expect("count")
 }
 
 /// (status, data) of every event of this type whose data has all `params`,
 /// oldest first.
 fn events_where(daemon: &Daemon, kind: &str, params: &[(&str, &str)]) -> Vec<(String, serde_json::Value)> {
-    let conn = db(daemon);
+    let conn = daemon.sqlite();
     let mut stmt =
         conn.prepare("SELECT status, data FROM events WHERE type = ?1 ORDER BY seq").expect("prepare");
     let rows = stmt
@@ -122,18 +90,11 @@ fn event_where(daemon: &Daemon, kind: &str, params: &[(&str, &str)]) -> Option<(
     found.pop()
 }
 
-fn add_tenant(daemon: &Daemon, args: &[&str]) {
-    let mut full = vec!["tenant", "add"];
-    full.extend_from_slice(args);
-    let out = daemon.cli(&full);
-    assert!(out.status.success(), "tenant add: {}", common::stderr(&out));
-}
-
 fn start(config_toml: Option<String>, env: &[(&str, &str)]) -> Daemon {
     let mut all = vec![("TWILIO_AUTH_TOKEN".to_string(), GLOBAL_TOKEN.to_string())];
     all.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let daemon = Daemon::start_with(DaemonOptions { env: all, config_toml, data_dir: None });
-    add_tenant(&daemon, &["acme", "--twilio-number", ACME_NUMBER]);
+    daemon.add_tenant_with("acme", &["--twilio-number", ACME_NUMBER]);
     daemon
 }
 
@@ -180,8 +141,8 @@ fn random_parameter_sets_repeated_keys_unicode_and_query_strings_are_accepted() 
         for i in (1..wire.len()).rev() {
             wire.swap(i, rng.random_range(0..=i));
         }
-        let sig = sign(GLOBAL_TOKEN, &daemon.url(&path), &p);
-        let (status, ct, body) = post_form(&client, &daemon, &path, &encode(&wire), Some(&sig));
+        let sig = twilio_signature(GLOBAL_TOKEN, &daemon.url(&path), &p);
+        let (status, ct, body) = post_form(&client, &daemon, &path, &form_body(&wire), Some(&sig));
         assert_eq!(status, 200, "round {round} {path}: {body}");
         assert!(ct.starts_with("text/xml"), "{ct}");
         if kind == "twilio.voice" {
@@ -202,9 +163,9 @@ fn random_parameter_sets_repeated_keys_unicode_and_query_strings_are_accepted() 
         r#"{{"CallSid":"{}","CallStatus":"ringing","To":"{ACME_NUMBER}","note":"ünï"}}"#,
         sid("CA", &mut rng)
     );
-    let hash = hex::encode(sha2::Sha256::digest(body.as_bytes()));
+    let hash = sha256_hex(body.as_bytes());
     let path = format!("/webhook/voice?bodySHA256={hash}");
-    let sig = sign(GLOBAL_TOKEN, &daemon.url(&path), &Vec::new());
+    let sig = twilio_signature(GLOBAL_TOKEN, &daemon.url(&path), &Params::new());
     let response = client
         .post(daemon.url(&path))
         .header("content-type", "application/json")
@@ -237,8 +198,8 @@ fn every_one_byte_tamper_is_refused_with_403_and_nothing_stored() {
         ("From", "+15559998888"),
         ("Body", "pay 100 now"),
     ]);
-    let body = encode(&p);
-    let sig = sign(GLOBAL_TOKEN, &daemon.url(path), &p);
+    let body = form_body(&p);
+    let sig = twilio_signature(GLOBAL_TOKEN, &daemon.url(path), &p);
     let decoded =
         |b: &[u8]| -> BTreeSet<(String, String)> { url::form_urlencoded::parse(b).into_owned().collect() };
     let original = decoded(body.as_bytes());
@@ -278,7 +239,10 @@ fn every_one_byte_tamper_is_refused_with_403_and_nothing_stored() {
     }
     // And the same request unsigned, or signed with another token.
     assert_eq!(post_form(&client, &daemon, path, &body, None).0, 403);
-    assert_eq!(post_form(&client, &daemon, path, &body, Some(&sign("other", &daemon.url(path), &p))).0, 403);
+    assert_eq!(
+        post_form(&client, &daemon, path, &body, Some(&twilio_signature("other", &daemon.url(path), &p))).0,
+        403
+    );
     assert!(tried > 100, "{tried}");
     assert_eq!(event_count(&daemon), 0, "a refused request was stored");
     // The untouched request is accepted: the tampering, not the setup, failed.
@@ -289,7 +253,8 @@ fn every_one_byte_tamper_is_refused_with_403_and_nothing_stored() {
 #[test]
 fn unsigned_unknown_wrong_method_oversized_and_malformed_requests_store_nothing() {
     let daemon = start(Some("[http]\nbody_limit_bytes = 4096\n".into()), &[]);
-    add_tenant(&daemon, &["own", "--twilio-number", "+15550002222", "--twilio-auth-token", "own-token-xyz"]);
+    daemon
+        .add_tenant_with("own", &["--twilio-number", "+15550002222", "--twilio-auth-token", "own-token-xyz"]);
     let client = http();
     let call = |to: &str| {
         params(&[("CallSid", "CA00000000000000000000000000000001"), ("To", to), ("CallStatus", "ringing")])
@@ -304,14 +269,14 @@ fn unsigned_unknown_wrong_method_oversized_and_malformed_requests_store_nothing(
         "/webhook/..%2F/voice",
         "/webhook/BAD/sms",
     ] {
-        let (status, _, body) = post_form(&client, &daemon, path, &encode(&call(ACME_NUMBER)), None);
+        let (status, _, body) = post_form(&client, &daemon, path, &form_body(&call(ACME_NUMBER)), None);
         assert_eq!(status, 403, "{path}: {body}");
         assert!(!body.contains("acme") && !body.contains("ghost"), "{body}");
     }
     // Badly signed (another token) for an unknown tenant: still 403, not 404.
-    let bad = sign("wrong", &daemon.url("/webhook/ghost/voice"), &call(ACME_NUMBER));
+    let bad = twilio_signature("wrong", &daemon.url("/webhook/ghost/voice"), &call(ACME_NUMBER));
     assert_eq!(
-        post_form(&client, &daemon, "/webhook/ghost/voice", &encode(&call(ACME_NUMBER)), Some(&bad)).0,
+        post_form(&client, &daemon, "/webhook/ghost/voice", &form_body(&call(ACME_NUMBER)), Some(&bad)).0,
         403
     );
     // Validly signed for an unknown number, tenant or kind: 404; a bad id: 400.
@@ -332,12 +297,11 @@ fn unsigned_unknown_wrong_method_oversized_and_malformed_requests_store_nothing(
     let no_sid = params(&[("To", ACME_NUMBER), ("CallStatus", "ringing")]);
     assert_eq!(post_signed(&client, &daemon, GLOBAL_TOKEN, "/webhook/voice", &no_sid).0, 400);
     let json = "[1,2]";
-    let path =
-        format!("/webhook/acme/voice?bodySHA256={}", hex::encode(sha2::Sha256::digest(json.as_bytes())));
+    let path = format!("/webhook/acme/voice?bodySHA256={}", sha256_hex(json.as_bytes()));
     let response = client
         .post(daemon.url(&path))
         .header("content-type", "application/json")
-        .header("X-Twilio-Signature", sign(GLOBAL_TOKEN, &daemon.url(&path), &Vec::new()))
+        .header("X-Twilio-Signature", twilio_signature(GLOBAL_TOKEN, &daemon.url(&path), &Params::new()))
         .body(json)
         .send()
         .expect("post");
@@ -375,8 +339,13 @@ fn behind_a_proxy_the_public_base_url_is_signed_with_or_without_the_default_port
             .enumerate()
     {
         let p = call(n as u32);
-        let (status, _, body) =
-            post_form(&client, &daemon, path, &encode(&p), Some(&sign(GLOBAL_TOKEN, public, &p)));
+        let (status, _, body) = post_form(
+            &client,
+            &daemon,
+            path,
+            &form_body(&p),
+            Some(&twilio_signature(GLOBAL_TOKEN, public, &p)),
+        );
         assert_eq!(status, 200, "{public}: {body}");
         assert!(
             body.contains("recordingStatusCallback=\"https://hooks.example.com/webhook/acme/recording\""),
@@ -391,8 +360,8 @@ fn behind_a_proxy_the_public_base_url_is_signed_with_or_without_the_default_port
             &client,
             &daemon,
             path,
-            &encode(&p),
-            Some(&sign(GLOBAL_TOKEN, "http://hooks.example.com/webhook/voice?x=1", &p))
+            &form_body(&p),
+            Some(&twilio_signature(GLOBAL_TOKEN, "http://hooks.example.com/webhook/voice?x=1", &p))
         )
         .0,
         403
@@ -436,7 +405,7 @@ fn a_redelivery_is_answered_the_same_and_stored_once() {
         "--voice-twiml",
         "<Response><Say>Hi from {{tenant}}</Say></Response>",
     ]);
-    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(out.status.success(), "{}", harness::stderr(&out));
     let mut other = voice.clone();
     other[0].1 = "CA22222222222222222222222222222222".into();
     let (code, _, body) = post_signed(&client, &daemon, GLOBAL_TOKEN, "/webhook/voice", &other);
@@ -497,14 +466,13 @@ fn recordings_are_fetched_with_retries_and_a_failed_fetch_is_visible() {
     assert_eq!(rec["status"], "fetched", "{data}");
     let bytes = wav(8000);
     assert_eq!(rec["bytes"], bytes.len());
-    assert_eq!(rec["sha256"], hex::encode(sha2::Sha256::digest(&bytes)));
+    assert_eq!(rec["sha256"], sha256_hex(&bytes));
     assert_eq!(rec["duration_s"], 1.0);
     assert_eq!(rec["attempts"], 3);
     assert_eq!(api.hits(&format!("{flaky}.wav")), 3, "two failures, then the fetch");
     let path = daemon.data_dir.join("tenants/acme/recordings").join(format!("{flaky}.wav"));
     assert_eq!(rec["path"], path.display().to_string());
     assert_eq!(std::fs::read(&path).expect("recording file"), bytes);
-    let mode = |p: &std::path::Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
     assert_eq!(mode(&path), 0o600);
     assert_eq!(mode(path.parent().expect("dir")), 0o700);
     assert_eq!(mode(&daemon.data_dir.join("tenants/acme")), 0o700);
@@ -519,7 +487,8 @@ fn recordings_are_fetched_with_retries_and_a_failed_fetch_is_visible() {
     assert_eq!(data["recording"]["status"], "failed", "{data}");
     assert_eq!(data["recording"]["attempts"], 3);
     assert!(data["recording"]["error"].as_str().unwrap_or("").contains("timed out"), "{data}");
-    let failed: (String, String) = db(&daemon)
+    let failed: (String, String) = daemon
+        .sqlite()
         .query_row("SELECT status, last_error FROM jobs WHERE kind = 'twilio.recording'", [], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })
@@ -559,12 +528,12 @@ fn a_daemon_killed_during_a_burst_keeps_every_acknowledged_event_and_resumes_its
                     n += 1;
                     let call_sid = format!("CA{w:08}{n:024}");
                     let p = params(&[("CallSid", &call_sid), ("To", ACME_NUMBER), ("CallStatus", "ringing")]);
-                    let sig = sign(GLOBAL_TOKEN, &url, &p);
+                    let sig = twilio_signature(GLOBAL_TOKEN, &url, &p);
                     let sent = client
                         .post(&url)
                         .header("content-type", "application/x-www-form-urlencoded")
                         .header("X-Twilio-Signature", sig)
-                        .body(encode(&p))
+                        .body(form_body(&p))
                         .send();
                     match sent {
                         Ok(r) if r.status().as_u16() == 200 => acked.lock().expect("acked").push(call_sid),
@@ -579,7 +548,8 @@ fn a_daemon_killed_during_a_burst_keeps_every_acknowledged_event_and_resumes_its
             })
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(1500));
+    // Killed mid-burst, once a good number of webhooks were acknowledged.
+    eventually(Duration::from_secs(15), || acked.lock().expect("acked").len() > 300);
     daemon.kill();
     stop.store(true, Ordering::SeqCst);
     for w in workers {
@@ -631,8 +601,8 @@ fn post_signed_with(
     let mut request = http()
         .post(daemon.url(path))
         .header("content-type", "application/x-www-form-urlencoded")
-        .header("X-Twilio-Signature", sign(token, signed_url, p))
-        .body(encode(p));
+        .header("X-Twilio-Signature", twilio_signature(token, signed_url, p))
+        .body(form_body(p));
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
@@ -716,11 +686,11 @@ fn a_webhook_of_another_account_fails_its_fetch_and_sends_no_credentials() {
     const OTHER_ACCOUNT: &str = "AC00000000000000000000000000000bad";
     let api = FakeTwilio::start(&[(ACCOUNT, GLOBAL_TOKEN), (OWN_ACCOUNT, "own-token-xyz")]);
     let daemon = start(Some(jobs_config(api.addr, 3)), &[]);
-    add_tenant(
-        &daemon,
-        &["own", "--twilio-auth-token", "own-token-xyz", "--twilio-account-sid", OWN_ACCOUNT],
+    daemon.add_tenant_with(
+        "own",
+        &["--twilio-auth-token", "own-token-xyz", "--twilio-account-sid", OWN_ACCOUNT],
     );
-    add_tenant(&daemon, &["nosid", "--twilio-auth-token", "nosid-token"]);
+    daemon.add_tenant_with("nosid", &["--twilio-auth-token", "nosid-token"]);
     let recording = |rsid: &str, account: &str| {
         let mut p = recording_params(rsid);
         p[0].1 = account.to_string();
@@ -763,7 +733,7 @@ fn a_webhook_of_another_account_fails_its_fetch_and_sends_no_credentials() {
     // The tenant's account SID: shown, validated, cleared by an empty value.
     let show = |daemon: &Daemon| {
         let out = daemon.cli(&["tenant", "show", "own", "--json"]);
-        assert!(out.status.success(), "{}", common::stderr(&out));
+        assert!(out.status.success(), "{}", harness::stderr(&out));
         serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("json")["tenant"]
             ["twilio_account_sid"]
             .clone()
@@ -772,11 +742,11 @@ fn a_webhook_of_another_account_fails_its_fetch_and_sends_no_credentials() {
     for bad in ["ACtest", "AC0123456789ABCDEF0123456789abcdef", "RE0123456789abcdef0123456789abcdef"] {
         let out = daemon.cli(&["tenant", "set", "own", "--twilio-account-sid", bad]);
         assert!(!out.status.success(), "{bad} accepted");
-        assert!(common::stderr(&out).contains("--twilio-account-sid"), "{}", common::stderr(&out));
+        assert!(harness::stderr(&out).contains("--twilio-account-sid"), "{}", harness::stderr(&out));
     }
     assert_eq!(show(&daemon), OWN_ACCOUNT);
     let out = daemon.cli(&["tenant", "set", "own", "--twilio-account-sid", ""]);
-    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(out.status.success(), "{}", harness::stderr(&out));
     assert_eq!(show(&daemon), serde_json::Value::Null);
 }
 
@@ -816,7 +786,7 @@ fn a_256_mib_recording_streams_to_disk_without_growing_the_daemons_memory() {
     let rec = released(&daemon, big).expect("released")["recording"].clone();
     assert_eq!(rec["status"], "fetched", "{rec}");
     assert_eq!(rec["bytes"], LEN);
-    assert_eq!(rec["sha256"], twilio_support::generated_digest(LEN));
+    assert_eq!(rec["sha256"], generated_digest(LEN));
     assert_eq!(rec["duration_s"], (LEN - 44) as f64 / 16000.0);
     let file = daemon.data_dir.join("tenants/acme/recordings").join(format!("{big}.wav"));
     assert_eq!(std::fs::metadata(&file).expect("file").len(), LEN);
@@ -857,7 +827,7 @@ fn a_recording_over_the_cap_fails_as_too_large_and_leaves_no_file() {
     }
     let rec = released(&daemon, fits).expect("released")["recording"].clone();
     assert_eq!((rec["status"].as_str(), rec["bytes"].as_u64()), (Some("fetched"), Some(100_000)), "{rec}");
-    assert_eq!(rec["sha256"], twilio_support::generated_digest(100_000));
+    assert_eq!(rec["sha256"], generated_digest(100_000));
     // Only the recording that fits: no partial file of the others.
     assert_eq!(recording_files(&daemon, "acme"), [format!("{fits}.wav")]);
 }
@@ -889,8 +859,8 @@ fn oversized_and_too_many_param_webhooks_are_refused_before_any_signature_work()
     let chunked = client
         .post(daemon.url(path))
         .header("content-type", "application/x-www-form-urlencoded")
-        .header("X-Twilio-Signature", sign(GLOBAL_TOKEN, &daemon.url(path), &big))
-        .body(reqwest::blocking::Body::new(std::io::Cursor::new(encode(&big).into_bytes())))
+        .header("X-Twilio-Signature", twilio_signature(GLOBAL_TOKEN, &daemon.url(path), &big))
+        .body(reqwest::blocking::Body::new(std::io::Cursor::new(form_body(&big).into_bytes())))
         .send();
     // The answer comes before the body is read, and the server does not read
     // the rest: the client sees the 413, or (when its upload was still under
@@ -924,10 +894,10 @@ fn oversized_and_too_many_param_webhooks_are_refused_before_any_signature_work()
 
 #[test]
 fn gather_digits_are_each_stored_and_delivered_and_only_true_redeliveries_are_dropped() {
-    let receiver = delivery_support::Receiver::ok();
+    let receiver = Receiver::ok();
     let daemon = start(None, &[]);
     let out = daemon.cli(&["tenant", "set", "acme", "--webhook-url", &receiver.url()]);
-    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(out.status.success(), "{}", harness::stderr(&out));
     let gather = |digits: &str| {
         params(&[
             ("CallSid", "CA55555555555555555555555555555555"),

@@ -4,18 +4,18 @@
 //! requests, auth), slowly read or not, until retention or the tenant's
 //! removal deletes them.
 
-mod common;
-mod twilio_support;
+use crate::harness;
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{eventually, http, raw_get, twilio_signature, Daemon, DaemonOptions};
+use crate::harness::twilio_api::{generated_digest, wav, FakeTwilio, Serve};
+use crate::harness::{
+    eventually, form_body, http, raw_get, sha256_hex, twilio_signature, Daemon, DaemonOptions,
+};
 use reqwest::blocking::Response;
 use serde_json::Value;
-use sha2::Digest;
-use twilio_support::{generated_digest, wav, FakeTwilio, Serve};
 
 const SECRET: &str = "content-test-internal-secret-0123456789";
 const TWILIO_TOKEN: &str = "global-auth-token-0123456789";
@@ -36,17 +36,6 @@ fn start(api: &FakeTwilio, extra_config: &str, env: &[(&str, &str)]) -> Daemon {
     Daemon::start_with(DaemonOptions { env: all, config_toml: Some(config), data_dir: None })
 }
 
-/// Adds a tenant; returns its API token.
-fn add_tenant(daemon: &Daemon, args: &[&str]) -> String {
-    let mut full = vec!["tenant", "add"];
-    full.extend_from_slice(args);
-    full.push("--json");
-    let out = daemon.cli(&full);
-    assert!(out.status.success(), "tenant add: {}", common::stderr(&out));
-    let created: Value = serde_json::from_slice(&out.stdout).expect("json");
-    created["token"].as_str().expect("token").to_string()
-}
-
 /// Posts a signed, completed-recording webhook for `rsid` to tenant acme.
 fn post_recording(daemon: &Daemon, rsid: &str) {
     let path = "/webhook/acme/recording";
@@ -58,7 +47,7 @@ fn post_recording(daemon: &Daemon, rsid: &str) {
         ("RecordingDuration", "1"),
     ];
     let signature = twilio_signature(TWILIO_TOKEN, &daemon.url(path), &params);
-    let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();
+    let body = form_body(&params);
     let response = http()
         .post(daemon.url(path))
         .header("content-type", "application/x-www-form-urlencoded")
@@ -69,16 +58,11 @@ fn post_recording(daemon: &Daemon, rsid: &str) {
     assert_eq!(response.status().as_u16(), 200);
 }
 
-fn db(daemon: &Daemon) -> rusqlite::Connection {
-    let conn = rusqlite::Connection::open(daemon.data_dir.join("agentlocator.db")).expect("open db");
-    conn.busy_timeout(Duration::from_secs(5)).expect("busy timeout");
-    conn
-}
-
 /// The `recording` object of the recording's event once its fetch ended.
 fn fetched(daemon: &Daemon, rsid: &str) -> Value {
     let read = || -> Option<Value> {
-        let (status, data): (String, String) = db(daemon)
+        let (status, data): (String, String) = daemon
+            .sqlite()
             .query_row(
                 "SELECT status, data FROM events WHERE type = 'twilio.recording'
                  AND json_extract(data, '$.RecordingSid') = ?1",
@@ -129,15 +113,15 @@ fn recording_path(daemon: &Daemon, rsid: &str) -> PathBuf {
 fn a_fetched_recording_is_served_with_its_headers_ranges_and_conditions_to_its_tenant_only() {
     let api = FakeTwilio::start(&[(ACCOUNT, TWILIO_TOKEN)]);
     let daemon = start(&api, "", &[]);
-    let token = add_tenant(&daemon, &["acme", "--twilio-number", ACME_NUMBER]);
-    let other = add_tenant(&daemon, &["other"]);
+    let token = daemon.add_tenant_with("acme", &["--twilio-number", ACME_NUMBER]).token;
+    let other = daemon.add_tenant_with("other", &[]).token;
     let rsid = "RE000000000000000000000000000c0de1";
     post_recording(&daemon, rsid);
     let recording = fetched(&daemon, rsid);
     let url = daemon.url(&format!("/api/recordings/acme/{rsid}"));
     assert_eq!(recording["url"], url.as_str(), "{recording}");
     let bytes = wav(8000);
-    let sha = hex::encode(sha2::Sha256::digest(&bytes));
+    let sha = sha256_hex(&bytes);
     assert_eq!(recording["sha256"], sha.as_str());
     let etag = format!("\"{sha}\"");
 
@@ -156,7 +140,7 @@ fn a_fetched_recording_is_served_with_its_headers_ranges_and_conditions_to_its_t
         assert_eq!(header(&whole, name), expected, "{name}");
     }
     let body = whole.bytes().expect("body");
-    assert_eq!(hex::encode(sha2::Sha256::digest(&body)), sha);
+    assert_eq!(sha256_hex(&body), sha);
 
     // HEAD: the same headers, no body.
     let head = http().head(&url).bearer_auth(&token).send().expect("head");
@@ -234,10 +218,11 @@ fn a_fetched_recording_is_served_with_its_headers_ranges_and_conditions_to_its_t
 
     // Removing the tenant deletes its recordings and their rows.
     let out = daemon.cli(&["tenant", "remove", "acme", "--yes"]);
-    assert!(out.status.success(), "tenant remove: {}", common::stderr(&out));
+    assert!(out.status.success(), "tenant remove: {}", harness::stderr(&out));
     assert!(!recording_path(&daemon, rsid).exists());
     assert!(!daemon.data_dir.join("tenants/acme").exists(), "the tenant's directory is gone");
-    let rows: i64 = db(&daemon)
+    let rows: i64 = daemon
+        .sqlite()
         .query_row("SELECT COUNT(*) FROM content WHERE tenant_id = 'acme'", [], |r| r.get(0))
         .expect("count");
     assert_eq!(rows, 0);
@@ -249,7 +234,7 @@ fn recordings_past_media_retention_are_deleted_and_answer_410() {
     let api = FakeTwilio::start(&[(ACCOUNT, TWILIO_TOKEN)]);
     // About 1.7 s of retention: housekeeping then runs about every second.
     let daemon = start(&api, "", &[("AGENTLOCATOR_MEDIA__RETENTION_DAYS", "0.00002")]);
-    let token = add_tenant(&daemon, &["acme", "--twilio-number", ACME_NUMBER]);
+    let token = daemon.add_tenant_with("acme", &["--twilio-number", ACME_NUMBER]).token;
     let rsid = "RE00000000000000000000000000000dd1";
     post_recording(&daemon, rsid);
     let url = fetched(&daemon, rsid)["url"].as_str().expect("url").to_string();
@@ -258,7 +243,8 @@ fn recordings_past_media_retention_are_deleted_and_answer_410() {
     assert!(eventually(Duration::from_secs(30), expired), "never expired; log:\n{}", daemon.log());
     assert_eq!(error(get(&url, Some(&token), &[])), (410, "expired".into()));
     assert!(!path.exists(), "the file is deleted");
-    let expired_at: Option<i64> = db(&daemon)
+    let expired_at: Option<i64> = daemon
+        .sqlite()
         .query_row("SELECT expired_at_ms FROM content WHERE id = ?1", [rsid], |r| r.get(0))
         .expect("row kept");
     assert!(expired_at.is_some(), "the row is kept, marked expired");
@@ -270,7 +256,7 @@ fn a_16_mib_recording_read_slowly_outlives_the_request_time_limit() {
     let api = FakeTwilio::start(&[(ACCOUNT, TWILIO_TOKEN)]);
     // One second for a request; the slow read below takes longer than that.
     let daemon = start(&api, "[http]\nrequest_timeout_s = 1\n", &[]);
-    let token = add_tenant(&daemon, &["acme", "--twilio-number", ACME_NUMBER]);
+    let token = daemon.add_tenant_with("acme", &["--twilio-number", ACME_NUMBER]).token;
     let rsid = "RE0000000000000000000000000000b16b";
     api.serve(rsid, Serve::Generated { len: LEN, content_length: true });
     post_recording(&daemon, rsid);
@@ -307,5 +293,5 @@ fn a_16_mib_recording_read_slowly_outlives_the_request_time_limit() {
     assert!(head.to_ascii_lowercase().contains(&format!("content-length: {LEN}")), "{head}");
     let body = &received[split..];
     assert_eq!(body.len() as u64, LEN, "the whole body arrived");
-    assert_eq!(hex::encode(sha2::Sha256::digest(body)), generated_digest(LEN));
+    assert_eq!(sha256_hex(body), generated_digest(LEN));
 }

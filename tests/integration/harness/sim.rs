@@ -2,14 +2,13 @@
 //! a real loopback socket (the same server as `wasim serve`, run on its own
 //! runtime thread inside the test process) and a daemon built with the `sim`
 //! feature pointed at it.
-#![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::common::{eventually, http, Daemon, DaemonOptions};
+use super::{eventually, http, Daemon, DaemonOptions};
 
 /// The admin bearer token of every test daemon.
 pub const SECRET: &str = "test-internal-secret-0123456789";
@@ -17,14 +16,21 @@ pub const SECRET: &str = "test-internal-secret-0123456789";
 /// Every wait for a WhatsApp state change is bounded by this.
 pub const STATE_WAIT: Duration = Duration::from_secs(30);
 
-/// `wasim serve` on 127.0.0.1:0; stops with the test process.
+/// `wasim serve` on 127.0.0.1:0; stops when dropped.
 pub struct Wasim {
     pub addr: SocketAddr,
+    _stop: tokio::sync::oneshot::Sender<()>,
 }
 
 impl Wasim {
     pub fn start() -> Wasim {
+        Wasim::start_with(wasim::Sim::new())
+    }
+
+    /// Serves `sim` (e.g. one with latency) on its own runtime thread.
+    pub fn start_with(sim: wasim::Sim) -> Wasim {
         let (tx, rx) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -34,21 +40,32 @@ impl Wasim {
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind wasim");
                 tx.send(listener.local_addr().expect("addr")).expect("send addr");
-                let _ = wasim::server::serve(listener, wasim::Sim::new(), std::future::pending()).await;
+                // Returning drops the runtime, and with it every connection.
+                tokio::select! {
+                    _ = wasim::server::serve(listener, sim, std::future::pending()) => {}
+                    _ = stopped => {}
+                }
             });
         });
-        Wasim { addr: rx.recv_timeout(Duration::from_secs(10)).expect("wasim listening") }
+        Wasim { addr: rx.recv_timeout(Duration::from_secs(10)).expect("wasim listening"), _stop: stop }
     }
 
     pub fn ws_url(&self) -> String {
         format!("ws://{}/ws/chat", self.addr)
     }
 
-    fn post(&self, path: &str, body: Value) -> (u16, Value) {
+    /// POSTs `body` to the admin API: (status, JSON answer).
+    pub fn post(&self, path: &str, body: Value) -> (u16, Value) {
         let response =
             http().post(format!("http://{}{path}", self.addr)).json(&body).send().expect("wasim admin");
         let status = response.status().as_u16();
         (status, response.json().unwrap_or(Value::Null))
+    }
+
+    /// GETs an admin API path (a `+` in its query stands for itself): its JSON answer.
+    pub fn get(&self, path_and_query: &str) -> Value {
+        let url = format!("http://{}{}", self.addr, path_and_query.replace('+', "%2B"));
+        http().get(url).send().expect("wasim admin").json().expect("json")
     }
 
     /// A simulated phone scans `qr` and links the device.
@@ -71,9 +88,7 @@ impl Wasim {
 
     /// What linked devices sent to `contact`.
     pub fn received(&self, contact: &str) -> Vec<Value> {
-        let url = format!("http://{}/admin/received?contact={}", self.addr, contact.replace('+', "%2B"));
-        let body: Value = http().get(url).send().expect("received").json().expect("json");
-        body.as_array().cloned().unwrap_or_default()
+        self.get(&format!("/admin/received?contact={contact}")).as_array().cloned().unwrap_or_default()
     }
 
     pub fn fault(&self, phone: &str, kind: &str, expire_s: Option<u64>) -> u64 {
@@ -105,25 +120,6 @@ pub fn daemon_on(wasim: &Wasim, data_dir: Option<std::path::PathBuf>, extra: &[(
     Daemon::start_with(DaemonOptions { env, config_toml: Some(config.into()), data_dir })
 }
 
-/// Adds a tenant through the CLI (and so the admin socket); returns its token.
-pub fn add_tenant(daemon: &Daemon, id: &str, webhook_url: Option<&str>) -> String {
-    add_tenant_with_secret(daemon, id, webhook_url).0
-}
-
-/// Adds a tenant; returns its API token and its webhook signing secret.
-pub fn add_tenant_with_secret(daemon: &Daemon, id: &str, webhook_url: Option<&str>) -> (String, String) {
-    let mut args = vec!["tenant", "add", id, "--json"];
-    if let Some(url) = webhook_url {
-        args.extend(["--webhook-url", url]);
-    }
-    let output = daemon.cli(&args);
-    assert!(output.status.success(), "tenant add: {}", crate::common::stderr(&output));
-    let created: Value = serde_json::from_slice(&output.stdout).expect("json");
-    let field =
-        |name: &str| created[name].as_str().unwrap_or_else(|| panic!("{name}: {created}")).to_string();
-    (field("token"), field("signing_secret"))
-}
-
 pub fn api_get(daemon: &Daemon, token: &str, path: &str) -> (u16, Value) {
     let response = http().get(daemon.url(path)).bearer_auth(token).send().expect("api");
     let status = response.status().as_u16();
@@ -153,11 +149,7 @@ pub fn wait_state(daemon: &Daemon, tenant: &str, state: &str) -> Value {
         last = status(daemon, tenant);
         last["state"] == state
     });
-    assert!(
-        reached,
-        "{tenant} never reached {state}; last status {last}; log tail:\n{}",
-        tail(&daemon.log())
-    );
+    assert!(reached, "{tenant} never reached {state}; last status {last}; log tail:\n{}", daemon.log_tail());
     last
 }
 
@@ -174,20 +166,4 @@ pub fn pair(daemon: &Daemon, wasim: &Wasim, tenant: &str, phone: &str) {
     wasim.scan(qr["code"].as_str().expect("code"), phone);
     let status = wait_state(daemon, tenant, "connected");
     assert_eq!(status["phone"], phone);
-}
-
-/// The last lines of a log, for assertion messages.
-pub fn tail(log: &str) -> String {
-    let lines: Vec<&str> = log.lines().collect();
-    lines[lines.len().saturating_sub(30)..].join("\n")
-}
-
-/// States recorded for `tenant`, oldest first (from `tenant show --json`).
-pub fn history(daemon: &Daemon, tenant: &str) -> Vec<String> {
-    let output = daemon.cli(&["tenant", "show", tenant, "--json"]);
-    let detail: Value = serde_json::from_slice(&output.stdout).expect("show json");
-    detail["recent_state_changes"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|c| c["state"].as_str().map(str::to_string)).collect())
-        .unwrap_or_default()
 }

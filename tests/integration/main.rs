@@ -1,0 +1,25 @@
+//! The integration tests, one binary (the crate is linked once, not once per
+//! file): end-to-end modules that run the built `agentlocator` against real
+//! sockets, in-process router tests (`routes`), and the one harness they share.
+//! `cargo test --test integration MODULE::` runs one module.
+
+mod harness;
+
+mod check_go;
+mod cli;
+mod content;
+mod delivery;
+mod delivery_bench;
+mod health;
+mod http_server;
+mod retention;
+mod routes;
+mod signing;
+mod tenants;
+mod twilio;
+#[cfg(feature = "sim")]
+mod whatsapp;
+#[cfg(feature = "sim")]
+mod whatsapp_media_in;
+#[cfg(feature = "sim")]
+mod whatsapp_media_out;
