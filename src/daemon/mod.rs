@@ -91,43 +91,54 @@ impl Core {
     fn open(config: Config, data: &DataDir) -> AppResult<Core> {
         let secret = load_internal_secret(&config, data)?;
         open_files::raise_limit();
-        let busy_timeout = config.store.busy_timeout;
-        let store = Store::open(&data.db_path(), busy_timeout)?;
-        let events = EventWriter::start(&data.db_path(), busy_timeout)?;
         let metrics = install_metrics()?;
-
-        let supervisor = Supervisor::start(
-            crate::whatsapp::restart_policy(&config.whatsapp),
-            config.whatsapp.connect_stagger,
-        );
-        let whatsapp = WhatsApp::new(
-            store.clone(),
-            events.clone(),
-            data.clone(),
-            crate::whatsapp::Settings::from_config(&config.whatsapp),
-            supervisor.handle(),
-        );
-        let health = Health {
-            store: store.clone(),
-            supervisor: supervisor.handle(),
-            watchdog: LoopWatchdog::start(),
-            check_timeout: config.health.check_timeout,
-            wedged_after: config.health.wedged_after,
-            started: Instant::now(),
-        };
-        let config = Arc::new(config);
-        let state = AppState {
-            config: config.clone(),
-            store,
-            events,
-            health,
-            internal_secret: Arc::new(secret),
-            metrics,
-            whatsapp,
-            data: data.clone(),
-        };
-        Ok(Core { config, state, supervisor })
+        let (state, supervisor) = assemble(config, data, secret, metrics)?;
+        Ok(Core { config: state.config.clone(), state, supervisor })
     }
+}
+
+/// The state every handler shares, assembled from its parts: the store and
+/// its event writer, the supervisor (started, with no workers yet), the
+/// WhatsApp workers' owner and the health checks. What is process-wide (the
+/// internal secret's file, the metrics recorder) is passed in, so tests can
+/// assemble the same state in-process beside others.
+pub fn assemble(
+    config: Config,
+    data: &DataDir,
+    internal_secret: String,
+    metrics: PrometheusHandle,
+) -> AppResult<(AppState, Supervisor)> {
+    let busy_timeout = config.store.busy_timeout;
+    let store = Store::open(&data.db_path(), busy_timeout)?;
+    let events = EventWriter::start(&data.db_path(), busy_timeout)?;
+    let supervisor =
+        Supervisor::start(crate::whatsapp::restart_policy(&config.whatsapp), config.whatsapp.connect_stagger);
+    let whatsapp = WhatsApp::new(
+        store.clone(),
+        events.clone(),
+        data.clone(),
+        crate::whatsapp::Settings::from_config(&config.whatsapp),
+        supervisor.handle(),
+    );
+    let health = Health {
+        store: store.clone(),
+        supervisor: supervisor.handle(),
+        watchdog: LoopWatchdog::start(),
+        check_timeout: config.health.check_timeout,
+        wedged_after: config.health.wedged_after,
+        started: Instant::now(),
+    };
+    let state = AppState {
+        config: Arc::new(config),
+        store,
+        events,
+        health,
+        internal_secret: Arc::new(internal_secret),
+        metrics,
+        whatsapp,
+        data: data.clone(),
+    };
+    Ok((state, supervisor))
 }
 
 /// The started components, each with its way to stop; [`Running::stop`]

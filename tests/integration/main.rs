@@ -5,6 +5,7 @@
 
 mod harness;
 
+mod architecture;
 mod check_go;
 mod cli;
 mod content;

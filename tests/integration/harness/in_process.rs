@@ -1,20 +1,14 @@
 //! The HTTP router in this process, for handler tests that need no daemon:
-//! `agentlocator::http::router` over an [`AppState`] assembled as
-//! `daemon::serve` assembles it (a store in a temporary data directory, a
-//! running supervisor with no workers), driven request by request with
+//! `agentlocator::http::router` over the [`AppState`] `daemon::assemble`
+//! builds for `serve` too (a store in a temporary data directory, a running
+//! supervisor with no workers), driven request by request with
 //! `tower::ServiceExt::oneshot`. No listener, no admin socket, no delivery:
 //! routing, limits and auth only. Build it inside a tokio runtime (the
 //! supervisor and the watchdog are tasks).
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
 use agentlocator::config::Config;
-use agentlocator::health::{Health, LoopWatchdog};
 use agentlocator::http::AppState;
 use agentlocator::paths::DataDir;
-use agentlocator::store::{EventWriter, Store};
-use agentlocator::supervisor::Supervisor;
 use agentlocator::tenants::{TenantCreated, TenantId, TenantRequest, TenantResponse, TenantSettings};
 use axum::body::Body;
 use axum::http::{HeaderMap, Request};
@@ -27,7 +21,7 @@ pub const SECRET: &str = "in-process-internal-secret-0123456789";
 pub struct App {
     pub state: AppState,
     data: DataDir,
-    _supervisor: Supervisor,
+    _supervisor: agentlocator::supervisor::Supervisor,
     _dir: tempfile::TempDir,
 }
 
@@ -57,40 +51,10 @@ impl App {
         let config = Config::load_from(Some(&empty), vars).expect("config");
         let data = DataDir::new(dir.path().join("data"));
         data.ensure().expect("data dir");
-        let busy = Duration::from_secs(5);
-        let store = Store::open(&data.db_path(), busy).expect("store");
-        let events = EventWriter::start(&data.db_path(), busy).expect("event writer");
-        let supervisor = Supervisor::start(
-            agentlocator::whatsapp::restart_policy(&config.whatsapp),
-            Duration::from_millis(config.whatsapp.connect_stagger_ms),
-        );
-        let whatsapp = agentlocator::whatsapp::WhatsApp::new(
-            store.clone(),
-            events.clone(),
-            data.clone(),
-            agentlocator::whatsapp::Settings::from_config(&config.whatsapp),
-            supervisor.handle(),
-        );
-        let health = Health {
-            store: store.clone(),
-            supervisor: supervisor.handle(),
-            watchdog: LoopWatchdog::start(),
-            check_timeout: Duration::from_millis(config.health.check_timeout_ms),
-            wedged_after: Duration::from_millis(config.health.wedged_after_ms),
-            started: Instant::now(),
-        };
         // Rendered by /metrics; not installed as this process's recorder.
         let metrics = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder().handle();
-        let state = AppState {
-            config: Arc::new(config),
-            store,
-            events,
-            health,
-            internal_secret: Arc::new(SECRET.to_string()),
-            metrics,
-            whatsapp,
-            data: data.clone(),
-        };
+        let (state, supervisor) =
+            agentlocator::daemon::assemble(config, &data, SECRET.to_string(), metrics).expect("app state");
         App { state, data, _supervisor: supervisor, _dir: dir }
     }
 
