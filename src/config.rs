@@ -699,29 +699,38 @@ fn rename_legacy_keys(dict: &mut Dict) -> Result<(), (&'static str, String)> {
     Ok(())
 }
 
+/// Why a legacy key's value is not a duration in its old unit.
+#[derive(Debug, thiserror::Error)]
+enum LegacyDurationError {
+    #[error("expected a number of {0}")]
+    NotANumber(&'static str),
+    #[error("too large")]
+    TooLarge,
+    #[error("must not be negative")]
+    Negative,
+}
+
 /// A legacy key's number (integer or fraction, as TOML or as a variable's
 /// text) of `unit`s as a duration.
-fn legacy_duration(value: &Value, unit: Unit) -> Result<Duration, String> {
+fn legacy_duration(value: &Value, unit: Unit) -> Result<Duration, LegacyDurationError> {
     let unit_name = match unit {
         Unit::Seconds => "seconds",
         Unit::Millis => "milliseconds",
     };
-    let Some(number) = value.to_num_lossy() else {
-        return Err(format!("expected a number of {unit_name}"));
-    };
+    let number = value.to_num_lossy().ok_or(LegacyDurationError::NotANumber(unit_name))?;
     if let Some(whole) = number.to_u128_lossy() {
-        let whole = u64::try_from(whole).map_err(|_| "too large".to_string())?;
+        let whole = u64::try_from(whole).map_err(|_| LegacyDurationError::TooLarge)?;
         return Ok(match unit {
             Unit::Seconds => Duration::from_secs(whole),
             Unit::Millis => Duration::from_millis(whole),
         });
     }
-    let fraction = number.to_f64().filter(|f| *f >= 0.0).ok_or_else(|| "must not be negative".to_string())?;
+    let fraction = number.to_f64().filter(|f| *f >= 0.0).ok_or(LegacyDurationError::Negative)?;
     let secs = match unit {
         Unit::Seconds => fraction,
         Unit::Millis => fraction / 1000.0,
     };
-    Duration::try_from_secs_f64(secs).map_err(|_| format!("expected a number of {unit_name}"))
+    Duration::try_from_secs_f64(secs).map_err(|_| LegacyDurationError::NotANumber(unit_name))
 }
 
 fn is_secret(key: &str) -> bool {

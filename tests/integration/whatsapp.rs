@@ -414,6 +414,8 @@ fn tenant_pair_and_logout_work_without_a_daemon() {
 
 /// Runs `command` on a pseudo-terminal `columns` wide; returns the child and
 /// the terminal's output, collected as it comes.
+// openpty(3) has no safe wrapper among our dependencies; a test-only helper.
+#[allow(unsafe_code)]
 fn spawn_in_pty(
     command: &mut std::process::Command,
     columns: u16,

@@ -228,6 +228,8 @@ impl Daemon {
         self.child.as_ref().expect("running").id()
     }
 
+    // Tests send signals to their own children; std has no kill(2) with a signal.
+    #[allow(unsafe_code)]
     pub fn signal(&self, signal: i32) {
         // SAFETY: sending a signal to our own child process.
         let rc = unsafe { libc::kill(self.pid() as i32, signal) };
@@ -298,6 +300,9 @@ pub fn tail(log: &str) -> String {
 }
 
 /// Makes `cmd`'s process start with at most `limit` open files.
+// `pre_exec` is unsafe by its signature: no safe std or crate call sets a
+// child's limit between fork and exec.
+#[allow(unsafe_code)]
 fn limit_open_files(cmd: &mut Command, limit: u64) {
     use std::os::unix::process::CommandExt;
     let rlimit = libc::rlimit { rlim_cur: limit as libc::rlim_t, rlim_max: limit as libc::rlim_t };
