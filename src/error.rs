@@ -58,3 +58,15 @@ impl fmt::Display for AppError {
 impl std::error::Error for AppError {}
 
 pub type AppResult<T> = Result<T, AppError>;
+
+/// A module's error that ends an operator command with exit 1 and its own
+/// message. A module marks its error with this (beside the error, so this
+/// module names none of them); an error that needs another exit code has its
+/// own `From` instead (`check go`'s).
+pub trait CommandFailure: std::error::Error {}
+
+impl<E: CommandFailure> From<E> for AppError {
+    fn from(e: E) -> Self {
+        AppError::failed(e.to_string())
+    }
+}

@@ -93,6 +93,14 @@ impl DataDir {
         create_private_dir(&dir)?;
         Ok(dir)
     }
+
+    /// [`Self::content_dir`], created (0700, with the tenant's directory) when missing.
+    pub fn ensure_content_dir(&self, id: &TenantId, kind: ContentKind) -> Result<PathBuf, PathError> {
+        self.ensure_tenant_dir(id)?;
+        let dir = self.content_dir(id, kind);
+        create_private_dir(&dir)?;
+        Ok(dir)
+    }
 }
 
 /// The kinds of stored content the API serves, each in its own directory.
@@ -194,11 +202,7 @@ impl FileLock {
 }
 
 /// An operator command that fails on this ends with exit 1 and its message.
-impl From<PathError> for crate::error::AppError {
-    fn from(e: PathError) -> Self {
-        crate::error::AppError::failed(e.to_string())
-    }
-}
+impl crate::error::CommandFailure for PathError {}
 
 #[cfg(test)]
 mod tests {

@@ -391,9 +391,5 @@ fn logout_locally(
     })
 }
 
-/// `tenant pair` ends with exit 1 and the message.
-impl From<PairError> for crate::error::AppError {
-    fn from(e: PairError) -> Self {
-        crate::error::AppError::failed(e.to_string())
-    }
-}
+/// An operator command that fails on this ends with exit 1 and its message.
+impl crate::error::CommandFailure for PairError {}

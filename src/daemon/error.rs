@@ -36,9 +36,5 @@ pub enum DaemonError {
     WhatsApp(#[from] WhatsAppError),
 }
 
-/// `serve` ends with exit 1 and the message when it cannot start.
-impl From<DaemonError> for crate::error::AppError {
-    fn from(e: DaemonError) -> Self {
-        crate::error::AppError::failed(e.to_string())
-    }
-}
+/// An operator command that fails on this ends with exit 1 and its message.
+impl crate::error::CommandFailure for DaemonError {}

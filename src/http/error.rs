@@ -81,6 +81,41 @@ impl From<crate::twilio::webhook::WebhookError> for ApiError {
     }
 }
 
+impl From<crate::whatsapp::SendError> for ApiError {
+    fn from(e: crate::whatsapp::SendError) -> Self {
+        use crate::whatsapp::SendError as E;
+        match e {
+            E::Invalid(m) => ApiError::bad_request("invalid_message", m),
+            E::NotConnected(m) => ApiError::new(StatusCode::CONFLICT, "not_connected", m),
+            e @ E::RateLimited(wait) => {
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", e.to_string())
+                    .retry_after(wait.as_secs().max(1))
+            }
+            E::KeyConflict(m) => ApiError::new(StatusCode::CONFLICT, "idempotency_conflict", m),
+            e @ E::Failed(_) => ApiError::new(StatusCode::BAD_GATEWAY, "send_failed", e.to_string()),
+            E::OutcomeUnknown(m) => ApiError::new(StatusCode::GATEWAY_TIMEOUT, "outcome_unknown", m),
+            E::PreviousOutcomeUnknown(m) => ApiError::new(StatusCode::CONFLICT, "outcome_unknown", m),
+            E::Store(e) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<crate::whatsapp::MediaError> for ApiError {
+    fn from(e: crate::whatsapp::MediaError) -> Self {
+        use crate::whatsapp::MediaError as E;
+        match e {
+            E::TooLarge(max) => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("the file is larger than this daemon's {max}-byte limit (whatsapp.media_max_bytes)"),
+            ),
+            E::Invalid(m) => ApiError::bad_request("invalid", m),
+            E::Mismatch(m) => ApiError::bad_request("mimetype_mismatch", m),
+            E::Io(m) => ApiError::internal(m),
+        }
+    }
+}
+
 /// A failed health check: 503 with the reason as plain text.
 impl IntoResponse for crate::health::Unhealthy {
     fn into_response(self) -> Response {

@@ -20,8 +20,8 @@ use crate::store::tenants as rows;
 use crate::whatsapp::media_out;
 use crate::whatsapp::views::SessionView;
 use crate::whatsapp::{
-    MediaError, MediaKind, MediaSend, PairRequest, Pairing, PairingError, Presence, SendError, SendRequest,
-    Staged, WhatsAppError,
+    MediaError, MediaKind, MediaSend, PairRequest, Pairing, PairingError, Presence, SendRequest, Staged,
+    WhatsAppError,
 };
 
 /// How long the pairing routes wait for the worker's first code.
@@ -203,7 +203,7 @@ async fn send(
     let body = match read_send(&state, &id, request).await? {
         Outgoing::Text { to, text } => {
             let request = SendRequest { to, text, idempotency_key };
-            let sent = state.whatsapp.send(&id, request).await.map_err(send_error)?;
+            let sent = state.whatsapp.send(&id, request).await.map_err(ApiError::from)?;
             json!({"message_id": sent.message_id, "replayed": sent.replayed})
         }
         Outgoing::Media { to, media } => send_media(&state, &id, to, media, idempotency_key).await?,
@@ -240,7 +240,7 @@ async fn read_send(state: &AppState, id: &TenantId, request: Request) -> Result<
     let request = with_json_limit(request).await?;
     let Json(body) = Json::<SendBody>::from_request(request, state).await.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            return too_large(state.whatsapp.media_max_bytes());
+            return MediaError::TooLarge(state.whatsapp.media_max_bytes()).into();
         }
         ApiError::bad_request(
             "invalid_body",
@@ -278,10 +278,10 @@ async fn send_media(
         media.file_name.as_deref(),
         &file,
     )
-    .map_err(|e| media_error(e, state.whatsapp.media_max_bytes()))?;
+    .map_err(ApiError::from)?;
     let summary = json!({"kind": kind.as_str(), "bytes": file.len(), "sha256": file.sha256_hex()});
     let request = MediaSend { to, kind, mimetype, caption: media.caption, file_name, file, idempotency_key };
-    let sent = state.whatsapp.send_media(id, request).await.map_err(send_error)?;
+    let sent = state.whatsapp.send_media(id, request).await.map_err(ApiError::from)?;
     Ok(json!({"message_id": sent.message_id, "replayed": sent.replayed, "media": summary}))
 }
 
@@ -315,17 +315,17 @@ async fn json_media(state: &AppState, id: &TenantId, media: MediaBody) -> Result
     let data = media.data.trim();
     // Four base64 characters carry three bytes: refuse before decoding.
     if (data.len() as u64 / 4).saturating_mul(3) > max.saturating_add(3) {
-        return Err(too_large(max));
+        return Err(MediaError::TooLarge(max).into());
     }
-    let mut staging = state.whatsapp.stage_media(id).map_err(|e| media_error(e, max))?;
+    let mut staging = state.whatsapp.stage_media(id).map_err(ApiError::from)?;
     // Whole quanta per piece: padding only ever ends the last one.
     for piece in data.as_bytes().chunks(64 * 1024) {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(piece)
             .map_err(|e| invalid(format!("`media.data` is not base64: {e}")))?;
-        staging.write(&bytes).await.map_err(|e| media_error(e, max))?;
+        staging.write(&bytes).await.map_err(ApiError::from)?;
     }
-    let file = staging.finish().await.map_err(|e| media_error(e, max))?;
+    let file = staging.finish().await.map_err(ApiError::from)?;
     Ok(MediaParts {
         kind: Some(media.kind),
         mimetype: Some(media.mimetype),
@@ -345,7 +345,6 @@ async fn multipart_parts(
     id: &TenantId,
     mut form: Multipart,
 ) -> Result<(String, MediaParts), ApiError> {
-    let max = state.whatsapp.media_max_bytes();
     let mut to = None;
     let mut parts = MediaParts { kind: None, mimetype: None, caption: None, file_name: None, file: None };
     let mut part_type = None;
@@ -362,11 +361,11 @@ async fn multipart_parts(
                     return Err(invalid("more than one `file` part"));
                 }
                 part_type = field.content_type().map(str::to_string);
-                let mut staging = state.whatsapp.stage_media(id).map_err(|e| media_error(e, max))?;
+                let mut staging = state.whatsapp.stage_media(id).map_err(ApiError::from)?;
                 while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
-                    staging.write(&chunk).await.map_err(|e| media_error(e, max))?;
+                    staging.write(&chunk).await.map_err(ApiError::from)?;
                 }
-                parts.file = Some(staging.finish().await.map_err(|e| media_error(e, max))?);
+                parts.file = Some(staging.finish().await.map_err(ApiError::from)?);
                 continue;
             }
             other => {
@@ -401,23 +400,6 @@ fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::bad_request("invalid", message)
 }
 
-fn too_large(max: u64) -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "too_large",
-        format!("the file is larger than this daemon's {max}-byte limit (whatsapp.media_max_bytes)"),
-    )
-}
-
-fn media_error(e: MediaError, max: u64) -> ApiError {
-    match e {
-        MediaError::TooLarge(_) => too_large(max),
-        MediaError::Invalid(m) => invalid(m),
-        MediaError::Mismatch(m) => ApiError::bad_request("mimetype_mismatch", m),
-        MediaError::Io(m) => ApiError::internal(m),
-    }
-}
-
 fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
     match e.status() {
         StatusCode::PAYLOAD_TOO_LARGE => {
@@ -427,22 +409,6 @@ fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
             ApiError::bad_request("invalid_body", format!("malformed multipart/form-data: {}", e.body_text()))
         }
         _ => ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", "the request body broke off mid-way"),
-    }
-}
-
-fn send_error(e: SendError) -> ApiError {
-    match e {
-        SendError::Invalid(m) => ApiError::bad_request("invalid_message", m),
-        SendError::NotConnected(m) => ApiError::new(StatusCode::CONFLICT, "not_connected", m),
-        e @ SendError::RateLimited(wait) => {
-            ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", e.to_string())
-                .retry_after(wait.as_secs().max(1))
-        }
-        SendError::KeyConflict(m) => ApiError::new(StatusCode::CONFLICT, "idempotency_conflict", m),
-        e @ SendError::Failed(_) => ApiError::new(StatusCode::BAD_GATEWAY, "send_failed", e.to_string()),
-        SendError::OutcomeUnknown(m) => ApiError::new(StatusCode::GATEWAY_TIMEOUT, "outcome_unknown", m),
-        SendError::PreviousOutcomeUnknown(m) => ApiError::new(StatusCode::CONFLICT, "outcome_unknown", m),
-        SendError::Store(e) => ApiError::internal(e),
     }
 }
 
@@ -474,7 +440,7 @@ async fn read(
         .whatsapp
         .mark_read(&id, &body.chat, body.sender.as_deref(), &body.message_ids)
         .await
-        .map_err(send_error)?;
+        .map_err(ApiError::from)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -502,7 +468,7 @@ async fn presence(
     let presence = Presence::parse(&body.state).ok_or_else(|| {
         ApiError::bad_request("invalid_message", "`state` must be composing, recording or paused")
     })?;
-    state.whatsapp.presence(&id, &body.chat, presence).await.map_err(send_error)?;
+    state.whatsapp.presence(&id, &body.chat, presence).await.map_err(ApiError::from)?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -48,6 +48,21 @@ impl JobError {
     }
 }
 
+/// A directory that could not be made may be made on the next attempt (a
+/// full disk, a permission fixed by the operator): retry.
+impl From<crate::paths::PathError> for JobError {
+    fn from(e: crate::paths::PathError) -> Self {
+        JobError::retry(e.to_string())
+    }
+}
+
+/// A blocking step that panicked or was cancelled: retry.
+impl From<tokio::task::JoinError> for JobError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        JobError::retry(format!("background step failed: {e}"))
+    }
+}
+
 /// What runs the jobs of one kind.
 pub trait JobHandler: Send + Sync + 'static {
     /// One attempt. `Ok(patch)`: done; the keys of `patch` are merged into the

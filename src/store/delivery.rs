@@ -338,11 +338,7 @@ pub fn short_busy_waits(tries: i32) -> bool {
 }
 
 /// An operator command that fails on this ends with exit 1 and its message.
-impl From<RequeueError> for crate::error::AppError {
-    fn from(e: RequeueError) -> Self {
-        crate::error::AppError::failed(e.to_string())
-    }
-}
+impl crate::error::CommandFailure for RequeueError {}
 
 #[cfg(test)]
 mod tests {

@@ -155,8 +155,4 @@ fn sqlite_error(path: &Path, source: rusqlite::Error) -> StoreError {
 }
 
 /// An operator command that fails on this ends with exit 1 and its message.
-impl From<StoreError> for crate::error::AppError {
-    fn from(e: StoreError) -> Self {
-        crate::error::AppError::failed(e.to_string())
-    }
-}
+impl crate::error::CommandFailure for StoreError {}

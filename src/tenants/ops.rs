@@ -225,8 +225,4 @@ fn remove(store: &Store, data: &DataDir, id: &TenantId) -> Result<TenantResponse
 }
 
 /// An operator command that fails on this ends with exit 1 and its message.
-impl From<TenantError> for crate::error::AppError {
-    fn from(e: TenantError) -> Self {
-        crate::error::AppError::failed(e.to_string())
-    }
-}
+impl crate::error::CommandFailure for TenantError {}

@@ -23,7 +23,7 @@ use crate::config::Config;
 use crate::content::PublicUrls;
 use crate::ids::TenantId;
 use crate::jobs::{BoxFuture, JobError, JobHandler};
-use crate::paths::{create_private_dir, ContentKind, DataDir};
+use crate::paths::{ContentKind, DataDir};
 use crate::store::content::{self as stored, Content};
 use crate::store::events::EventRow;
 use crate::store::jobs::Job;
@@ -214,14 +214,8 @@ impl Inner {
     /// `DATA_DIR/tenants/<id>/recordings`, created 0700 when missing.
     async fn recordings_dir(&self, tenant: &TenantId) -> Result<PathBuf, JobError> {
         let (data, tenant) = (self.data.clone(), tenant.clone());
-        tokio::task::spawn_blocking(move || {
-            let dir = data.ensure_tenant_dir(&tenant).map_err(|e| e.to_string())?.join("recordings");
-            create_private_dir(&dir).map_err(|e| e.to_string())?;
-            Ok::<_, String>(dir)
-        })
-        .await
-        .map_err(|e| JobError::retry(e.to_string()))?
-        .map_err(JobError::retry)
+        Ok(tokio::task::spawn_blocking(move || data.ensure_content_dir(&tenant, ContentKind::Recording))
+            .await??)
     }
 }
 
@@ -265,11 +259,7 @@ fn recording_url(base: &str, account: &str, recording: &str, format: &str) -> Re
 }
 
 /// An operator command that fails on this ends with exit 1 and its message.
-impl From<ClientError> for crate::error::AppError {
-    fn from(e: ClientError) -> Self {
-        crate::error::AppError::failed(e.to_string())
-    }
-}
+impl crate::error::CommandFailure for ClientError {}
 
 #[cfg(test)]
 mod tests {

@@ -35,7 +35,7 @@ use super::{Shared, WaState};
 use crate::clock::now_ms;
 use crate::content::{valid_id, PublicUrls};
 use crate::jobs::{BoxFuture, JobError, JobHandler};
-use crate::paths::{create_private_dir, ContentKind};
+use crate::paths::ContentKind;
 use crate::store::content::{self, Content};
 use crate::store::events;
 use crate::store::jobs::Job;
@@ -319,14 +319,8 @@ impl MediaFetch {
     /// `DATA_DIR/tenants/<id>/media`, created 0700 when missing.
     async fn media_dir(&self, tenant: &TenantId) -> Result<PathBuf, JobError> {
         let (data, tenant) = (self.shared.data.clone(), tenant.clone());
-        tokio::task::spawn_blocking(move || {
-            data.ensure_tenant_dir(&tenant).map_err(|e| JobError::retry(e.to_string()))?;
-            let dir = data.content_dir(&tenant, ContentKind::WhatsappMedia);
-            create_private_dir(&dir).map_err(|e| JobError::retry(e.to_string()))?;
-            Ok(dir)
-        })
-        .await
-        .map_err(|e| JobError::retry(e.to_string()))?
+        Ok(tokio::task::spawn_blocking(move || data.ensure_content_dir(&tenant, ContentKind::WhatsappMedia))
+            .await??)
     }
 }
 
