@@ -1,9 +1,8 @@
 //! Stored content the API serves to a tenant's backend: WhatsApp media a
 //! contact sent and Twilio call recordings. The bytes live as files under
 //! `DATA_DIR/tenants/<id>/{media,recordings}/` (rows in `store::content` say
-//! which); events carry absolute URLs to them, built here.
-
-pub mod serve;
+//! which); events carry absolute URLs to them, built here. Serving a file over HTTP (ranges, `ETag`) is
+//! `http::file`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -1,7 +1,7 @@
 //! The content API: stored WhatsApp media and call recordings, served to
 //! the tenant's backend (its token) or the operator (the internal secret).
 //! Handlers stay thin; the file serving (ranges, ETag) is
-//! `content::serve`.
+//! `http::file`.
 //!
 //! `GET` also answers `HEAD` (axum drops the body). The global request time
 //! limit bounds only the wait for the response head: the body streams after
@@ -13,8 +13,8 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 
+use super::file::{respond, ServeError};
 use super::{ApiError, AppState, Caller};
-use crate::content::serve::{respond, ServeError};
 use crate::content::{stored_path, valid_id};
 use crate::paths::ContentKind;
 use crate::store::content as stored;

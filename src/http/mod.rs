@@ -12,6 +12,7 @@ mod api;
 mod auth;
 mod content;
 mod error;
+mod file;
 mod health;
 mod layers;
 pub mod server;
