@@ -81,10 +81,8 @@ async fn wait_until(
     panic!("{key} never got there: {:?}", state_of(handle, key).await);
 }
 
-// The one test on the real clock: the heartbeat is timed with
-// `std::time::Instant` (`Shared` in mod.rs), which a paused tokio clock does
-// not move; on `tokio::time::Instant` this test could pause too.
-#[tokio::test]
+// The heartbeat runs on tokio's clock, so the paused clock ages it.
+#[tokio::test(start_paused = true)]
 async fn health_follows_the_task() {
     let supervisor = Supervisor::start(RestartPolicy::default(), Duration::ZERO);
     let handle = supervisor.handle();

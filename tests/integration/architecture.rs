@@ -1,7 +1,8 @@
 //! The house rules of `docs/ARCHITECTURE.md`, checked against the code:
 //! every `crate::` path points down the layer list written there, the files
-//! of one module never import each other in a circle, and no function runs
-//! past ~60 lines without a comment at its top saying why.
+//! of one module never import each other in a circle, no function runs
+//! past ~60 lines without a comment at its top saying why, and only `http`
+//! speaks axum.
 //!
 //! The source is read as text: comments, strings and character literals are
 //! blanked first, so a path or a brace inside them counts for nothing.
@@ -429,4 +430,22 @@ fn the_checker_reads_code_not_comments_or_strings() {
     assert_eq!(code.matches(['{', '}']).count(), 0, "{code}");
     assert_eq!(code.lines().count(), 2);
     assert_eq!(crate_paths("use crate::{store, http::Caller};\nx = crate::clock::now_ms();").len(), 3);
+}
+
+#[test]
+fn only_the_http_module_speaks_axum() {
+    let src = root().join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let outside: Vec<String> = files
+        .iter()
+        .filter(|f| top_module(&src, f).as_deref() != Some("http"))
+        .filter(|f| code_only(&fs::read_to_string(f).expect("read")).contains("axum"))
+        .map(|f| f.display().to_string())
+        .collect();
+    assert!(
+        outside.is_empty(),
+        "axum outside src/http (handlers are thin and live there):\n{}",
+        outside.join("\n")
+    );
 }
