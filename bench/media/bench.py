@@ -261,11 +261,7 @@ def media_round(ctx, d, wasim: str, n: int, tag: str, messages: int, rate: float
         else:
             refused.append(f"{st} {str(resp)[:200]}")
     send_span = time.monotonic() - start
-    deadline = time.monotonic() + ctx.args.arrival_timeout
-    while time.monotonic() < deadline:
-        if all(ctx.media.stored_at(c) for c in expected):
-            break
-        time.sleep(0.1)
+    wa.wait_for(ctx.args.arrival_timeout, lambda: all(ctx.media.stored_at(c) for c in expected))
     mem = sampler.stop()
     lat, lat_first, lat_later = [], [], []
     for caption, want in expected.items():

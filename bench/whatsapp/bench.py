@@ -722,11 +722,7 @@ def latency_round(ctx, wasim: str, n: int, round_no: int, contact_base: int) -> 
         else:
             refused.append(f"{st} {body}")
     send_span = time.monotonic() - start
-    deadline = time.monotonic() + ctx.args.arrival_timeout
-    while time.monotonic() < deadline:
-        if all(ctx.receiver.arrivals(t) for t in sent):
-            break
-        time.sleep(0.1)
+    wait_for(ctx.args.arrival_timeout, lambda: all(ctx.receiver.arrivals(t) for t in sent))
     lat: list[float] = []
     lost = 0
     dup = 0
@@ -956,6 +952,16 @@ def summary(ctx, base: dict, results: list[dict]) -> None:
 
 class Ctx:
     pass
+
+
+def wait_for(timeout: float, done) -> bool:
+    """Polls `done()` every 100 ms until it holds or `timeout` seconds pass; whether it held."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if done():
+            return True
+        time.sleep(0.1)
+    return done()
 
 
 def duration_ms(text: str) -> int:
