@@ -517,10 +517,7 @@ def summary(ctx, res: dict) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--agentlocator", required=True, help="release binary built with --features sim")
-    ap.add_argument("--wasim", required=True, help="the wasim binary")
-    ap.add_argument("--work", required=True, help="scratch directory (data dir, logs)")
-    ap.add_argument("--pid-file", help="where the pids of live children are kept (for a trap)")
+    wa.add_common_args(ap)
     ap.add_argument("--tenants", type=int, default=100)
     ap.add_argument("--messages", type=int, default=300, help="messages per round (text, then media)")
     ap.add_argument("--rate", type=float, default=5.0, help="messages per second in the timed rounds")
@@ -536,16 +533,6 @@ def main() -> int:
     ap.add_argument("--media-max-mib", type=int, default=64)
     ap.add_argument("--daemon-env", action="append", default=[], metavar="KEY=VALUE",
                     help="extra environment for the daemon (e.g. AGENTLOCATOR_DELIVERY__POLL_INTERVAL=20ms)")
-    ap.add_argument("--prekeys", type=int, default=812)
-    ap.add_argument("--pair-concurrency", type=int, default=12)
-    ap.add_argument("--pair-timeout", type=float, default=180.0)
-    ap.add_argument("--arrival-timeout", type=float, default=60.0)
-    ap.add_argument("--settle", type=float, default=3.0)
-    ap.add_argument("--readings", type=int, default=5)
-    ap.add_argument("--reading-gap", type=float, default=1.0)
-    ap.add_argument("--rust-log", default="info")
-    ap.add_argument("--wasim-log", default="warn")
-    ap.add_argument("--json-out", help="write all figures here as JSON")
     args = ap.parse_args()
     args.burst_sizes_mib = [float(x) for x in args.burst_sizes_mib.split(",") if x]
     if not 1 <= args.tenants <= 9999:

@@ -954,6 +954,25 @@ class Ctx:
     pass
 
 
+def add_common_args(ap) -> None:
+    """The options every sim-driven bench takes: the binaries, the scratch
+    directory, pairing, how long to wait and how to read memory, and logging."""
+    ap.add_argument("--agentlocator", required=True, help="release binary built with --features sim")
+    ap.add_argument("--wasim", required=True, help="the wasim binary")
+    ap.add_argument("--work", required=True, help="scratch directory (data dirs, logs)")
+    ap.add_argument("--pid-file", help="where the pids of live children are kept (for a trap)")
+    ap.add_argument("--prekeys", type=int, default=812, help="whatsapp.prekeys (default 812, WhatsApp Web's)")
+    ap.add_argument("--pair-concurrency", type=int, default=12)
+    ap.add_argument("--pair-timeout", type=float, default=180.0, help="per tenant, seconds")
+    ap.add_argument("--arrival-timeout", type=float, default=60.0)
+    ap.add_argument("--settle", type=float, default=3.0)
+    ap.add_argument("--readings", type=int, default=5)
+    ap.add_argument("--reading-gap", type=float, default=1.0)
+    ap.add_argument("--rust-log", default="info")
+    ap.add_argument("--wasim-log", default="warn")
+    ap.add_argument("--json-out", help="write all figures here as JSON")
+
+
 def wait_for(timeout: float, done) -> bool:
     """Polls `done()` every 100 ms until it holds or `timeout` seconds pass; whether it held."""
     deadline = time.monotonic() + timeout
@@ -993,29 +1012,16 @@ def run_guarded(ctx, body) -> int:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--agentlocator", required=True, help="release binary built with --features sim")
-    ap.add_argument("--wasim", required=True)
-    ap.add_argument("--work", required=True, help="scratch directory (data dirs, logs)")
-    ap.add_argument("--pid-file", help="where the pids of live children are kept (for a trap)")
+    add_common_args(ap)
     ap.add_argument("--ns", default="10,100,1000", help="tenant counts, comma-separated")
-    ap.add_argument("--prekeys", type=int, default=812, help="whatsapp.prekeys (default 812, WhatsApp Web's)")
     ap.add_argument("--stagger-ms", type=int, default=None, help="whatsapp.connect_stagger in milliseconds (default: the built-in)")
     ap.add_argument("--fast-stagger-ms", type=int, default=0)
     ap.add_argument("--boot-repeats", type=int, default=2)
-    ap.add_argument("--pair-concurrency", type=int, default=12)
-    ap.add_argument("--pair-timeout", type=float, default=180.0, help="per tenant, seconds")
     ap.add_argument("--messages", type=int, default=300)
     ap.add_argument("--rate", type=float, default=50.0)
     ap.add_argument("--latency-repeats", type=int, default=3,
                     help="rounds with the same contacts (the first sets up their sessions); "
                          "with 2 or more, one more round with new contacts")
-    ap.add_argument("--arrival-timeout", type=float, default=60.0)
-    ap.add_argument("--settle", type=float, default=3.0)
-    ap.add_argument("--readings", type=int, default=5)
-    ap.add_argument("--reading-gap", type=float, default=1.0)
-    ap.add_argument("--rust-log", default="info")
-    ap.add_argument("--wasim-log", default="warn")
-    ap.add_argument("--json-out", help="write all figures here as JSON")
     args = ap.parse_args()
 
     ns = sorted({int(x) for x in args.ns.replace(" ", ",").split(",") if x})
