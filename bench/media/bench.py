@@ -556,16 +556,9 @@ def main() -> int:
         f.write("# written by bench/media/bench.py\n[whatsapp]\n")
         f.write(f"prekeys = {args.prekeys}\nmedia_max_bytes = {args.media_max_mib * MIB}\n")
         f.write(f"[jobs]\nconcurrency = {args.jobs_concurrency}\n")
-    check_env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTLOCATOR_")}
-    check_env.update({"AGENTLOCATOR_LISTEN": "127.0.0.1:0", "WHATSAPP_WS_URL": "ws://127.0.0.1:1/ws/chat"})
-    check_env.update(dict(kv.split("=", 1) for kv in args.daemon_env))
-    r = subprocess.run([args.agentlocator, "--config", ctx.config, "--data-dir", os.path.join(ctx.work, "check"),
-                        "config", "check", "--json"], capture_output=True, env=check_env, timeout=60, cwd=ctx.work)
-    if r.returncode != 0:
-        print(f"FAIL: `config check` refused the bench configuration ({r.returncode}): "
-              f"{r.stderr.decode(errors='replace')}", file=sys.stderr)
+    ctx.effective = wa.effective_config(ctx, dict(kv.split("=", 1) for kv in args.daemon_env))
+    if ctx.effective is None:
         return 1
-    ctx.effective = json.loads(r.stdout)
 
     def on_signal(signum, _frame):
         raise KeyboardInterrupt(f"signal {signum}")

@@ -973,6 +973,21 @@ def add_common_args(ap) -> None:
     ap.add_argument("--json-out", help="write all figures here as JSON")
 
 
+def effective_config(ctx, extra_env: dict | None = None) -> dict | None:
+    """The daemon's effective configuration (`config check --json`) for the
+    bench's config file and `extra_env`; None, said on stderr, when refused."""
+    check_env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTLOCATOR_")}
+    check_env.update({"AGENTLOCATOR_LISTEN": "127.0.0.1:0", "WHATSAPP_WS_URL": "ws://127.0.0.1:1/ws/chat"})
+    check_env.update(extra_env or {})
+    r = subprocess.run([ctx.args.agentlocator, "--config", ctx.config, "--data-dir", os.path.join(ctx.work, "check"),
+                        "config", "check", "--json"], capture_output=True, env=check_env, timeout=60, cwd=ctx.work)
+    if r.returncode != 0:
+        print(f"FAIL: `config check` refused the bench configuration ({r.returncode}): "
+              f"{r.stderr.decode(errors='replace')}", file=sys.stderr)
+        return None
+    return json.loads(r.stdout)
+
+
 def wait_for(timeout: float, done) -> bool:
     """Polls `done()` every 100 ms until it holds or `timeout` seconds pass; whether it held."""
     deadline = time.monotonic() + timeout
@@ -1045,15 +1060,10 @@ def main() -> int:
         if args.stagger_ms is not None:
             f.write(f"connect_stagger = \"{args.stagger_ms}ms\"\n")
     # The effective settings, as the daemon will see them (file + the environment it gets).
-    check_env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTLOCATOR_")}
-    check_env.update({"AGENTLOCATOR_LISTEN": "127.0.0.1:0", "WHATSAPP_WS_URL": "ws://127.0.0.1:1/ws/chat"})
-    r = subprocess.run([args.agentlocator, "--config", ctx.config, "--data-dir", os.path.join(ctx.work, "check"),
-                        "config", "check", "--json"], capture_output=True, env=check_env, timeout=60, cwd=ctx.work)
-    if r.returncode != 0:
-        print(f"FAIL: `config check` refused the bench configuration ({r.returncode}): "
-              f"{r.stderr.decode(errors='replace')}", file=sys.stderr)
+    checked = effective_config(ctx)
+    if checked is None:
         return 1
-    effective = json.loads(r.stdout)["whatsapp"]
+    effective = checked["whatsapp"]
     ctx.stagger = duration_ms(effective["connect_stagger"])
     if int(effective["prekeys"]) != args.prekeys:
         print(f"FAIL: prekeys {effective['prekeys']} in effect, not {args.prekeys}", file=sys.stderr)
