@@ -537,12 +537,17 @@ async fn a_ban_ends_at_its_expiry() {
     let sim = Sim::new();
     let dir = tempfile::tempdir().unwrap();
     let mut bot = paired(&sim, dir.path(), "+15550010007").await;
-    sim.fault("+15550010007", wasim::FaultKind::Ban, Some(2));
+    // The ban must outlast the client's reconnect, which a loaded CI machine
+    // can delay by over a second; the server counts it in whole seconds, so
+    // it lasts between BAN - 1 s and BAN.
+    const BAN: Duration = Duration::from_secs(5);
+    let banned_at = tokio::time::Instant::now();
+    sim.fault("+15550010007", wasim::FaultKind::Ban, Some(BAN.as_secs()));
     bot.wait("TemporaryBan", |e| matches!(e, Event::TemporaryBan(_)).then_some(())).await;
     bot.stop().await;
     // TemporaryBan is terminal for the client; a new one after the expiry logs in.
-    // A fixed wait: the ban's 2 s run on the server's own (real) clock.
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // A fixed wait: the ban runs on the server's own (real) clock.
+    tokio::time::sleep_until(banned_at + BAN + Duration::from_millis(100)).await;
     let mut bot = TestBot::start(&sim, &dir.path().join("wa.db")).await;
     bot.connected().await;
     bot.stop().await;
