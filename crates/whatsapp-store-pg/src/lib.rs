@@ -1,0 +1,1 @@
+//! whatsapp-rust's storage traits on PostgreSQL (work in progress).
