@@ -24,6 +24,7 @@ const NAMED_ENV_VARS: &[(&str, &str)] = &[
     ("FLASK_BASE_URL", "http.public_base_url"),
     ("PUBLIC_BASE_URL", "http.public_base_url"),
     ("INTERNAL_SECRET", "security.internal_secret"),
+    ("DATABASE_URL", "store.url"),
     ("TWILIO_AUTH_TOKEN", "twilio.auth_token"),
     ("TWILIO_ACCOUNT_SID", "twilio.account_sid"),
     ("TWILIO_API_BASE_URL", "twilio.api_base_url"),
@@ -39,7 +40,7 @@ const GENERIC_ENV_PREFIX: &str = "AGENTLOCATOR_";
 /// Keys whose values are secrets: never echoed in an error, and taken
 /// verbatim as strings from a generic override (an all-digit secret stays a
 /// string instead of failing as a number).
-const SECRET_KEYS: &[&str] = &["security.internal_secret", "twilio.auth_token"];
+const SECRET_KEYS: &[&str] = &["security.internal_secret", "twilio.auth_token", "store.url"];
 
 /// Longest `whatsapp.restart_backoff_cap` accepted: a day. Longer waits are
 /// no backoff.
@@ -445,13 +446,24 @@ impl MediaConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
+    /// Unset: the embedded SQLite database in the data directory.
+    /// `postgres://user:password@host:port/db?sslmode=...`: PostgreSQL holds
+    /// every piece of daemon state. A secret (it may carry a password).
+    pub url: Option<String>,
+    /// How long a SQLite connection waits for another's write lock.
     #[serde(with = "humantime_serde")]
     pub busy_timeout: Duration,
+    /// PostgreSQL connections in the daemon's pool (all tenants share them).
+    pub pool_size: NonZeroUsize,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        Self { busy_timeout: Duration::from_secs(5) }
+        Self {
+            url: None,
+            busy_timeout: Duration::from_secs(5),
+            pool_size: NonZeroUsize::new(16).expect("non-zero"),
+        }
     }
 }
 
@@ -541,6 +553,7 @@ impl Config {
         let mut shown = self.clone();
         shown.security.internal_secret = hide(&self.security.internal_secret);
         shown.twilio.auth_token = hide(&self.twilio.auth_token);
+        shown.store.url = self.store.url.as_deref().map(redact_url_password);
         shown
     }
 }
@@ -731,6 +744,19 @@ fn legacy_duration(value: &Value, unit: Unit) -> Result<Duration, LegacyDuration
         Unit::Millis => fraction / 1000.0,
     };
     Duration::try_from_secs_f64(secs).map_err(|_| LegacyDurationError::NotANumber(unit_name))
+}
+
+/// A URL as it may be shown: its password replaced by a marker (the host and
+/// database stay, they are what an operator checks).
+pub fn redact_url_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("<redacted>"));
+            parsed.to_string()
+        }
+        Ok(parsed) => parsed.to_string(),
+        Err(_) => "<redacted: not a URL>".to_string(),
+    }
 }
 
 fn is_secret(key: &str) -> bool {

@@ -15,8 +15,8 @@ use crate::clock::now_unix;
 use crate::config::Config;
 use crate::error::AppResult;
 use crate::paths::DataDir;
-use crate::store::content::{self as stored, Content};
-use crate::store::{delivery as outbox, whatsapp as sends, Store};
+use crate::store::content::Content;
+use crate::store::Store;
 
 /// Longest time between two prunes.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
@@ -60,14 +60,15 @@ impl Retention {
     }
 }
 
-/// Starts the pruning task on its own connection to the database in
-/// `data`; it stops when `shutdown` turns true.
+/// Starts the pruning task on its own connection to `store`; it stops when
+/// `shutdown` turns true.
 pub fn start(
     config: &Config,
+    store: &Store,
     data: &DataDir,
     shutdown: watch::Receiver<bool>,
 ) -> AppResult<tokio::task::JoinHandle<()>> {
-    let store = Store::open(&data.db_path(), config.store.busy_timeout)?;
+    let store = store.separate(false)?;
     Ok(tokio::spawn(prune_loop(store, data.clone(), Retention::from_config(config), shutdown)))
 }
 
@@ -98,7 +99,7 @@ async fn prune_files(store: &Store, data: &DataDir, retention: Duration) {
     let before = ms_before_now(retention);
     let mut total = 0;
     loop {
-        let due = match store.run(move |c| stored::due_for_pruning(c, before, FILE_BATCH)).await {
+        let due = match store.content().due_for_pruning(before, FILE_BATCH).await {
             Ok(due) => due,
             Err(e) => {
                 tracing::warn!(error = %e, "listing stored files to prune failed; trying at the next prune");
@@ -114,15 +115,7 @@ async fn prune_files(store: &Store, data: &DataDir, retention: Duration) {
         }
         let stuck = full_batch && deleted.is_empty();
         let n = deleted.len();
-        let marked = store
-            .run(move |c| {
-                let tx = c.transaction()?;
-                for content in &deleted {
-                    stored::mark_expired(&tx, content)?;
-                }
-                tx.commit()
-            })
-            .await;
+        let marked = store.content().mark_expired(deleted).await;
         if let Err(e) = marked {
             tracing::warn!(error = %e, "marking pruned files expired failed; trying at the next prune");
             break;
@@ -138,7 +131,7 @@ async fn prune_files(store: &Store, data: &DataDir, retention: Duration) {
         tracing::info!(pruned = total, ?retention, "deleted stored media and recordings past retention");
     }
     let long_ago = ms_before_now(FORGET_EXPIRED_AFTER);
-    if let Err(e) = store.run(move |c| stored::forget_expired_before(c, long_ago)).await {
+    if let Err(e) = store.content().forget_expired_before(long_ago).await {
         tracing::warn!(error = %e, "forgetting long-expired stored files failed; trying at the next prune");
     }
 }
@@ -161,7 +154,7 @@ async fn prune_events(store: &Store, retention: Duration) {
     let before = ms_before_now(retention);
     let mut total = 0;
     loop {
-        match store.run(move |c| outbox::prune_delivered(c, before, PRUNE_BATCH)).await {
+        match store.outbox().prune_delivered(before, PRUNE_BATCH).await {
             Ok(n) => {
                 total += n;
                 if n < PRUNE_BATCH {
@@ -181,7 +174,7 @@ async fn prune_events(store: &Store, retention: Duration) {
 
 async fn prune_idempotency_keys(store: &Store, retention: Duration) {
     let before = now_unix().saturating_sub(i64::try_from(retention.as_secs()).unwrap_or(i64::MAX));
-    match store.run(move |c| sends::prune_sends(c, before)).await {
+    match store.whatsapp().prune_sends(before).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(pruned = n, ?retention, "pruned send idempotency keys past retention"),
         Err(e) => {

@@ -191,23 +191,21 @@ async fn tenant_request(context: &Context, request: tenants::TenantRequest) -> A
         _ => None,
     };
     let (store, data) = (context.store.clone(), context.data.clone());
-    let outcome = tokio::task::spawn_blocking(move || tenants::execute(&store, &data, &request)).await;
-    if let (Some(id), Ok(Ok(_))) = (&added, &outcome) {
+    let outcome = tenants::execute(&store, &data, &request).await;
+    if let (Some(id), Ok(_)) = (&added, &outcome) {
         context.whatsapp.start(id);
     }
     match outcome {
-        Ok(Ok(response)) => match serde_json::to_value(response) {
+        Ok(response) => match serde_json::to_value(response) {
             Ok(value) => AdminReply::Ok(value),
             Err(e) => AdminReply::Error(AdminError::new("internal", e.to_string())),
         },
-        Ok(Err(e)) => AdminReply::Error(e.into()),
-        Err(e) => AdminReply::Error(AdminError::new("internal", e.to_string())),
+        Err(e) => AdminReply::Error(e.into()),
     }
 }
 
 async fn tenant_exists(context: &Context, tenant: &tenants::TenantId) -> Result<(), AdminError> {
-    let id = tenant.as_str().to_string();
-    match context.store.run(move |c| crate::store::tenants::exists(c, &id)).await {
+    match context.store.tenants().exists(tenant.as_str()).await {
         Ok(true) => Ok(()),
         Ok(false) => Err(AdminError::new("not_found", format!("no tenant `{tenant}`"))),
         Err(e) => Err(AdminError::new("store", e.to_string())),

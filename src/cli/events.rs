@@ -11,8 +11,8 @@ use super::GlobalOptions;
 use crate::clock::format_ms;
 use crate::clock::now_ms;
 use crate::error::{AppError, AppResult};
-use crate::store::delivery::{self as outbox, AttemptRow, Requeued};
-use crate::store::events::{self, EventRow, EventStatus};
+use crate::store::delivery::{AttemptRow, Requeued};
+use crate::store::events::{EventRow, EventStatus};
 use crate::store::Store;
 use crate::tenants::TenantId;
 
@@ -118,16 +118,20 @@ struct EventDetail {
 }
 
 pub fn run(global: &GlobalOptions, command: EventsCommand) -> AppResult<()> {
-    let store = open_store(global)?;
-    match command {
-        EventsCommand::List { tenant, status, limit, json } => list(&store, tenant, status, limit, json),
-        EventsCommand::Show { id, json } => show(&store, &id, json),
-        EventsCommand::Replay { ids, json } => replay(&store, &ids, json),
-        EventsCommand::RetryDead { tenant, json } => retry_dead(&store, tenant, json),
-    }
+    super::runtime()?.block_on(async {
+        let store = open_store(global).await?;
+        match command {
+            EventsCommand::List { tenant, status, limit, json } => {
+                list(&store, tenant, status, limit, json).await
+            }
+            EventsCommand::Show { id, json } => show(&store, &id, json).await,
+            EventsCommand::Replay { ids, json } => replay(&store, ids, json).await,
+            EventsCommand::RetryDead { tenant, json } => retry_dead(&store, tenant, json).await,
+        }
+    })
 }
 
-fn list(
+async fn list(
     store: &Store,
     tenant: Option<TenantId>,
     status: Option<EventStatus>,
@@ -136,7 +140,7 @@ fn list(
 ) -> AppResult<()> {
     let tenant = tenant.map(|t| t.to_string());
     let status = status.map(EventStatus::as_str);
-    let rows = store.with_conn(|c| outbox::recent(c, tenant.as_deref(), status, limit as usize))?;
+    let rows = store.outbox().recent(tenant.as_deref(), status, limit as usize).await?;
     let views: Vec<EventView> = rows.iter().map(EventView::from).collect();
     if json {
         return print_json(&serde_json::json!({ "events": views }));
@@ -168,14 +172,8 @@ fn list(
     Ok(())
 }
 
-fn show(store: &Store, id: &str, json: bool) -> AppResult<()> {
-    let lookup = id.to_string();
-    let (row, attempts) = store.with_conn(move |c| {
-        let Some(row) = events::get(c, &lookup)? else { return Ok((None, Vec::new())) };
-        let attempts = outbox::attempts(c, row.seq)?;
-        Ok((Some(row), attempts))
-    })?;
-    let row = row.ok_or_else(|| unknown_event(id))?;
+async fn show(store: &Store, id: &str, json: bool) -> AppResult<()> {
+    let (row, attempts) = store.outbox().event_with_attempts(id).await?.ok_or_else(|| unknown_event(id))?;
     let detail = EventDetail {
         event: EventView::from(&row),
         data: row.data.clone(),
@@ -188,9 +186,8 @@ fn show(store: &Store, id: &str, json: bool) -> AppResult<()> {
     Ok(())
 }
 
-fn replay(store: &Store, ids: &[String], json: bool) -> AppResult<()> {
-    let result = store.with_conn(|c| Ok(outbox::requeue(c, ids, now_ms())))?;
-    let done: Vec<Requeued> = result?;
+async fn replay(store: &Store, ids: Vec<String>, json: bool) -> AppResult<()> {
+    let done: Vec<Requeued> = store.outbox().requeue(ids, now_ms()).await??;
     if json {
         return print_json(&serde_json::json!({ "requeued": done }));
     }
@@ -200,9 +197,9 @@ fn replay(store: &Store, ids: &[String], json: bool) -> AppResult<()> {
     Ok(())
 }
 
-fn retry_dead(store: &Store, tenant: Option<TenantId>, json: bool) -> AppResult<()> {
+async fn retry_dead(store: &Store, tenant: Option<TenantId>, json: bool) -> AppResult<()> {
     let tenant = tenant.map(|t| t.to_string());
-    let ids = store.with_conn(|c| outbox::retry_dead(c, tenant.as_deref(), now_ms()))?;
+    let ids = store.outbox().retry_dead(tenant.as_deref(), now_ms()).await?;
     if json {
         return print_json(&serde_json::json!({ "requeued": ids, "count": ids.len() }));
     }
@@ -213,16 +210,17 @@ fn retry_dead(store: &Store, tenant: Option<TenantId>, json: bool) -> AppResult<
     Ok(())
 }
 
-fn open_store(global: &GlobalOptions) -> AppResult<Store> {
+async fn open_store(global: &GlobalOptions) -> AppResult<Store> {
     let config = global.load_config()?;
-    let path = global.data().db_path();
-    if !path.is_file() {
+    let data = global.data();
+    let path = data.db_path();
+    if config.store.url.is_none() && !path.is_file() {
         return Err(AppError::failed(format!(
             "no database at {}; pass the daemon's --data-dir (or AGENTLOCATOR_DATA_DIR)",
             path.display()
         )));
     }
-    Ok(Store::open(&path, config.store.busy_timeout)?)
+    Ok(Store::open(&config.store, &data).await?)
 }
 
 fn unknown_event(id: &str) -> AppError {

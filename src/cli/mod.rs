@@ -127,7 +127,7 @@ fn run(cli: Cli) -> AppResult<()> {
     }
 }
 
-fn runtime() -> AppResult<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> AppResult<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -117,12 +117,14 @@ impl LocalPairing {
         phone: Option<String>,
         steps: mpsc::Sender<Step>,
     ) -> AppResult<LocalPairing> {
-        let (store, events) = open_for_tenant(config, data, id)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .map_err(|e| AppError::failed(format!("cannot start the async runtime: {e}")))?;
+        // Opened on the runtime that uses it: a PostgreSQL connection lives on
+        // the runtime it was made on.
+        let (store, events) = runtime.block_on(open_for_tenant(config, data, id))?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (settings, policy) = (
             crate::whatsapp::Settings::from_config(&config.whatsapp),
@@ -172,21 +174,19 @@ impl LocalPairing {
 
 /// The store and an event writer for working on tenant `id` without a
 /// daemon; refuses an unknown tenant.
-fn open_for_tenant(
+async fn open_for_tenant(
     config: &crate::config::Config,
     data: &crate::paths::DataDir,
     id: &TenantId,
 ) -> AppResult<(crate::store::Store, crate::store::EventWriter)> {
     data.ensure()?;
-    let busy = config.store.busy_timeout;
-    let store = crate::store::Store::open(&data.db_path(), busy)?;
-    let lookup = id.as_str().to_string();
-    if !store.with_conn(|c| crate::store::tenants::exists(c, &lookup))? {
+    let store = crate::store::Store::open(&config.store, data).await?;
+    if !store.tenants().exists(id.as_str()).await? {
         return Err(AppError::failed(format!(
             "no tenant `{id}`; add it with `agentlocator tenant add {id}`"
         )));
     }
-    let events = crate::store::EventWriter::start(&data.db_path(), busy)?;
+    let events = crate::store::EventWriter::start(&store)?;
     Ok((store, events))
 }
 
@@ -368,11 +368,11 @@ fn logout_locally(
     data: &crate::paths::DataDir,
     id: &TenantId,
 ) -> AppResult<String> {
-    let (store, events) = open_for_tenant(config, data, id)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| AppError::failed(format!("cannot start the async runtime: {e}")))?;
+    let (store, events) = runtime.block_on(open_for_tenant(config, data, id))?;
     runtime.block_on(async {
         let supervisor = crate::supervisor::Supervisor::start(
             crate::whatsapp::restart_policy(&config.whatsapp),

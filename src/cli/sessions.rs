@@ -59,8 +59,10 @@ fn load(global: &GlobalOptions, config: &crate::config::Config) -> AppResult<(Ve
         return Ok((views, true));
     }
     data.ensure()?;
-    let store = crate::store::Store::open(&data.db_path(), config.store.busy_timeout)?;
-    let rows = store.with_conn(|c| crate::store::tenants::list(c))?;
+    let rows = super::runtime()?.block_on(async {
+        let store = crate::store::Store::open(&config.store, &data).await?;
+        store.tenants().list().await
+    })?;
     Ok((rows.iter().map(SessionView::from_row).collect(), false))
 }
 

@@ -198,8 +198,10 @@ fn perform(global: &GlobalOptions, request: TenantRequest) -> AppResult<TenantRe
         },
         None => {
             data.ensure()?;
-            let store = Store::open(&data.db_path(), config.store.busy_timeout)?;
-            tenants::execute(&store, &data, &request)
+            super::runtime()?.block_on(async {
+                let store = Store::open(&config.store, &data).await?;
+                tenants::execute(&store, &data, &request).await
+            })
         }
     };
     Ok(result?)

@@ -63,7 +63,7 @@ pub async fn run(
     shutdown: impl Future<Output = &'static str>,
 ) -> AppResult<()> {
     let data = lock.data().clone();
-    let core = Core::open(config, &data)?;
+    let core = Core::open(config, &data).await?;
     let local: SocketAddr = listener.local_addr().map_err(DaemonError::LocalAddr)?;
     let running = Running::start(core, &data, listener, local).await?;
     tracing::info!(addr = %local, data_dir = %data.root().display(), "listening");
@@ -88,11 +88,11 @@ struct Core {
 }
 
 impl Core {
-    fn open(config: Config, data: &DataDir) -> AppResult<Core> {
+    async fn open(config: Config, data: &DataDir) -> AppResult<Core> {
         let secret = load_internal_secret(&config, data)?;
         open_files::raise_limit();
         let metrics = install_metrics()?;
-        let (state, supervisor) = assemble(config, data, secret, metrics)?;
+        let (state, supervisor) = assemble(config, data, secret, metrics).await?;
         Ok(Core { config: state.config.clone(), state, supervisor })
     }
 }
@@ -102,15 +102,14 @@ impl Core {
 /// WhatsApp workers' owner and the health checks. What is process-wide (the
 /// internal secret's file, the metrics recorder) is passed in, so tests can
 /// assemble the same state in-process beside others.
-pub fn assemble(
+pub async fn assemble(
     config: Config,
     data: &DataDir,
     internal_secret: String,
     metrics: PrometheusHandle,
 ) -> AppResult<(AppState, Supervisor)> {
-    let busy_timeout = config.store.busy_timeout;
-    let store = Store::open(&data.db_path(), busy_timeout)?;
-    let events = EventWriter::start(&data.db_path(), busy_timeout)?;
+    let store = Store::open(&config.store, data).await?;
+    let events = EventWriter::start(&store)?;
     let supervisor =
         Supervisor::start(crate::whatsapp::restart_policy(&config.whatsapp), config.whatsapp.connect_stagger);
     let whatsapp = WhatsApp::new(
@@ -179,10 +178,10 @@ impl Running {
         )?;
         let admin = tokio::spawn(admin_socket.run(shutdown_rx.clone()));
         let delivery =
-            Delivery::start(&config, &data.db_path(), state.events.commits(), shutdown_rx.clone(), grace)
+            Delivery::start(&config, &state.store, state.events.commits(), shutdown_rx.clone(), grace)
                 .map_err(DaemonError::from)?;
         // Retention: delivered events, send idempotency keys and stored files are pruned.
-        let housekeeping = crate::housekeeping::start(&config, data, shutdown_rx.clone())?;
+        let housekeeping = crate::housekeeping::start(&config, &state.store, data, shutdown_rx.clone())?;
         let jobs = start_jobs(&config, &state, data, urls)?;
         let http = start_http(&config, listener, state, shutdown_rx);
         let tenants = whatsapp.start_all().await.map_err(DaemonError::from)?;

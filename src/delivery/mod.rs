@@ -17,7 +17,6 @@ pub mod policy;
 pub mod signing;
 
 use std::collections::HashSet;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -26,7 +25,7 @@ use tokio::task::JoinSet;
 
 use crate::clock::now_ms;
 use crate::config::{Config, DeliveryConfig};
-use crate::store::delivery::{self as outbox, AttemptOutcome, Head, Verdict};
+use crate::store::delivery::{AttemptOutcome, Head, Verdict};
 use crate::store::{Store, StoreError};
 use policy::{classify, parse_retry_after, Policy};
 
@@ -81,19 +80,21 @@ struct Done {
 }
 
 impl Delivery {
-    /// Starts the workers on their own connection to the database at
-    /// `db_path`. `commits` changes when the daemon's event writer stored
+    /// Starts the workers on their own connections to `store`. `commits` changes when the daemon's event writer stored
     /// events; `shutdown` turning true stops them: attempts in flight get
     /// `grace` to finish, the rest are abandoned and stay pending.
     pub fn start(
         config: &Config,
-        db_path: &Path,
+        store: &Store,
         commits: watch::Receiver<u64>,
         shutdown: watch::Receiver<bool>,
         grace: Duration,
     ) -> Result<Delivery, DeliveryError> {
         let d = &config.delivery;
-        let (store, writes) = open_stores(db_path, config.store.busy_timeout)?;
+        // Reads (scans, polls) and writes (outcomes) on separate connections,
+        // so a wait for SQLite's write lock never holds up a scan.
+        let (store, writes) = (store.separate(false)?, store.separate(true)?);
+        let runtime = tokio::runtime::Handle::current();
         let shared = Arc::new(Shared {
             store,
             client: build_client(d)?,
@@ -107,7 +108,7 @@ impl Delivery {
             let shared = shared.clone();
             std::thread::Builder::new()
                 .name("delivery-recorder".into())
-                .spawn(move || record_loop(shared, writes, inbox))
+                .spawn(move || record_loop(shared, writes, runtime, inbox))
                 .map_err(DeliveryError::Recorder)?
         };
         let dispatcher = tokio::spawn(
@@ -135,19 +136,6 @@ impl Delivery {
             tracing::warn!("delivery workers did not stop in time");
         }
     }
-}
-
-/// The workers' two connections to the database: one that reads the outbox
-/// (scans, polls), and one for writes (outcomes), so a wait for SQLite's
-/// write lock never holds up a scan.
-fn open_stores(db_path: &Path, busy_timeout: Duration) -> Result<(Store, Store), DeliveryError> {
-    let store = Store::open(db_path, busy_timeout)?;
-    let writes = Store::open(db_path, busy_timeout)?;
-    writes.with_conn(|c| {
-        c.busy_handler(Some(outbox::short_busy_waits))?;
-        Ok(())
-    })?;
-    Ok((store, writes))
 }
 
 /// The client every attempt uses: the configured timeout, no redirects.
@@ -193,8 +181,7 @@ impl Dispatcher {
             while self.tasks.try_join_next().is_some() {}
             if scan {
                 self.shared.busy.lock().unwrap_or_else(|p| p.into_inner()).freed_since_scan.clear();
-                let result =
-                    self.shared.store.run(|c| Ok((outbox::data_version(c)?, outbox::heads(c)?))).await;
+                let result = self.shared.store.outbox().heads().await;
                 match result {
                     Ok((version, heads)) => {
                         seen_version = Some(version);
@@ -224,7 +211,7 @@ impl Dispatcher {
                 Wake::Scan => scan = true,
                 Wake::Poll => {
                     // Another process (the CLI, a test) may have queued events.
-                    let version = self.shared.store.run(|c| outbox::data_version(c)).await.ok();
+                    let version = self.shared.store.outbox().data_version().await.ok();
                     scan = version.is_none() || version != seen_version;
                 }
             }
@@ -429,12 +416,17 @@ fn describe(error: &reqwest::Error, shared: &Shared) -> String {
 
 /// The recorder thread: commits outcomes in batches, then frees their
 /// tenants and wakes the dispatcher.
-fn record_loop(shared: Arc<Shared>, writes: Store, mut inbox: mpsc::Receiver<Done>) {
+fn record_loop(
+    shared: Arc<Shared>,
+    writes: Store,
+    runtime: tokio::runtime::Handle,
+    mut inbox: mpsc::Receiver<Done>,
+) {
     while let Some(batch) = crate::batch::recv_batch_blocking(&mut inbox, RECORD_BATCH, |_| 1) {
         let outcomes: Vec<AttemptOutcome> = batch.iter().map(|d| d.outcome.clone()).collect();
         let mut tries = 0;
         loop {
-            match writes.with_conn(|c| outbox::record_attempts(c, &outcomes)) {
+            match runtime.block_on(writes.outbox().record_attempts(outcomes.clone())) {
                 Ok(()) => break,
                 Err(e) if tries < 10 => {
                     tries += 1;

@@ -90,13 +90,9 @@ impl Health {
     /// Accepting a durable write is what readiness means: every webhook we
     /// acknowledge must be stored first.
     async fn database_check(&self) -> Result<String, Unhealthy> {
-        let store = self.store.clone();
-        let timeout = self.check_timeout;
-        let probe = tokio::task::spawn_blocking(move || store.probe_write(timeout));
-        match probe.await {
-            Ok(Ok(())) => Ok("accepts writes".into()),
-            Ok(Err(e)) => Err(Unhealthy::DatabaseUnwritable(e)),
-            Err(e) => Err(Unhealthy::ProbeFailed(e)),
+        match self.store.probe_write(self.check_timeout).await {
+            Ok(()) => Ok("accepts writes".into()),
+            Err(e) => Err(Unhealthy::DatabaseUnwritable(e)),
         }
     }
 

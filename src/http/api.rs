@@ -50,17 +50,8 @@ async fn pull_events(
 ) -> Result<Json<Value>, ApiError> {
     let tenant = pulled_tenant(&state, &caller, &query).await?;
     let (after, limit) = (pull_after(&query)?, pull_limit(&query)?);
-    let lookup = tenant.clone();
-    let mut rows = state
-        .store
-        .run(move |c| {
-            // Asking for what follows `after` acknowledges everything up to it.
-            if after > 0 {
-                crate::store::delivery::acknowledge_pulled(c, lookup.as_str(), after, now_ms())?;
-            }
-            crate::store::delivery::pull(c, lookup.as_str(), after, limit + 1)
-        })
-        .await?;
+    // Asking for what follows `after` acknowledges everything up to it.
+    let mut rows = state.store.outbox().pull(tenant.as_str(), after, limit + 1, now_ms()).await?;
     let has_more = rows.len() > limit;
     rows.truncate(limit);
     let next_cursor = encode_cursor(rows.last().map_or(after, |r| r.seq));

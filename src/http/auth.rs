@@ -12,7 +12,6 @@ use axum::http::StatusCode;
 use super::{ApiError, AppState};
 use crate::ids::TenantId;
 use crate::secrets::{secrets_equal, token_hash, token_matches};
-use crate::store::tenants as rows;
 
 #[derive(Debug, Clone)]
 pub enum Caller {
@@ -41,19 +40,7 @@ impl FromRequestParts<AppState> for Caller {
         // token, so its timing tells nothing useful; the final word is the
         // constant-time comparison.
         let hash = token_hash(&presented);
-        let owner = state
-            .store
-            .run(move |c| {
-                c.query_row("SELECT id, token_hash FROM tenants WHERE token_hash = ?1", [&hash], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-                })
-                .map(Some)
-                .or_else(|e| match e {
-                    rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                    other => Err(other),
-                })
-            })
-            .await?;
+        let owner = state.store.tenants().by_token_hash(&hash).await?;
         match owner {
             Some((id, stored)) if token_matches(&presented, &stored) => TenantId::parse(&id)
                 .map(Caller::Tenant)
@@ -87,8 +74,7 @@ impl Caller {
             Caller::Admin => true,
             Caller::Tenant(own) => own == &id,
         };
-        let lookup = id.clone();
-        let exists = state.store.run(move |c| rows::exists(c, lookup.as_str())).await?;
+        let exists = state.store.tenants().exists(id.as_str()).await?;
         if allowed && exists {
             Ok(id)
         } else {

@@ -17,7 +17,6 @@ use super::file::{respond, ServeError};
 use super::{ApiError, AppState, Caller};
 use crate::content::{stored_path, valid_id};
 use crate::paths::ContentKind;
-use crate::store::content as stored;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -60,8 +59,7 @@ async fn serve(
     if !valid_id(kind, id) {
         return Err(not_found());
     }
-    let (owner, key) = (tenant.to_string(), id.to_string());
-    let row = state.store.run(move |c| stored::get(c, &owner, kind, &key)).await?.ok_or_else(not_found)?;
+    let row = state.store.content().get(tenant.as_str(), kind, id).await?.ok_or_else(not_found)?;
     let expired = || {
         ApiError::new(
             StatusCode::GONE,

@@ -55,7 +55,7 @@ async fn handle(
     let result = async {
         let raw = read_bounded(&state.config, &headers, body).await?;
         let request = received(&state.config, target, &kind, &headers, &uri, &raw);
-        let verified = webhook::verify(&state.config, &state.store, request)?;
+        let verified = webhook::verify(&state.config, &state.store, request).await?;
         webhook::accept(&state.events, verified).await
     }
     .await;

@@ -16,7 +16,6 @@ use serde_json::{json, Value};
 
 use super::{ApiError, AppState, Caller};
 use crate::ids::TenantId;
-use crate::store::tenants as rows;
 use crate::whatsapp::media_out;
 use crate::whatsapp::views::SessionView;
 use crate::whatsapp::{
@@ -53,10 +52,10 @@ async fn status(
     Path(tenant): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let id = caller.authorize(&tenant, &state).await?;
-    let lookup = id.clone();
     let row = state
         .store
-        .run(move |c| rows::get(c, lookup.as_str()))
+        .tenants()
+        .get(id.as_str())
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no tenant `{id}`")))?;
     Ok(Json(serde_json::to_value(SessionView::from_row(&row)).map_err(ApiError::internal)?))

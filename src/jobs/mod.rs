@@ -20,7 +20,7 @@ use tokio::task::JoinSet;
 use crate::backoff::{Backoff, Jitter};
 use crate::clock::now_ms;
 use crate::config::JobsConfig;
-use crate::store::jobs::{self as queue, Job};
+use crate::store::jobs::Job;
 use crate::store::{EventWriter, Store};
 
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -118,7 +118,7 @@ impl Runner {
     }
 
     async fn run(self, mut stopped: watch::Receiver<bool>) {
-        match self.store.run(|c| queue::requeue_running(c)).await {
+        match self.store.jobs().requeue_running().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(jobs = n, "background jobs interrupted by the last stop queued again"),
             Err(e) => tracing::error!(error = %e, "cannot requeue interrupted background jobs"),
@@ -133,7 +133,7 @@ impl Runner {
             let free = this.config.concurrency.get().saturating_sub(running.len());
             let mut sleep_for = poll;
             if free > 0 {
-                match this.store.run(move |c| queue::claim_due(c, now_ms(), free)).await {
+                match this.store.jobs().claim_due(now_ms(), free).await {
                     Ok(jobs) => {
                         for job in jobs {
                             let runner = this.clone();
@@ -142,7 +142,7 @@ impl Runner {
                     }
                     Err(e) => tracing::error!(error = %e, "cannot read the job queue"),
                 }
-                if let Ok(Some(due)) = this.store.run(|c| queue::next_due_ms(c)).await {
+                if let Ok(Some(due)) = this.store.jobs().next_due_ms().await {
                     let wait = Duration::from_millis(due.saturating_sub(now_ms()).max(0) as u64);
                     sleep_for = sleep_for.min(wait.max(Duration::from_millis(5)));
                 }
@@ -169,8 +169,7 @@ impl Runner {
         };
         match handler.run(job.clone()).await {
             Ok(patch) => {
-                let done = job.clone();
-                match self.store.run(move |c| queue::finish(c, &done, None, &patch)).await {
+                match self.store.jobs().finish(&job, None, &patch).await {
                     Ok(()) => {
                         self.events.announce_released();
                         tracing::info!(job = job.id, kind = %job.kind, attempts = job.attempts, "background job done")
@@ -184,7 +183,7 @@ impl Runner {
             Err(JobError { message, wait: Some(wait), .. }) => {
                 tracing::debug!(job = job.id, kind = %job.kind, reason = %message, "background job waits");
                 let (id, at) = (job.id, now_ms() + wait.as_millis() as i64);
-                if let Err(e) = self.store.run(move |c| queue::defer(c, id, at, &message)).await {
+                if let Err(e) = self.store.jobs().defer(id, at, &message).await {
                     tracing::error!(job = id, error = %e, "cannot put a waiting background job back");
                 }
             }
@@ -200,7 +199,7 @@ impl Runner {
                     "background job attempt failed; retrying"
                 );
                 let (id, at, message) = (job.id, now_ms() + delay.as_millis() as i64, error.message);
-                if let Err(e) = self.store.run(move |c| queue::retry_at(c, id, at, &message)).await {
+                if let Err(e) = self.store.jobs().retry_at(id, at, &message).await {
                     tracing::error!(job = id, error = %e, "cannot schedule the retry of a background job");
                 }
             }
@@ -212,8 +211,7 @@ impl Runner {
             job = job.id, kind = %job.kind, event = job.event_id.as_deref().unwrap_or("-"),
             attempts = job.attempts, error, "background job failed for good; its event is released with the error"
         );
-        let (failed, message) = (job.clone(), error.to_string());
-        match self.store.run(move |c| queue::finish(c, &failed, Some(&message), &patch)).await {
+        match self.store.jobs().finish(job, Some(error), &patch).await {
             Ok(()) => self.events.announce_released(),
             Err(e) => tracing::error!(job = job.id, error = %e, "cannot record a failed background job"),
         }
@@ -245,8 +243,8 @@ mod tests {
     #[test]
     fn backoff_is_capped_and_jittered() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(&dir.path().join("t.db"), Duration::from_secs(1)).expect("open");
-        let events = EventWriter::start(&dir.path().join("t.db"), Duration::from_secs(1)).expect("writer");
+        let store = Store::open_sqlite(&dir.path().join("t.db"), Duration::from_secs(1)).expect("open");
+        let events = EventWriter::start(&store).expect("writer");
         let runner = Runner::new(
             store,
             events,

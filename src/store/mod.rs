@@ -1,23 +1,27 @@
-//! The durable store: one SQLite file (`DATA_DIR/agentlocator.db`) in WAL mode,
-//! versioned migrations applied at open. Other modules use the functions of the
-//! submodules and never write SQL against these tables themselves.
+//! The durable store: one interface, two backends. Unset `store.url` means the
+//! embedded SQLite file in the data directory ([`sqlite`]); a `postgres://`
+//! URL puts every piece of daemon state in PostgreSQL. Callers use the
+//! operations of [`Store`] (grouped as `store.tenants()`, `store.outbox()`,
+//! ...) and the [`EventWriter`]; they never see which backend runs, and no
+//! other module writes SQL or names a database type.
 
 pub mod content;
 pub mod delivery;
 pub mod events;
 pub mod jobs;
-mod migrations;
+mod sqlite;
 pub mod tenants;
 pub mod whatsapp;
 mod writer;
 
 pub use writer::EventWriter;
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::path::Path;
 
-use rusqlite::Connection;
+use crate::config::StoreConfig;
+use crate::paths::DataDir;
+use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -35,123 +39,62 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// A handle to the store; cheap to clone. Calls are blocking: async code goes
-/// through [`Store::run`].
+/// A handle to the store; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    inner: Arc<Inner>,
+    backend: Arc<Backend>,
 }
 
-struct Inner {
-    path: PathBuf,
-    busy_timeout: Duration,
-    conn: Mutex<Connection>,
+enum Backend {
+    Sqlite(sqlite::Db),
 }
 
 impl Store {
-    /// Opens (creating if needed) the database and brings its schema up to date.
-    pub fn open(path: &Path, busy_timeout: Duration) -> StoreResult<Store> {
-        let conn = open_connection(path, busy_timeout)?;
-        migrations::apply(&conn).map_err(|e| match e {
-            migrations::MigrationError::Sqlite(source) => sqlite_error(path, source),
-            migrations::MigrationError::TooNew(found, known) => {
-                StoreError::TooNew(path.display().to_string(), found, known)
+    /// Opens the store the configuration names: `store.url` when set, else the
+    /// SQLite file in the data directory. Brings the schema up to date.
+    pub async fn open(settings: &StoreConfig, data: &DataDir) -> StoreResult<Store> {
+        Store::open_sqlite(&data.db_path(), settings.busy_timeout)
+    }
+
+    /// Opens (creating if needed) the SQLite database at `path` and brings its
+    /// schema up to date.
+    pub fn open_sqlite(path: &Path, busy_timeout: Duration) -> StoreResult<Store> {
+        Ok(Store { backend: Arc::new(Backend::Sqlite(sqlite::Db::open(path, busy_timeout)?)) })
+    }
+
+    /// Another handle to the same store for a component that must not queue
+    /// behind the others' statements: on SQLite a connection of its own
+    /// (`frequent_writes`: with short waits for the write lock, for a thread
+    /// that commits often); on PostgreSQL the shared pool already gives each
+    /// statement its own connection.
+    pub fn separate(&self, frequent_writes: bool) -> StoreResult<Store> {
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                Ok(Store { backend: Arc::new(Backend::Sqlite(db.reopen(frequent_writes)?)) })
             }
-        })?;
-        Ok(Store {
-            inner: Arc::new(Inner { path: path.to_path_buf(), busy_timeout, conn: Mutex::new(conn) }),
-        })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.inner.path
-    }
-
-    /// Runs `f` on the shared connection (blocking).
-    pub fn with_conn<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
-        let mut conn = self.lock();
-        f(&mut conn).map_err(|e| sqlite_error(&self.inner.path, e))
-    }
-
-    /// Runs `f` on the shared connection from async code without blocking the
-    /// event loop.
-    pub async fn run<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
-    ) -> StoreResult<T> {
-        let store = self.clone();
-        tokio::task::spawn_blocking(move || store.with_conn(f))
-            .await
-            .map_err(|e| StoreError::Worker(e.to_string()))?
-    }
-
-    /// Proves the database accepts a durable write right now, using a fresh
-    /// connection that waits at most `timeout` for the write lock. This is what
-    /// readiness means here: a webhook acknowledged now could be stored.
-    pub fn probe_write(&self, timeout: Duration) -> StoreResult<()> {
-        let path = &self.inner.path;
-        let conn = open_connection(path, timeout)?;
-        conn.execute(
-            "INSERT INTO health_probe (id, checked_at) VALUES (1, strftime('%s','now'))
-             ON CONFLICT(id) DO UPDATE SET checked_at = excluded.checked_at",
-            [],
-        )
-        .map(|_| ())
-        .map_err(|e| sqlite_error(path, e))
-    }
-
-    /// Runs a short read (an index probe) on this thread's own read-only
-    /// connection, inline: no hop to the blocking pool and no lock shared with
-    /// other users of the store. For the hot path of webhooks, where a
-    /// `run` per request costs more than the query. WAL readers never wait
-    /// for the writer; keep `f` to a few microseconds.
-    pub fn read_local<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
-        thread_local! {
-            static READERS: std::cell::RefCell<Vec<(PathBuf, Connection)>> = const { std::cell::RefCell::new(Vec::new()) };
         }
-        let path = &self.inner.path;
-        READERS.with(|cell| {
-            let mut readers = cell.borrow_mut();
-            let index = match readers.iter().position(|(p, _)| p == path) {
-                Some(i) => i,
-                None => {
-                    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
-                        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
-                    let conn = Connection::open_with_flags(path, flags).map_err(|e| sqlite_error(path, e))?;
-                    conn.busy_timeout(self.inner.busy_timeout).map_err(|e| sqlite_error(path, e))?;
-                    readers.push((path.clone(), conn));
-                    readers.len() - 1
-                }
-            };
-            f(&readers[index].1).map_err(|e| sqlite_error(path, e))
-        })
     }
 
-    pub fn busy_timeout(&self) -> Duration {
-        self.inner.busy_timeout
+    /// Where the data lives, for logs and error messages (never a password).
+    pub fn describe(&self) -> String {
+        match &*self.backend {
+            Backend::Sqlite(db) => format!("SQLite {}", db.path().display()),
+        }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
-        // A panic while holding the lock cannot leave SQLite inconsistent (the
-        // transaction rolls back), so a poisoned lock is still safe to use.
-        self.inner.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Proves the database accepts a durable write right now, waiting at most
+    /// `timeout`. This is what readiness means here: a webhook acknowledged
+    /// now could be stored.
+    pub async fn probe_write(&self, timeout: Duration) -> StoreResult<()> {
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                let db = db.clone();
+                tokio::task::spawn_blocking(move || db.probe_write(timeout))
+                    .await
+                    .map_err(|e| StoreError::Worker(e.to_string()))?
+            }
+        }
     }
-}
-
-fn open_connection(path: &Path, busy_timeout: Duration) -> StoreResult<Connection> {
-    let conn = Connection::open(path).map_err(|e| sqlite_error(path, e))?;
-    conn.busy_timeout(busy_timeout).map_err(|e| sqlite_error(path, e))?;
-    conn.execute_batch(
-        "PRAGMA journal_mode = WAL;
-         PRAGMA synchronous = NORMAL;
-         PRAGMA foreign_keys = ON;",
-    )
-    .map_err(|e| sqlite_error(path, e))?;
-    Ok(conn)
-}
-
-fn sqlite_error(path: &Path, source: rusqlite::Error) -> StoreError {
-    StoreError::Sqlite { path: path.display().to_string(), source }
 }
 
 /// An operator command that fails on this ends with exit 1 and its message.

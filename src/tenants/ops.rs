@@ -10,7 +10,8 @@ use super::views::{
 use super::{TenantId, TenantSettings};
 use crate::paths::DataDir;
 use crate::secrets::{new_api_token, new_signing_key, signing_secret_text, token_hash};
-use crate::store::{tenants as rows, Store, StoreError};
+use crate::store::tenants::{NewCredentials, TenantUpdate};
+use crate::store::{Store, StoreError};
 
 /// How many state changes `tenant show` includes.
 const SHOWN_STATE_CHANGES: usize = 10;
@@ -79,64 +80,58 @@ fn not_found(id: &TenantId) -> TenantError {
     ))
 }
 
-pub fn execute(
+pub async fn execute(
     store: &Store,
     data: &DataDir,
     request: &TenantRequest,
 ) -> Result<TenantResponse, TenantError> {
     match request {
-        TenantRequest::Add { id, settings } => add(store, id, settings),
+        TenantRequest::Add { id, settings } => add(store, id, settings).await,
         TenantRequest::List => {
-            let tenants = store.with_conn(|c| rows::list(c))?;
+            let tenants = store.tenants().list().await?;
             Ok(TenantResponse::List { tenants: tenants.into_iter().map(Into::into).collect() })
         }
         TenantRequest::Show { id } => {
-            let (row, changes) = store.with_conn(|c| {
-                Ok((
-                    rows::get(c, id.as_str())?,
-                    rows::recent_state_changes(c, id.as_str(), SHOWN_STATE_CHANGES)?,
-                ))
-            })?;
+            let row = store.tenants().get(id.as_str()).await?;
+            let changes = store.tenants().recent_state_changes(id.as_str(), SHOWN_STATE_CHANGES).await?;
             let row = row.ok_or_else(|| not_found(id))?;
             Ok(TenantResponse::Detail(TenantDetail {
                 tenant: row.into(),
                 recent_state_changes: changes.into_iter().map(Into::into).collect(),
             }))
         }
-        TenantRequest::Set { id, settings } => set(store, id, settings),
+        TenantRequest::Set { id, settings } => set(store, id, settings).await,
         TenantRequest::RotateToken { id } => {
             let token = new_api_token();
-            let changed = store.with_conn(|c| rows::set_token_hash(c, id.as_str(), &token_hash(&token)))?;
+            let changed = store.tenants().set_token_hash(id.as_str(), &token_hash(&token)).await?;
             if !changed {
                 return Err(not_found(id));
             }
             Ok(TenantResponse::Token(TenantToken { tenant: id.to_string(), token }))
         }
-        TenantRequest::RotateSigningSecret { id, grace_ms } => rotate_signing_secret(store, id, *grace_ms),
-        TenantRequest::Remove { id } => remove(store, data, id),
+        TenantRequest::RotateSigningSecret { id, grace_ms } => {
+            rotate_signing_secret(store, id, *grace_ms).await
+        }
+        TenantRequest::Remove { id } => remove(store, data, id).await,
     }
 }
 
-fn add(store: &Store, id: &TenantId, settings: &TenantSettings) -> Result<TenantResponse, TenantError> {
+async fn add(store: &Store, id: &TenantId, settings: &TenantSettings) -> Result<TenantResponse, TenantError> {
     let update = settings.validate().map_err(|e| TenantError::Invalid(e.to_string()))?;
     let name = update.name.clone().unwrap_or_else(|| id.to_string());
     let token = new_api_token();
     let signing_key = new_signing_key();
-    let credentials = rows::NewCredentials { token_hash: &token_hash(&token), signing_key: &signing_key };
-    let row = store.with_conn(|c| {
-        // Checked and inserted under one connection lock, so no other caller
-        // of this process interleaves; the primary keys guard other processes.
-        if rows::exists(c, id.as_str())? {
-            return Ok(Err(TenantError::Conflict(format!(
-                "tenant `{id}` already exists; use `agentlocator tenant set {id} ...` to change it"
-            ))));
-        }
-        if let Some(conflict) = number_conflict(c, id, update.twilio_numbers.as_deref())? {
-            return Ok(Err(conflict));
-        }
-        rows::insert(c, id.as_str(), &name, &credentials, &update)?;
-        Ok(Ok(rows::get(c, id.as_str())?))
-    })??;
+    let credentials = NewCredentials { token_hash: &token_hash(&token), signing_key: &signing_key };
+    // Checked, then inserted: a concurrent add of the same id or number
+    // loses on the primary keys and gets a store error instead.
+    if store.tenants().exists(id.as_str()).await? {
+        return Err(TenantError::Conflict(format!(
+            "tenant `{id}` already exists; use `agentlocator tenant set {id} ...` to change it"
+        )));
+    }
+    refuse_taken_numbers(store, id, &update).await?;
+    store.tenants().insert(id.as_str(), &name, &credentials, &update).await?;
+    let row = store.tenants().get(id.as_str()).await?;
     let row = row.ok_or_else(|| TenantError::Store("tenant vanished right after insert".into()))?;
     let signing_secret = signing_secret_text(&signing_key);
     Ok(TenantResponse::Created(TenantCreated { tenant: row.into(), token, signing_secret }))
@@ -146,7 +141,11 @@ fn add(store: &Store, id: &TenantId, settings: &TenantSettings) -> Result<Tenant
 const MAX_SIGNING_GRACE_MS: u64 = 30 * 86_400_000;
 
 /// A new signing key; the old one keeps signing for `grace_ms` (0: it stops at once).
-fn rotate_signing_secret(store: &Store, id: &TenantId, grace_ms: u64) -> Result<TenantResponse, TenantError> {
+async fn rotate_signing_secret(
+    store: &Store,
+    id: &TenantId,
+    grace_ms: u64,
+) -> Result<TenantResponse, TenantError> {
     if grace_ms > MAX_SIGNING_GRACE_MS {
         return Err(TenantError::Invalid(
             "the grace period is at most 30 days; the old secret should not sign for longer".into(),
@@ -155,7 +154,7 @@ fn rotate_signing_secret(store: &Store, id: &TenantId, grace_ms: u64) -> Result<
     let key = new_signing_key();
     // grace_ms is at most 30 days, so the cast and the sum cannot overflow.
     let until_ms = (grace_ms > 0).then(|| crate::clock::now_ms() + grace_ms as i64);
-    let changed = store.with_conn(|c| rows::rotate_signing_key(c, id.as_str(), &key, until_ms))?;
+    let changed = store.tenants().rotate_signing_key(id.as_str(), &key, until_ms).await?;
     if !changed {
         return Err(not_found(id));
     }
@@ -166,47 +165,43 @@ fn rotate_signing_secret(store: &Store, id: &TenantId, grace_ms: u64) -> Result<
     }))
 }
 
-fn set(store: &Store, id: &TenantId, settings: &TenantSettings) -> Result<TenantResponse, TenantError> {
+async fn set(store: &Store, id: &TenantId, settings: &TenantSettings) -> Result<TenantResponse, TenantError> {
     if settings.is_empty() {
         return Err(TenantError::Invalid(
             "nothing to change: give at least one of --name, --webhook-url, --twilio-number, --twilio-auth-token, --voice-twiml".into(),
         ));
     }
     let update = settings.validate().map_err(|e| TenantError::Invalid(e.to_string()))?;
-    let row = store.with_conn(|c| {
-        if !rows::exists(c, id.as_str())? {
-            return Ok(Err(not_found(id)));
-        }
-        if let Some(conflict) = number_conflict(c, id, update.twilio_numbers.as_deref())? {
-            return Ok(Err(conflict));
-        }
-        rows::update(c, id.as_str(), &update)?;
-        Ok(Ok(rows::get(c, id.as_str())?))
-    })??;
+    if !store.tenants().exists(id.as_str()).await? {
+        return Err(not_found(id));
+    }
+    refuse_taken_numbers(store, id, &update).await?;
+    store.tenants().update(id.as_str(), &update).await?;
+    let row = store.tenants().get(id.as_str()).await?;
     let row = row.ok_or_else(|| not_found(id))?;
     Ok(TenantResponse::Updated { tenant: row.into() })
 }
 
 /// A number may belong to one tenant only: Twilio's `To` must name one tenant.
-fn number_conflict(
-    conn: &rusqlite::Connection,
+async fn refuse_taken_numbers(
+    store: &Store,
     id: &TenantId,
-    numbers: Option<&[String]>,
-) -> rusqlite::Result<Option<TenantError>> {
-    for number in numbers.unwrap_or_default() {
-        if let Some(owner) = rows::number_owner(conn, number)? {
+    update: &TenantUpdate,
+) -> Result<(), TenantError> {
+    for number in update.twilio_numbers.as_deref().unwrap_or_default() {
+        if let Some(owner) = store.tenants().number_owner(number).await? {
             if owner != id.as_str() {
-                return Ok(Some(TenantError::Conflict(format!(
+                return Err(TenantError::Conflict(format!(
                     "Twilio number {number} already belongs to tenant `{owner}`; remove it there first"
-                ))));
+                )));
             }
         }
     }
-    Ok(None)
+    Ok(())
 }
 
-fn remove(store: &Store, data: &DataDir, id: &TenantId) -> Result<TenantResponse, TenantError> {
-    let removed = store.with_conn(|c| rows::delete(c, id.as_str()))?;
+async fn remove(store: &Store, data: &DataDir, id: &TenantId) -> Result<TenantResponse, TenantError> {
+    let removed = store.tenants().delete(id.as_str()).await?;
     if !removed {
         return Err(not_found(id));
     }

@@ -24,11 +24,11 @@ use crate::content::PublicUrls;
 use crate::ids::TenantId;
 use crate::jobs::{BoxFuture, JobError, JobHandler};
 use crate::paths::{ContentKind, DataDir};
-use crate::store::content::{self as stored, Content};
+use crate::store::content::Content;
 use crate::store::events::EventRow;
 use crate::store::jobs::Job;
 use crate::store::tenants::TwilioTenant;
-use crate::store::{events, tenants as rows, Store};
+use crate::store::Store;
 
 /// The recording fetcher could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -144,7 +144,7 @@ impl Inner {
     /// reaches the file and retention never deletes it (e.g. the tenant was
     /// removed mid-fetch): then the file is deleted, and a retry fetches it again.
     async fn record(&self, content: Content, path: &std::path::Path) -> Result<(), JobError> {
-        if let Err(e) = self.store.run(move |c| stored::record(c, &content)).await {
+        if let Err(e) = self.store.content().record(&content).await {
             let _ = tokio::fs::remove_file(path).await;
             return Err(JobError::retry(format!("cannot record the stored recording: {e}")));
         }
@@ -156,15 +156,16 @@ impl Inner {
         let event_id = job.event_id.clone().ok_or_else(|| JobError::permanent("the job names no event"))?;
         let event = self
             .store
-            .run(move |c| events::get(c, &event_id))
+            .events()
+            .get(&event_id)
             .await
             .map_err(|e| JobError::retry(e.to_string()))?
             .ok_or_else(|| JobError::permanent("the event is gone"))?;
         let tenant_id = TenantId::parse(&event.tenant_id).map_err(|e| JobError::permanent(e.to_string()))?;
-        let lookup = tenant_id.to_string();
         let tenant = self
             .store
-            .run(move |c| rows::twilio_tenant_by_id(c, &lookup))
+            .tenants()
+            .twilio_tenant_by_id(tenant_id.as_str())
             .await
             .map_err(|e| JobError::retry(e.to_string()))?
             .ok_or_else(|| JobError::permanent("the tenant was removed"))?;

@@ -22,7 +22,7 @@ use super::{twiml, WebhookKind};
 use crate::config::Config;
 use crate::ids::{InvalidTenantId, TenantId};
 use crate::store::events::NewEvent;
-use crate::store::tenants::{self as rows, TwilioTenant};
+use crate::store::tenants::TwilioTenant;
 use crate::store::{EventWriter, Store, StoreError};
 
 /// Why a webhook is refused; `http::error` gives each its status and code.
@@ -153,7 +153,7 @@ pub struct Verified<'a> {
 
 /// Checks the signature with the named tenant's auth token, else the global
 /// one; nothing about the tenant or the route is told before this passes.
-pub fn verify<'a>(
+pub async fn verify<'a>(
     config: &Config,
     store: &Store,
     request: Received<'a>,
@@ -161,7 +161,7 @@ pub fn verify<'a>(
     // A signature at all; without one nothing else is looked at.
     let presented = request.signature.ok_or(WebhookError::Forbidden)?;
     let payload = Payload::parse(request.is_form, request.raw);
-    let tenant = find_tenant(store, &request.target, &payload)?;
+    let tenant = find_tenant(store, &request.target, &payload).await?;
     let token = tenant.as_ref().and_then(|t| t.auth_token.as_deref()).or(config.twilio.auth_token.as_deref());
     let Some(token) = token else {
         tracing::warn!(path = %request.path(), "Twilio webhook refused: no auth token configured (twilio.auth_token or the tenant's own)");
@@ -175,19 +175,19 @@ pub fn verify<'a>(
 }
 
 /// The tenant the request names: by id in the path, or by its `To`/`Called` number.
-fn find_tenant(
+async fn find_tenant(
     store: &Store,
     target: &Target,
     payload: &Payload,
 ) -> Result<Option<TwilioTenant>, StoreError> {
     match target {
         Target::Path(raw_id) => match TenantId::parse(raw_id) {
-            Ok(id) => store.read_local(|c| rows::twilio_tenant_by_id(c, id.as_str())),
+            Ok(id) => store.tenants().twilio_tenant_by_id(id.as_str()).await,
             Err(_) => Ok(None),
         },
         Target::Number => {
             let numbers: Vec<&str> = ["To", "Called"].iter().filter_map(|name| payload.first(name)).collect();
-            store.read_local(|c| tenant_by_numbers(c, &numbers))
+            tenant_by_numbers(store, &numbers).await
         }
     }
 }
@@ -310,17 +310,14 @@ fn content_hash(kind: WebhookKind, tenant: &str, request: &Received<'_>, payload
     hex::encode(hash.finalize())
 }
 
-fn tenant_by_numbers(
-    conn: &rusqlite::Connection,
-    numbers: &[&str],
-) -> rusqlite::Result<Option<TwilioTenant>> {
+async fn tenant_by_numbers(store: &Store, numbers: &[&str]) -> Result<Option<TwilioTenant>, StoreError> {
     for &number in numbers {
-        if let Some(t) = rows::twilio_tenant_by_number(conn, number)? {
+        if let Some(t) = store.tenants().twilio_tenant_by_number(number).await? {
             return Ok(Some(t));
         }
         // `whatsapp:+1415...` and the like: the number after the prefix.
         if let Some((_, bare)) = number.split_once(':') {
-            if let Some(t) = rows::twilio_tenant_by_number(conn, bare)? {
+            if let Some(t) = store.tenants().twilio_tenant_by_number(bare).await? {
                 return Ok(Some(t));
             }
         }

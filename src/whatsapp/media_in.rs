@@ -36,8 +36,7 @@ use crate::clock::now_ms;
 use crate::content::{valid_id, PublicUrls};
 use crate::jobs::{BoxFuture, JobError, JobHandler};
 use crate::paths::ContentKind;
-use crate::store::content::{self, Content};
-use crate::store::events;
+use crate::store::content::Content;
 use crate::store::jobs::Job;
 use crate::tenants::TenantId;
 
@@ -246,11 +245,7 @@ impl MediaFetch {
             stored_at_ms: now_ms(),
             expired_at_ms: None,
         };
-        self.shared
-            .store
-            .run(move |c| content::record(c, &row))
-            .await
-            .map_err(|e| JobError::retry(e.to_string()))?;
+        self.shared.store.content().record(&row).await.map_err(|e| JobError::retry(e.to_string()))?;
         metrics::counter!("agentlocator_whatsapp_media_stored_total").increment(1);
         Ok(json!({
             "media": {
@@ -287,11 +282,11 @@ impl MediaFetch {
     /// The job's tenant, event id and download reference.
     async fn load(&self, job: &Job) -> Result<(TenantId, String, DownloadRef), JobError> {
         let event_id = job.event_id.clone().ok_or_else(|| JobError::permanent("the job names no event"))?;
-        let lookup = event_id.clone();
         let event = self
             .shared
             .store
-            .run(move |c| events::get(c, &lookup))
+            .events()
+            .get(&event_id)
             .await
             .map_err(|e| JobError::retry(e.to_string()))?
             .ok_or_else(|| JobError::permanent(format!("event {event_id} is gone")))?;
@@ -308,8 +303,7 @@ impl MediaFetch {
 
     /// The mimetype the message declared (shown as `Content-Type` when served).
     async fn mimetype(&self, event_id: &str) -> String {
-        let lookup = event_id.to_string();
-        let event = self.shared.store.run(move |c| events::get(c, &lookup)).await.ok().flatten();
+        let event = self.shared.store.events().get(event_id).await.ok().flatten();
         event
             .and_then(|e| e.data.pointer("/media/mimetype").and_then(Value::as_str).map(str::to_string))
             .filter(|m| is_mimetype(m))

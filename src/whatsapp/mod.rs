@@ -160,7 +160,7 @@ impl WhatsApp {
 
     /// Starts a worker for every tenant in the store (staggered by the supervisor).
     pub async fn start_all(&self) -> Result<usize, WhatsAppError> {
-        let ids = self.shared.store.run(|c| crate::store::tenants::list(c)).await?;
+        let ids = self.shared.store.tenants().list().await?;
         let mut started = 0;
         for row in ids {
             if let Ok(id) = TenantId::parse(&row.id) {
@@ -340,9 +340,7 @@ async fn stored_state(store: &Store, tenant: &TenantId) -> Option<WaState> {
 
 /// The recorded state and linked phone.
 async fn stored_session(store: &Store, tenant: &TenantId) -> Option<(WaState, Option<String>)> {
-    let id = tenant.as_str().to_string();
-    let (state, phone) =
-        store.run(move |c| crate::store::whatsapp::current_state(c, &id)).await.ok().flatten()?;
+    let (state, phone) = store.whatsapp().current_state(tenant.as_str()).await.ok().flatten()?;
     let state = serde_json::from_value(serde_json::Value::String(state)).ok()?;
     Some((state, phone))
 }

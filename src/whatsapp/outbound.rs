@@ -11,7 +11,7 @@ use super::media_out::{self, MediaSend};
 use super::slot::Slot;
 use super::state::WaState;
 use super::Shared;
-use crate::store::whatsapp::{claim_send, finish_send, SendClaim, SendOutcome};
+use crate::store::whatsapp::{SendClaim, SendOutcome};
 use crate::tenants::TenantId;
 
 #[derive(Debug, Clone)]
@@ -109,13 +109,12 @@ pub(super) async fn send(
         return Ok(replay);
     }
     let outcome = deliver(shared, slot, tenant, &to, &payload).await;
-    let (id, finish_key) = (tenant.as_str().to_string(), key);
-    let (kind, text) = match &outcome {
-        Ok(sent) => (Recorded::Sent, sent.message_id.clone()),
-        Err(e @ SendError::OutcomeUnknown(_)) => (Recorded::Unknown, e.to_string()),
-        Err(e) => (Recorded::Failed, e.to_string()),
+    let recorded = match &outcome {
+        Ok(sent) => SendOutcome::Sent(sent.message_id.clone()),
+        Err(e @ SendError::OutcomeUnknown(_)) => SendOutcome::Unknown(e.to_string()),
+        Err(e) => SendOutcome::Failed(e.to_string()),
     };
-    shared.store.run(move |c| finish_send(c, &id, &finish_key, kind.with(&text))).await?;
+    shared.store.whatsapp().finish_send(tenant.as_str(), &key, recorded).await?;
     outcome
 }
 
@@ -128,8 +127,7 @@ async fn claim(
     key: &str,
     hash: String,
 ) -> Result<Option<Sent>, SendError> {
-    let (id, claim_key) = (tenant.as_str().to_string(), key.to_string());
-    let claim = shared.store.run(move |c| claim_send(c, &id, &claim_key, &hash)).await?;
+    let claim = shared.store.whatsapp().claim_send(tenant.as_str(), key, &hash).await?;
     match claim {
         SendClaim::Proceed => Ok(None),
         SendClaim::AlreadySent { message_id } => Ok(Some(Sent { message_id, replayed: true })),
@@ -147,24 +145,6 @@ async fn claim(
         SendClaim::KeyReused => Err(SendError::KeyConflict(
             "this Idempotency-Key was used for a different message; use a new key".into(),
         )),
-    }
-}
-
-/// Which `SendOutcome` to record (the text is moved to the store's thread).
-#[derive(Clone, Copy)]
-enum Recorded {
-    Sent,
-    Failed,
-    Unknown,
-}
-
-impl Recorded {
-    fn with(self, text: &str) -> SendOutcome<'_> {
-        match self {
-            Recorded::Sent => SendOutcome::Sent(text),
-            Recorded::Failed => SendOutcome::Failed(text),
-            Recorded::Unknown => SendOutcome::Unknown(text),
-        }
     }
 }
 

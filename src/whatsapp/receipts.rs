@@ -140,9 +140,9 @@ mod tests {
     async fn a_resent_receipt_is_stored_once() {
         let dir = tempfile::tempdir().expect("tmp");
         let path = dir.path().join("db.sqlite");
-        let store = crate::store::Store::open(&path, std::time::Duration::from_secs(5)).expect("open");
-        store.with_conn(|c| crate::store::tenants::insert_bare_for_tests(c, "acme")).expect("tenant");
-        let writer = EventWriter::start(&path, std::time::Duration::from_secs(5)).expect("writer");
+        let store = crate::store::Store::open_sqlite(&path, std::time::Duration::from_secs(5)).expect("open");
+        store.tenants().insert_bare_for_tests("acme").await.expect("tenant");
+        let writer = EventWriter::start(&store).expect("writer");
         let tenant = TenantId::parse("acme").expect("id");
         let r = receipt("15557770001@s.whatsapp.net", ReceiptType::Delivered, &["A"]);
         let first = writer.append_all(receipt_events(&tenant, &r, &[])).await.expect("first");

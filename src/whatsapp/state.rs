@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::store::events::NewEvent;
-use crate::store::whatsapp::{record_state, StateUpdate};
+use crate::store::whatsapp::StateUpdate;
 use crate::store::{Store, StoreResult};
 use crate::tenants::TenantId;
 
@@ -98,40 +98,31 @@ impl Change {
 /// Stores `change` and its announcing event. `Ok(false)` when the tenant is gone.
 pub async fn record(store: &Store, tenant: &TenantId, change: Change) -> StoreResult<bool> {
     let id = tenant.as_str().to_string();
-    store
-        .run(move |conn| {
-            let update = StateUpdate {
-                state: change.state.as_str(),
-                reason: &change.reason,
-                phone: change.phone.as_ref().map(|p| p.as_deref()),
-                error: change.error.as_deref(),
-                reconnect: change.reconnect,
-                banned_until: change.banned_until,
-            };
-            let announce = |previous: &str| {
-                let mut data = json!({
-                    "state": change.state.as_str(),
-                    "previous": previous,
-                    "reason": change.reason,
-                });
-                if let Some(Some(phone)) = &change.phone {
-                    data["phone"] = json!(phone);
-                }
-                if let Some(error) = &change.error {
-                    data["error"] = json!(error);
-                }
-                if let Some(until) = change.banned_until {
-                    data["banned_until"] = json!(crate::clock::format_secs(until));
-                }
-                Some(NewEvent {
-                    tenant_id: id.clone(),
-                    kind: CONNECTION_EVENT.into(),
-                    dedupe_key: None,
-                    data,
-                    held: false,
-                })
-            };
-            record_state(conn, &id, &update, announce).map(|previous| previous.is_some())
-        })
-        .await
+    let update = StateUpdate {
+        state: change.state.as_str().to_string(),
+        reason: change.reason.clone(),
+        phone: change.phone.clone(),
+        error: change.error.clone(),
+        reconnect: change.reconnect,
+        banned_until: change.banned_until,
+    };
+    let announce = move |previous: &str| {
+        let mut data = json!({
+            "state": change.state.as_str(),
+            "previous": previous,
+            "reason": change.reason,
+        });
+        if let Some(Some(phone)) = &change.phone {
+            data["phone"] = json!(phone);
+        }
+        if let Some(error) = &change.error {
+            data["error"] = json!(error);
+        }
+        if let Some(until) = change.banned_until {
+            data["banned_until"] = json!(crate::clock::format_secs(until));
+        }
+        Some(NewEvent { tenant_id: id, kind: CONNECTION_EVENT.into(), dedupe_key: None, data, held: false })
+    };
+    let previous = store.whatsapp().record_state(tenant.as_str(), update, announce).await?;
+    Ok(previous.is_some())
 }

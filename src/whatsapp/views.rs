@@ -39,7 +39,7 @@ pub async fn sessions(
     store: &crate::store::Store,
     whatsapp: Option<&WhatsApp>,
 ) -> crate::store::StoreResult<Vec<SessionView>> {
-    let rows = store.run(|c| crate::store::tenants::list(c)).await?;
+    let rows = store.tenants().list().await?;
     let mut views: Vec<SessionView> = rows.iter().map(SessionView::from_row).collect();
     if let Some(whatsapp) = whatsapp {
         let supervised = whatsapp.supervised().await;

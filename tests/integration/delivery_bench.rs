@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use crate::harness::receiver::{open_db, Receiver, Reply};
 use crate::harness::{eventually, form_body, twilio_signature, Daemon, DaemonOptions};
-use agentlocator::store::events::{insert_batch, NewEvent};
+use agentlocator::store::events::NewEvent;
 
 const TENANTS: usize = 100;
 const AUTH_TOKEN: &str = "bench-twilio-auth-token";
@@ -206,7 +206,7 @@ fn delivery_latency_and_throughput() {
         })
         .collect();
     let committed = Instant::now();
-    db.with_conn(|c| insert_batch(c, &events)).expect("insert backlog");
+    db.store_events(events);
     let commit_secs = committed.elapsed().as_secs_f64();
     let done = eventually(Duration::from_secs(300), || {
         let got = arrivals.lock().expect("arrivals");

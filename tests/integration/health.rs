@@ -113,7 +113,7 @@ fn data_directory_and_secrets_are_private() {
 /// In-process: the limit is the router's, no daemon needed.
 #[tokio::test]
 async fn body_size_limit_answers_413() {
-    let app = App::new(&[("AGENTLOCATOR_HTTP__BODY_LIMIT_BYTES", "1024")]);
+    let app = App::new(&[("AGENTLOCATOR_HTTP__BODY_LIMIT_BYTES", "1024")]).await;
     let request = axum::http::Request::post("/healthz")
         .header("content-length", "4096")
         .body(axum::body::Body::from(vec![b'x'; 4096]))

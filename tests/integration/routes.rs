@@ -11,7 +11,7 @@ use crate::harness::twilio_signature;
 
 #[tokio::test]
 async fn unknown_routes_and_methods_answer_404_and_405_in_json() {
-    let app = App::new(&[]);
+    let app = App::new(&[]).await;
     let missing = app.get("/no/such/route", None).await;
     assert_eq!((missing.status, missing.error_code().as_str()), (404, "not_found"), "{}", missing.body);
     assert_eq!(app.call("POST", "/healthz", None).await.status, 405);
@@ -23,9 +23,9 @@ async fn unknown_routes_and_methods_answer_404_and_405_in_json() {
 
 #[tokio::test]
 async fn a_tenant_token_reaches_its_own_tenant_only_and_the_internal_secret_every_tenant() {
-    let app = App::new(&[]);
-    let alpha = app.add_tenant("alpha", TenantSettings::default());
-    app.add_tenant("bravo", TenantSettings::default());
+    let app = App::new(&[]).await;
+    let alpha = app.add_tenant("alpha", TenantSettings::default()).await;
+    app.add_tenant("bravo", TenantSettings::default()).await;
     let status = |tenant: &str| format!("/api/whatsapp/{tenant}/status");
 
     let own = app.get(&status("alpha"), Some(&alpha.token)).await;
@@ -46,8 +46,8 @@ async fn a_tenant_token_reaches_its_own_tenant_only_and_the_internal_secret_ever
 
 #[tokio::test]
 async fn malformed_tenant_ids_in_urls_are_refused_before_any_lookup() {
-    let app = App::new(&[]);
-    let token = app.add_tenant("alpha", TenantSettings::default()).token;
+    let app = App::new(&[]).await;
+    let token = app.add_tenant("alpha", TenantSettings::default()).await.token;
     for bad in ["UPPER", "%2e%2e", "..", "a%2fb", "%C3%A9", "%00"] {
         let path = format!("/api/whatsapp/{bad}/status");
         let answer = app.get(&path, Some(&token)).await;
@@ -58,9 +58,9 @@ async fn malformed_tenant_ids_in_urls_are_refused_before_any_lookup() {
 #[tokio::test]
 async fn webhooks_without_a_valid_twilio_signature_are_refused_with_403() {
     let token = "in-process-twilio-token-0123456789";
-    let app = App::new(&[("TWILIO_AUTH_TOKEN", token)]);
+    let app = App::new(&[("TWILIO_AUTH_TOKEN", token)]).await;
     let settings = TenantSettings { twilio_numbers: Some(vec!["+15550001111".into()]), ..Default::default() };
-    app.add_tenant("acme", settings);
+    app.add_tenant("acme", settings).await;
     let params = [("CallSid", "CA00000000000000000000000000000001"), ("To", "+15550001111")];
     let body = crate::harness::form_body(&params);
     let post = |signature: Option<String>| {
@@ -82,7 +82,7 @@ async fn webhooks_without_a_valid_twilio_signature_are_refused_with_403() {
 
 #[tokio::test]
 async fn readiness_names_the_checks_it_can_exclude() {
-    let app = App::new(&[]);
+    let app = App::new(&[]).await;
     let ready = app.get("/readyz", None).await;
     assert_eq!(ready.status, 200, "{}", ready.body);
     let bad = app.get("/readyz?exclude=nonsense", None).await;

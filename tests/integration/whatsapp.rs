@@ -515,10 +515,9 @@ fn a_send_whose_outcome_is_unknown_is_never_repeated_with_its_key() {
     assert_eq!((again, answer["error"]["code"].as_str()), (409, Some("outcome_unknown")), "{answer}");
     let message = answer["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("may or may not") && message.contains("new key"), "{message}");
-    let status: String = receiver::open_db(&daemon.data_dir)
-        .with_conn(|c| {
-            c.query_row("SELECT status FROM wa_sends WHERE idempotency_key = 'pay-7'", [], |r| r.get(0))
-        })
+    let status: String = daemon
+        .sqlite()
+        .query_row("SELECT status FROM wa_sends WHERE idempotency_key = 'pay-7'", [], |r| r.get(0))
         .expect("the key's row");
     assert_eq!(status, "unknown");
 }

@@ -43,7 +43,7 @@ impl Answer {
 impl App {
     /// The configuration is the built-in defaults with `env` applied, as
     /// `AGENTLOCATOR_<SECTION>__<KEY>` variables would be.
-    pub fn new(env: &[(&str, &str)]) -> App {
+    pub async fn new(env: &[(&str, &str)]) -> App {
         let dir = tempfile::tempdir().expect("tempdir");
         let empty = dir.path().join("agentlocator.toml");
         std::fs::write(&empty, "").expect("config file");
@@ -53,16 +53,17 @@ impl App {
         data.ensure().expect("data dir");
         // Rendered by /metrics; not installed as this process's recorder.
         let metrics = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder().handle();
-        let (state, supervisor) =
-            agentlocator::daemon::assemble(config, &data, SECRET.to_string(), metrics).expect("app state");
+        let (state, supervisor) = agentlocator::daemon::assemble(config, &data, SECRET.to_string(), metrics)
+            .await
+            .expect("app state");
         App { state, data, _supervisor: supervisor, _dir: dir }
     }
 
     /// Adds a tenant as `tenant add` does (without a daemon).
-    pub fn add_tenant(&self, id: &str, settings: TenantSettings) -> TenantCreated {
+    pub async fn add_tenant(&self, id: &str, settings: TenantSettings) -> TenantCreated {
         let id = TenantId::parse(id).expect("tenant id");
         let request = TenantRequest::Add { id, settings };
-        match agentlocator::tenants::execute(&self.state.store, &self.data, &request) {
+        match agentlocator::tenants::execute(&self.state.store, &self.data, &request).await {
             Ok(TenantResponse::Created(created)) => created,
             other => panic!("tenant add: {other:?}"),
         }

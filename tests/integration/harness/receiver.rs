@@ -10,8 +10,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use agentlocator::store::events::{insert_batch, NewEvent};
-use agentlocator::store::Store;
+use agentlocator::config::StoreConfig;
+use agentlocator::store::events::NewEvent;
+use agentlocator::store::{EventWriter, Store};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -156,14 +157,34 @@ pub fn dead_url() -> String {
     format!("http://{addr}/hook")
 }
 
-/// The daemon's database, opened as a second writer.
-pub fn open_db(data_dir: &Path) -> Store {
-    Store::open(&data_dir.join("agentlocator.db"), Duration::from_secs(10))
-        .expect("open the daemon's database")
+/// The daemon's store, opened as another process (a CLI) would open it, with
+/// an event writer of its own.
+pub struct Db {
+    runtime: tokio::runtime::Runtime,
+    writer: EventWriter,
+    _store: Store,
+}
+
+impl Db {
+    /// Stores `events` in one commit, as the daemon would; returns their ids in order.
+    pub fn store_events(&self, events: Vec<NewEvent>) -> Vec<String> {
+        let appended = self.runtime.block_on(self.writer.append_all(events)).expect("store events");
+        appended.into_iter().map(|a| a.id).collect()
+    }
+}
+
+/// Opens the daemon's store in `data_dir` beside it.
+pub fn open_db(data_dir: &Path) -> Db {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let settings = StoreConfig { busy_timeout: Duration::from_secs(10), ..StoreConfig::default() };
+    let data = agentlocator::paths::DataDir::new(data_dir.to_path_buf());
+    let store = runtime.block_on(Store::open(&settings, &data)).expect("open the daemon's store");
+    let writer = EventWriter::start(&store).expect("event writer");
+    Db { runtime, writer, _store: store }
 }
 
 /// Stores `n` events for `tenant` as the daemon would; returns their ids in order.
-pub fn insert(store: &Store, tenant: &str, n: usize) -> Vec<String> {
+pub fn insert(db: &Db, tenant: &str, n: usize) -> Vec<String> {
     let events: Vec<NewEvent> = (0..n)
         .map(|i| NewEvent {
             tenant_id: tenant.into(),
@@ -173,7 +194,7 @@ pub fn insert(store: &Store, tenant: &str, n: usize) -> Vec<String> {
             held: false,
         })
         .collect();
-    store.with_conn(|c| insert_batch(c, &events)).expect("insert events").into_iter().map(|a| a.id).collect()
+    db.store_events(events)
 }
 
 /// Verifies a delivery the way a backend would: one of its `webhook-signature`
