@@ -211,6 +211,7 @@ pub async fn tenant_exists(pool: &Pool, tenant: &str) -> Result<bool, Error> {
 }
 
 /// Whether `tenant` has any row in any table (the import's precondition).
+#[cfg(feature = "sqlite-import")]
 pub(crate) async fn tenant_has_rows(
     client: &impl deadpool_postgres::GenericClient,
     tenant: &str,
