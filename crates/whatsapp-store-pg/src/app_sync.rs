@@ -46,16 +46,11 @@ impl AppSyncStore for PgSessionStore {
         let sql = "SELECT key_data, fingerprint, timestamp FROM wa_app_state_keys
             WHERE tenant = $1 AND key_id = $2";
         let row = self.row(sql, &[&key_id]).await?;
-        Ok(row.map(|r| AppStateSyncKey {
-            key_data: r.get(0),
-            fingerprint: r.get(1),
-            timestamp: r.get(2),
-        }))
+        Ok(row.map(|r| AppStateSyncKey { key_data: r.get(0), fingerprint: r.get(1), timestamp: r.get(2) }))
     }
 
     async fn set_sync_key(&self, key_id: &[u8], key: AppStateSyncKey) -> Result<()> {
-        let params: [crate::store::Param<'_>; 4] =
-            [&key_id, &key.key_data, &key.fingerprint, &key.timestamp];
+        let params: [crate::store::Param<'_>; 4] = [&key_id, &key.key_data, &key.fingerprint, &key.timestamp];
         self.exec(SET_SYNC_KEY, &params).await?;
         Ok(())
     }
@@ -86,13 +81,10 @@ impl AppSyncStore for PgSessionStore {
         if mutations.is_empty() {
             return Ok(());
         }
-        let (index, value): (Vec<&[u8]>, Vec<&[u8]>) = mutations
-            .iter()
-            .map(|m| (&m.index_mac[..], &m.value_mac[..]))
-            .unzip();
+        let (index, value): (Vec<&[u8]>, Vec<&[u8]>) =
+            mutations.iter().map(|m| (&m.index_mac[..], &m.value_mac[..])).unzip();
         let version = version_i64(version)?;
-        self.exec(PUT_MACS, &[&name, &version, &index, &value])
-            .await?;
+        self.exec(PUT_MACS, &[&name, &version, &index, &value]).await?;
         Ok(())
     }
 
@@ -120,9 +112,7 @@ impl AppSyncStore for PgSessionStore {
             .iter()
             .filter_map(|r| {
                 let key: Vec<u8> = r.get(0);
-                <[u8; 32]>::try_from(key.as_slice())
-                    .ok()
-                    .map(|k| (k, r.get(1)))
+                <[u8; 32]>::try_from(key.as_slice()).ok().map(|k| (k, r.get(1)))
             })
             .collect())
     }

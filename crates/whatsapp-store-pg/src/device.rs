@@ -47,8 +47,7 @@ fn decode_device(data: &[u8]) -> Result<Device> {
 impl DeviceStore for PgSessionStore {
     async fn save(&self, device: &Device) -> Result<()> {
         let (pn, lid, data) = encode_device(device)?;
-        self.exec(SAVE_DEVICE, &[&pn, &lid, &data, &now_secs()])
-            .await?;
+        self.exec(SAVE_DEVICE, &[&pn, &lid, &data, &now_secs()]).await?;
         Ok(())
     }
 
@@ -77,9 +76,6 @@ impl DeviceStore for PgSessionStore {
 
     /// The data lives in PostgreSQL, not in this process.
     async fn resource_report(&self) -> StorageResourceReport {
-        StorageResourceReport {
-            memory_bytes: Some(0),
-            ..StorageResourceReport::default()
-        }
+        StorageResourceReport { memory_bytes: Some(0), ..StorageResourceReport::default() }
     }
 }

@@ -205,15 +205,9 @@ pub async fn import_sqlite(pool: &Pool, tenant: &str, sqlite_path: &Path) -> Res
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
     // Two imports of one tenant at once: the second waits, then finds rows.
-    tx.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended('wa-import:' || $1, 0))",
-        &[&tenant],
-    )
-    .await?;
+    tx.execute("SELECT pg_advisory_xact_lock(hashtextextended('wa-import:' || $1, 0))", &[&tenant]).await?;
     if tenant_has_rows(&tx, tenant).await? {
-        return Err(Error::TenantNotEmpty {
-            tenant: tenant.to_string(),
-        });
+        return Err(Error::TenantNotEmpty { tenant: tenant.to_string() });
     }
     let counts = write(&tx, tenant, &source).await?;
     tx.commit().await?;
@@ -221,18 +215,14 @@ pub async fn import_sqlite(pool: &Pool, tenant: &str, sqlite_path: &Path) -> Res
 }
 
 async fn read_source(path: &Path) -> Result<Source, Error> {
-    let path_str = path
-        .to_str()
-        .ok_or_else(|| Error::Value(format!("{} is not UTF-8", path.display())))?;
+    let path_str = path.to_str().ok_or_else(|| Error::Value(format!("{} is not UTF-8", path.display())))?;
     let store = SqliteStore::new(path_str).await?;
-    let device = store
-        .load()
-        .await?
-        .ok_or_else(|| Error::NoDevice(path.to_path_buf()))?;
+    let device = store.load().await?.ok_or_else(|| Error::NoDevice(path.to_path_buf()))?;
     let owned: PathBuf = path.to_path_buf();
-    let (tables, key_ids, names) = tokio::task::spawn_blocking(move || read_rows(&owned))
-        .await
-        .map_err(|e| Error::Value(format!("SQLite reader stopped: {e}")))??;
+    let RawRows { tables, key_ids, names } =
+        tokio::task::spawn_blocking(move || read_rows(&owned))
+            .await
+            .map_err(|e| Error::Value(format!("SQLite reader stopped: {e}")))??;
     let mut sync_keys = Vec::with_capacity(key_ids.len());
     for id in key_ids {
         // An undecodable key reads as absent here as it does for the client,
@@ -246,40 +236,38 @@ async fn read_source(path: &Path) -> Result<Source, Error> {
         let state = store.get_version(&name).await?;
         versions.push((name, encode_version(&state)?));
     }
-    Ok(Source {
-        device,
-        tables,
-        sync_keys,
-        versions,
-    })
+    Ok(Source { device, tables, sync_keys, versions })
 }
 
-type Rows = Vec<(&'static Copy, Vec<Vec<Value>>)>;
+/// What the importer reads from SQLite directly.
+struct RawRows {
+    /// Every copied table's rows.
+    tables: Vec<(&'static Copy, Vec<Vec<Value>>)>,
+    /// The app-state sync key ids (their keys are read through the store).
+    key_ids: Vec<Vec<u8>>,
+    /// The app-state collection names (their versions are read through the store).
+    names: Vec<String>,
+}
 
-/// Every copied table's rows, the app-state key ids and the collection names.
-fn read_rows(path: &Path) -> Result<(Rows, Vec<Vec<u8>>, Vec<String>), Error> {
+fn read_rows(path: &Path) -> Result<RawRows, Error> {
     let conn = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let mut tables = Vec::with_capacity(COPIES.len());
     for copy in COPIES {
         let mut stmt = conn.prepare(copy.select)?;
         let width = stmt.column_count();
         let rows = stmt
-            .query_map([SQLITE_DEVICE_ID], |row| {
-                (0..width).map(|i| row.get::<_, Value>(i)).collect()
-            })?
+            .query_map([SQLITE_DEVICE_ID], |row| (0..width).map(|i| row.get::<_, Value>(i)).collect())?
             .collect::<Result<Vec<Vec<Value>>, _>>()?;
         tables.push((copy, rows));
     }
     let key_ids = column::<Vec<u8>>(&conn, "SELECT key_id FROM app_state_keys WHERE device_id = ?1")?;
     let names = column::<String>(&conn, "SELECT name FROM app_state_versions WHERE device_id = ?1")?;
-    Ok((tables, key_ids, names))
+    Ok(RawRows { tables, key_ids, names })
 }
 
 fn column<T: rusqlite::types::FromSql>(conn: &rusqlite::Connection, sql: &str) -> Result<Vec<T>, Error> {
     let mut stmt = conn.prepare(sql)?;
-    let values = stmt
-        .query_map([SQLITE_DEVICE_ID], |row| row.get(0))?
-        .collect::<Result<Vec<T>, _>>()?;
+    let values = stmt.query_map([SQLITE_DEVICE_ID], |row| row.get(0))?.collect::<Result<Vec<T>, _>>()?;
     Ok(values)
 }
 
@@ -287,8 +275,7 @@ async fn write(tx: &Transaction<'_>, tenant: &str, source: &Source) -> Result<Im
     let mut counts = ImportCounts::default();
     let (pn, lid, data) = encode_device(&source.device)?;
     counts.paired = pn.is_some();
-    tx.execute(SAVE_DEVICE, &[&tenant, &pn, &lid, &data, &now_secs()])
-        .await?;
+    tx.execute(SAVE_DEVICE, &[&tenant, &pn, &lid, &data, &now_secs()]).await?;
     counts.rows.insert("wa_device", 1);
     for (copy, rows) in &source.tables {
         let stmt = tx.prepare(copy.insert).await?;
@@ -301,11 +288,7 @@ async fn write(tx: &Transaction<'_>, tenant: &str, source: &Source) -> Result<Im
         counts.rows.insert(copy.table, rows.len() as u64);
     }
     for (id, key) in &source.sync_keys {
-        tx.execute(
-            SET_SYNC_KEY,
-            &[&tenant, id, &key.key_data, &key.fingerprint, &key.timestamp],
-        )
-        .await?;
+        tx.execute(SET_SYNC_KEY, &[&tenant, id, &key.key_data, &key.fingerprint, &key.timestamp]).await?;
     }
     counts.rows.insert("wa_app_state_keys", source.sync_keys.len() as u64);
     for (name, state) in &source.versions {

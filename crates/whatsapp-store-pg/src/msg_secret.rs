@@ -40,17 +40,13 @@ impl MsgSecretStore for PgSessionStore {
         let expires: Vec<i64> = entries.iter().map(|e| e.expires_at).collect();
         let ts: Vec<i64> = entries.iter().map(|e| e.message_ts).collect();
         let now = now_secs();
-        let params: [crate::store::Param<'_>; 7] =
-            [&chats, &senders, &ids, &secrets, &expires, &now, &ts];
+        let params: [crate::store::Param<'_>; 7] = [&chats, &senders, &ids, &secrets, &expires, &now, &ts];
         let stored = self.exec(PUT_SECRETS, &params).await?;
         Ok(usize::try_from(stored).unwrap_or(usize::MAX))
     }
 
     async fn get_msg_secret(&self, chat: &str, sender: &str, msg_id: &str) -> Result<Option<Vec<u8>>> {
-        Ok(self
-            .get_msg_secret_with_ts(chat, sender, msg_id)
-            .await?
-            .map(|(secret, _)| secret))
+        Ok(self.get_msg_secret_with_ts(chat, sender, msg_id).await?.map(|(secret, _)| secret))
     }
 
     async fn get_msg_secret_with_ts(

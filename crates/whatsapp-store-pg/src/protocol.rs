@@ -10,8 +10,8 @@
 use async_trait::async_trait;
 use wacore::store::error::{Result, StoreError};
 use wacore::store::traits::{
-    DeviceInfo, DeviceListRecord, LidPnMappingEntry, PendingInboundKey, PendingInboundRow,
-    ProtocolStore, TcTokenEntry,
+    DeviceInfo, DeviceListRecord, LidPnMappingEntry, PendingInboundKey, PendingInboundRow, ProtocolStore,
+    TcTokenEntry,
 };
 use wacore::time::now_secs;
 
@@ -83,19 +83,13 @@ fn lid_entry(r: &tokio_postgres::Row) -> LidPnMappingEntry {
 const LID_COLUMNS: &str = "lid, phone_number, created_at, learning_source, updated_at";
 
 fn device_record(r: &tokio_postgres::Row) -> Result<DeviceListRecord> {
-    let devices: Vec<DeviceInfo> = serde_json::from_str(r.get::<_, &str>(1))
-        .map_err(|e| StoreError::Serialization(Box::new(e)))?;
+    let devices: Vec<DeviceInfo> =
+        serde_json::from_str(r.get::<_, &str>(1)).map_err(|e| StoreError::Serialization(Box::new(e)))?;
     let raw_id = r
         .get::<_, Option<i64>>(4)
         .map(|v| u32::try_from(v).map_err(|_| StoreError::Validation(format!("raw_id {v}"))))
         .transpose()?;
-    Ok(DeviceListRecord {
-        user: r.get(0),
-        devices,
-        timestamp: r.get(2),
-        phash: r.get(3),
-        raw_id,
-    })
+    Ok(DeviceListRecord { user: r.get(0), devices, timestamp: r.get(2), phash: r.get(3), raw_id })
 }
 
 /// Device lists as the parallel arrays [`UPDATE_DEVICE_LISTS`] binds.
@@ -117,10 +111,8 @@ impl DeviceListColumns {
             raw_ids: Vec::with_capacity(records.len()),
         };
         for r in records {
-            cols.json.push(
-                serde_json::to_string(&r.devices)
-                    .map_err(|e| StoreError::Serialization(Box::new(e)))?,
-            );
+            cols.json
+                .push(serde_json::to_string(&r.devices).map_err(|e| StoreError::Serialization(Box::new(e)))?);
             cols.users.push(r.user);
             cols.timestamps.push(r.timestamp);
             cols.phashes.push(r.phash);
@@ -145,8 +137,7 @@ impl ProtocolStore for PgSessionStore {
         }
         let (jids, has): (Vec<&str>, Vec<bool>) = entries.iter().copied().unzip();
         let now = now_secs();
-        self.exec(SET_SENDER_KEY_STATUS, &[&group_jid, &jids, &has, &now])
-            .await?;
+        self.exec(SET_SENDER_KEY_STATUS, &[&group_jid, &jids, &has, &now]).await?;
         Ok(())
     }
 
@@ -166,8 +157,7 @@ impl ProtocolStore for PgSessionStore {
     }
 
     async fn clear_all_sender_key_devices(&self) -> Result<()> {
-        self.exec("DELETE FROM wa_sender_key_devices WHERE tenant = $1", &[])
-            .await?;
+        self.exec("DELETE FROM wa_sender_key_devices WHERE tenant = $1", &[]).await?;
         Ok(())
     }
 
@@ -199,8 +189,7 @@ impl ProtocolStore for PgSessionStore {
         let created: Vec<i64> = entries.iter().map(|e| e.created_at).collect();
         let sources: Vec<&str> = entries.iter().map(|e| e.learning_source.as_str()).collect();
         let updated: Vec<i64> = entries.iter().map(|e| e.updated_at).collect();
-        self.exec(PUT_LID_MAPPINGS, &[&lids, &pns, &created, &sources, &updated])
-            .await?;
+        self.exec(PUT_LID_MAPPINGS, &[&lids, &pns, &created, &sources, &updated]).await?;
         Ok(())
     }
 
@@ -213,8 +202,7 @@ impl ProtocolStore for PgSessionStore {
         let sql = "INSERT INTO wa_base_keys (tenant, address, message_id, base_key, created_at)
             VALUES ($1, $2, $3, $4, $5)
             ON CONFLICT (tenant, address, message_id) DO UPDATE SET base_key = EXCLUDED.base_key";
-        self.exec(sql, &[&address, &message_id, &base_key, &now_secs()])
-            .await?;
+        self.exec(sql, &[&address, &message_id, &base_key, &now_secs()]).await?;
         Ok(())
     }
 
@@ -226,8 +214,7 @@ impl ProtocolStore for PgSessionStore {
     ) -> Result<bool> {
         let sql = "SELECT EXISTS (SELECT 1 FROM wa_base_keys
             WHERE tenant = $1 AND address = $2 AND message_id = $3 AND base_key = $4)";
-        self.scalar(sql, &[&address, &message_id, &current_base_key])
-            .await
+        self.scalar(sql, &[&address, &message_id, &current_base_key]).await
     }
 
     async fn delete_base_key(&self, address: &str, message_id: &str) -> Result<()> {
@@ -301,13 +288,8 @@ impl ProtocolStore for PgSessionStore {
             ON CONFLICT (tenant, jid) DO UPDATE SET token = EXCLUDED.token,
                 token_timestamp = EXCLUDED.token_timestamp,
                 sender_timestamp = EXCLUDED.sender_timestamp, updated_at = EXCLUDED.updated_at";
-        let params: [crate::store::Param<'_>; 5] = [
-            &jid,
-            &entry.token,
-            &entry.token_timestamp,
-            &entry.sender_timestamp,
-            &now_secs(),
-        ];
+        let params: [crate::store::Param<'_>; 5] =
+            [&jid, &entry.token, &entry.token_timestamp, &entry.sender_timestamp, &now_secs()];
         self.exec(sql, &params).await?;
         Ok(())
     }
@@ -333,14 +315,12 @@ impl ProtocolStore for PgSessionStore {
     }
 
     async fn touch_tc_token_sender_timestamp(&self, jid: &str, sender_timestamp: i64) -> Result<()> {
-        self.exec(TOUCH_TC_SENDER, &[&jid, &sender_timestamp, &now_secs()])
-            .await?;
+        self.exec(TOUCH_TC_SENDER, &[&jid, &sender_timestamp, &now_secs()]).await?;
         Ok(())
     }
 
     async fn store_received_tc_token(&self, jid: &str, token: &[u8], token_timestamp: i64) -> Result<()> {
-        self.exec(STORE_RECEIVED_TC, &[&jid, &token, &token_timestamp, &now_secs()])
-            .await?;
+        self.exec(STORE_RECEIVED_TC, &[&jid, &token, &token_timestamp, &now_secs()]).await?;
         Ok(())
     }
 
@@ -350,8 +330,7 @@ impl ProtocolStore for PgSessionStore {
             VALUES ($1, $2, $3, $4, $5)
             ON CONFLICT (tenant, chat_jid, message_id) DO UPDATE
                 SET payload = EXCLUDED.payload, created_at = EXCLUDED.created_at";
-        self.exec(sql, &[&chat_jid, &message_id, &payload, &now_secs()])
-            .await?;
+        self.exec(sql, &[&chat_jid, &message_id, &payload, &now_secs()]).await?;
         Ok(())
     }
 
@@ -396,8 +375,7 @@ impl ProtocolStore for PgSessionStore {
         let senders: Vec<&str> = rows.iter().map(|r| r.sender).collect();
         let ids: Vec<&str> = rows.iter().map(|r| r.id).collect();
         let messages: Vec<&[u8]> = rows.iter().map(|r| r.message).collect();
-        self.exec(STORE_PENDING, &[&chats, &senders, &ids, &messages, &now_secs()])
-            .await?;
+        self.exec(STORE_PENDING, &[&chats, &senders, &ids, &messages, &now_secs()]).await?;
         Ok(())
     }
 

@@ -151,8 +151,7 @@ CREATE INDEX wa_msg_secrets_expires ON wa_msg_secrets (tenant, expires_at);
 pub async fn migrate(pool: &Pool) -> Result<i64, Error> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK_KEY])
-        .await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK_KEY]).await?;
     tx.batch_execute(
         "CREATE TABLE IF NOT EXISTS wa_schema_version (
             version BIGINT PRIMARY KEY,
@@ -160,23 +159,14 @@ pub async fn migrate(pool: &Pool) -> Result<i64, Error> {
         )",
     )
     .await?;
-    let found: i64 = tx
-        .query_one("SELECT COALESCE(MAX(version), 0) FROM wa_schema_version", &[])
-        .await?
-        .get(0);
+    let found: i64 =
+        tx.query_one("SELECT COALESCE(MAX(version), 0) FROM wa_schema_version", &[]).await?.get(0);
     if found > SCHEMA_VERSION {
-        return Err(Error::SchemaTooNew {
-            found,
-            known: SCHEMA_VERSION,
-        });
+        return Err(Error::SchemaTooNew { found, known: SCHEMA_VERSION });
     }
     for (version, step) in (1..).zip(STEPS).skip_while(|(v, _)| *v <= found) {
         tx.batch_execute(step).await?;
-        tx.execute(
-            "INSERT INTO wa_schema_version (version) VALUES ($1)",
-            &[&version],
-        )
-        .await?;
+        tx.execute("INSERT INTO wa_schema_version (version) VALUES ($1)", &[&version]).await?;
     }
     tx.commit().await?;
     Ok(SCHEMA_VERSION)
@@ -189,9 +179,7 @@ pub async fn delete_tenant(pool: &Pool, tenant: &str) -> Result<u64, Error> {
     let tx = client.transaction().await?;
     let mut deleted = 0;
     for table in TENANT_TABLES {
-        deleted += tx
-            .execute(&format!("DELETE FROM {table} WHERE tenant = $1"), &[&tenant])
-            .await?;
+        deleted += tx.execute(&format!("DELETE FROM {table} WHERE tenant = $1"), &[&tenant]).await?;
     }
     tx.commit().await?;
     Ok(deleted)
@@ -202,10 +190,7 @@ pub async fn delete_tenant(pool: &Pool, tenant: &str) -> Result<u64, Error> {
 pub async fn tenant_exists(pool: &Pool, tenant: &str) -> Result<bool, Error> {
     let client = pool.get().await?;
     let row = client
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM wa_device WHERE tenant = $1 AND pn IS NOT NULL)",
-            &[&tenant],
-        )
+        .query_one("SELECT EXISTS (SELECT 1 FROM wa_device WHERE tenant = $1 AND pn IS NOT NULL)", &[&tenant])
         .await?;
     Ok(row.get(0))
 }

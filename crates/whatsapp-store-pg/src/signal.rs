@@ -41,7 +41,7 @@ const STORE_PREKEYS: &str = "INSERT INTO wa_prekeys (tenant, id, key, uploaded)
     ON CONFLICT (tenant, id) DO UPDATE SET key = EXCLUDED.key, uploaded = EXCLUDED.uploaded";
 
 /// Keyed byte records as the parallel arrays a batch statement binds.
-fn split_records<'a>(batch: &'a [(Arc<str>, Bytes)]) -> (Vec<&'a str>, Vec<&'a [u8]>) {
+fn split_records(batch: &[(Arc<str>, Bytes)]) -> (Vec<&str>, Vec<&[u8]>) {
     batch.iter().map(|(k, v)| (&**k, &v[..])).unzip()
 }
 
@@ -138,8 +138,7 @@ impl SignalStore for PgSessionStore {
     }
 
     async fn store_prekey(&self, id: u32, record: &[u8], uploaded: bool) -> Result<()> {
-        self.exec(STORE_PREKEY, &[&i64::from(id), &record, &uploaded])
-            .await?;
+        self.exec(STORE_PREKEY, &[&i64::from(id), &record, &uploaded]).await?;
         Ok(())
     }
 
@@ -210,11 +209,7 @@ impl SignalStore for PgSessionStore {
 
     async fn load_all_signed_prekeys(&self) -> Result<Vec<(u32, Vec<u8>)>> {
         let sql = "SELECT id, record FROM wa_signed_prekeys WHERE tenant = $1 ORDER BY id";
-        self.rows(sql, &[])
-            .await?
-            .iter()
-            .map(|r| Ok((id_u32(r.get(0))?, r.get(1))))
-            .collect()
+        self.rows(sql, &[]).await?.iter().map(|r| Ok((id_u32(r.get(0))?, r.get(1)))).collect()
     }
 
     async fn remove_signed_prekey(&self, id: u32) -> Result<()> {

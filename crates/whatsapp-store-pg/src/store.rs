@@ -24,19 +24,14 @@ pub struct PgSessionStore {
 
 impl std::fmt::Debug for PgSessionStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgSessionStore")
-            .field("tenant", &self.tenant)
-            .finish_non_exhaustive()
+        f.debug_struct("PgSessionStore").field("tenant", &self.tenant).finish_non_exhaustive()
     }
 }
 
 impl PgSessionStore {
     /// The store of `tenant` on `pool` (whose schema [`crate::migrate`] set up).
     pub fn new(pool: Pool, tenant: &str) -> Self {
-        Self {
-            pool,
-            tenant: Arc::new(tenant.to_string()),
-        }
+        Self { pool, tenant: Arc::new(tenant.to_string()) }
     }
 
     /// The tenant this store reads and writes.
@@ -45,10 +40,7 @@ impl PgSessionStore {
     }
 
     async fn client(&self) -> Result<Object> {
-        self.pool
-            .get()
-            .await
-            .map_err(|e| StoreError::Connection(Box::new(e)))
+        self.pool.get().await.map_err(|e| StoreError::Connection(Box::new(e)))
     }
 
     /// `params` with the tenant in front: every statement's `$1`.
@@ -87,10 +79,7 @@ impl PgSessionStore {
     {
         let client = self.client().await?;
         let stmt = client.prepare_cached(sql).await.map_err(db)?;
-        let row = client
-            .query_one(&stmt, &self.bind(params))
-            .await
-            .map_err(db)?;
+        let row = client.query_one(&stmt, &self.bind(params)).await.map_err(db)?;
         row.try_get(0).map_err(db)
     }
 }

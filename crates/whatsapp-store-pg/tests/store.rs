@@ -48,7 +48,10 @@ async fn signal_state_round_trips() {
     s.store_signed_prekey(7, b"spk7").await.unwrap();
     s.store_signed_prekey(8, b"spk8").await.unwrap();
     assert_eq!(s.load_signed_prekey(7).await.unwrap().unwrap(), b"spk7");
-    assert_eq!(s.load_all_signed_prekeys().await.unwrap(), vec![(7, b"spk7".to_vec()), (8, b"spk8".to_vec())]);
+    assert_eq!(
+        s.load_all_signed_prekeys().await.unwrap(),
+        vec![(7, b"spk7".to_vec()), (8, b"spk8".to_vec())]
+    );
     s.remove_signed_prekey(7).await.unwrap();
     assert_eq!(s.load_signed_prekey(7).await.unwrap(), None);
 
@@ -129,7 +132,9 @@ async fn protocol_state_round_trips() {
     let Some(db) = TestDb::create("protocol_state_round_trips").await else { return };
     let s = PgSessionStore::new(db.pool.clone(), "t1");
 
-    s.set_sender_key_status("g@g.us", &[("a:1@lid", true), ("b:2@lid", false), ("a:1@lid", false)]).await.unwrap();
+    s.set_sender_key_status("g@g.us", &[("a:1@lid", true), ("b:2@lid", false), ("a:1@lid", false)])
+        .await
+        .unwrap();
     s.set_sender_key_status("h@g.us", &[("a:1@lid", true)]).await.unwrap();
     let mut devs = s.get_sender_key_devices("g@g.us").await.unwrap();
     devs.sort();
@@ -153,10 +158,23 @@ async fn protocol_state_round_trips() {
     s.put_lid_mapping(&entry("100", "555", 10)).await.unwrap();
     s.put_lid_mappings(&[entry("101", "555", 20), entry("100", "556", 30)]).await.unwrap();
     let got = s.get_lid_mapping("100").await.unwrap().unwrap();
-    assert_eq!((got.phone_number.as_str(), got.created_at, got.updated_at), ("556", 10, 30), "created_at kept");
+    assert_eq!(
+        (got.phone_number.as_str(), got.created_at, got.updated_at),
+        ("556", 10, 30),
+        "created_at kept"
+    );
     assert_eq!(s.get_pn_mapping("555").await.unwrap().unwrap().lid, "101");
     assert_eq!(s.get_all_lid_mappings().await.unwrap().len(), 2);
 
+    db.finish().await;
+}
+
+#[tokio::test]
+async fn base_keys_device_lists_groups_and_sent_messages_round_trip() {
+    let Some(db) = TestDb::create("base_keys_device_lists_groups_and_sent_messages_round_trip").await else {
+        return;
+    };
+    let s = PgSessionStore::new(db.pool.clone(), "t1");
     s.save_base_key("a@lid", "m1", b"base").await.unwrap();
     assert!(s.has_same_base_key("a@lid", "m1", b"base").await.unwrap());
     assert!(!s.has_same_base_key("a@lid", "m1", b"other").await.unwrap());
@@ -173,7 +191,10 @@ async fn protocol_state_round_trips() {
     s.update_device_list(record("u1", 2)).await.unwrap();
     s.update_device_lists(vec![record("u2", 1), record("u1", 3)]).await.unwrap();
     let got = s.get_devices("u1").await.unwrap().unwrap();
-    assert_eq!((got.devices.len(), got.timestamp, got.phash.as_deref(), got.raw_id), (3, 77, Some("2:abc"), Some(5)));
+    assert_eq!(
+        (got.devices.len(), got.timestamp, got.phash.as_deref(), got.raw_id),
+        (3, 77, Some("2:abc"), Some(5))
+    );
     s.delete_devices("u1").await.unwrap();
     assert!(s.get_devices("u1").await.unwrap().is_none());
 
@@ -197,12 +218,20 @@ async fn tc_tokens_follow_newer_wins_and_advance_only() {
     s.touch_tc_token_sender_timestamp("a@lid", 50).await.unwrap();
     s.touch_tc_token_sender_timestamp("a@lid", 40).await.unwrap();
     let got = s.get_tc_token("a@lid").await.unwrap().unwrap();
-    assert_eq!((got.token.as_slice(), got.sender_timestamp), (&b"tok"[..], Some(50)), "sender bucket advances only");
+    assert_eq!(
+        (got.token.as_slice(), got.sender_timestamp),
+        (&b"tok"[..], Some(50)),
+        "sender bucket advances only"
+    );
     s.store_received_tc_token("a@lid", b"old", 90).await.unwrap();
     assert_eq!(s.get_tc_token("a@lid").await.unwrap().unwrap().token, b"tok", "a stale token loses");
     s.store_received_tc_token("a@lid", b"new", 100).await.unwrap();
     let got = s.get_tc_token("a@lid").await.unwrap().unwrap();
-    assert_eq!((got.token.as_slice(), got.sender_timestamp), (&b"new"[..], Some(50)), "keeps the sender bucket");
+    assert_eq!(
+        (got.token.as_slice(), got.sender_timestamp),
+        (&b"new"[..], Some(50)),
+        "keeps the sender bucket"
+    );
 
     s.touch_tc_token_sender_timestamp("b@lid", 60).await.unwrap();
     let got = s.get_tc_token("b@lid").await.unwrap().unwrap();
@@ -251,7 +280,9 @@ async fn expiry_sweeps_delete_only_what_expired() {
         expires_at,
         message_ts,
     };
-    let stored = s.put_msg_secrets(vec![secret("past", 100, 1), secret("never", 0, 1), secret("future", now + 999, 1)]).await;
+    let stored = s
+        .put_msg_secrets(vec![secret("past", 100, 1), secret("never", 0, 1), secret("future", now + 999, 1)])
+        .await;
     assert_eq!(stored.unwrap(), 3);
     assert_eq!(s.delete_expired_msg_secrets(now).await.unwrap(), 1);
     assert!(s.get_msg_secret("c@s.whatsapp.net", "c@s.whatsapp.net", "past").await.unwrap().is_none());
@@ -295,9 +326,14 @@ async fn pending_inbound_buffer() {
     s.store_pending_inbound("chat", "sender", "id1", b"first").await.unwrap();
     s.store_pending_inbound("chat", "sender", "id1", b"again").await.unwrap();
     assert_eq!(s.get_pending_inbound("chat", "sender", "id1").await.unwrap().unwrap(), b"again");
-    assert!(s.get_pending_inbound("chat", "other", "id1").await.unwrap().is_none(), "keyed by chat, sender, id");
+    assert!(
+        s.get_pending_inbound("chat", "other", "id1").await.unwrap().is_none(),
+        "keyed by chat, sender, id"
+    );
     let row = |id, message| PendingInboundRow { chat: "chat", sender: "sender", id, message };
-    s.store_pending_inbound_batch(&[row("id2", b"two"), row("id3", b"three"), row("id2", b"two'")]).await.unwrap();
+    s.store_pending_inbound_batch(&[row("id2", b"two"), row("id3", b"three"), row("id2", b"two'")])
+        .await
+        .unwrap();
     assert_eq!(s.get_pending_inbound("chat", "sender", "id2").await.unwrap().unwrap(), b"two'");
     let key = |id| PendingInboundKey { chat: "chat", sender: "sender", id };
     s.delete_pending_inbound_batch(&[key("id1"), key("id2"), key("missing")]).await.unwrap();
@@ -317,7 +353,11 @@ async fn device_create_save_load_and_tenant_exists() {
     assert_eq!(s.create().await.unwrap(), 1);
     let created = s.load().await.unwrap().unwrap();
     assert_eq!(s.create().await.unwrap(), 1);
-    assert_eq!(s.load().await.unwrap().unwrap().registration_id, created.registration_id, "create keeps a device");
+    assert_eq!(
+        s.load().await.unwrap().unwrap().registration_id,
+        created.registration_id,
+        "create keeps a device"
+    );
     assert!(s.exists().await.unwrap());
     assert!(!tenant_exists(&db.pool, "t1").await.unwrap(), "an unpaired device is not a paired tenant");
 
@@ -329,7 +369,10 @@ async fn device_create_save_load_and_tenant_exists() {
     let back = s.load().await.unwrap().unwrap();
     assert_eq!(back.pn, device.pn);
     assert_eq!((back.push_name.as_str(), back.next_pre_key_id), ("pushy", 813));
-    assert_eq!(back.identity_key.public_key.public_key_bytes(), device.identity_key.public_key.public_key_bytes());
+    assert_eq!(
+        back.identity_key.public_key.public_key_bytes(),
+        device.identity_key.public_key.public_key_bytes()
+    );
     assert!(back.device_props.os.is_some(), "runtime device props restored");
     assert!(tenant_exists(&db.pool, "t1").await.unwrap());
     assert!(delete_tenant(&db.pool, "t1").await.unwrap() >= 1);
@@ -349,7 +392,12 @@ async fn tenants_never_see_each_others_rows() {
     a.store_prekey(1, b"k", false).await.unwrap();
     a.put_sender_key("g::x", b"sk").await.unwrap();
     a.set_sync_key(b"k", AppStateSyncKey::default()).await.unwrap();
-    a.put_tc_token("x@lid", &TcTokenEntry { token: b"t".to_vec(), token_timestamp: 1, sender_timestamp: None }).await.unwrap();
+    a.put_tc_token(
+        "x@lid",
+        &TcTokenEntry { token: b"t".to_vec(), token_timestamp: 1, sender_timestamp: None },
+    )
+    .await
+    .unwrap();
     a.store_sent_message("c", "m", b"p").await.unwrap();
     a.store_pending_inbound("c", "s", "i", b"m").await.unwrap();
     a.put_msg_secret("c", "s", "m", &[1; 32]).await.unwrap();
@@ -374,7 +422,8 @@ async fn tenants_never_see_each_others_rows() {
     assert!(a.take_sent_message("c", "m").await.unwrap().is_some(), "a's rows survive b's sweeps");
     assert!(a.get_pending_inbound("c", "s", "i").await.unwrap().is_some());
     assert!(delete_tenant(&db.pool, "a").await.unwrap() >= 8);
-    let left: i64 = db.client().await.query_one("SELECT COUNT(*) FROM wa_identities", &[]).await.unwrap().get(0);
+    let left: i64 =
+        db.client().await.query_one("SELECT COUNT(*) FROM wa_identities", &[]).await.unwrap().get(0);
     assert_eq!(left, 0);
     db.finish().await;
 }
@@ -385,10 +434,15 @@ async fn concurrent_migrations_migrate_once() {
     let (x, y) = tokio::join!(migrate(&db.pool), migrate(&db.pool));
     assert_eq!((x.unwrap(), y.unwrap()), (SCHEMA_VERSION, SCHEMA_VERSION));
     assert_eq!(migrate(&db.pool).await.unwrap(), SCHEMA_VERSION);
-    let rows: i64 = db.client().await.query_one("SELECT COUNT(*) FROM wa_schema_version", &[]).await.unwrap().get(0);
+    let rows: i64 =
+        db.client().await.query_one("SELECT COUNT(*) FROM wa_schema_version", &[]).await.unwrap().get(0);
     assert_eq!(rows, SCHEMA_VERSION);
 
-    db.client().await.execute("INSERT INTO wa_schema_version (version) VALUES ($1)", &[&(SCHEMA_VERSION + 1)]).await.unwrap();
+    db.client()
+        .await
+        .execute("INSERT INTO wa_schema_version (version) VALUES ($1)", &[&(SCHEMA_VERSION + 1)])
+        .await
+        .unwrap();
     let err = migrate(&db.pool).await.unwrap_err();
     assert!(err.to_string().contains("newer"), "{err}");
     db.finish().await;

@@ -38,20 +38,12 @@ impl TestDb {
         let admin: tokio_postgres::Config = url.parse().expect("database URL");
         static SEQ: AtomicU64 = AtomicU64::new(0);
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos();
-        let name = format!(
-            "wastore_{}_{}_{}",
-            std::process::id(),
-            nanos,
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        );
+        let name =
+            format!("wastore_{}_{}_{}", std::process::id(), nanos, SEQ.fetch_add(1, Ordering::Relaxed));
         admin_exec(&admin, &format!("CREATE DATABASE {name}")).await;
         let mut cfg = admin.clone();
         cfg.dbname(&name);
-        let mgr = Manager::from_config(
-            cfg,
-            NoTls,
-            ManagerConfig { recycling_method: RecyclingMethod::Fast },
-        );
+        let mgr = Manager::from_config(cfg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(mgr).max_size(4).build().expect("pool");
         Some(TestDb { admin, name, pool })
     }
