@@ -34,6 +34,17 @@ async fn a_client_paired_on_postgres_restarts_paired_and_receives() {
     sim.send_text("+15557779001", phone, "and again").await.unwrap();
     bot.text("and again").await;
     bot.stop().await;
+    // The client's Signal state went to PostgreSQL, under its tenant only.
+    let count = |table: &'static str| {
+        let pool = db.pool.clone();
+        async move {
+            let sql = format!("SELECT COUNT(*) FROM {table} WHERE tenant = 'tenant-a'");
+            pool.get().await.unwrap().query_one(&sql, &[]).await.unwrap().get::<_, i64>(0)
+        }
+    };
+    assert!(count("wa_sessions").await > 0);
+    assert!(count("wa_prekeys").await > 0);
+    assert!(count("wa_identities").await > 0);
     db.finish().await;
 }
 
