@@ -1,1 +1,30 @@
-//! whatsapp-rust's storage traits on PostgreSQL (work in progress).
+//! whatsapp-rust's storage traits on PostgreSQL.
+//!
+//! Every tenant's WhatsApp session state (the Device, Signal identities,
+//! sessions, prekeys and sender keys, app-state keys, versions and MACs, LID
+//! mappings, device lists, tc tokens, sent messages, the pending-inbound buffer
+//! the inbound durability hook needs, message secrets) lives in one shared
+//! database, in `wa_`-prefixed tables whose primary keys start with the tenant.
+//!
+//! [`PgSessionStore`] is one tenant's view: a cloned pool handle plus the
+//! tenant name, nothing cached, so a thousand tenants share a pool of a few
+//! connections. Run [`migrate`] once at start-up before building stores.
+//! With the `sqlite-import` feature, `import_sqlite` copies a tenant's
+//! whatsapp-rust SQLite session database into PostgreSQL, pairing included.
+
+mod app_sync;
+mod device;
+mod error;
+#[cfg(feature = "sqlite-import")]
+mod import;
+mod msg_secret;
+mod protocol;
+mod schema;
+mod signal;
+mod store;
+
+pub use error::Error;
+#[cfg(feature = "sqlite-import")]
+pub use import::{import_sqlite, ImportCounts};
+pub use schema::{delete_tenant, migrate, tenant_exists, MIGRATION_LOCK_KEY, SCHEMA_VERSION};
+pub use store::PgSessionStore;
