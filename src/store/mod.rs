@@ -7,6 +7,7 @@ pub mod delivery;
 pub mod events;
 pub mod jobs;
 mod migrations;
+pub mod postgres;
 pub mod tenants;
 pub mod whatsapp;
 mod writer;
