@@ -11,7 +11,8 @@ use crate::clock::now_ms;
 use crate::paths::ContentKind;
 use crate::store::content::Content;
 
-const COLUMNS: &str = "tenant_id, kind, id, event_id, file, mimetype, bytes, sha256, stored_at_ms, expired_at_ms";
+const COLUMNS: &str =
+    "tenant_id, kind, id, event_id, file, mimetype, bytes, sha256, stored_at_ms, expired_at_ms";
 
 fn from_row(row: &Row) -> Result<Content, PgError> {
     let kind: String = row.try_get(1)?;
@@ -61,15 +62,26 @@ pub async fn record(c: &impl GenericClient, content: &Content) -> Result<(), PgE
     Ok(())
 }
 
-pub async fn get(c: &impl GenericClient, tenant_id: &str, kind: ContentKind, id: &str) -> Result<Option<Content>, PgError> {
+pub async fn get(
+    c: &impl GenericClient,
+    tenant_id: &str,
+    kind: ContentKind,
+    id: &str,
+) -> Result<Option<Content>, PgError> {
     let stmt = c
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM content WHERE tenant_id = $1 AND kind = $2 AND id = $3"))
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM content WHERE tenant_id = $1 AND kind = $2 AND id = $3"
+        ))
         .await?;
     c.query_opt(&stmt, &[&tenant_id, &kind.as_str(), &id]).await?.as_ref().map(from_row).transpose()
 }
 
 /// Up to `limit` files stored before `cutoff_ms` and not yet pruned, oldest first.
-pub async fn due_for_pruning(c: &impl GenericClient, cutoff_ms: i64, limit_rows: usize) -> Result<Vec<Content>, PgError> {
+pub async fn due_for_pruning(
+    c: &impl GenericClient,
+    cutoff_ms: i64,
+    limit_rows: usize,
+) -> Result<Vec<Content>, PgError> {
     let stmt = c
         .prepare_cached(&format!(
             "SELECT {COLUMNS} FROM content WHERE stored_at_ms < $1 AND expired_at_ms IS NULL
@@ -82,7 +94,9 @@ pub async fn due_for_pruning(c: &impl GenericClient, cutoff_ms: i64, limit_rows:
 /// Marks a file pruned: the API answers 410 for it from now on.
 pub async fn mark_expired(c: &impl GenericClient, content: &Content) -> Result<(), PgError> {
     let stmt = c
-        .prepare_cached("UPDATE content SET expired_at_ms = $4 WHERE tenant_id = $1 AND kind = $2 AND id = $3")
+        .prepare_cached(
+            "UPDATE content SET expired_at_ms = $4 WHERE tenant_id = $1 AND kind = $2 AND id = $3",
+        )
         .await?;
     c.execute(&stmt, &[&content.tenant_id, &content.kind.as_str(), &content.id, &now_ms()]).await?;
     Ok(())
@@ -126,7 +140,11 @@ mod tests {
         record(&c, &sample("new", now_ms())).await.expect("record");
         let found = get(&c, "acme", ContentKind::WhatsappMedia, "old").await.expect("get");
         assert_eq!(found, Some(sample("old", 1)));
-        assert_eq!(get(&c, "acme", ContentKind::Recording, "old").await.expect("get"), None, "a media id is not a recording id");
+        assert_eq!(
+            get(&c, "acme", ContentKind::Recording, "old").await.expect("get"),
+            None,
+            "a media id is not a recording id"
+        );
         assert_eq!(get(&c, "other", ContentKind::WhatsappMedia, "old").await.expect("get"), None);
         let due = due_for_pruning(&c, 1000, 10).await.expect("due");
         assert_eq!(due.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["old"]);

@@ -165,7 +165,8 @@ pub async fn requeue(
     now_ms: i64,
 ) -> Result<Result<Vec<Requeued>, RequeueError>, PgError> {
     let tx = c.transaction().await?;
-    let find = tx.prepare_cached("SELECT seq, tenant_id, status FROM events WHERE id = $1 FOR UPDATE").await?;
+    let find =
+        tx.prepare_cached("SELECT seq, tenant_id, status FROM events WHERE id = $1 FOR UPDATE").await?;
     let update = tx
         .prepare_cached(
             "UPDATE events SET status = 'pending', attempts = 0, next_attempt_at_ms = $2,
@@ -179,7 +180,8 @@ pub async fn requeue(
         let Some(row) = tx.query_opt(&find, &[id]).await? else {
             return Ok(Err(RequeueError::Unknown(id.clone())));
         };
-        let (seq, tenant_id, status): (i64, String, String) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+        let (seq, tenant_id, status): (i64, String, String) =
+            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
         if status == "held" {
             return Ok(Err(RequeueError::Held(id.clone())));
         }
@@ -203,7 +205,11 @@ pub async fn requeue_flat(
 
 /// Re-queues every dead event (of one tenant, or of all). Returns their ids
 /// in `seq` order.
-pub async fn retry_dead(c: &mut impl GenericClient, tenant_id: Option<&str>, now_ms: i64) -> Result<Vec<String>, PgError> {
+pub async fn retry_dead(
+    c: &mut impl GenericClient,
+    tenant_id: Option<&str>,
+    now_ms: i64,
+) -> Result<Vec<String>, PgError> {
     let stmt = c
         .prepare_cached(
             "UPDATE events SET status = 'pending', attempts = 0, next_attempt_at_ms = $2
@@ -292,7 +298,9 @@ mod tests {
         record_attempts(&mut c, &[outcome(a1, Verdict::Delivered)]).await.expect("record");
         assert_eq!(head_seqs(&c).await, [a2, b1]);
         // A released held event is the lowest pending seq: it goes next.
-        assert!(super::super::events::release_held(&c, &held_id, &serde_json::json!({})).await.expect("release"));
+        assert!(super::super::events::release_held(&c, &held_id, &serde_json::json!({}))
+            .await
+            .expect("release"));
         assert_eq!(head_seqs(&c).await, [held, b1]);
     }
 
@@ -354,7 +362,7 @@ mod tests {
         assert!(matches!(err, RequeueError::Held(_)));
         assert_eq!(status(&c, &dead).await, "dead", "nothing changed");
         assert!(retry_dead(&mut c, Some("b"), 1).await.expect("b").is_empty());
-        assert_eq!(retry_dead(&mut c, None, 1).await.expect("all"), [dead.clone()]);
+        assert_eq!(retry_dead(&mut c, None, 1).await.expect("all"), vec![dead.clone()]);
         assert_eq!(status(&c, &dead).await, "pending");
     }
 
@@ -387,7 +395,10 @@ mod tests {
         assert_eq!(acknowledge_pulled(&c, "a", i64::MAX, 7).await.expect("a"), 0);
         assert_eq!(status(&c, &a1).await, "pending");
         assert_eq!(acknowledge_pulled(&c, "c", s2, 7).await.expect("c"), 2);
-        assert_eq!((status(&c, &c1).await, status(&c, &c2).await, status(&c, &c3).await), ("delivered".into(), "delivered".into(), "pending".into()));
+        assert_eq!(
+            (status(&c, &c1).await, status(&c, &c2).await, status(&c, &c3).await),
+            ("delivered".into(), "delivered".into(), "pending".into())
+        );
         assert_eq!(get(&c, &c1).await.expect("get").expect("row").delivered_at_ms, Some(7));
         assert_eq!(prune_delivered(&c, 8, 100).await.expect("prune"), 2);
         assert!(get(&c, &c3).await.expect("get").is_some());

@@ -10,7 +10,8 @@ use super::PgError;
 use crate::clock::now_ms;
 use crate::store::events::{new_event_id, Appended, EventFilter, EventRow, EventStatus, NewEvent};
 
-pub(super) const COLUMNS: &str = "seq, id, tenant_id, type, dedupe_key, data, created_at_ms, status, attempts,
+pub(super) const COLUMNS: &str =
+    "seq, id, tenant_id, type, dedupe_key, data, created_at_ms, status, attempts,
     next_attempt_at_ms, delivered_at_ms, last_error";
 
 pub(super) fn from_row(row: &Row) -> Result<EventRow, PgError> {
@@ -117,17 +118,20 @@ async fn existing_by_key(
         )
         .await?;
     let rows = c.query(&stmt, &[&tenants, &keys]).await?;
-    rows.iter()
-        .map(|r| Ok(((r.try_get(0)?, r.try_get(1)?), (r.try_get(2)?, r.try_get(3)?))))
-        .collect()
+    rows.iter().map(|r| Ok(((r.try_get(0)?, r.try_get(1)?), (r.try_get(2)?, r.try_get(3)?)))).collect()
 }
 
 /// Releases a `held` event for delivery (status `pending`, due now), first
 /// merging `patch` into its data (RFC 7396). False when it is not held.
-pub async fn release_held(c: &impl GenericClient, id: &str, patch: &serde_json::Value) -> Result<bool, PgError> {
+pub async fn release_held(
+    c: &impl GenericClient,
+    id: &str,
+    patch: &serde_json::Value,
+) -> Result<bool, PgError> {
     // FOR UPDATE: two nodes releasing at once must not both merge into the
     // same old data.
-    let select = c.prepare_cached("SELECT data FROM events WHERE id = $1 AND status = 'held' FOR UPDATE").await?;
+    let select =
+        c.prepare_cached("SELECT data FROM events WHERE id = $1 AND status = 'held' FOR UPDATE").await?;
     let Some(row) = c.query_opt(&select, &[&id]).await? else { return Ok(false) };
     let data: String = row.try_get(0)?;
     let mut data: serde_json::Value = serde_json::from_str(&data).unwrap_or_else(|_| serde_json::json!({}));
@@ -219,7 +223,12 @@ mod tests {
         assert_eq!(listed.len(), 3);
         assert!(listed.windows(2).all(|w| w[0].seq < w[1].seq));
         assert_eq!(listed[0].data, serde_json::json!({"Body": "hi"}));
-        let pending = EventFilter { status: Some(EventStatus::Pending), after_seq: Some(first[0].seq), limit: 1, ..Default::default() };
+        let pending = EventFilter {
+            status: Some(EventStatus::Pending),
+            after_seq: Some(first[0].seq),
+            limit: 1,
+            ..Default::default()
+        };
         assert_eq!(list(&c, &pending).await.expect("list")[0].seq, first[1].seq);
         assert!(insert_batch(&mut c, &[]).await.expect("empty").is_empty());
     }
@@ -229,7 +238,8 @@ mod tests {
         let Some(db) = TestDb::create().await else { return };
         let mut c = db.pool.get().await.expect("client");
         insert_tenant(&c, "a", None).await;
-        let held = NewEvent { held: true, data: serde_json::json!({"a": 1, "b": {"c": 2}}), ..event("a", None) };
+        let held =
+            NewEvent { held: true, data: serde_json::json!({"a": 1, "b": {"c": 2}}), ..event("a", None) };
         let stored = insert_batch(&mut c, &[held]).await.expect("insert").remove(0);
         assert_eq!(get(&c, &stored.id).await.expect("get").expect("row").status, "held");
         let patch = serde_json::json!({"a": null, "b": {"d": 3}});

@@ -43,7 +43,9 @@ pub async fn enqueue(
              VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
         )
         .await?;
-    let row = c.query_one(&stmt, &[&kind, &tenant_id, &payload.to_string(), &run_at_ms.unwrap_or(now), &now]).await?;
+    let row = c
+        .query_one(&stmt, &[&kind, &tenant_id, &payload.to_string(), &run_at_ms.unwrap_or(now), &now])
+        .await?;
     Ok(row.try_get(0)?)
 }
 
@@ -69,7 +71,12 @@ pub async fn claim_due(c: &impl GenericClient, now: i64, limit_rows: usize) -> R
              RETURNING {COLUMNS}"
         ))
         .await?;
-    let mut jobs = c.query(&stmt, &[&now, &limit(limit_rows)]).await?.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+    let mut jobs = c
+        .query(&stmt, &[&now, &limit(limit_rows)])
+        .await?
+        .iter()
+        .map(from_row)
+        .collect::<Result<Vec<_>, _>>()?;
     // RETURNING has no order of its own.
     jobs.sort_by_key(|j| (j.run_at_ms, j.id));
     Ok(jobs)
@@ -121,7 +128,9 @@ pub async fn finish(
         }
         Some(error) => {
             let stmt = tx
-                .prepare_cached("UPDATE jobs SET status = 'failed', last_error = $2, updated_at_ms = $3 WHERE id = $1")
+                .prepare_cached(
+                    "UPDATE jobs SET status = 'failed', last_error = $2, updated_at_ms = $3 WHERE id = $1",
+                )
                 .await?;
             tx.execute(&stmt, &[&job.id, &error, &now_ms()]).await?;
         }
@@ -162,9 +171,10 @@ mod tests {
             data: serde_json::json!({"RecordingSid": key}),
             held,
         };
-        let stored = events::insert_batch(&mut c, &[event("k1", true), event("k1", true), event("k2", false)])
-            .await
-            .expect("insert");
+        let stored =
+            events::insert_batch(&mut c, &[event("k1", true), event("k1", true), event("k2", false)])
+                .await
+                .expect("insert");
         // One job: the duplicate and the unheld event get none.
         let jobs = claim_due(&c, now_ms() + 1, 10).await.expect("claim");
         assert_eq!(jobs.len(), 1);
@@ -198,7 +208,8 @@ mod tests {
         let Some(db) = TestDb::create().await else { return };
         let mut c = db.pool.get().await.expect("client");
         insert_tenant(&c, "a", None).await;
-        let late = enqueue(&c, "x", Some("a"), &serde_json::json!({"n": 1}), Some(2_000)).await.expect("late");
+        let late =
+            enqueue(&c, "x", Some("a"), &serde_json::json!({"n": 1}), Some(2_000)).await.expect("late");
         let early = enqueue(&c, "x", None, &serde_json::json!({"n": 2}), Some(1_000)).await.expect("early");
         let ids: Vec<i64> = claim_due(&c, 5_000, 10).await.expect("claim").iter().map(|j| j.id).collect();
         assert_eq!(ids, [early, late]);

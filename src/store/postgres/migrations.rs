@@ -211,8 +211,7 @@ pub async fn status(pool: &Pool) -> Result<SchemaStatus, PgError> {
 }
 
 async fn current_version(c: &impl GenericClient) -> Result<i64, PgError> {
-    let exists: bool =
-        c.query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[]).await?.get(0);
+    let exists: bool = c.query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[]).await?.get(0);
     if !exists {
         return Ok(0);
     }
@@ -234,7 +233,8 @@ mod tests {
         assert_eq!((a.expect("a"), b.expect("b")), (latest(), latest()));
         assert_eq!(status(&other).await.expect("status").version, latest());
         let client = db.pool.get().await.expect("client");
-        let rows: i64 = client.query_one("SELECT count(*) FROM schema_version", &[]).await.expect("rows").get(0);
+        let rows: i64 =
+            client.query_one("SELECT count(*) FROM schema_version", &[]).await.expect("rows").get(0);
         assert_eq!(rows, 1);
         assert_eq!(migrate(&db.pool).await.expect("again"), latest(), "idempotent");
     }

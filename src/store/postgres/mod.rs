@@ -109,8 +109,9 @@ pub async fn connect(url: &str, pool_size: usize) -> Result<Pool, PgError> {
 }
 
 fn parse(url: &str) -> Result<tokio_postgres::Config, PgError> {
-    let mut config: tokio_postgres::Config =
-        url.parse().map_err(|e: tokio_postgres::Error| PgError::Config { url: redact(url), message: chain(&e) })?;
+    let mut config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e: tokio_postgres::Error| PgError::Config { url: redact(url), message: chain(&e) })?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(CONNECT_TIMEOUT);
     }
@@ -214,16 +215,23 @@ mod tests {
 
     #[test]
     fn passwords_never_reach_the_redacted_url() {
-        assert_eq!(redact("postgres://app:s3cret@db:5432/agent?sslmode=require"), "postgres://app:***@db:5432/agent?sslmode=require");
+        assert_eq!(
+            redact("postgres://app:s3cret@db:5432/agent?sslmode=require"),
+            "postgres://app:***@db:5432/agent?sslmode=require"
+        );
         assert_eq!(redact("postgresql://app@db/agent"), "postgresql://app@db/agent");
-        assert_eq!(redact("postgres://db/agent?user=app&password=s3cret"), "postgres://db/agent?user=app&password=***");
+        assert_eq!(
+            redact("postgres://db/agent?user=app&password=s3cret"),
+            "postgres://db/agent?user=app&password=***"
+        );
         assert_eq!(redact("host=db password=s3cret user=app"), "host=db password=*** user=app");
     }
 
     #[tokio::test]
     async fn a_refused_connection_names_the_server_and_not_the_password() {
         // A port nothing listens on: bind one, then free it.
-        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+        let port =
+            std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
         let url = format!("postgres://app:s3cret@127.0.0.1:{port}/agent?sslmode=disable");
         let message = connect(&url, 2).await.expect_err("nothing listens").to_string();
         assert!(message.starts_with(&format!("PostgreSQL 127.0.0.1:{port}/agent: ")), "{message}");
@@ -233,7 +241,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_bad_url_is_reported_redacted() {
-        let message = connect("postgres://app:s3cret@db/agent?sslmode=sometimes", 1).await.expect_err("bad").to_string();
+        let message = connect("postgres://app:s3cret@db/agent?sslmode=sometimes", 1)
+            .await
+            .expect_err("bad")
+            .to_string();
         assert!(message.contains("postgres://app:***@db/agent"), "{message}");
         assert!(!message.contains("s3cret"), "{message}");
     }

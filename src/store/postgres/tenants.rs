@@ -149,13 +149,18 @@ fn twilio_tenant(row: &Row) -> Result<TwilioTenant, PgError> {
 
 pub async fn twilio_tenant_by_id(c: &impl GenericClient, id: &str) -> Result<Option<TwilioTenant>, PgError> {
     let stmt = c
-        .prepare_cached("SELECT id, twilio_auth_token, voice_twiml, twilio_account_sid FROM tenants WHERE id = $1")
+        .prepare_cached(
+            "SELECT id, twilio_auth_token, voice_twiml, twilio_account_sid FROM tenants WHERE id = $1",
+        )
         .await?;
     c.query_opt(&stmt, &[&id]).await?.as_ref().map(twilio_tenant).transpose()
 }
 
 /// The tenant whose registered Twilio number is `number`.
-pub async fn twilio_tenant_by_number(c: &impl GenericClient, number: &str) -> Result<Option<TwilioTenant>, PgError> {
+pub async fn twilio_tenant_by_number(
+    c: &impl GenericClient,
+    number: &str,
+) -> Result<Option<TwilioTenant>, PgError> {
     let stmt = c
         .prepare_cached(
             "SELECT t.id, t.twilio_auth_token, t.voice_twiml, t.twilio_account_sid FROM tenant_numbers n
@@ -179,10 +184,10 @@ pub async fn get(c: &impl GenericClient, id: &str) -> Result<Option<TenantRow>, 
     let stmt = c.prepare_cached(&format!("SELECT {COLUMNS} FROM tenants WHERE id = $1")).await?;
     let Some(row) = c.query_opt(&stmt, &[&id]).await? else { return Ok(None) };
     let mut row = from_row(&row)?;
-    let numbers = c
-        .prepare_cached("SELECT number FROM tenant_numbers WHERE tenant_id = $1 ORDER BY number")
-        .await?;
-    row.twilio_numbers = c.query(&numbers, &[&id]).await?.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?;
+    let numbers =
+        c.prepare_cached("SELECT number FROM tenant_numbers WHERE tenant_id = $1 ORDER BY number").await?;
+    row.twilio_numbers =
+        c.query(&numbers, &[&id]).await?.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?;
     Ok(Some(row))
 }
 
@@ -209,7 +214,9 @@ pub async fn token_hash(c: &impl GenericClient, id: &str) -> Result<Option<Strin
 /// Replaces the token hash; false when the tenant does not exist.
 pub async fn set_token_hash(c: &impl GenericClient, id: &str, hash: &str) -> Result<bool, PgError> {
     let stmt = c
-        .prepare_cached("UPDATE tenants SET token_hash = $2, token_rotated_at = $3, updated_at = $3 WHERE id = $1")
+        .prepare_cached(
+            "UPDATE tenants SET token_hash = $2, token_rotated_at = $3, updated_at = $3 WHERE id = $1",
+        )
         .await?;
     Ok(c.execute(&stmt, &[&id, &hash, &now_unix()]).await? == 1)
 }
@@ -239,7 +246,11 @@ pub async fn delete(c: &impl GenericClient, id: &str) -> Result<bool, PgError> {
 }
 
 /// The newest `limit` state changes, oldest first.
-pub async fn recent_state_changes(c: &impl GenericClient, id: &str, limit: usize) -> Result<Vec<StateChange>, PgError> {
+pub async fn recent_state_changes(
+    c: &impl GenericClient,
+    id: &str,
+    limit: usize,
+) -> Result<Vec<StateChange>, PgError> {
     let stmt = c
         .prepare_cached(
             "SELECT state, reason, at FROM (
@@ -311,7 +322,10 @@ mod tests {
 
     async fn keys(c: &deadpool_postgres::Client) -> (Vec<u8>, Option<Vec<u8>>, Option<i64>) {
         let r = c
-            .query_one("SELECT signing_key, signing_key_previous, signing_key_previous_until FROM tenants", &[])
+            .query_one(
+                "SELECT signing_key, signing_key_previous, signing_key_previous_until FROM tenants",
+                &[],
+            )
             .await
             .expect("keys");
         (r.get(0), r.get(1), r.get(2))
@@ -342,7 +356,8 @@ mod tests {
         assert!(delete(&c, "acme").await.expect("delete"));
         assert!(!delete(&c, "acme").await.expect("again"));
         for table in ["tenant_numbers", "tenant_state_changes", "events", "jobs"] {
-            let n: i64 = c.query_one(&format!("SELECT count(*) FROM {table}"), &[]).await.expect("count").get(0);
+            let n: i64 =
+                c.query_one(&format!("SELECT count(*) FROM {table}"), &[]).await.expect("count").get(0);
             assert_eq!(n, 0, "{table} rows went with the tenant");
         }
     }

@@ -70,7 +70,11 @@ impl Drop for TestDb {
 
 /// A bare tenant row (no numbers, an empty signing key) for tests that need
 /// events or jobs to reference a tenant.
-pub(crate) async fn insert_tenant(c: &impl deadpool_postgres::GenericClient, id: &str, webhook_url: Option<&str>) {
+pub(crate) async fn insert_tenant(
+    c: &impl deadpool_postgres::GenericClient,
+    id: &str,
+    webhook_url: Option<&str>,
+) {
     c.execute(
         "INSERT INTO tenants (id, name, webhook_url, token_hash, token_rotated_at, created_at, updated_at, wa_state_since)
          VALUES ($1, $1, $2, $1, 0, 0, 0, 0)",

@@ -52,7 +52,9 @@ pub async fn record_state(
     ];
     tx.execute(&stmt, &params).await?;
     let history = tx
-        .prepare_cached("INSERT INTO tenant_state_changes (tenant_id, state, reason, at) VALUES ($1, $2, $3, $4)")
+        .prepare_cached(
+            "INSERT INTO tenant_state_changes (tenant_id, state, reason, at) VALUES ($1, $2, $3, $4)",
+        )
         .await?;
     tx.execute(&history, &[&id, &update.state, &update.reason, &now]).await?;
     if let Some(event) = announce(&previous) {
@@ -64,7 +66,10 @@ pub async fn record_state(
 
 /// The state and linked phone last recorded for `id` (`None` when the
 /// tenant does not exist).
-pub async fn current_state(c: &impl GenericClient, id: &str) -> Result<Option<(String, Option<String>)>, PgError> {
+pub async fn current_state(
+    c: &impl GenericClient,
+    id: &str,
+) -> Result<Option<(String, Option<String>)>, PgError> {
     let stmt = c.prepare_cached("SELECT wa_state, wa_phone FROM tenants WHERE id = $1").await?;
     match c.query_opt(&stmt, &[&id]).await? {
         Some(r) => Ok(Some((r.try_get(0)?, r.try_get(1)?))),
@@ -121,7 +126,12 @@ pub async fn claim_send(
 }
 
 /// Records how the claimed send ended.
-pub async fn finish_send(c: &impl GenericClient, tenant: &str, key: &str, outcome: SendOutcome<'_>) -> Result<(), PgError> {
+pub async fn finish_send(
+    c: &impl GenericClient,
+    tenant: &str,
+    key: &str,
+    outcome: SendOutcome<'_>,
+) -> Result<(), PgError> {
     let (status, message_id, error) = match outcome {
         SendOutcome::Sent(id) => ("sent", Some(id), None),
         SendOutcome::Failed(e) => ("failed", None, Some(e)),
@@ -156,7 +166,8 @@ mod tests {
         let Some(db) = TestDb::create().await else { return };
         let mut c = db.pool.get().await.expect("client");
         insert_tenant(&c, "acme", None).await;
-        let previous = record_state(&mut c, "acme", &update("pairing", "pairing requested"), |_| None).await.expect("1");
+        let previous =
+            record_state(&mut c, "acme", &update("pairing", "pairing requested"), |_| None).await.expect("1");
         assert_eq!(previous.as_deref(), Some("unpaired"));
         let connected = StateUpdate { phone: Some(Some("+15550001111")), ..update("connected", "logged in") };
         let announce = |previous: &str| {
@@ -168,17 +179,27 @@ mod tests {
                 held: false,
             })
         };
-        assert_eq!(record_state(&mut c, "acme", &connected, announce).await.expect("2").as_deref(), Some("pairing"));
+        assert_eq!(
+            record_state(&mut c, "acme", &connected, announce).await.expect("2").as_deref(),
+            Some("pairing")
+        );
         let data: String = c
             .query_one("SELECT data FROM events WHERE type = 'whatsapp.connection'", &[])
             .await
             .expect("the change was announced in the same transaction")
             .get(0);
         assert!(data.contains(r#""previous":"pairing""#), "{data}");
-        let drop = StateUpdate { error: Some("socket closed"), reconnect: true, ..update("reconnecting", "dropped") };
+        let drop = StateUpdate {
+            error: Some("socket closed"),
+            reconnect: true,
+            ..update("reconnecting", "dropped")
+        };
         record_state(&mut c, "acme", &drop, |_| None).await.expect("3");
         let r = c
-            .query_one("SELECT wa_state, wa_phone, wa_reconnects, wa_last_error FROM tenants WHERE id = 'acme'", &[])
+            .query_one(
+                "SELECT wa_state, wa_phone, wa_reconnects, wa_last_error FROM tenants WHERE id = 'acme'",
+                &[],
+            )
             .await
             .expect("row");
         assert_eq!(r.get::<_, String>(0), "reconnecting");
@@ -192,7 +213,10 @@ mod tests {
         let history = super::super::tenants::recent_state_changes(&c, "acme", 2).await.expect("history");
         let states: Vec<&str> = history.iter().map(|c| c.state.as_str()).collect();
         assert_eq!(states, ["connected", "reconnecting"], "the newest two, oldest first");
-        assert_eq!(record_state(&mut c, "gone", &update("stopped", "x"), |_| None).await.expect("absent"), None);
+        assert_eq!(
+            record_state(&mut c, "gone", &update("stopped", "x"), |_| None).await.expect("absent"),
+            None
+        );
         assert_eq!(current_state(&c, "gone").await.expect("current"), None);
     }
 
