@@ -162,11 +162,15 @@ impl Db {
 
     /// Runs `sql`, one or more statements.
     pub fn execute(&self, sql: &str) {
-        let result = match &mut *self.0.borrow_mut() {
+        self.try_execute(sql).unwrap_or_else(|e| panic!("{}: {e}", abridged(sql)))
+    }
+
+    /// Runs `sql`; the database's error, if any.
+    pub fn try_execute(&self, sql: &str) -> Result<(), String> {
+        match &mut *self.0.borrow_mut() {
             Conn::Sqlite(conn) => conn.execute_batch(sql).map_err(|e| e.to_string()),
             Conn::Postgres(client) => client.batch_execute(sql).map_err(|e| postgres_error(&e)),
-        };
-        result.unwrap_or_else(|e| panic!("{}: {e}", abridged(sql)))
+        }
     }
 
     /// Every row of the query `sql`, each value as text (NULL as `None`).
@@ -321,5 +325,26 @@ mod tests {
         drop(client);
         drop_database(&one);
         drop_database(&other);
+    }
+
+    #[test]
+    fn the_write_lock_lets_reads_through_and_holds_writes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data_dir = dir.path().join("data");
+        std::fs::create_dir(&data_dir).expect("mkdir");
+        let other = Db::open(&data_dir);
+        other.execute("CREATE TABLE probe (id INTEGER PRIMARY KEY); INSERT INTO probe (id) VALUES (1)");
+        let lock = WriteLock::take(&data_dir);
+        assert_eq!(other.i64("SELECT COUNT(*) FROM probe"), 1, "reads go on");
+        // Give up on a write after 300 ms instead of waiting.
+        let give_up = if on_postgres() { "SET lock_timeout = '300ms'" } else { "PRAGMA busy_timeout = 300" };
+        other.execute(give_up);
+        let write = other.try_execute("INSERT INTO probe (id) VALUES (2)");
+        assert!(write.is_err(), "a write waits for the lock");
+        lock.release();
+        other.execute("INSERT INTO probe (id) VALUES (2)");
+        assert_eq!(other.i64("SELECT COUNT(*) FROM probe"), 2, "and goes through once it is released");
+        drop(other);
+        drop_database(&data_dir);
     }
 }
