@@ -71,8 +71,7 @@ fn a_database_that_cannot_be_written_is_no_go_naming_the_database() {
         config_toml: Some("[health]\ncheck_timeout_ms = 500\n".into()),
         ..Default::default()
     });
-    let blocker = rusqlite::Connection::open(daemon.data_dir.join("agentlocator.db")).expect("open");
-    blocker.execute_batch("BEGIN IMMEDIATE").expect("write lock");
+    let _blocker = crate::harness::store::WriteLock::take(&daemon.data_dir);
     let output = check_go(&daemon.dir, &daemon.url(""), &["--format", "json"]);
     assert_eq!(output.status.code(), Some(1), "{}{}", stdout(&output), stderr(&output));
     let report: Value = serde_json::from_str(&stdout(&output)).expect("json");

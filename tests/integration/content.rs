@@ -61,16 +61,11 @@ fn post_recording(daemon: &Daemon, rsid: &str) {
 /// The `recording` object of the recording's event once its fetch ended.
 fn fetched(daemon: &Daemon, rsid: &str) -> Value {
     let read = || -> Option<Value> {
-        let (status, data): (String, String) = daemon
-            .sqlite()
-            .query_row(
-                "SELECT status, data FROM events WHERE type = 'twilio.recording'
-                 AND json_extract(data, '$.RecordingSid') = ?1",
-                [rsid],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .ok()?;
-        let data: Value = serde_json::from_str(&data).expect("event data");
+        let rows = daemon.db_rows("SELECT status, data FROM events WHERE type = 'twilio.recording'");
+        let (status, data) = rows.into_iter().find_map(|row| {
+            let data: Value = serde_json::from_str(row[1].as_deref()?).expect("event data");
+            (data["RecordingSid"] == rsid).then(|| (row[0].clone().unwrap_or_default(), data))
+        })?;
         (status != "held").then(|| data["recording"].clone())
     };
     assert!(
@@ -221,11 +216,7 @@ fn a_fetched_recording_is_served_with_its_headers_ranges_and_conditions_to_its_t
     assert!(out.status.success(), "tenant remove: {}", harness::stderr(&out));
     assert!(!recording_path(&daemon, rsid).exists());
     assert!(!daemon.data_dir.join("tenants/acme").exists(), "the tenant's directory is gone");
-    let rows: i64 = daemon
-        .sqlite()
-        .query_row("SELECT COUNT(*) FROM content WHERE tenant_id = 'acme'", [], |r| r.get(0))
-        .expect("count");
-    assert_eq!(rows, 0);
+    assert_eq!(daemon.db_i64("SELECT COUNT(*) FROM content WHERE tenant_id = 'acme'"), 0);
     assert_eq!(error(get(&url, Some(SECRET), &[])), (404, "not_found".into()));
 }
 
@@ -243,11 +234,10 @@ fn recordings_past_media_retention_are_deleted_and_answer_410() {
     assert!(eventually(Duration::from_secs(30), expired), "never expired; log:\n{}", daemon.log());
     assert_eq!(error(get(&url, Some(&token), &[])), (410, "expired".into()));
     assert!(!path.exists(), "the file is deleted");
-    let expired_at: Option<i64> = daemon
-        .sqlite()
-        .query_row("SELECT expired_at_ms FROM content WHERE id = ?1", [rsid], |r| r.get(0))
-        .expect("row kept");
-    assert!(expired_at.is_some(), "the row is kept, marked expired");
+    // The file is gone (so 410) a moment before the row says so: wait for it.
+    let row = || daemon.db_rows(&format!("SELECT expired_at_ms FROM content WHERE id = '{rsid}'"));
+    let marked = || matches!(row().as_slice(), [only] if only[0].is_some());
+    assert!(eventually(Duration::from_secs(5), marked), "the row is kept, marked expired: {:?}", row());
 }
 
 #[test]

@@ -19,9 +19,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::harness::receiver::{open_db, Receiver, Reply};
+use crate::harness::receiver::{insert_sms, open_db, Receiver, Reply};
 use crate::harness::{eventually, form_body, twilio_signature, Daemon, DaemonOptions};
-use agentlocator::store::events::NewEvent;
 
 const TENANTS: usize = 100;
 const AUTH_TOKEN: &str = "bench-twilio-auth-token";
@@ -196,17 +195,16 @@ fn delivery_latency_and_throughput() {
 
     // Throughput: a backlog stored in one commit by another process.
     let db = open_db(&daemon.data_dir);
-    let events: Vec<NewEvent> = (0..backlog)
-        .map(|i| NewEvent {
-            tenant_id: tenants[i % TENANTS].clone(),
-            kind: "twilio.sms".into(),
-            dedupe_key: None,
-            data: serde_json::json!({"sid": format!("BL{i:010}"), "Body": "backlog"}),
-            held: false,
+    let events: Vec<(String, serde_json::Value)> = (0..backlog)
+        .map(|i| {
+            (
+                tenants[i % TENANTS].clone(),
+                serde_json::json!({"sid": format!("BL{i:010}"), "Body": "backlog"}),
+            )
         })
         .collect();
     let committed = Instant::now();
-    db.store_events(events);
+    insert_sms(&db, &events);
     let commit_secs = committed.elapsed().as_secs_f64();
     let done = eventually(Duration::from_secs(300), || {
         let got = arrivals.lock().expect("arrivals");

@@ -7,6 +7,7 @@ use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
 
 use crate::harness::in_process::App;
+use crate::harness::store::WriteLock;
 use crate::harness::{admin_request, eventually, http, mode, Daemon, DaemonOptions};
 use serde_json::{json, Value};
 
@@ -102,7 +103,10 @@ fn data_directory_and_secrets_are_private() {
     let data = &daemon.data_dir;
     assert_eq!(mode(data), 0o700);
     assert_eq!(mode(&data.join("internal_secret")), 0o600);
-    assert_eq!(mode(&data.join("agentlocator.db")), 0o600);
+    // (On PostgreSQL there is no database file in the data dir.)
+    if !harness::store::on_postgres() {
+        assert_eq!(mode(&data.join("agentlocator.db")), 0o600);
+    }
     assert_eq!(mode(&data.join("agentlocator.sock")), 0o600);
     let secret = std::fs::read_to_string(data.join("internal_secret")).expect("secret");
     assert_eq!(secret.trim().len(), 64, "32 random bytes, hex");
@@ -181,9 +185,8 @@ fn readiness_fails_naming_the_database_while_another_process_holds_the_write_loc
         ..Default::default()
     });
     assert_eq!(get(&daemon, "/readyz").0, 200);
-    // This test process is "another process": it takes SQLite's write lock and keeps it.
-    let blocker = rusqlite::Connection::open(daemon.data_dir.join("agentlocator.db")).expect("open");
-    blocker.execute_batch("BEGIN IMMEDIATE").expect("take the write lock");
+    // This test process is "another process": it takes the database's write lock and keeps it.
+    let blocker = WriteLock::take(&daemon.data_dir);
     let started = Instant::now();
     let (status, _, body) = get(&daemon, "/readyz");
     let took = started.elapsed();
@@ -192,7 +195,7 @@ fn readiness_fails_naming_the_database_while_another_process_holds_the_write_loc
     assert_eq!(ready["failed"], json!(["database"]));
     assert!(ready["checks"]["database"].as_str().unwrap_or("").contains("database"), "{body}");
     assert!(took < Duration::from_secs(5), "answered within its timeout, took {took:?}");
-    blocker.execute_batch("ROLLBACK").expect("release");
+    blocker.release();
     assert_eq!(get(&daemon, "/readyz").0, 200, "ready again once the lock is gone");
 }
 
@@ -203,8 +206,7 @@ fn sigterm_lets_in_flight_requests_finish_then_exits_zero() {
         ..Default::default()
     });
     // A request that takes ~1.5 s: readiness waiting for a held write lock.
-    let blocker = rusqlite::Connection::open(daemon.data_dir.join("agentlocator.db")).expect("open");
-    blocker.execute_batch("BEGIN IMMEDIATE").expect("lock");
+    let blocker = WriteLock::take(&daemon.data_dir);
     let url = daemon.url("/readyz");
     let in_flight = std::thread::spawn(move || http().get(url).send().map(|r| r.status().as_u16()));
     // A fixed wait: nothing outside the daemon shows that the request has

@@ -110,13 +110,12 @@ fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout_but_a_slow_req
     });
     // A request in flight longer than the idle timeout (readiness waiting
     // for a held write lock) is answered, not cut off.
-    let blocker = rusqlite::Connection::open(daemon.data_dir.join("agentlocator.db")).expect("open");
-    blocker.execute_batch("BEGIN IMMEDIATE").expect("take the write lock");
+    let blocker = crate::harness::store::WriteLock::take(&daemon.data_dir);
     let mut conn = connect(daemon.addr);
     conn.write_all(b"GET /readyz HTTP/1.1\r\nHost: idle\r\n\r\n").expect("request");
     let (status, _) = read_response(&mut conn);
     assert_eq!(status, 503);
-    blocker.execute_batch("ROLLBACK").expect("release");
+    blocker.release();
 
     // Then, kept alive with nothing in flight, it is closed.
     conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: idle\r\n\r\n").expect("second request");

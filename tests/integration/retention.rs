@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use crate::harness::receiver::{insert, open_db};
+use crate::harness::store::Db;
 use crate::harness::{add_tenant, eventually, http, Daemon, DaemonOptions};
 use serde_json::{json, Value};
 
@@ -69,20 +70,18 @@ fn pulling_past_a_cursor_acknowledges_events_and_retention_prunes_them() {
 fn old_idempotency_keys_are_pruned() {
     let daemon = start("[whatsapp]\nidempotency_retention = \"2s\"\n");
     add_tenant(&daemon, "sender", None);
-    let db = daemon.sqlite();
-    let keys = |db: &rusqlite::Connection| -> Vec<String> {
-        db.prepare("SELECT idempotency_key FROM wa_sends ORDER BY idempotency_key")
-            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
-            .expect("keys")
+    let db = open_db(&daemon.data_dir);
+    let keys = |db: &Db| -> Vec<String> {
+        let rows = db.rows("SELECT idempotency_key FROM wa_sends ORDER BY idempotency_key");
+        rows.into_iter().map(|row| row[0].clone().expect("key")).collect()
     };
     let now = agentlocator::clock::now_unix();
     for (key, age) in [("old", 60), ("fresh", -3600)] {
-        db.execute(
+        db.execute(&format!(
             "INSERT INTO wa_sends (tenant_id, idempotency_key, request_sha256, status, message_id, created_at)
-             VALUES ('sender', ?1, 'h', 'sent', 'm', ?2)",
-            rusqlite::params![key, now - age],
-        )
-        .expect("insert");
+             VALUES ('sender', '{key}', 'h', 'sent', 'm', {})",
+            now - age
+        ));
     }
     assert!(eventually(Duration::from_secs(15), || keys(&db) == ["fresh"]), "{:?}", keys(&db));
 }
@@ -101,7 +100,6 @@ fn a_send_to_an_unconnected_tenant_records_no_idempotency_key() {
     assert_eq!(response.status().as_u16(), 409);
     let body: Value = response.json().expect("json");
     assert_eq!(body["error"]["code"], "not_connected", "{body}");
-    let rows: i64 =
-        daemon.sqlite().query_row("SELECT COUNT(*) FROM wa_sends", [], |r| r.get(0)).expect("count");
+    let rows = daemon.db_i64("SELECT COUNT(*) FROM wa_sends");
     assert_eq!(rows, 0, "a send that cannot happen leaves no key behind");
 }

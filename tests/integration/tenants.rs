@@ -33,11 +33,7 @@ fn lifecycle(run: &dyn Fn(&[&str]) -> std::process::Output, data_dir: &Path) {
     assert_eq!(added["tenant"]["whatsapp"]["state"], "unpaired");
 
     // Only a hash is stored: the token itself appears nowhere in the database.
-    let db = std::fs::read(data_dir.join("agentlocator.db")).expect("db");
-    let wal = std::fs::read(data_dir.join("agentlocator.db-wal")).unwrap_or_default();
-    for bytes in [&db, &wal] {
-        assert!(!bytes.windows(token.len()).any(|w| w == token.as_bytes()), "token stored in clear");
-    }
+    assert!(!harness::store::holds(data_dir, &token), "token stored in clear");
 
     let listed = json_out(&run(&["tenant", "list", "--json"]));
     assert_eq!(listed["tenants"].as_array().map(Vec::len), Some(1));

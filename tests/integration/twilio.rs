@@ -63,24 +63,19 @@ fn post_signed(
 }
 
 fn event_count(daemon: &Daemon) -> i64 {
-    daemon.sqlite().query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0)).expect("count")
+    daemon.db_i64("SELECT COUNT(*) FROM events")
 }
 
 /// (status, data) of every event of this type whose data has all `params`,
 /// oldest first.
 fn events_where(daemon: &Daemon, kind: &str, params: &[(&str, &str)]) -> Vec<(String, serde_json::Value)> {
-    let conn = daemon.sqlite();
-    let mut stmt =
-        conn.prepare("SELECT status, data FROM events WHERE type = ?1 ORDER BY seq").expect("prepare");
-    let rows = stmt
-        .query_map([kind], |r| {
-            let data: String = r.get(1)?;
-            Ok((r.get::<_, String>(0)?, serde_json::from_str::<serde_json::Value>(&data).expect("json")))
-        })
-        .expect("query")
-        .collect::<Result<Vec<_>, _>>()
-        .expect("rows");
-    rows.into_iter().filter(|(_, data)| params.iter().all(|(k, v)| data[*k] == *v)).collect()
+    let sql =
+        format!("SELECT status, data FROM events WHERE type = {} ORDER BY seq", harness::store::quote(kind));
+    let rows = daemon.db_rows(&sql).into_iter().map(|row| {
+        let text = |i: usize| row[i].clone().expect("not null");
+        (text(0), serde_json::from_str::<serde_json::Value>(&text(1)).expect("json"))
+    });
+    rows.filter(|(_, data)| params.iter().all(|(k, v)| data[*k] == *v)).collect()
 }
 
 /// (status, data) of the one event of this type whose data has all `params`.
@@ -487,13 +482,9 @@ fn recordings_are_fetched_with_retries_and_a_failed_fetch_is_visible() {
     assert_eq!(data["recording"]["status"], "failed", "{data}");
     assert_eq!(data["recording"]["attempts"], 3);
     assert!(data["recording"]["error"].as_str().unwrap_or("").contains("timed out"), "{data}");
-    let failed: (String, String) = daemon
-        .sqlite()
-        .query_row("SELECT status, last_error FROM jobs WHERE kind = 'twilio.recording'", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .expect("failed job kept");
-    assert_eq!(failed.0, "failed");
+    let jobs = daemon.db_rows("SELECT status, last_error FROM jobs WHERE kind = 'twilio.recording'");
+    let failed = jobs.first().expect("failed job kept");
+    assert_eq!(failed[0].as_deref(), Some("failed"));
     assert!(daemon.log().contains("failed for good"), "not logged");
     assert_eq!(api.bad_auth(), 0);
     assert!(!daemon.log().contains(GLOBAL_TOKEN), "the auth token reached the log");

@@ -6,8 +6,10 @@
 pub mod in_process;
 pub mod official;
 pub mod receiver;
+pub mod second_run;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod store;
 pub mod twilio_api;
 
 use std::io::{BufRead, BufReader};
@@ -34,6 +36,8 @@ const ISOLATED_ENV: &[&str] = &[
     "WHATSAPP_WS_URL",
     "RUST_LOG",
     "NOTIFY_SOCKET",
+    "DATABASE_URL",
+    "AGENTLOCATOR_STORE__URL",
 ];
 
 pub fn bin() -> &'static str {
@@ -41,19 +45,28 @@ pub fn bin() -> &'static str {
 }
 
 /// A command for the binary with a clean environment, run in `cwd` (so the
-/// repository's config/agentlocator.toml is not picked up by accident).
+/// repository's config/agentlocator.toml is not picked up by accident), on
+/// the store of the binary's default data dir there (`cwd/data`, which is
+/// where the tests keep it): see [`command_for`].
 pub fn command(cwd: &Path) -> Command {
+    command_for(cwd, &cwd.join("data"))
+}
+
+/// As [`command`], on the store of `data_dir` (in postgres mode, its database;
+/// the caller still passes `--data-dir` when it is not the default).
+pub fn command_for(cwd: &Path, data_dir: &Path) -> Command {
     let mut cmd = Command::new(bin());
     cmd.current_dir(cwd);
     for var in ISOLATED_ENV {
         cmd.env_remove(var);
     }
+    store::point_at(&mut cmd, data_dir);
     cmd
 }
 
 /// Runs the CLI with `--data-dir DATA` and returns its output.
 pub fn cli(cwd: &Path, data_dir: &Path, args: &[&str]) -> Output {
-    command(cwd).arg("--data-dir").arg(data_dir).args(args).output().expect("run agentlocator")
+    command_for(cwd, data_dir).arg("--data-dir").arg(data_dir).args(args).output().expect("run agentlocator")
 }
 
 pub fn stdout(output: &Output) -> String {
@@ -123,7 +136,7 @@ impl Daemon {
             }
         };
         let data_dir = options.data_dir.clone().unwrap_or_else(|| dir.join("data"));
-        let mut cmd = command(&dir);
+        let mut cmd = command_for(&dir, &data_dir);
         cmd.arg("--data-dir").arg(&data_dir).arg("--log-format").arg("json");
         if let Some(toml) = &options.config_toml {
             let path = dir.join("agentlocator.toml");
@@ -208,11 +221,19 @@ impl Daemon {
         Added { token: field("token"), signing_secret: field("signing_secret") }
     }
 
-    /// The daemon's database, opened by this (another) process.
-    pub fn sqlite(&self) -> rusqlite::Connection {
-        let conn = rusqlite::Connection::open(self.data_dir.join("agentlocator.db")).expect("open db");
-        conn.busy_timeout(Duration::from_secs(5)).expect("busy timeout");
-        conn
+    /// The daemon's database, opened by this (another) process, on either store.
+    pub fn db(&self) -> store::Db {
+        store::Db::open(&self.data_dir)
+    }
+
+    /// The number the query `sql` returns (e.g. a COUNT), on either store.
+    pub fn db_i64(&self, sql: &str) -> i64 {
+        self.db().i64(sql)
+    }
+
+    /// Every row of the query `sql`, values as text, on either store.
+    pub fn db_rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        self.db().rows(sql)
     }
 
     pub fn log(&self) -> String {
@@ -265,6 +286,10 @@ impl Daemon {
 impl Drop for Daemon {
     fn drop(&mut self) {
         self.kill();
+        // A data dir this daemon made goes away with it: so does its database.
+        if self._tmp.is_some() {
+            store::drop_database(&self.data_dir);
+        }
     }
 }
 

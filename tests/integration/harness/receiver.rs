@@ -1,8 +1,7 @@
 //! Tenant backends: real HTTP receivers of deliveries (axum on 127.0.0.1:0,
 //! each on its own runtime thread), the checks a backend makes of a delivery's
-//! signature, and a way to store events the way the daemon does
-//! (`agentlocator::store::events::insert_batch` on the daemon's own database
-//! file; WAL lets both write).
+//! signature, and a way to store events the way the daemon does (plain SQL
+//! from this process, a second writer, on either store).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -10,14 +9,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use agentlocator::config::StoreConfig;
-use agentlocator::store::events::NewEvent;
-use agentlocator::store::{EventWriter, Store};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 
+use super::store::{quote, Db};
 use super::RequestHead;
 
 /// One request a receiver got, with its Standard Webhooks headers.
@@ -157,44 +154,40 @@ pub fn dead_url() -> String {
     format!("http://{addr}/hook")
 }
 
-/// The daemon's store, opened as another process (a CLI) would open it, with
-/// an event writer of its own.
-pub struct Db {
-    runtime: tokio::runtime::Runtime,
-    writer: EventWriter,
-    _store: Store,
-}
-
-impl Db {
-    /// Stores `events` in one commit, as the daemon would; returns their ids in order.
-    pub fn store_events(&self, events: Vec<NewEvent>) -> Vec<String> {
-        let appended = self.runtime.block_on(self.writer.append_all(events)).expect("store events");
-        appended.into_iter().map(|a| a.id).collect()
-    }
-}
-
-/// Opens the daemon's store in `data_dir` beside it.
+/// The daemon's database, opened as a second writer.
 pub fn open_db(data_dir: &Path) -> Db {
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let settings = StoreConfig { busy_timeout: Duration::from_secs(10), ..StoreConfig::default() };
-    let data = agentlocator::paths::DataDir::new(data_dir.to_path_buf());
-    let store = runtime.block_on(Store::open(&settings, &data)).expect("open the daemon's store");
-    let writer = EventWriter::start(&store).expect("event writer");
-    Db { runtime, writer, _store: store }
+    Db::open(data_dir)
 }
 
 /// Stores `n` events for `tenant` as the daemon would; returns their ids in order.
 pub fn insert(db: &Db, tenant: &str, n: usize) -> Vec<String> {
-    let events: Vec<NewEvent> = (0..n)
-        .map(|i| NewEvent {
-            tenant_id: tenant.into(),
-            kind: "twilio.sms".into(),
-            dedupe_key: None,
-            data: serde_json::json!({"Body": format!("message {i}"), "n": i}),
-            held: false,
-        })
+    let events: Vec<(String, serde_json::Value)> = (0..n)
+        .map(|i| (tenant.to_string(), serde_json::json!({"Body": format!("message {i}"), "n": i})))
         .collect();
-    db.store_events(events)
+    insert_sms(db, &events)
+}
+
+/// Stores one `twilio.sms` event per (tenant, data), pending and due now, in
+/// one commit, in their order; returns their ids. Plain SQL, so it is the
+/// same on both stores.
+pub fn insert_sms(db: &Db, events: &[(String, serde_json::Value)]) -> Vec<String> {
+    let now = agentlocator::clock::now_ms();
+    let mut sql = String::from("BEGIN;\n");
+    let mut ids = Vec::with_capacity(events.len());
+    for (tenant, data) in events {
+        let id = agentlocator::store::events::new_event_id();
+        sql.push_str(&format!(
+            "INSERT INTO events (id, tenant_id, type, data, created_at_ms, status, next_attempt_at_ms) \
+             VALUES ({}, {}, 'twilio.sms', {}, {now}, 'pending', {now});\n",
+            quote(&id),
+            quote(tenant),
+            quote(&data.to_string())
+        ));
+        ids.push(id);
+    }
+    sql.push_str("COMMIT;");
+    db.execute(&sql);
+    ids
 }
 
 /// Verifies a delivery the way a backend would: one of its `webhook-signature`
