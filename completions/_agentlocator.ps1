@@ -38,6 +38,7 @@ Register-ArgumentCompleter -Native -CommandName 'agentlocator' -ScriptBlock {
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Checks against a deployment')
             [CompletionResult]::new('sessions', 'sessions', [CompletionResultType]::ParameterValue, 'One row per tenant WhatsApp worker: state, phone, since, reconnects, last error, memory')
             [CompletionResult]::new('events', 'events', [CompletionResultType]::ParameterValue, 'Inspect, replay and retry the events delivered to tenants'' backends')
+            [CompletionResult]::new('db', 'db', [CompletionResultType]::ParameterValue, 'The store: schema version')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -484,6 +485,48 @@ Register-ArgumentCompleter -Native -CommandName 'agentlocator' -ScriptBlock {
         'agentlocator;events;help;help' {
             break
         }
+        'agentlocator;db' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file [default: config/agentlocator.toml when it exists]')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Where the database, secrets and tenant data live')
+            [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Log format (logs go to stderr)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging (-v debug, -vv trace); RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging (-v debug, -vv trace); RUST_LOG overrides')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Less logging (-q warnings, -qq errors only)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Less logging (-q warnings, -qq errors only)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Which store the configuration names and its schema version')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'agentlocator;db;status' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file [default: config/agentlocator.toml when it exists]')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Where the database, secrets and tenant data live')
+            [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Log format (logs go to stderr)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'json')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging (-v debug, -vv trace); RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging (-v debug, -vv trace); RUST_LOG overrides')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Less logging (-q warnings, -qq errors only)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Less logging (-q warnings, -qq errors only)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'agentlocator;db;help' {
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Which store the configuration names and its schema version')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'agentlocator;db;help;status' {
+            break
+        }
+        'agentlocator;db;help;help' {
+            break
+        }
         'agentlocator;completions' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file [default: config/agentlocator.toml when it exists]')
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Where the database, secrets and tenant data live')
@@ -505,6 +548,7 @@ Register-ArgumentCompleter -Native -CommandName 'agentlocator' -ScriptBlock {
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Checks against a deployment')
             [CompletionResult]::new('sessions', 'sessions', [CompletionResultType]::ParameterValue, 'One row per tenant WhatsApp worker: state, phone, since, reconnects, last error, memory')
             [CompletionResult]::new('events', 'events', [CompletionResultType]::ParameterValue, 'Inspect, replay and retry the events delivered to tenants'' backends')
+            [CompletionResult]::new('db', 'db', [CompletionResultType]::ParameterValue, 'The store: schema version')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -585,6 +629,13 @@ Register-ArgumentCompleter -Native -CommandName 'agentlocator' -ScriptBlock {
             break
         }
         'agentlocator;help;events;retry-dead' {
+            break
+        }
+        'agentlocator;help;db' {
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Which store the configuration names and its schema version')
+            break
+        }
+        'agentlocator;help;db;status' {
             break
         }
         'agentlocator;help;completions' {

@@ -25,6 +25,9 @@ _agentlocator() {
             agentlocator,config)
                 cmd="agentlocator__subcmd__config"
                 ;;
+            agentlocator,db)
+                cmd="agentlocator__subcmd__db"
+                ;;
             agentlocator,events)
                 cmd="agentlocator__subcmd__events"
                 ;;
@@ -63,6 +66,18 @@ _agentlocator() {
                 ;;
             agentlocator__subcmd__config__subcmd__help,help)
                 cmd="agentlocator__subcmd__config__subcmd__help__subcmd__help"
+                ;;
+            agentlocator__subcmd__db,help)
+                cmd="agentlocator__subcmd__db__subcmd__help"
+                ;;
+            agentlocator__subcmd__db,status)
+                cmd="agentlocator__subcmd__db__subcmd__status"
+                ;;
+            agentlocator__subcmd__db__subcmd__help,help)
+                cmd="agentlocator__subcmd__db__subcmd__help__subcmd__help"
+                ;;
+            agentlocator__subcmd__db__subcmd__help,status)
+                cmd="agentlocator__subcmd__db__subcmd__help__subcmd__status"
                 ;;
             agentlocator__subcmd__events,help)
                 cmd="agentlocator__subcmd__events__subcmd__help"
@@ -103,6 +118,9 @@ _agentlocator() {
             agentlocator__subcmd__help,config)
                 cmd="agentlocator__subcmd__help__subcmd__config"
                 ;;
+            agentlocator__subcmd__help,db)
+                cmd="agentlocator__subcmd__help__subcmd__db"
+                ;;
             agentlocator__subcmd__help,events)
                 cmd="agentlocator__subcmd__help__subcmd__events"
                 ;;
@@ -123,6 +141,9 @@ _agentlocator() {
                 ;;
             agentlocator__subcmd__help__subcmd__config,check)
                 cmd="agentlocator__subcmd__help__subcmd__config__subcmd__check"
+                ;;
+            agentlocator__subcmd__help__subcmd__db,status)
+                cmd="agentlocator__subcmd__help__subcmd__db__subcmd__status"
                 ;;
             agentlocator__subcmd__help__subcmd__events,list)
                 cmd="agentlocator__subcmd__help__subcmd__events__subcmd__list"
@@ -230,7 +251,7 @@ _agentlocator() {
 
     case "${cmd}" in
         agentlocator)
-            opts="-v -q -h -V --config --data-dir --log-format --verbose --quiet --help --version serve config tenant check sessions events completions help"
+            opts="-v -q -h -V --config --data-dir --log-format --verbose --quiet --help --version serve config tenant check sessions events db completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -485,6 +506,100 @@ _agentlocator() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        agentlocator__subcmd__db)
+            opts="-v -q -h -V --config --data-dir --log-format --verbose --quiet --help --version status help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        agentlocator__subcmd__db__subcmd__help)
+            opts="status help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        agentlocator__subcmd__db__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        agentlocator__subcmd__db__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        agentlocator__subcmd__db__subcmd__status)
+            opts="-v -q -h -V --json --config --data-dir --log-format --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         agentlocator__subcmd__events)
             opts="-v -q -h -V --config --data-dir --log-format --verbose --quiet --help --version list show replay retry-dead help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -716,7 +831,7 @@ _agentlocator() {
             return 0
             ;;
         agentlocator__subcmd__help)
-            opts="serve config tenant check sessions events completions help"
+            opts="serve config tenant check sessions events db completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -786,6 +901,34 @@ _agentlocator() {
             return 0
             ;;
         agentlocator__subcmd__help__subcmd__config__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        agentlocator__subcmd__help__subcmd__db)
+            opts="status"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        agentlocator__subcmd__help__subcmd__db__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -35,6 +35,7 @@ set edit:completion:arg-completer[agentlocator] = {|@words|
             cand check 'Checks against a deployment'
             cand sessions 'One row per tenant WhatsApp worker: state, phone, since, reconnects, last error, memory'
             cand events 'Inspect, replay and retry the events delivered to tenants'' backends'
+            cand db 'The store: schema version'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -436,6 +437,43 @@ set edit:completion:arg-completer[agentlocator] = {|@words|
         }
         &'agentlocator;events;help;help'= {
         }
+        &'agentlocator;db'= {
+            cand --config 'Configuration file [default: config/agentlocator.toml when it exists]'
+            cand --data-dir 'Where the database, secrets and tenant data live'
+            cand --log-format 'Log format (logs go to stderr)'
+            cand -v 'More logging (-v debug, -vv trace); RUST_LOG overrides'
+            cand --verbose 'More logging (-v debug, -vv trace); RUST_LOG overrides'
+            cand -q 'Less logging (-q warnings, -qq errors only)'
+            cand --quiet 'Less logging (-q warnings, -qq errors only)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand status 'Which store the configuration names and its schema version'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'agentlocator;db;status'= {
+            cand --config 'Configuration file [default: config/agentlocator.toml when it exists]'
+            cand --data-dir 'Where the database, secrets and tenant data live'
+            cand --log-format 'Log format (logs go to stderr)'
+            cand --json 'json'
+            cand -v 'More logging (-v debug, -vv trace); RUST_LOG overrides'
+            cand --verbose 'More logging (-v debug, -vv trace); RUST_LOG overrides'
+            cand -q 'Less logging (-q warnings, -qq errors only)'
+            cand --quiet 'Less logging (-q warnings, -qq errors only)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'agentlocator;db;help'= {
+            cand status 'Which store the configuration names and its schema version'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'agentlocator;db;help;status'= {
+        }
+        &'agentlocator;db;help;help'= {
+        }
         &'agentlocator;completions'= {
             cand --config 'Configuration file [default: config/agentlocator.toml when it exists]'
             cand --data-dir 'Where the database, secrets and tenant data live'
@@ -456,6 +494,7 @@ set edit:completion:arg-completer[agentlocator] = {|@words|
             cand check 'Checks against a deployment'
             cand sessions 'One row per tenant WhatsApp worker: state, phone, since, reconnects, last error, memory'
             cand events 'Inspect, replay and retry the events delivered to tenants'' backends'
+            cand db 'The store: schema version'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -515,6 +554,11 @@ set edit:completion:arg-completer[agentlocator] = {|@words|
         &'agentlocator;help;events;replay'= {
         }
         &'agentlocator;help;events;retry-dead'= {
+        }
+        &'agentlocator;help;db'= {
+            cand status 'Which store the configuration names and its schema version'
+        }
+        &'agentlocator;help;db;status'= {
         }
         &'agentlocator;help;completions'= {
         }

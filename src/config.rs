@@ -450,7 +450,8 @@ pub struct StoreConfig {
     /// `postgres://user:password@host:port/db?sslmode=...`: PostgreSQL holds
     /// every piece of daemon state. A secret (it may carry a password).
     pub url: Option<String>,
-    /// How long a SQLite connection waits for another's write lock.
+    /// How long a write waits for a lock another connection holds (SQLite
+    /// busy timeout, PostgreSQL lock_timeout).
     #[serde(with = "humantime_serde")]
     pub busy_timeout: Duration,
     /// PostgreSQL connections in the daemon's pool (all tenants share them).

@@ -3,6 +3,7 @@
 
 mod check;
 mod config_cmd;
+mod db;
 mod events;
 mod logging;
 mod pair;
@@ -88,6 +89,9 @@ pub enum Command {
     /// Inspect, replay and retry the events delivered to tenants' backends
     #[command(subcommand)]
     Events(events::EventsCommand),
+    /// The store: schema version
+    #[command(subcommand)]
+    Db(db::DbCommand),
     /// Print a shell completion script
     Completions {
         #[arg(value_enum)]
@@ -121,6 +125,7 @@ fn run(cli: Cli) -> AppResult<()> {
         Command::Tenant(command) => tenant::run(&cli.global, command),
         Command::Check(command) => check::run(&cli.global, command),
         Command::Events(command) => events::run(&cli.global, command),
+        Command::Db(command) => db::run(&cli.global, command),
         Command::Sessions { json, watch } => sessions::run(&cli.global, json, watch),
         Command::Completions { shell } => completions::write(shell, &mut std::io::stdout())
             .map_err(|e| AppError::failed(format!("cannot write completions: {e}"))),

@@ -131,22 +131,12 @@ impl Runner {
             tokio::pin!(wake);
             wake.as_mut().enable();
             let free = this.config.concurrency.get().saturating_sub(running.len());
-            let mut sleep_for = poll;
-            if free > 0 {
-                match this.store.jobs().claim_due(now_ms(), free).await {
-                    Ok(jobs) => {
-                        for job in jobs {
-                            let runner = this.clone();
-                            running.spawn(async move { runner.attempt(job).await });
-                        }
-                    }
-                    Err(e) => tracing::error!(error = %e, "cannot read the job queue"),
-                }
-                if let Ok(Some(due)) = this.store.jobs().next_due_ms().await {
-                    let wait = Duration::from_millis(due.saturating_sub(now_ms()).max(0) as u64);
-                    sleep_for = sleep_for.min(wait.max(Duration::from_millis(5)));
-                }
-            }
+            // A stop is heard even while the store is slow to answer (a
+            // lock held elsewhere): the claim is one statement, safe to drop.
+            let sleep_for = tokio::select! {
+                _ = stopped.wait_for(|s| *s) => break,
+                sleep_for = Runner::claim_round(&this, free, &mut running) => sleep_for.min(poll),
+            };
             tokio::select! {
                 _ = stopped.wait_for(|s| *s) => break,
                 _ = &mut wake => {}
@@ -158,6 +148,29 @@ impl Runner {
         // again when the daemon next starts.
         running.abort_all();
         while running.join_next().await.is_some() {}
+    }
+
+    /// Starts up to `free` due jobs; returns how long until the next is due.
+    async fn claim_round(this: &Arc<Self>, free: usize, running: &mut JoinSet<()>) -> Duration {
+        if free == 0 {
+            return Duration::MAX;
+        }
+        match this.store.jobs().claim_due(now_ms(), free).await {
+            Ok(jobs) => {
+                for job in jobs {
+                    let runner = this.clone();
+                    running.spawn(async move { runner.attempt(job).await });
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot read the job queue"),
+        }
+        match this.store.jobs().next_due_ms().await {
+            Ok(Some(due)) => {
+                let wait = Duration::from_millis(due.saturating_sub(now_ms()).max(0) as u64);
+                wait.max(Duration::from_millis(5))
+            }
+            _ => Duration::MAX,
+        }
     }
 
     async fn attempt(&self, job: Job) {

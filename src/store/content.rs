@@ -3,7 +3,7 @@
 //! id names, its type, size and SHA-256 (the `ETag`), and whether the file was
 //! pruned (`expired_at_ms`).
 
-use super::{sqlite::content as sqlite, Backend, Store, StoreResult};
+use super::{postgres::content as postgres, sqlite::content as sqlite, Backend, Store, StoreResult};
 
 use crate::paths::ContentKind;
 
@@ -41,23 +41,21 @@ impl Contents<'_> {
     /// second file replaced the first under the same name).
     pub async fn record(&self, content: &Content) -> StoreResult<()> {
         let content = content.clone();
-        match &*self.0.backend {
-            Backend::Sqlite(db) => db.run(move |c| sqlite::record(c, &content)).await,
-        }
+        dispatch!(self.0, |c| sqlite::record(c, &content), |p| postgres::record(p, &content))
     }
 
     pub async fn get(&self, tenant_id: &str, kind: ContentKind, id: &str) -> StoreResult<Option<Content>> {
         let (tenant_id, id) = (tenant_id.to_owned(), id.to_owned());
-        match &*self.0.backend {
-            Backend::Sqlite(db) => db.run(move |c| sqlite::get(c, &tenant_id, kind, &id)).await,
-        }
+        dispatch!(self.0, |c| sqlite::get(c, &tenant_id, kind, &id), |p| postgres::get(
+            p, &tenant_id, kind, &id
+        ))
     }
 
     /// Up to `limit` files stored before `cutoff_ms` and not yet pruned, oldest first.
     pub async fn due_for_pruning(&self, cutoff_ms: i64, limit: usize) -> StoreResult<Vec<Content>> {
-        match &*self.0.backend {
-            Backend::Sqlite(db) => db.run(move |c| sqlite::due_for_pruning(c, cutoff_ms, limit)).await,
-        }
+        dispatch!(self.0, |c| sqlite::due_for_pruning(c, cutoff_ms, limit), |p| postgres::due_for_pruning(
+            p, cutoff_ms, limit
+        ))
     }
 
     /// Marks files pruned, in one transaction: the API answers 410 for them
@@ -74,13 +72,21 @@ impl Contents<'_> {
                 })
                 .await
             }
+            Backend::Postgres(pg) => {
+                let mut client = pg.client().await?;
+                let tx = client.transaction().await.map_err(super::postgres::PgError::from)?;
+                for content in &contents {
+                    postgres::mark_expired(&tx, content).await?;
+                }
+                Ok(tx.commit().await.map_err(super::postgres::PgError::from)?)
+            }
         }
     }
 
     /// Forgets rows of files pruned before `cutoff_ms` (their ids then answer 404).
     pub async fn forget_expired_before(&self, cutoff_ms: i64) -> StoreResult<usize> {
-        match &*self.0.backend {
-            Backend::Sqlite(db) => db.run(move |c| sqlite::forget_expired_before(c, cutoff_ms)).await,
-        }
+        dispatch!(self.0, |c| sqlite::forget_expired_before(c, cutoff_ms), |p| {
+            postgres::forget_expired_before(p, cutoff_ms)
+        })
     }
 }

@@ -1,7 +1,7 @@
 //! Delivery's view of the outbox: the head event of each tenant, attempts and
 //! their verdicts, the pull API's cursor, and the operator's requeue and replay.
 
-use super::{sqlite::delivery as sqlite, Backend, Store, StoreResult};
+use super::{postgres::delivery as postgres, sqlite::delivery as sqlite, Backend, Store, StoreResult};
 
 use serde::Serialize;
 
@@ -116,21 +116,23 @@ impl Outbox<'_> {
     pub async fn heads(&self) -> StoreResult<(i64, Vec<Head>)> {
         match &*self.0.backend {
             Backend::Sqlite(db) => db.run(|c| Ok((sqlite::data_version(c)?, sqlite::heads(c)?))).await,
+            Backend::Postgres(pg) => {
+                let client = pg.client().await?;
+                Ok((postgres::data_version(&client).await?, postgres::heads(&client).await?))
+            }
         }
     }
 
     /// The change token alone (see [`Outbox::heads`]); cheap to poll.
     pub async fn data_version(&self) -> StoreResult<i64> {
-        match &*self.0.backend {
-            Backend::Sqlite(db) => db.run(|c| sqlite::data_version(c)).await,
-        }
+        dispatch!(self.0, |c| sqlite::data_version(c), |p| postgres::data_version(p))
     }
 
     /// Records finished attempts and their verdicts in one transaction.
     pub async fn record_attempts(&self, outcomes: Vec<AttemptOutcome>) -> StoreResult<()> {
-        match &*self.0.backend {
-            Backend::Sqlite(db) => db.run(move |c| sqlite::record_attempts(c, &outcomes)).await,
-        }
+        dispatch!(self.0, |c| sqlite::record_attempts(c, &outcomes), |p| postgres::record_attempts(
+            p, &outcomes
+        ))
     }
 
     /// An event and its attempts, for `events show`.
@@ -147,6 +149,16 @@ impl Outbox<'_> {
                 })
                 .await
             }
+            Backend::Postgres(pg) => {
+                let client = pg.client().await?;
+                match super::postgres::events::get(&client, &id).await? {
+                    Some(row) => {
+                        let attempts = postgres::attempts(&client, row.seq).await?;
+                        Ok(Some((row, attempts)))
+                    }
+                    None => Ok(None),
+                }
+            }
         }
     }
 
@@ -161,6 +173,10 @@ impl Outbox<'_> {
         match &*self.0.backend {
             Backend::Sqlite(db) => {
                 db.run(move |c| sqlite::recent(c, tenant_id.as_deref(), status.as_deref(), limit)).await
+            }
+            Backend::Postgres(pg) => {
+                Ok(postgres::recent(&pg.client().await?, tenant_id.as_deref(), status.as_deref(), limit)
+                    .await?)
             }
         }
     }
@@ -185,6 +201,13 @@ impl Outbox<'_> {
                 })
                 .await
             }
+            Backend::Postgres(pg) => {
+                let client = pg.client().await?;
+                if after > 0 {
+                    postgres::acknowledge_pulled(&client, &tenant_id, after, now_ms).await?;
+                }
+                Ok(postgres::pull(&client, &tenant_id, after, limit).await?)
+            }
         }
     }
 
@@ -194,23 +217,23 @@ impl Outbox<'_> {
         ids: Vec<String>,
         now_ms: i64,
     ) -> StoreResult<Result<Vec<Requeued>, RequeueError>> {
-        match &*self.0.backend {
-            Backend::Sqlite(db) => db.run(move |c| sqlite::requeue(c, &ids, now_ms)).await,
-        }
+        dispatch!(self.0, |c| sqlite::requeue(c, &ids, now_ms), |p| postgres::requeue(p, &ids, now_ms))
     }
 
     /// Re-queues every dead event (of one tenant, or of all). Returns their ids.
     pub async fn retry_dead(&self, tenant_id: Option<&str>, now_ms: i64) -> StoreResult<Vec<String>> {
         let tenant_id = tenant_id.map(str::to_owned);
-        match &*self.0.backend {
-            Backend::Sqlite(db) => db.run(move |c| sqlite::retry_dead(c, tenant_id.as_deref(), now_ms)).await,
-        }
+        dispatch!(self.0, |c| sqlite::retry_dead(c, tenant_id.as_deref(), now_ms), |p| postgres::retry_dead(
+            p,
+            tenant_id.as_deref(),
+            now_ms
+        ))
     }
 
     /// Deletes up to `batch` events delivered before `before_ms`.
     pub async fn prune_delivered(&self, before_ms: i64, batch: usize) -> StoreResult<usize> {
-        match &*self.0.backend {
-            Backend::Sqlite(db) => db.run(move |c| sqlite::prune_delivered(c, before_ms, batch)).await,
-        }
+        dispatch!(self.0, |c| sqlite::prune_delivered(c, before_ms, batch), |p| postgres::prune_delivered(
+            p, before_ms, batch
+        ))
     }
 }

@@ -2,7 +2,7 @@
 //! before anything is acknowledged, and kept until delivered (then pruned
 //! after the retention period) or dead (kept until replayed).
 
-use super::{sqlite::events as sqlite, Backend, Store, StoreResult};
+use super::{postgres::events as postgres, sqlite::events as sqlite, Store, StoreResult};
 
 use serde::{Deserialize, Serialize};
 
@@ -93,20 +93,14 @@ impl Store {
 impl Events<'_> {
     pub async fn get(&self, id: &str) -> StoreResult<Option<EventRow>> {
         let id = id.to_owned();
-        match &*self.0.backend {
-            Backend::Sqlite(db) => db.run(move |c| sqlite::get(c, &id)).await,
-        }
+        dispatch!(self.0, |c| sqlite::get(c, &id), |p| postgres::get(p, &id))
     }
 
     pub async fn list(&self, filter: EventFilter) -> StoreResult<Vec<EventRow>> {
-        match &*self.0.backend {
-            Backend::Sqlite(db) => db.run(move |c| sqlite::list(c, &filter)).await,
-        }
+        dispatch!(self.0, |c| sqlite::list(c, &filter), |p| postgres::list(p, &filter))
     }
 
     pub async fn count(&self) -> StoreResult<i64> {
-        match &*self.0.backend {
-            Backend::Sqlite(db) => db.run(|c| sqlite::count(c)).await,
-        }
+        dispatch!(self.0, |c| sqlite::count(c), |p| postgres::count(p))
     }
 }

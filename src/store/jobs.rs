@@ -1,7 +1,7 @@
 //! Durable background jobs (recording fetches, media downloads): claimed,
 //! retried with backoff, and finished together with the event they release.
 
-use super::{sqlite::jobs as sqlite, Backend, Store, StoreResult};
+use super::{postgres::jobs as postgres, sqlite::jobs as sqlite, Store, StoreResult};
 
 use serde::Serialize;
 
@@ -33,39 +33,33 @@ impl Store {
 impl Jobs<'_> {
     /// Puts jobs left `running` by a process that died back in the queue.
     pub async fn requeue_running(&self) -> StoreResult<usize> {
-        match &*self.0.backend {
-            Backend::Sqlite(db) => db.run(|c| sqlite::requeue_running(c)).await,
-        }
+        dispatch!(self.0, |c| sqlite::requeue_running(c), |p| postgres::requeue_running(p))
     }
 
     /// Claims up to `limit` jobs due at `now` (unix ms), marking them running.
     pub async fn claim_due(&self, now: i64, limit: usize) -> StoreResult<Vec<Job>> {
-        match &*self.0.backend {
-            Backend::Sqlite(db) => db.run(move |c| sqlite::claim_due(c, now, limit)).await,
-        }
+        dispatch!(self.0, |c| sqlite::claim_due(c, now, limit), |p| postgres::claim_due(p, now, limit))
     }
 
     /// When the next queued job is due (unix ms).
     pub async fn next_due_ms(&self) -> StoreResult<Option<i64>> {
-        match &*self.0.backend {
-            Backend::Sqlite(db) => db.run(|c| sqlite::next_due_ms(c)).await,
-        }
+        dispatch!(self.0, |c| sqlite::next_due_ms(c), |p| postgres::next_due_ms(p))
     }
 
     /// Queues the job again at `run_at_ms` after a failed attempt.
     pub async fn retry_at(&self, id: i64, run_at_ms: i64, error: &str) -> StoreResult<()> {
         let error = error.to_owned();
-        match &*self.0.backend {
-            Backend::Sqlite(db) => db.run(move |c| sqlite::retry_at(c, id, run_at_ms, &error)).await,
-        }
+        dispatch!(self.0, |c| sqlite::retry_at(c, id, run_at_ms, &error), |p| postgres::retry_at(
+            p, id, run_at_ms, &error
+        ))
     }
 
     /// Queues the job again at `run_at_ms` without counting the attempt.
     pub async fn defer(&self, id: i64, run_at_ms: i64, reason: &str) -> StoreResult<()> {
         let reason = reason.to_owned();
-        match &*self.0.backend {
-            Backend::Sqlite(db) => db.run(move |c| sqlite::defer(c, id, run_at_ms, &reason)).await,
-        }
+        dispatch!(self.0, |c| sqlite::defer(c, id, run_at_ms, &reason), |p| postgres::defer(
+            p, id, run_at_ms, &reason
+        ))
     }
 
     /// Ends a job in one transaction: on success it is deleted, on failure it
@@ -73,8 +67,11 @@ impl Jobs<'_> {
     /// merged into its data and is released for delivery either way.
     pub async fn finish(&self, job: &Job, error: Option<&str>, patch: &serde_json::Value) -> StoreResult<()> {
         let (job, error, patch) = (job.clone(), error.map(str::to_owned), patch.clone());
-        match &*self.0.backend {
-            Backend::Sqlite(db) => db.run(move |c| sqlite::finish(c, &job, error.as_deref(), &patch)).await,
-        }
+        dispatch!(self.0, |c| sqlite::finish(c, &job, error.as_deref(), &patch), |p| postgres::finish(
+            p,
+            &job,
+            error.as_deref(),
+            &patch
+        ))
     }
 }

@@ -5,10 +5,28 @@
 //! ...) and the [`EventWriter`]; they never see which backend runs, and no
 //! other module writes SQL or names a database type.
 
+/// One operation on whichever backend the store has: the SQLite function on
+/// the blocking pool (its arguments moved into the closure), or the
+/// PostgreSQL one on a pooled connection (`$p` is `&mut` that connection).
+macro_rules! dispatch {
+    ($store:expr, |$c:ident| $sqlite:expr, |$p:ident| $pg:expr $(,)?) => {
+        match &*$store.backend {
+            crate::store::Backend::Sqlite(db) => db.run(move |$c| $sqlite).await,
+            crate::store::Backend::Postgres(pg) => {
+                let mut client = pg.client().await?;
+                let $p = &mut client;
+                Ok($pg.await?)
+            }
+        }
+    };
+}
+
 pub mod content;
 pub mod delivery;
 pub mod events;
 pub mod jobs;
+mod postgres;
+pub mod sessions;
 mod sqlite;
 pub mod tenants;
 pub mod whatsapp;
@@ -35,6 +53,22 @@ pub enum StoreError {
     TooNew(String, i64, i64),
     #[error("the database worker stopped: {0}")]
     Worker(String),
+    #[error(transparent)]
+    Postgres(#[from] postgres::PgError),
+    #[error("WhatsApp session store: {0}")]
+    Sessions(#[from] whatsapp_store_pg::Error),
+    #[error("cannot open the WhatsApp session store {path}: {source}")]
+    SessionFile {
+        path: String,
+        #[source]
+        source: whatsapp_rust::wacore::store::error::StoreError,
+    },
+    #[error("cannot create or delete {}: {source}", path.display())]
+    SessionWipe {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -47,13 +81,22 @@ pub struct Store {
 
 enum Backend {
     Sqlite(sqlite::Db),
+    Postgres(postgres::Pg),
 }
 
 impl Store {
     /// Opens the store the configuration names: `store.url` when set, else the
     /// SQLite file in the data directory. Brings the schema up to date.
     pub async fn open(settings: &StoreConfig, data: &DataDir) -> StoreResult<Store> {
-        Store::open_sqlite(&data.db_path(), settings.busy_timeout)
+        match &settings.url {
+            Some(url) => {
+                let pg = postgres::Pg::open(url, settings.pool_size.get(), settings.busy_timeout).await?;
+                // Each tenant's WhatsApp session lives in the same database.
+                whatsapp_store_pg::migrate(pg.pool()).await?;
+                Ok(Store { backend: Arc::new(Backend::Postgres(pg)) })
+            }
+            None => Store::open_sqlite(&data.db_path(), settings.busy_timeout),
+        }
     }
 
     /// Opens (creating if needed) the SQLite database at `path` and brings its
@@ -72,6 +115,7 @@ impl Store {
             Backend::Sqlite(db) => {
                 Ok(Store { backend: Arc::new(Backend::Sqlite(db.reopen(frequent_writes)?)) })
             }
+            Backend::Postgres(_) => Ok(self.clone()),
         }
     }
 
@@ -79,6 +123,7 @@ impl Store {
     pub fn describe(&self) -> String {
         match &*self.backend {
             Backend::Sqlite(db) => format!("SQLite {}", db.path().display()),
+            Backend::Postgres(pg) => format!("PostgreSQL {}", pg.target()),
         }
     }
 
@@ -92,6 +137,32 @@ impl Store {
                 tokio::task::spawn_blocking(move || db.probe_write(timeout))
                     .await
                     .map_err(|e| StoreError::Worker(e.to_string()))?
+            }
+            Backend::Postgres(pg) => Ok(postgres::probe_write(pg.pool(), timeout).await?),
+        }
+    }
+}
+
+/// The schema a store has, for `agentlocator db status`.
+#[derive(Debug, Clone)]
+pub struct SchemaStatus {
+    /// `sqlite` or `postgres`.
+    pub backend: &'static str,
+    pub version: i64,
+    /// The newest version this build knows.
+    pub latest: i64,
+}
+
+impl Store {
+    pub async fn schema(&self) -> StoreResult<SchemaStatus> {
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                let (version, latest) = db.run(|c| sqlite::schema_version(c)).await?;
+                Ok(SchemaStatus { backend: "sqlite", version, latest })
+            }
+            Backend::Postgres(pg) => {
+                let status = postgres::migrations::status(pg.pool()).await?;
+                Ok(SchemaStatus { backend: "postgres", version: status.version, latest: status.latest })
             }
         }
     }

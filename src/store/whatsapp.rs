@@ -1,7 +1,7 @@
 //! Each tenant's WhatsApp state (and its history) and the idempotency of sends.
 
 use super::events::NewEvent;
-use super::{sqlite::whatsapp as sqlite, Backend, Store, StoreResult};
+use super::{postgres::whatsapp as postgres, sqlite::whatsapp as sqlite, Store, StoreResult};
 
 /// One state change to record.
 #[derive(Debug, Clone)]
@@ -68,39 +68,35 @@ impl WhatsApp<'_> {
         announce: impl FnOnce(&str) -> Option<NewEvent> + Send + 'static,
     ) -> StoreResult<Option<String>> {
         let id = id.to_owned();
-        match &*self.0.backend {
-            Backend::Sqlite(db) => db.run(move |c| sqlite::record_state(c, &id, &update, announce)).await,
-        }
+        dispatch!(self.0, |c| sqlite::record_state(c, &id, &update, announce), |p| postgres::record_state(
+            p, &id, &update, announce
+        ))
     }
 
     /// The tenant's WhatsApp state and linked phone.
     pub async fn current_state(&self, id: &str) -> StoreResult<Option<(String, Option<String>)>> {
         let id = id.to_owned();
-        match &*self.0.backend {
-            Backend::Sqlite(db) => db.run(move |c| sqlite::current_state(c, &id)).await,
-        }
+        dispatch!(self.0, |c| sqlite::current_state(c, &id), |p| postgres::current_state(p, &id))
     }
 
     /// Claims a send's Idempotency-Key for a request whose body hashes to `request_sha256`.
     pub async fn claim_send(&self, tenant: &str, key: &str, request_sha256: &str) -> StoreResult<SendClaim> {
         let (tenant, key, hash) = (tenant.to_owned(), key.to_owned(), request_sha256.to_owned());
-        match &*self.0.backend {
-            Backend::Sqlite(db) => db.run(move |c| sqlite::claim_send(c, &tenant, &key, &hash)).await,
-        }
+        dispatch!(self.0, |c| sqlite::claim_send(c, &tenant, &key, &hash), |p| postgres::claim_send(
+            p, &tenant, &key, &hash
+        ))
     }
 
     /// Records how a claimed send ended.
     pub async fn finish_send(&self, tenant: &str, key: &str, outcome: SendOutcome) -> StoreResult<()> {
         let (tenant, key) = (tenant.to_owned(), key.to_owned());
-        match &*self.0.backend {
-            Backend::Sqlite(db) => db.run(move |c| sqlite::finish_send(c, &tenant, &key, &outcome)).await,
-        }
+        dispatch!(self.0, |c| sqlite::finish_send(c, &tenant, &key, &outcome), |p| postgres::finish_send(
+            p, &tenant, &key, &outcome
+        ))
     }
 
     /// Forgets the Idempotency-Keys of sends made before `before` (unix seconds).
     pub async fn prune_sends(&self, before: i64) -> StoreResult<usize> {
-        match &*self.0.backend {
-            Backend::Sqlite(db) => db.run(move |c| sqlite::prune_sends(c, before)).await,
-        }
+        dispatch!(self.0, |c| sqlite::prune_sends(c, before), |p| postgres::prune_sends(p, before))
     }
 }

@@ -41,6 +41,7 @@ impl EventWriter {
     pub fn start(store: &Store) -> StoreResult<EventWriter> {
         match &*store.backend {
             Backend::Sqlite(db) => spawn(super::sqlite::writer::BatchWriter::open(db)?),
+            Backend::Postgres(pg) => spawn(super::postgres::writer::BatchWriter::new(pg)),
         }
     }
 

@@ -18,6 +18,7 @@ use super::state::{Change, WaState};
 use super::{Command, PairRequest, Pairing, Settings, Slot};
 use crate::store::{EventWriter, Store};
 use crate::tenants::TenantId;
+use whatsapp_rust::traits::Backend as SessionBackend;
 
 /// The version the simulated network accepts; against WhatsApp itself the
 /// client fetches the current one.
@@ -60,8 +61,6 @@ pub enum Outcome {
 /// Why the client could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    #[error("cannot open the session store {db}: {source}")]
-    OpenStore { db: String, source: whatsapp_rust::wacore::store::error::StoreError },
     #[error("cannot build the WhatsApp client: {0}")]
     Build(#[from] whatsapp_rust::bot::BotBuilderError),
 }
@@ -73,23 +72,21 @@ pub struct RunContext<'a> {
     pub store: &'a Store,
 }
 
-/// Builds the client on `db` (whatsapp-rust's SQLite store).
+/// Builds the client on `backend`, the tenant's session store.
 pub async fn build(
     settings: &Settings,
     tenant: &TenantId,
-    db: &str,
+    backend: Arc<dyn SessionBackend>,
     events: &EventWriter,
     pair: Option<&PairRequest>,
     to_us: mpsc::UnboundedSender<Arc<Event>>,
 ) -> Result<Bot, BuildError> {
-    let backend =
-        SqliteStore::new(db).await.map_err(|source| BuildError::OpenStore { db: db.to_string(), source })?;
     let mut transport = whatsapp_rust::transport::TokioWebSocketTransportFactory::new();
     if let Some(url) = &settings.ws_url {
         transport = transport.with_url(url);
     }
     let mut builder = Bot::builder()
-        .with_backend(backend)
+        .with_backend_arc(backend)
         .with_transport_factory(transport)
         .with_http_client(settings.media_http.clone())
         .skip_history_sync()

@@ -221,7 +221,7 @@ impl WhatsApp {
                  without the daemon?); log out once it has finished"
             )));
         };
-        files.wipe()?;
+        self.shared.store.sessions(&self.shared.data).wipe(tenant).await?;
         let change = Change::to(WaState::LoggedOut, "logged out by the operator; session store wiped")
             .with_phone(None);
         record_change(&self.shared.store, tenant, &slot, change).await;

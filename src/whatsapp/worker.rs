@@ -42,7 +42,7 @@ pub async fn run(
     let Some(mut commands) = slot.lease_commands() else {
         return WorkerExit::Failed("another run of this worker still holds its command inbox".into());
     };
-    run_locked(&shared, &tenant, &slot, &files, &mut stop, &mut commands).await
+    run_locked(&shared, &tenant, &slot, &mut stop, &mut commands).await
 }
 
 /// How often a worker checks whether another process let go of the session.
@@ -82,12 +82,11 @@ async fn run_locked(
     shared: &Shared,
     tenant: &TenantId,
     slot: &Slot,
-    files: &SessionFiles,
     stop: &mut watch::Receiver<bool>,
     commands: &mut CommandLease<'_>,
 ) -> WorkerExit {
     let context = RunContext { tenant, slot, store: &shared.store };
-    let locked = Locked { shared, tenant, slot, files };
+    let locked = Locked { shared, tenant, slot };
     loop {
         let (bot, from_client, pair) = match locked.prepare_run(stop, commands).await {
             Ok(run) => run,
@@ -105,7 +104,6 @@ struct Locked<'a> {
     shared: &'a Shared,
     tenant: &'a TenantId,
     slot: &'a Slot,
-    files: &'a SessionFiles,
 }
 
 impl Locked<'_> {
@@ -117,13 +115,18 @@ impl Locked<'_> {
         stop: &mut watch::Receiver<bool>,
         commands: &mut CommandLease<'_>,
     ) -> Result<(Bot, EventsFromClient, Option<PairRequest>), WorkerExit> {
-        let Locked { shared, tenant, slot, files } = *self;
+        let Locked { shared, tenant, slot, .. } = *self;
         // A session store is opened once: when it holds a linked device, the
         // client built on it is the one that connects. Checked before
         // anything creates the file: after a logout the store stays gone
         // until a pairing needs a new one.
-        let linked = if files.exists() {
-            match build_client(shared, tenant, slot, files, None).await? {
+        let stored = shared.store.sessions(&shared.data).exists(tenant).await;
+        let stored = match stored {
+            Ok(stored) => stored,
+            Err(e) => return Err(fail(shared, tenant, slot, e.to_string()).await),
+        };
+        let linked = if stored {
+            match build_client(shared, tenant, slot, None).await? {
                 (bot, from_client) if bot.client().pn().is_some() => Some((bot, from_client)),
                 _ => None,
             }
@@ -147,7 +150,7 @@ impl Locked<'_> {
         super::record_change(&shared.store, tenant, slot, Change::to(state, reason)).await;
         let (bot, from_client) = match linked {
             Some(client) => client,
-            None => build_client(shared, tenant, slot, files, pair.as_ref()).await?,
+            None => build_client(shared, tenant, slot, pair.as_ref()).await?,
         };
         Ok((bot, from_client, pair))
     }
@@ -160,7 +163,7 @@ impl Locked<'_> {
         stop: &mut watch::Receiver<bool>,
         commands: &mut CommandLease<'_>,
     ) -> Option<WorkerExit> {
-        let Locked { shared, tenant, slot, files } = *self;
+        let Locked { shared, tenant, slot, .. } = *self;
         match outcome {
             Outcome::Stopped => Some(stopped(shared, tenant, slot).await),
             Outcome::PairingEnded(reason) => {
@@ -169,7 +172,7 @@ impl Locked<'_> {
                     .await;
                 None
             }
-            Outcome::LoggedOut(reason) => wipe_logged_out(shared, tenant, slot, files, &reason).await.err(),
+            Outcome::LoggedOut(reason) => wipe_logged_out(shared, tenant, slot, &reason).await.err(),
             Outcome::Banned { expire, reason } => {
                 record_ban(shared, tenant, slot, expire, reason).await;
                 // Reconnecting during a ban only prolongs it; an operator may
@@ -179,7 +182,7 @@ impl Locked<'_> {
                     BanEnd::Stopped => Some(stopped(shared, tenant, slot).await),
                     BanEnd::LogoutRequested => {
                         let reason = "logged out by the operator during a ban";
-                        wipe_logged_out(shared, tenant, slot, files, reason).await.err()
+                        wipe_logged_out(shared, tenant, slot, reason).await.err()
                     }
                 }
             }
@@ -213,10 +216,9 @@ async fn wipe_logged_out(
     shared: &Shared,
     tenant: &TenantId,
     slot: &Slot,
-    files: &SessionFiles,
     reason: &str,
 ) -> Result<(), WorkerExit> {
-    if let Err(e) = files.wipe() {
+    if let Err(e) = shared.store.sessions(&shared.data).wipe(tenant).await {
         return Err(fail(shared, tenant, slot, e.to_string()).await);
     }
     let change = Change::to(WaState::LoggedOut, format!("{reason}; session store wiped")).with_phone(None);
@@ -251,13 +253,12 @@ async fn build_client(
     shared: &Shared,
     tenant: &TenantId,
     slot: &Slot,
-    files: &SessionFiles,
     pair: Option<&PairRequest>,
 ) -> Result<(Bot, EventsFromClient), WorkerExit> {
     let built = async {
-        let db = files.db_path_for_client()?;
+        let backend = shared.store.sessions(&shared.data).open(tenant).await?;
         let (to_us, from_client) = mpsc::unbounded_channel();
-        let bot = connection::build(&shared.settings, tenant, &db, &shared.events, pair, to_us).await?;
+        let bot = connection::build(&shared.settings, tenant, backend, &shared.events, pair, to_us).await?;
         Ok::<_, StartError>((bot, from_client))
     };
     match built.await {
@@ -270,7 +271,7 @@ async fn build_client(
 #[derive(Debug, thiserror::Error)]
 enum StartError {
     #[error(transparent)]
-    Session(#[from] SessionError),
+    Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Build(#[from] connection::BuildError),
 }

@@ -7,7 +7,7 @@ use deadpool_postgres::GenericClient;
 use super::events::{from_rows, limit, COLUMNS};
 use super::PgError;
 use crate::store::delivery::{
-    AttemptOutcome, AttemptRow, Head, RequeueError, Requeued, SigningKeys, SqliteError, Verdict,
+    AttemptOutcome, AttemptRow, Head, RequeueError, Requeued, SigningKeys, Verdict,
 };
 use crate::store::events::EventRow;
 
@@ -116,6 +116,25 @@ pub async fn attempts(c: &impl GenericClient, seq: i64) -> Result<Vec<AttemptRow
         .collect()
 }
 
+/// The newest `limit_rows` events, optionally of one tenant and one status,
+/// oldest first.
+pub async fn recent(
+    c: &impl GenericClient,
+    tenant_id: Option<&str>,
+    status: Option<&str>,
+    limit_rows: usize,
+) -> Result<Vec<EventRow>, PgError> {
+    let stmt = c
+        .prepare_cached(&format!(
+            "SELECT * FROM (SELECT {COLUMNS} FROM events
+                            WHERE ($1::text IS NULL OR tenant_id = $1) AND ($2::text IS NULL OR status = $2)
+                            ORDER BY seq DESC LIMIT $3) newest
+             ORDER BY seq"
+        ))
+        .await?;
+    from_rows(&c.query(&stmt, &[&tenant_id, &status, &limit(limit_rows)]).await?)
+}
+
 /// A page of a tenant's events after `after_seq`, oldest first, stopping
 /// before its first held event.
 pub async fn pull(
@@ -190,17 +209,6 @@ pub async fn requeue(
     }
     tx.commit().await?;
     Ok(Ok(done))
-}
-
-/// `requeue` with the database error folded into [`RequeueError`] (its
-/// `Sqlite` variant carries any store's message), for callers that want the
-/// SQLite function's exact return type.
-pub async fn requeue_flat(
-    c: &mut impl GenericClient,
-    ids: &[String],
-    now_ms: i64,
-) -> Result<Vec<Requeued>, RequeueError> {
-    requeue(c, ids, now_ms).await.unwrap_or_else(|e| Err(RequeueError::Sqlite(SqliteError(e.to_string()))))
 }
 
 /// Re-queues every dead event (of one tenant, or of all). Returns their ids
@@ -358,7 +366,7 @@ mod tests {
         record_attempts(&mut c, &[outcome(seq, Verdict::Dead)]).await.expect("dead");
         let err = requeue(&mut c, &[dead.clone(), "evt_nope".into()], 1).await.expect("db").unwrap_err();
         assert_eq!(err, RequeueError::Unknown("evt_nope".into()));
-        let err = requeue_flat(&mut c, &[held], 1).await.unwrap_err();
+        let err = requeue(&mut c, &[held], 1).await.expect("run").unwrap_err();
         assert!(matches!(err, RequeueError::Held(_)));
         assert_eq!(status(&c, &dead).await, "dead", "nothing changed");
         assert!(retry_dead(&mut c, Some("b"), 1).await.expect("b").is_empty());

@@ -29,6 +29,7 @@ fn from_row(row: &Row) -> Result<Job, PgError> {
 }
 
 /// Queues a job that runs at once (or at `run_at_ms`); returns its id.
+#[cfg(test)]
 pub async fn enqueue(
     c: &impl GenericClient,
     kind: &str,
@@ -142,12 +143,14 @@ pub async fn finish(
     Ok(())
 }
 
+#[cfg(test)]
 pub async fn get(c: &impl GenericClient, id: i64) -> Result<Option<Job>, PgError> {
     let stmt = c.prepare_cached(&format!("SELECT {COLUMNS} FROM jobs WHERE id = $1")).await?;
     c.query_opt(&stmt, &[&id]).await?.as_ref().map(from_row).transpose()
 }
 
 /// Every job not yet done (queued, running, failed), oldest first.
+#[cfg(test)]
 pub async fn list(c: &impl GenericClient, limit_rows: usize) -> Result<Vec<Job>, PgError> {
     let stmt = c.prepare_cached(&format!("SELECT {COLUMNS} FROM jobs ORDER BY id LIMIT $1")).await?;
     c.query(&stmt, &[&limit(limit_rows)]).await?.iter().map(from_row).collect()

@@ -227,7 +227,8 @@ mod tests {
     #[tokio::test]
     async fn two_nodes_migrating_at_once_apply_the_steps_once() {
         let Some(db) = TestDb::empty().await else { return };
-        let other = super::super::connect(&db.url, 2).await.expect("second pool");
+        let other =
+            super::super::connect(&db.url, 2, std::time::Duration::from_secs(5)).await.expect("second pool");
         assert_eq!(status(&db.pool).await.expect("status"), SchemaStatus { version: 0, latest: latest() });
         let (a, b) = tokio::join!(migrate(&db.pool), migrate(&other));
         assert_eq!((a.expect("a"), b.expect("b")), (latest(), latest()));

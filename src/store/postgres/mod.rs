@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod migrations;
 pub mod tenants;
 pub mod whatsapp;
+pub mod writer;
 
 #[cfg(test)]
 pub(crate) mod testdb;
@@ -89,8 +90,8 @@ fn chain(error: &dyn std::error::Error) -> String {
 /// one connection works. `sslmode` in the URL decides TLS (`disable`,
 /// `prefer`, the default, or `require`); certificates are checked against the
 /// Mozilla roots.
-pub async fn connect(url: &str, pool_size: usize) -> Result<Pool, PgError> {
-    let config = parse(url)?;
+pub async fn connect(url: &str, pool_size: usize, lock_timeout: Duration) -> Result<Pool, PgError> {
+    let config = parse(url, lock_timeout)?;
     let target = target(&config);
     let manager = Manager::from_config(
         config,
@@ -108,13 +109,24 @@ pub async fn connect(url: &str, pool_size: usize) -> Result<Pool, PgError> {
     Ok(pool)
 }
 
-fn parse(url: &str) -> Result<tokio_postgres::Config, PgError> {
+fn parse(url: &str, lock_timeout: Duration) -> Result<tokio_postgres::Config, PgError> {
     let mut config: tokio_postgres::Config = url
         .parse()
         .map_err(|e: tokio_postgres::Error| PgError::Config { url: redact(url), message: chain(&e) })?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(CONNECT_TIMEOUT);
     }
+    // A statement waiting for another's lock gives up, as a SQLite connection
+    // does after its busy timeout: a caller (the jobs loop, a shutdown) must
+    // never wait on a lock for ever. Options the URL sets come first, so an
+    // operator's own lock_timeout wins.
+    let ours = format!("-c lock_timeout={}", lock_timeout.as_millis());
+    let options = match config.get_options() {
+        Some(theirs) if theirs.contains("lock_timeout") => theirs.to_string(),
+        Some(theirs) => format!("{ours} {theirs}"),
+        None => ours,
+    };
+    config.options(&options);
     Ok(config)
 }
 
@@ -151,6 +163,36 @@ fn tls_config() -> rustls::ClientConfig {
         // ring supports the default versions; this branch is unreachable in
         // practice, and the plain builder is the same configuration.
         Err(_) => rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth(),
+    }
+}
+
+/// The daemon's PostgreSQL database: its connection pool (shared by every
+/// component and every tenant's session) and the server it points at.
+pub struct Pg {
+    pool: Pool,
+    target: String,
+}
+
+impl Pg {
+    /// Connects and brings the daemon's schema up to date (under the
+    /// migration lock, so nodes starting together migrate once).
+    pub async fn open(url: &str, pool_size: usize, lock_timeout: Duration) -> Result<Pg, PgError> {
+        let pool = connect(url, pool_size, lock_timeout).await?;
+        migrations::migrate(&pool).await?;
+        Ok(Pg { pool, target: redact(url) })
+    }
+
+    pub async fn client(&self) -> Result<deadpool_postgres::Client, PgError> {
+        Ok(self.pool.get().await?)
+    }
+
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// The URL without its password.
+    pub fn target(&self) -> &str {
+        &self.target
     }
 }
 
@@ -233,7 +275,8 @@ mod tests {
         let port =
             std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
         let url = format!("postgres://app:s3cret@127.0.0.1:{port}/agent?sslmode=disable");
-        let message = connect(&url, 2).await.expect_err("nothing listens").to_string();
+        let message =
+            connect(&url, 2, Duration::from_secs(5)).await.expect_err("nothing listens").to_string();
         assert!(message.starts_with(&format!("PostgreSQL 127.0.0.1:{port}/agent: ")), "{message}");
         assert!(message.to_lowercase().contains("refused"), "{message}");
         assert!(!message.contains("s3cret"), "{message}");
@@ -241,7 +284,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_bad_url_is_reported_redacted() {
-        let message = connect("postgres://app:s3cret@db/agent?sslmode=sometimes", 1)
+        let message = connect("postgres://app:s3cret@db/agent?sslmode=sometimes", 1, Duration::from_secs(5))
             .await
             .expect_err("bad")
             .to_string();

@@ -206,9 +206,13 @@ pub async fn list(c: &impl GenericClient) -> Result<Vec<TenantRow>, PgError> {
     Ok(rows)
 }
 
-pub async fn token_hash(c: &impl GenericClient, id: &str) -> Result<Option<String>, PgError> {
-    let stmt = c.prepare_cached("SELECT token_hash FROM tenants WHERE id = $1").await?;
-    Ok(c.query_opt(&stmt, &[&id]).await?.map(|r| r.try_get(0)).transpose()?)
+/// The tenant whose API token hashes to `hash`, and that hash.
+pub async fn by_token_hash(c: &impl GenericClient, hash: &str) -> Result<Option<(String, String)>, PgError> {
+    let stmt = c.prepare_cached("SELECT id, token_hash FROM tenants WHERE token_hash = $1").await?;
+    match c.query_opt(&stmt, &[&hash]).await? {
+        Some(row) => Ok(Some((row.try_get(0)?, row.try_get(1)?))),
+        None => Ok(None),
+    }
 }
 
 /// Replaces the token hash; false when the tenant does not exist.
@@ -339,7 +343,7 @@ mod tests {
         insert(&mut c, "acme", "Acme", &credentials, &settings()).await.expect("insert");
         assert!(set_token_hash(&c, "acme", "h2").await.expect("set"));
         assert!(!set_token_hash(&c, "nope", "h3").await.expect("absent"));
-        assert_eq!(token_hash(&c, "acme").await.expect("hash").as_deref(), Some("h2"));
+        assert_eq!(by_token_hash(&c, "h2").await.expect("hash").map(|(id, _)| id).as_deref(), Some("acme"));
         assert!(rotate_signing_key(&c, "acme", &[2u8], Some(5000)).await.expect("rotate"));
         assert_eq!(keys(&c).await, (vec![2], Some(vec![1]), Some(5000)));
         assert!(rotate_signing_key(&c, "acme", &[3u8], None).await.expect("rotate"));

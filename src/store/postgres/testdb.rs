@@ -32,11 +32,12 @@ impl TestDb {
             return None;
         };
         let name = format!("agentlocator_test_{}", ulid::Ulid::new().to_string().to_lowercase());
-        let admin = connect(&admin_url, 1).await.expect("the test server");
+        let admin = connect(&admin_url, 1, std::time::Duration::from_secs(5)).await.expect("the test server");
         let client = admin.get().await.expect("admin connection");
         client.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create database");
         let url = with_database(&admin_url, &name);
-        let pool = connect(&url, 8).await.expect("connect to the test database");
+        let pool =
+            connect(&url, 8, std::time::Duration::from_secs(5)).await.expect("connect to the test database");
         Some(TestDb { pool, url, admin_url, name })
     }
 }

@@ -18,7 +18,7 @@ use crate::store::whatsapp::{SendClaim, SendOutcome, StateUpdate};
 pub async fn record_state(
     c: &mut impl GenericClient,
     id: &str,
-    update: &StateUpdate<'_>,
+    update: &StateUpdate,
     announce: impl FnOnce(&str) -> Option<NewEvent>,
 ) -> Result<Option<String>, PgError> {
     let tx = c.transaction().await?;
@@ -45,7 +45,7 @@ pub async fn record_state(
         &update.state,
         &now,
         &update.phone.is_some(),
-        &update.phone.flatten(),
+        &update.phone.clone().flatten(),
         &update.error,
         &i64::from(update.reconnect),
         &update.banned_until,
@@ -130,7 +130,7 @@ pub async fn finish_send(
     c: &impl GenericClient,
     tenant: &str,
     key: &str,
-    outcome: SendOutcome<'_>,
+    outcome: &SendOutcome,
 ) -> Result<(), PgError> {
     let (status, message_id, error) = match outcome {
         SendOutcome::Sent(id) => ("sent", Some(id), None),
@@ -157,8 +157,15 @@ mod tests {
     use super::super::testdb::{insert_tenant, TestDb};
     use super::*;
 
-    fn update<'a>(state: &'a str, reason: &'a str) -> StateUpdate<'a> {
-        StateUpdate { state, reason, phone: None, error: None, reconnect: false, banned_until: None }
+    fn update(state: &str, reason: &str) -> StateUpdate {
+        StateUpdate {
+            state: state.into(),
+            reason: reason.into(),
+            phone: None,
+            error: None,
+            reconnect: false,
+            banned_until: None,
+        }
     }
 
     #[tokio::test]
@@ -169,7 +176,8 @@ mod tests {
         let previous =
             record_state(&mut c, "acme", &update("pairing", "pairing requested"), |_| None).await.expect("1");
         assert_eq!(previous.as_deref(), Some("unpaired"));
-        let connected = StateUpdate { phone: Some(Some("+15550001111")), ..update("connected", "logged in") };
+        let connected =
+            StateUpdate { phone: Some(Some("+15550001111".into())), ..update("connected", "logged in") };
         let announce = |previous: &str| {
             Some(NewEvent {
                 tenant_id: "acme".into(),
@@ -190,7 +198,7 @@ mod tests {
             .get(0);
         assert!(data.contains(r#""previous":"pairing""#), "{data}");
         let drop = StateUpdate {
-            error: Some("socket closed"),
+            error: Some("socket closed".into()),
             reconnect: true,
             ..update("reconnecting", "dropped")
         };
@@ -228,16 +236,16 @@ mod tests {
         assert_eq!(claim_send(&mut c, "acme", "k1", "h1").await.expect("claim"), SendClaim::Proceed);
         assert_eq!(claim_send(&mut c, "acme", "k1", "h1").await.expect("again"), SendClaim::InProgress);
         assert_eq!(claim_send(&mut c, "acme", "k1", "other").await.expect("reuse"), SendClaim::KeyReused);
-        finish_send(&c, "acme", "k1", SendOutcome::Sent("3EB0ABC")).await.expect("finish");
+        finish_send(&c, "acme", "k1", &SendOutcome::Sent("3EB0ABC".into())).await.expect("finish");
         assert_eq!(
             claim_send(&mut c, "acme", "k1", "h1").await.expect("replay"),
             SendClaim::AlreadySent { message_id: "3EB0ABC".into() }
         );
         assert_eq!(claim_send(&mut c, "acme", "k2", "h2").await.expect("k2"), SendClaim::Proceed);
-        finish_send(&c, "acme", "k2", SendOutcome::Failed("not connected")).await.expect("fail");
+        finish_send(&c, "acme", "k2", &SendOutcome::Failed("not connected".into())).await.expect("fail");
         assert_eq!(claim_send(&mut c, "acme", "k2", "h2").await.expect("retry"), SendClaim::Proceed);
         assert_eq!(claim_send(&mut c, "acme", "k3", "h3").await.expect("k3"), SendClaim::Proceed);
-        finish_send(&c, "acme", "k3", SendOutcome::Unknown("no answer")).await.expect("unknown");
+        finish_send(&c, "acme", "k3", &SendOutcome::Unknown("no answer".into())).await.expect("unknown");
         for _ in 0..2 {
             assert_eq!(claim_send(&mut c, "acme", "k3", "h3").await.expect("k3"), SendClaim::OutcomeUnknown);
         }

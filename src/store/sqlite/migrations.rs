@@ -178,6 +178,12 @@ pub fn apply(conn: &Connection) -> Result<(), MigrationError> {
     Ok(())
 }
 
+/// The schema version the database has, and the newest this build knows.
+pub fn schema_version(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    Ok((current, STEPS.len() as i64))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@ pub mod delivery;
 pub mod events;
 pub mod jobs;
 mod migrations;
+pub use migrations::schema_version;
 pub mod tenants;
 pub mod whatsapp;
 pub mod writer;

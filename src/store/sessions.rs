@@ -1,0 +1,94 @@
+//! Each tenant's WhatsApp session state (whatsapp-rust's storage): with the
+//! embedded store a SQLite file per tenant (`DATA_DIR/tenants/<id>/whatsapp.db`,
+//! 0600 in a 0700 directory), with PostgreSQL the tenant's rows in the shared
+//! database, so any node can run the tenant. The client never learns which.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use whatsapp_rust::traits::Backend as SessionBackend;
+
+use super::{Backend, Store, StoreError, StoreResult};
+use crate::paths::DataDir;
+use crate::tenants::TenantId;
+
+/// The session operations of a [`Store`].
+pub struct Sessions<'a> {
+    store: &'a Store,
+    data: &'a DataDir,
+}
+
+impl Store {
+    /// Sessions; `data` is where the embedded store keeps their files.
+    pub fn sessions<'a>(&'a self, data: &'a DataDir) -> Sessions<'a> {
+        Sessions { store: self, data }
+    }
+}
+
+impl Sessions<'_> {
+    /// Whether a session is stored for `tenant` (linked or half-paired).
+    pub async fn exists(&self, tenant: &TenantId) -> StoreResult<bool> {
+        match &*self.store.backend {
+            Backend::Sqlite(_) => Ok(self.data.whatsapp_db(tenant).exists()),
+            Backend::Postgres(pg) => Ok(whatsapp_store_pg::tenant_exists(pg.pool(), tenant.as_str()).await?),
+        }
+    }
+
+    /// The storage the tenant's client runs on, created when missing.
+    pub async fn open(&self, tenant: &TenantId) -> StoreResult<Arc<dyn SessionBackend>> {
+        match &*self.store.backend {
+            Backend::Sqlite(_) => {
+                let file = session_file(self.data, tenant)?;
+                let shown = file.display().to_string();
+                let store = whatsapp_rust::prelude::SqliteStore::new(&shown)
+                    .await
+                    .map_err(|source| StoreError::SessionFile { path: shown, source })?;
+                Ok(Arc::new(store))
+            }
+            Backend::Postgres(pg) => {
+                Ok(Arc::new(whatsapp_store_pg::PgSessionStore::new(pg.pool().clone(), tenant.as_str())))
+            }
+        }
+    }
+
+    /// Deletes the session, keys and all: after a logout the device is gone
+    /// for good and the next connect must pair anew.
+    pub async fn wipe(&self, tenant: &TenantId) -> StoreResult<()> {
+        match &*self.store.backend {
+            Backend::Sqlite(_) => {
+                let db = self.data.whatsapp_db(tenant);
+                for path in [db.clone(), sidecar(&db, "-wal"), sidecar(&db, "-shm")] {
+                    match std::fs::remove_file(&path) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(source) => return Err(StoreError::SessionWipe { path, source }),
+                    }
+                }
+                Ok(())
+            }
+            Backend::Postgres(pg) => {
+                whatsapp_store_pg::delete_tenant(pg.pool(), tenant.as_str()).await?;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The session file, created empty with mode 0600 first so its keys are never
+/// readable by others whatever the umask (SQLite gives the -wal and -shm
+/// files the database file's mode).
+fn session_file(data: &DataDir, tenant: &TenantId) -> StoreResult<PathBuf> {
+    let db = data.whatsapp_db(tenant);
+    if !db.exists() {
+        crate::paths::create_private_file(&db, b"")
+            .or_else(|e| if e.kind() == std::io::ErrorKind::AlreadyExists { Ok(()) } else { Err(e) })
+            .map_err(|source| StoreError::SessionWipe { path: db.clone(), source })?;
+    }
+    Ok(db)
+}
+
+fn sidecar(db: &Path, suffix: &str) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
