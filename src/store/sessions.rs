@@ -9,8 +9,8 @@ use std::sync::Arc;
 use whatsapp_rust::traits::Backend as SessionBackend;
 
 use super::{Backend, Store, StoreError, StoreResult};
+use crate::ids::TenantId;
 use crate::paths::DataDir;
-use crate::tenants::TenantId;
 
 /// The session operations of a [`Store`].
 pub struct Sessions<'a> {
