@@ -12,7 +12,10 @@
 # Usage: bench/twilio.sh            (env: CONNS=64 BENCH_SECONDS=10 WARMUP=2 THREADS=1
 #                                    RUST_LOG=info CARGO_TARGET_DIR=target
 #                                    AGENTLOCATOR_BIN=path: bench that binary instead,
-#                                    e.g. an older build for a before/after pair)
+#                                    e.g. an older build for a before/after pair;
+#                                    BENCH_DATABASE_URL=postgres://.../postgres: run on
+#                                    PostgreSQL, in a fresh database created on that
+#                                    server and dropped afterwards)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,11 +38,25 @@ LOADGEN=$TARGET/release/twilio-bench
 
 WORK=$(mktemp -d)
 DAEMON_PID=
+BENCH_DB=
 cleanup() {
     if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then kill "$DAEMON_PID"; wait "$DAEMON_PID" || true; fi
+    if [ -n "$BENCH_DB" ]; then psql -q "$BENCH_DATABASE_URL" -c "DROP DATABASE IF EXISTS $BENCH_DB WITH (FORCE)" >/dev/null || true; fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT
+
+# The store: SQLite in the data directory, or a fresh PostgreSQL database.
+unset DATABASE_URL
+if [ -n "${BENCH_DATABASE_URL:-}" ]; then
+    BENCH_DB="bench_$(date +%s)_$$"
+    psql -q "$BENCH_DATABASE_URL" -c "CREATE DATABASE $BENCH_DB" >/dev/null
+    export DATABASE_URL="${BENCH_DATABASE_URL%/*}/$BENCH_DB"
+fi
+# Runs SQL on the daemon's store; stdin is the script.
+store_sql() {
+    if [ -n "$BENCH_DB" ]; then psql -qAt -F ' ' "$DATABASE_URL"; else sqlite3 "$WORK/data/agentlocator.db"; fi
+}
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export AGENTLOCATOR_DATA_DIR=$WORK/data AGENTLOCATOR_CONFIG=/dev/null
@@ -66,18 +83,24 @@ echo "== $CONNS connections, ${WARMUP}s warm-up + ${SECONDS_PER_PHASE}s per phas
 kill "$DAEMON_PID"; wait "$DAEMON_PID" || true; DAEMON_PID=
 
 ACKED=$(wc -l < "$WORK/acked.txt")
-MISSING=$(sqlite3 "$WORK/data/agentlocator.db" <<SQL
-CREATE TEMP TABLE acked (sid TEXT PRIMARY KEY);
+if [ -n "$BENCH_DB" ]; then
+    IMPORT="CREATE TEMP TABLE acked (sid TEXT PRIMARY KEY);
+\\copy acked FROM '$WORK/acked.txt' WITH (FORMAT csv)"
+else
+    IMPORT="CREATE TEMP TABLE acked (sid TEXT PRIMARY KEY);
 .mode csv
 .import $WORK/acked.txt acked
 .mode list
-.separator " "
+.separator \" \""
+fi
+MISSING=$(store_sql <<SQL
+$IMPORT
 SELECT (SELECT COUNT(*) FROM acked), COUNT(*) FROM acked WHERE NOT EXISTS (
     SELECT 1 FROM events WHERE tenant_id = 'bench'
       AND dedupe_key >= 'voice:' || acked.sid || ':' AND dedupe_key < 'voice:' || acked.sid || ';');
 SQL
 )
-STORED=$(sqlite3 "$WORK/data/agentlocator.db" "SELECT COUNT(*) FROM events WHERE type = 'twilio.voice'")
+STORED=$(echo "SELECT COUNT(*) FROM events WHERE type = 'twilio.voice';" | store_sql)
 read -r IMPORTED MISSING <<<"$MISSING"
 echo "durable  $ACKED acknowledged, $STORED stored, $MISSING acknowledged but missing"
 [ "$IMPORTED" -eq "$ACKED" ] || { echo "FAIL: only $IMPORTED of $ACKED acknowledged ids could be checked" >&2; exit 1; }

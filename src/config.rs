@@ -532,6 +532,7 @@ impl Config {
         self.delivery.validate()?;
         self.media.validate()?;
         positive_duration("store.busy_timeout", self.store.busy_timeout)?;
+        check_store_url(self.store.url.as_deref())?;
         positive_duration("health.check_timeout", self.health.check_timeout)?;
         positive_duration("health.wedged_after", self.health.wedged_after)?;
         Ok(())
@@ -747,6 +748,18 @@ fn legacy_duration(value: &Value, unit: Unit) -> Result<Duration, LegacyDuration
     Duration::try_from_secs_f64(secs).map_err(|_| LegacyDurationError::NotANumber(unit_name))
 }
 
+/// `store.url` is unset (the embedded SQLite) or a PostgreSQL URL; its value
+/// may hold a password, so an error never repeats it.
+fn check_store_url(url: Option<&str>) -> AppResult<()> {
+    match url {
+        None => Ok(()),
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => Ok(()),
+        Some(_) => Err(AppError::config(
+            "store.url: must be a postgres:// or postgresql:// URL (leave it unset for the embedded SQLite)",
+        )),
+    }
+}
+
 /// A URL as it may be shown: its password replaced by a marker (the host and
 /// database stay, they are what an operator checks).
 pub fn redact_url_password(url: &str) -> String {
@@ -925,6 +938,17 @@ mod tests {
         .expect("load");
         let shown = toml::to_string(&c.redacted()).expect("toml");
         assert!(!shown.contains("0123456789abcdef0123") && !shown.contains("\"tok\""), "{shown}");
+    }
+
+    #[test]
+    fn the_store_url_is_postgres_or_unset_and_its_password_is_never_shown() {
+        let c = load("", &[("DATABASE_URL", "postgres://app:s3cret@db:5432/agent?sslmode=require")])
+            .expect("load");
+        assert_eq!(c.store.url.as_deref(), Some("postgres://app:s3cret@db:5432/agent?sslmode=require"));
+        let shown = toml::to_string(&c.redacted()).expect("toml");
+        assert!(!shown.contains("s3cret") && shown.contains("db:5432/agent"), "{shown}");
+        let err = load("[store]\nurl = \"mysql://root:hunter2@db/x\"\n", &[]).unwrap_err();
+        assert!(err.message.starts_with("store.url:") && !err.message.contains("hunter2"), "{}", err.message);
     }
 
     #[test]
