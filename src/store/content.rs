@@ -3,6 +3,7 @@
 //! id names, its type, size and SHA-256 (the `ETag`), and whether the file was
 //! pruned (`expired_at_ms`).
 
+use super::columns::Columns;
 use super::{postgres::content as postgres, sqlite::content as sqlite, Backend, Store, StoreResult};
 
 use crate::paths::ContentKind;
@@ -87,6 +88,32 @@ impl Contents<'_> {
     pub async fn forget_expired_before(&self, cutoff_ms: i64) -> StoreResult<usize> {
         dispatch!(self.0, |c| sqlite::forget_expired_before(c, cutoff_ms), |p| {
             postgres::forget_expired_before(p, cutoff_ms)
+        })
+    }
+}
+
+/// The columns [`Content::from_columns`] reads, in order (both dialects).
+pub(super) const CONTENT_COLUMNS: &str =
+    "tenant_id, kind, id, event_id, file, mimetype, bytes, sha256, stored_at_ms, expired_at_ms";
+
+impl Content {
+    pub(super) fn from_columns<R: Columns>(r: &R) -> Result<Content, R::Error> {
+        let kind: String = r.col(1)?;
+        let bytes: i64 = r.col(6)?;
+        Ok(Content {
+            tenant_id: r.col(0)?,
+            kind: match ContentKind::parse(&kind) {
+                Some(kind) => kind,
+                None => return Err(r.corrupt(1, kind)),
+            },
+            id: r.col(2)?,
+            event_id: r.col(3)?,
+            file: r.col(4)?,
+            mimetype: r.col(5)?,
+            bytes: u64::try_from(bytes).unwrap_or(0),
+            sha256: r.col(7)?,
+            stored_at_ms: r.col(8)?,
+            expired_at_ms: r.col(9)?,
         })
     }
 }

@@ -1,6 +1,7 @@
 //! Delivery's view of the outbox: the head event of each tenant, attempts and
 //! their verdicts, the pull API's cursor, and the operator's requeue and replay.
 
+use super::columns::Columns;
 use super::{postgres::delivery as postgres, sqlite::delivery as sqlite, Backend, Store, StoreResult};
 
 use serde::Serialize;
@@ -235,5 +236,29 @@ impl Outbox<'_> {
         dispatch!(self.0, |c| sqlite::prune_delivered(c, before_ms, batch), |p| postgres::prune_delivered(
             p, before_ms, batch
         ))
+    }
+}
+
+impl Head {
+    /// From the columns of the heads query: the event's seq, id, tenant_id,
+    /// type, data, created_at_ms, attempts, next_attempt_at_ms, then the
+    /// tenant's webhook_url, signing_key, signing_key_previous and
+    /// signing_key_previous_until.
+    pub(super) fn from_columns<R: Columns>(r: &R) -> Result<Head, R::Error> {
+        Ok(Head {
+            seq: r.col(0)?,
+            id: r.col(1)?,
+            tenant_id: r.col(2)?,
+            kind: r.col(3)?,
+            data: r.col(4)?,
+            created_at_ms: r.col(5)?,
+            attempts: r.col(6)?,
+            next_attempt_at_ms: r.col(7)?,
+            webhook_url: r.col(8)?,
+            keys: SigningKeys {
+                current: r.col(9)?,
+                previous: r.col::<Option<Vec<u8>>>(10)?.zip(r.col::<Option<i64>>(11)?),
+            },
+        })
     }
 }

@@ -2,6 +2,7 @@
 //! before anything is acknowledged, and kept until delivered (then pruned
 //! after the retention period) or dead (kept until replayed).
 
+use super::columns::{json_text, Columns};
 use super::{postgres::events as postgres, sqlite::events as sqlite, Store, StoreResult};
 
 use serde::{Deserialize, Serialize};
@@ -102,5 +103,29 @@ impl Events<'_> {
 
     pub async fn count(&self) -> StoreResult<i64> {
         dispatch!(self.0, |c| sqlite::count(c), |p| postgres::count(p))
+    }
+}
+
+/// The columns [`EventRow::from_columns`] reads, in order (both dialects).
+pub(super) const EVENT_COLUMNS: &str =
+    "seq, id, tenant_id, type, dedupe_key, data, created_at_ms, status, attempts,
+    next_attempt_at_ms, delivered_at_ms, last_error";
+
+impl EventRow {
+    pub(super) fn from_columns<R: Columns>(r: &R) -> Result<EventRow, R::Error> {
+        Ok(EventRow {
+            seq: r.col(0)?,
+            id: r.col(1)?,
+            tenant_id: r.col(2)?,
+            kind: r.col(3)?,
+            dedupe_key: r.col(4)?,
+            data: json_text(r.col(5)?),
+            created_at_ms: r.col(6)?,
+            status: r.col(7)?,
+            attempts: r.col(8)?,
+            next_attempt_at_ms: r.col(9)?,
+            delivered_at_ms: r.col(10)?,
+            last_error: r.col(11)?,
+        })
     }
 }

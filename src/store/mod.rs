@@ -21,6 +21,7 @@ macro_rules! dispatch {
     };
 }
 
+mod columns;
 pub mod content;
 pub mod delivery;
 pub mod events;

@@ -1,5 +1,6 @@
 //! Tenant rows, their Twilio numbers and their WhatsApp state history.
 
+use super::columns::Columns;
 use super::{postgres::tenants as postgres, sqlite::tenants as sqlite, Backend, Store, StoreResult};
 
 /// One tenant as stored (the API token only as its hash, never returned here).
@@ -201,4 +202,45 @@ pub struct TwilioTenant {
     /// The account `auth_token` belongs to (recording fetches need it).
     pub account_sid: Option<String>,
     pub voice_twiml: Option<String>,
+}
+
+impl TenantRow {
+    /// From the columns id, name, webhook_url, twilio_auth_token,
+    /// token_rotated_at, created_at, updated_at, wa_state, wa_phone,
+    /// wa_state_since, wa_reconnects, wa_last_error, wa_banned_until,
+    /// twilio_account_sid, "has a signing key", signing_key_previous_until;
+    /// the numbers are read apart.
+    pub(super) fn from_columns<R: Columns>(r: &R) -> Result<TenantRow, R::Error> {
+        Ok(TenantRow {
+            id: r.col(0)?,
+            name: r.col(1)?,
+            webhook_url: r.col(2)?,
+            twilio_auth_token: r.col(3)?,
+            twilio_numbers: Vec::new(),
+            token_rotated_at: r.col(4)?,
+            created_at: r.col(5)?,
+            updated_at: r.col(6)?,
+            wa_state: r.col(7)?,
+            wa_phone: r.col(8)?,
+            wa_state_since: r.col(9)?,
+            wa_reconnects: r.col(10)?,
+            wa_last_error: r.col(11)?,
+            wa_banned_until: r.col(12)?,
+            twilio_account_sid: r.col(13)?,
+            signing_key_set: r.col(14)?,
+            signing_key_previous_until: r.col(15)?,
+        })
+    }
+}
+
+impl TwilioTenant {
+    /// From the columns id, twilio_auth_token, voice_twiml, twilio_account_sid.
+    pub(super) fn from_columns<R: Columns>(r: &R) -> Result<TwilioTenant, R::Error> {
+        Ok(TwilioTenant {
+            id: r.col(0)?,
+            auth_token: r.col(1)?,
+            voice_twiml: r.col(2)?,
+            account_sid: r.col(3)?,
+        })
+    }
 }

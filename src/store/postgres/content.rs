@@ -10,25 +10,10 @@ use super::PgError;
 use crate::clock::now_ms;
 use crate::paths::ContentKind;
 use crate::store::content::Content;
-
-const COLUMNS: &str =
-    "tenant_id, kind, id, event_id, file, mimetype, bytes, sha256, stored_at_ms, expired_at_ms";
+use crate::store::content::CONTENT_COLUMNS as COLUMNS;
 
 fn from_row(row: &Row) -> Result<Content, PgError> {
-    let kind: String = row.try_get(1)?;
-    let bytes: i64 = row.try_get(6)?;
-    Ok(Content {
-        tenant_id: row.try_get(0)?,
-        kind: ContentKind::parse(&kind).ok_or(PgError::Corrupt { column: "content.kind", value: kind })?,
-        id: row.try_get(2)?,
-        event_id: row.try_get(3)?,
-        file: row.try_get(4)?,
-        mimetype: row.try_get(5)?,
-        bytes: u64::try_from(bytes).unwrap_or(0),
-        sha256: row.try_get(7)?,
-        stored_at_ms: row.try_get(8)?,
-        expired_at_ms: row.try_get(9)?,
-    })
+    Content::from_columns(row)
 }
 
 /// Records a stored file (again, if a retried job stored it twice: the row

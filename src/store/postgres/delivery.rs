@@ -6,9 +6,7 @@ use deadpool_postgres::GenericClient;
 
 use super::events::{from_rows, limit, COLUMNS};
 use super::PgError;
-use crate::store::delivery::{
-    AttemptOutcome, AttemptRow, Head, RequeueError, Requeued, SigningKeys, Verdict,
-};
+use crate::store::delivery::{AttemptOutcome, AttemptRow, Head, RequeueError, Requeued, Verdict};
 use crate::store::events::EventRow;
 
 /// The head of every tenant that has a webhook URL and a pending event, due or
@@ -27,27 +25,7 @@ pub async fn heads(c: &impl GenericClient) -> Result<Vec<Head>, PgError> {
              ORDER BY e.seq",
         )
         .await?;
-    c.query(&stmt, &[])
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(Head {
-                seq: r.try_get(0)?,
-                id: r.try_get(1)?,
-                tenant_id: r.try_get(2)?,
-                kind: r.try_get(3)?,
-                data: r.try_get(4)?,
-                created_at_ms: r.try_get(5)?,
-                attempts: r.try_get(6)?,
-                next_attempt_at_ms: r.try_get(7)?,
-                webhook_url: r.try_get(8)?,
-                keys: SigningKeys {
-                    current: r.try_get(9)?,
-                    previous: r.try_get::<_, Option<Vec<u8>>>(10)?.zip(r.try_get::<_, Option<i64>>(11)?),
-                },
-            })
-        })
-        .collect()
+    c.query(&stmt, &[]).await?.iter().map(Head::from_columns).collect()
 }
 
 /// Changes whenever a change to `events` commits, on any connection of any

@@ -8,28 +8,11 @@ use tokio_postgres::Row;
 
 use super::PgError;
 use crate::clock::now_ms;
+pub(super) use crate::store::events::EVENT_COLUMNS as COLUMNS;
 use crate::store::events::{new_event_id, Appended, EventFilter, EventRow, EventStatus, NewEvent};
 
-pub(super) const COLUMNS: &str =
-    "seq, id, tenant_id, type, dedupe_key, data, created_at_ms, status, attempts,
-    next_attempt_at_ms, delivered_at_ms, last_error";
-
 pub(super) fn from_row(row: &Row) -> Result<EventRow, PgError> {
-    let data: String = row.try_get(5)?;
-    Ok(EventRow {
-        seq: row.try_get(0)?,
-        id: row.try_get(1)?,
-        tenant_id: row.try_get(2)?,
-        kind: row.try_get(3)?,
-        dedupe_key: row.try_get(4)?,
-        data: serde_json::from_str(&data).unwrap_or(serde_json::Value::String(data)),
-        created_at_ms: row.try_get(6)?,
-        status: row.try_get(7)?,
-        attempts: row.try_get(8)?,
-        next_attempt_at_ms: row.try_get(9)?,
-        delivered_at_ms: row.try_get(10)?,
-        last_error: row.try_get(11)?,
-    })
+    EventRow::from_columns(row)
 }
 
 pub(super) fn from_rows(rows: &[Row]) -> Result<Vec<EventRow>, PgError> {
@@ -66,7 +49,7 @@ pub async fn insert_within(c: &impl GenericClient, events: &[NewEvent]) -> Resul
         // Not inserted: only a known (tenant, dedupe key) skips a row.
         let key = (event.tenant_id.clone(), event.dedupe_key.clone().unwrap_or_default());
         let Some((id, seq)) = existing.get(&key).cloned() else {
-            return Err(PgError::Corrupt { column: "events.dedupe_key", value: key.1 });
+            return Err(PgError::Corrupt { column: "events.dedupe_key".into(), value: key.1 });
         };
         results.push(Appended { id, seq, duplicate: true });
     }

@@ -10,22 +10,10 @@ use super::events::{self, limit};
 use super::PgError;
 use crate::clock::now_ms;
 use crate::store::jobs::Job;
-
-const COLUMNS: &str = "id, kind, tenant_id, event_id, payload, status, attempts, run_at_ms, last_error";
+use crate::store::jobs::JOB_COLUMNS as COLUMNS;
 
 fn from_row(row: &Row) -> Result<Job, PgError> {
-    let payload: String = row.try_get(4)?;
-    Ok(Job {
-        id: row.try_get(0)?,
-        kind: row.try_get(1)?,
-        tenant_id: row.try_get(2)?,
-        event_id: row.try_get(3)?,
-        payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::String(payload)),
-        status: row.try_get(5)?,
-        attempts: row.try_get(6)?,
-        run_at_ms: row.try_get(7)?,
-        last_error: row.try_get(8)?,
-    })
+    Job::from_columns(row)
 }
 
 /// Queues a job that runs at once (or at `run_at_ms`); returns its id.

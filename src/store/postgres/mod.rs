@@ -50,7 +50,7 @@ pub enum PgError {
     Timeout { what: &'static str, after: Duration },
     /// A stored value this build cannot read (e.g. an unknown enum name).
     #[error("PostgreSQL: unexpected value {value:?} in {column}")]
-    Corrupt { column: &'static str, value: String },
+    Corrupt { column: String, value: String },
 }
 
 // Not `#[from]`: that would also make the inner error the `source`, and

@@ -15,25 +15,7 @@ const COLUMNS: &str = "id, name, webhook_url, twilio_auth_token, token_rotated_a
     twilio_account_sid, octet_length(signing_key) > 0, signing_key_previous_until";
 
 fn from_row(row: &Row) -> Result<TenantRow, PgError> {
-    Ok(TenantRow {
-        id: row.try_get(0)?,
-        name: row.try_get(1)?,
-        webhook_url: row.try_get(2)?,
-        twilio_auth_token: row.try_get(3)?,
-        twilio_numbers: Vec::new(),
-        token_rotated_at: row.try_get(4)?,
-        created_at: row.try_get(5)?,
-        updated_at: row.try_get(6)?,
-        wa_state: row.try_get(7)?,
-        wa_phone: row.try_get(8)?,
-        wa_state_since: row.try_get(9)?,
-        wa_reconnects: row.try_get(10)?,
-        wa_last_error: row.try_get(11)?,
-        wa_banned_until: row.try_get(12)?,
-        twilio_account_sid: row.try_get(13)?,
-        signing_key_set: row.try_get(14)?,
-        signing_key_previous_until: row.try_get(15)?,
-    })
+    TenantRow::from_columns(row)
 }
 
 pub async fn exists(c: &impl GenericClient, id: &str) -> Result<bool, PgError> {
@@ -139,12 +121,7 @@ pub async fn update(c: &mut impl GenericClient, id: &str, update: &TenantUpdate)
 }
 
 fn twilio_tenant(row: &Row) -> Result<TwilioTenant, PgError> {
-    Ok(TwilioTenant {
-        id: row.try_get(0)?,
-        auth_token: row.try_get(1)?,
-        voice_twiml: row.try_get(2)?,
-        account_sid: row.try_get(3)?,
-    })
+    TwilioTenant::from_columns(row)
 }
 
 pub async fn twilio_tenant_by_id(c: &impl GenericClient, id: &str) -> Result<Option<TwilioTenant>, PgError> {

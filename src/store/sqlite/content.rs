@@ -8,27 +8,10 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use crate::clock::now_ms;
 use crate::paths::ContentKind;
 use crate::store::content::Content;
-
-const COLUMNS: &str =
-    "tenant_id, kind, id, event_id, file, mimetype, bytes, sha256, stored_at_ms, expired_at_ms";
+use crate::store::content::CONTENT_COLUMNS as COLUMNS;
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Content> {
-    let kind: String = row.get(1)?;
-    let bytes: i64 = row.get(6)?;
-    Ok(Content {
-        tenant_id: row.get(0)?,
-        kind: ContentKind::parse(&kind).ok_or_else(|| {
-            rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, kind.into())
-        })?,
-        id: row.get(2)?,
-        event_id: row.get(3)?,
-        file: row.get(4)?,
-        mimetype: row.get(5)?,
-        bytes: u64::try_from(bytes).unwrap_or(0),
-        sha256: row.get(7)?,
-        stored_at_ms: row.get(8)?,
-        expired_at_ms: row.get(9)?,
-    })
+    Content::from_columns(row)
 }
 
 /// Records a stored file (again, if a retried job stored it twice: the

@@ -8,9 +8,7 @@
 //! events do not block the head; a held event released later is then the
 //! lowest pending `seq` and goes next.
 
-use crate::store::delivery::{
-    AttemptOutcome, AttemptRow, Head, RequeueError, Requeued, SigningKeys, Verdict,
-};
+use crate::store::delivery::{AttemptOutcome, AttemptRow, Head, RequeueError, Requeued, Verdict};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::events::{from_row, COLUMNS};
@@ -30,23 +28,7 @@ pub fn heads(conn: &Connection) -> rusqlite::Result<Vec<Head>> {
          WHERE t.webhook_url IS NOT NULL AND t.webhook_url != ''
          ORDER BY e.seq",
     )?;
-    let rows = stmt.query_map([], |r| {
-        Ok(Head {
-            seq: r.get(0)?,
-            id: r.get(1)?,
-            tenant_id: r.get(2)?,
-            kind: r.get(3)?,
-            data: r.get(4)?,
-            created_at_ms: r.get(5)?,
-            attempts: r.get(6)?,
-            next_attempt_at_ms: r.get(7)?,
-            webhook_url: r.get(8)?,
-            keys: SigningKeys {
-                current: r.get(9)?,
-                previous: r.get::<_, Option<Vec<u8>>>(10)?.zip(r.get::<_, Option<i64>>(11)?),
-            },
-        })
-    })?;
+    let rows = stmt.query_map([], |r| Head::from_columns(r))?;
     rows.collect()
 }
 

@@ -3,29 +3,12 @@
 //! after the retention period) or dead (kept until replayed).
 
 use crate::clock::now_ms;
+pub(super) use crate::store::events::EVENT_COLUMNS as COLUMNS;
 use crate::store::events::{new_event_id, Appended, EventFilter, EventRow, EventStatus, NewEvent};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-pub(super) const COLUMNS: &str =
-    "seq, id, tenant_id, type, dedupe_key, data, created_at_ms, status, attempts,
-    next_attempt_at_ms, delivered_at_ms, last_error";
-
 pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<EventRow> {
-    let data: String = row.get(5)?;
-    Ok(EventRow {
-        seq: row.get(0)?,
-        id: row.get(1)?,
-        tenant_id: row.get(2)?,
-        kind: row.get(3)?,
-        dedupe_key: row.get(4)?,
-        data: serde_json::from_str(&data).unwrap_or(serde_json::Value::String(data)),
-        created_at_ms: row.get(6)?,
-        status: row.get(7)?,
-        attempts: row.get(8)?,
-        next_attempt_at_ms: row.get(9)?,
-        delivered_at_ms: row.get(10)?,
-        last_error: row.get(11)?,
-    })
+    EventRow::from_columns(row)
 }
 
 /// Stores `events` in one transaction (one commit, one fsync for the batch).

@@ -15,22 +15,10 @@ use crate::store::jobs::Job;
 
 use super::events;
 use crate::clock::now_ms;
-
-const COLUMNS: &str = "id, kind, tenant_id, event_id, payload, status, attempts, run_at_ms, last_error";
+use crate::store::jobs::JOB_COLUMNS as COLUMNS;
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
-    let payload: String = row.get(4)?;
-    Ok(Job {
-        id: row.get(0)?,
-        kind: row.get(1)?,
-        tenant_id: row.get(2)?,
-        event_id: row.get(3)?,
-        payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::String(payload)),
-        status: row.get(5)?,
-        attempts: row.get(6)?,
-        run_at_ms: row.get(7)?,
-        last_error: row.get(8)?,
-    })
+    Job::from_columns(row)
 }
 
 /// Puts jobs a previous process left `running` back in the queue, due now.

@@ -10,25 +10,7 @@ const COLUMNS: &str = "id, name, webhook_url, twilio_auth_token, token_rotated_a
     twilio_account_sid, length(signing_key) > 0, signing_key_previous_until";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<TenantRow> {
-    Ok(TenantRow {
-        id: row.get(0)?,
-        name: row.get(1)?,
-        webhook_url: row.get(2)?,
-        twilio_auth_token: row.get(3)?,
-        twilio_numbers: Vec::new(),
-        token_rotated_at: row.get(4)?,
-        created_at: row.get(5)?,
-        updated_at: row.get(6)?,
-        wa_state: row.get(7)?,
-        wa_phone: row.get(8)?,
-        wa_state_since: row.get(9)?,
-        wa_reconnects: row.get(10)?,
-        wa_last_error: row.get(11)?,
-        wa_banned_until: row.get(12)?,
-        twilio_account_sid: row.get(13)?,
-        signing_key_set: row.get(14)?,
-        signing_key_previous_until: row.get(15)?,
-    })
+    TenantRow::from_columns(row)
 }
 
 pub fn exists(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
@@ -114,12 +96,7 @@ pub fn update(conn: &mut Connection, id: &str, update: &TenantUpdate) -> rusqlit
 }
 
 fn twilio_tenant(row: &Row<'_>) -> rusqlite::Result<TwilioTenant> {
-    Ok(TwilioTenant {
-        id: row.get(0)?,
-        auth_token: row.get(1)?,
-        voice_twiml: row.get(2)?,
-        account_sid: row.get(3)?,
-    })
+    TwilioTenant::from_columns(row)
 }
 
 pub fn twilio_tenant_by_id(conn: &Connection, id: &str) -> rusqlite::Result<Option<TwilioTenant>> {
