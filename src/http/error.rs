@@ -55,8 +55,12 @@ impl ApiError {
             return ApiError::internal(e);
         }
         tracing::warn!(error = %e, "request refused: the database is unavailable");
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", "the database is unavailable; try again")
-            .retry_after(STORE_RETRY_AFTER_S)
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            "the database is unavailable; try again",
+        )
+        .retry_after(STORE_RETRY_AFTER_S)
     }
 }
 

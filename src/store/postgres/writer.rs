@@ -27,7 +27,11 @@ pub struct BatchWriter {
 impl BatchWriter {
     /// Must be called on the runtime the pool was made on.
     pub fn new(pg: &Pg) -> BatchWriter {
-        BatchWriter { pool: pg.pool().clone(), runtime: tokio::runtime::Handle::current(), unavailable: false }
+        BatchWriter {
+            pool: pg.pool().clone(),
+            runtime: tokio::runtime::Handle::current(),
+            unavailable: false,
+        }
     }
 }
 
