@@ -6,6 +6,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+/// `Retry-After` of a request refused because the database is unavailable:
+/// a restart of PostgreSQL takes seconds.
+const STORE_RETRY_AFTER_S: u64 = 5;
+
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -42,6 +46,22 @@ impl ApiError {
         tracing::error!(%detail, "request failed");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the daemon's log")
     }
+
+    /// A store error: 503 with `Retry-After` when the database is
+    /// unreachable or cannot take the write now (nothing was stored; Twilio
+    /// and API clients retry a 503), else 500. The detail goes to the log.
+    pub fn store(e: &crate::store::StoreError) -> Self {
+        if !e.is_unavailable() {
+            return ApiError::internal(e);
+        }
+        tracing::warn!(error = %e, "request refused: the database is unavailable");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            "the database is unavailable; try again",
+        )
+        .retry_after(STORE_RETRY_AFTER_S)
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -57,7 +77,7 @@ impl IntoResponse for ApiError {
 
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
-        ApiError::internal(e)
+        ApiError::store(&e)
     }
 }
 
@@ -75,7 +95,7 @@ impl From<crate::twilio::webhook::WebhookError> for ApiError {
             E::NotUtf8 | E::NotAnObject | E::MissingSid(_) | E::NotASid(_) => {
                 (StatusCode::BAD_REQUEST, "malformed")
             }
-            E::Store(e) => return ApiError::internal(e),
+            E::Store(e) => return ApiError::store(e),
         };
         ApiError::new(status, code, e.to_string())
     }
@@ -95,7 +115,7 @@ impl From<crate::whatsapp::SendError> for ApiError {
             e @ E::Failed(_) => ApiError::new(StatusCode::BAD_GATEWAY, "send_failed", e.to_string()),
             E::OutcomeUnknown(m) => ApiError::new(StatusCode::GATEWAY_TIMEOUT, "outcome_unknown", m),
             E::PreviousOutcomeUnknown(m) => ApiError::new(StatusCode::CONFLICT, "outcome_unknown", m),
-            E::Store(e) => ApiError::internal(e),
+            E::Store(e) => ApiError::store(&e),
         }
     }
 }

@@ -74,6 +74,26 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+impl StoreError {
+    /// Whether the store could not be reached or could not take the write
+    /// right now (PostgreSQL down or restarting, the event writer unable to
+    /// commit), as opposed to a fault of the request or of the data: the
+    /// same request succeeds later, so the caller is told to retry (503).
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Postgres(e) => e.is_unavailable(),
+            // The event writer answers with its commit's error as text; a
+            // batch it could not store is one to send again.
+            StoreError::Worker(_) => true,
+            StoreError::Sqlite { source, .. } => matches!(
+                source.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            ),
+            _ => false,
+        }
+    }
+}
+
 /// A handle to the store; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -139,7 +159,7 @@ impl Store {
                     .await
                     .map_err(|e| StoreError::Worker(e.to_string()))?
             }
-            Backend::Postgres(pg) => Ok(postgres::probe_write(pg.pool(), timeout).await?),
+            Backend::Postgres(pg) => Ok(postgres::probe_write(pg.pool(), pg.target(), timeout).await?),
         }
     }
 }

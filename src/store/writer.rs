@@ -25,6 +25,13 @@ type Request = (Vec<NewEvent>, Reply);
 /// the message the waiting callers receive.
 pub(super) trait BatchInsert: Send + 'static {
     fn insert(&mut self, events: &[NewEvent]) -> Result<Vec<Appended>, String>;
+
+    /// Whether the last failed insert failed for want of the database (down,
+    /// restarting) rather than because of something in the batch. Then each
+    /// request would fail the same way, one connection attempt after another.
+    fn unavailable(&self) -> bool {
+        false
+    }
 }
 
 /// A cheap, cloneable handle to the writer thread.
@@ -105,7 +112,7 @@ fn commit_batch(writer: &mut impl BatchInsert, batch: Vec<Request>) {
                 let _ = reply.send(Ok(mine));
             }
         }
-        Err(_) if batch.len() > 1 => {
+        Err(_) if batch.len() > 1 && !writer.unavailable() => {
             // One request's events (e.g. for a tenant removed a moment ago)
             // must not fail its neighbours: commit each request on its own.
             for request in batch {

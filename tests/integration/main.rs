@@ -17,6 +17,7 @@ mod delivery;
 mod delivery_bench;
 mod health;
 mod http_server;
+mod pg_restart;
 mod retention;
 mod routes;
 mod signing;

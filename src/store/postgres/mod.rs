@@ -70,6 +70,29 @@ impl From<PoolError> for PgError {
 /// An operator command that fails on this ends with exit 1 and its message.
 impl crate::error::CommandFailure for PgError {}
 
+impl PgError {
+    /// Whether the failure is the server's absence rather than the request's
+    /// fault: no connection could be had, the connection broke, the server is
+    /// shutting down or starting up, or it did not answer in time. Such a
+    /// request succeeds later unchanged, so callers answer "try again" (503).
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            PgError::Pool(_) | PgError::Connect { .. } | PgError::Timeout { .. } => true,
+            PgError::Db(e) => match e.code() {
+                // No server error code: the connection itself failed (closed, I/O).
+                None => true,
+                // Class 08 is "connection exception"; 57P01-57P03 are admin
+                // shutdown, crash shutdown and "cannot connect now" (starting up).
+                Some(code) => {
+                    let code = code.code();
+                    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
+                }
+            },
+            PgError::Config { .. } | PgError::TooNew { .. } | PgError::Corrupt { .. } => false,
+        }
+    }
+}
+
 /// An error and its causes on one line. tokio-postgres keeps the useful part
 /// ("connection refused", the server's message) in the causes, so its own
 /// text alone ("db error") says little.
@@ -96,6 +119,13 @@ pub async fn connect(url: &str, pool_size: usize, lock_timeout: Duration) -> Res
     let manager = Manager::from_config(
         config,
         tokio_postgres_rustls::MakeRustlsConnect::new(tls_config()),
+        // `Fast` checks only that the connection is not known closed, which
+        // is what a server restart leaves behind (it ends every session, the
+        // client notices, the pool drops the connection at checkout and makes
+        // a new one). A connection that broke unnoticed fails its next
+        // statement once (the caller answers 503) and is dropped then.
+        // `Verified` would catch that too, at one round trip per checkout,
+        // on every webhook: not worth it for a failure that costs one retry.
         ManagerConfig { recycling_method: RecyclingMethod::Fast },
     );
     let pool = Pool::builder(manager)
@@ -234,7 +264,21 @@ fn redact_password_parameter(text: &str, separator: char) -> String {
 
 /// Proves the database accepts a durable write right now: an upsert of the
 /// probe row, all of it (waiting for a connection included) within `timeout`.
-pub async fn probe_write(pool: &Pool, timeout: Duration) -> Result<(), PgError> {
+/// A failure names the server (`target`, without its password), so `/readyz`
+/// tells an operator which database is gone, not just that one is.
+pub async fn probe_write(pool: &Pool, target: &str, timeout: Duration) -> Result<(), PgError> {
+    try_probe_write(pool, timeout).await.map_err(|e| match e {
+        PgError::Pool(e) => connect_error(target, e),
+        PgError::Db(e) => PgError::Connect { target: target.to_string(), message: chain(&e) },
+        PgError::Timeout { what, after } => PgError::Connect {
+            target: target.to_string(),
+            message: format!("{what} did not finish within {after:?}"),
+        },
+        other => other,
+    })
+}
+
+async fn try_probe_write(pool: &Pool, timeout: Duration) -> Result<(), PgError> {
     let write = async {
         let client = pool.get().await?;
         client
@@ -295,7 +339,7 @@ mod tests {
     #[tokio::test]
     async fn the_probe_writes_within_its_timeout() {
         let Some(db) = testdb::TestDb::create().await else { return };
-        probe_write(&db.pool, Duration::from_secs(5)).await.expect("probe");
-        probe_write(&db.pool, Duration::from_secs(5)).await.expect("probe again (upsert)");
+        probe_write(&db.pool, "test", Duration::from_secs(5)).await.expect("probe");
+        probe_write(&db.pool, "test", Duration::from_secs(5)).await.expect("probe again (upsert)");
     }
 }
