@@ -22,6 +22,7 @@ macro_rules! dispatch {
 }
 
 pub mod content;
+pub mod copy;
 pub mod delivery;
 pub mod events;
 pub mod jobs;
