@@ -195,3 +195,38 @@ fn a_stopped_sqlite_deployment_moves_to_postgres_without_pairing_again() {
         on_pg.log_tail()
     );
 }
+
+/// A paired tenant copied from SQLite to PostgreSQL reconnects with its
+/// session: no QR, the same phone, and inbound messages keep flowing.
+#[cfg(feature = "sim")]
+#[test]
+fn a_paired_tenant_reconnects_on_postgres_without_pairing() {
+    use crate::harness::sim::{daemon, daemon_on, pair, wait_state, Wasim};
+
+    let Some(target) = TargetDb::create("db_copy_paired") else { return };
+    let wasim = Wasim::start();
+    let receiver = Receiver::ok();
+    let mut on_sqlite = daemon(&wasim);
+    on_sqlite.add_tenant_with("acme", &["--webhook-url", &receiver.url()]);
+    pair(&on_sqlite, &wasim, "acme", "+15550001111");
+    on_sqlite.terminate(Duration::from_secs(20));
+
+    let copied = copy(&on_sqlite, &target.url);
+    assert_eq!(copied.status.code(), Some(0), "{}{}", stdout(&copied), stderr(&copied));
+    assert!(stdout(&copied).contains("WhatsApp sessions imported: 1"), "{}", stdout(&copied));
+
+    let url = target.url.clone();
+    let on_pg = daemon_on(&wasim, Some(on_sqlite.data_dir.clone()), &[("DATABASE_URL", url.as_str())]);
+    let connected = wait_state(&on_pg, "acme", "connected");
+    assert_eq!(connected["phone"], "+15550001111", "the same account, not a new pairing");
+    assert_eq!(target.i64("SELECT count(*) FROM wa_device WHERE tenant = 'acme' AND pn IS NOT NULL"), 1);
+
+    wasim.send("+15557770001", "+15550001111", "hello after the move");
+    assert!(
+        eventually(Duration::from_secs(20), || {
+            receiver.received().iter().any(|r| r.json()["data"]["text"] == "hello after the move")
+        }),
+        "the inbound text reaches the webhook; log: {}",
+        on_pg.log_tail()
+    );
+}
