@@ -67,11 +67,17 @@ _agentlocator() {
             agentlocator__subcmd__config__subcmd__help,help)
                 cmd="agentlocator__subcmd__config__subcmd__help__subcmd__help"
                 ;;
+            agentlocator__subcmd__db,copy)
+                cmd="agentlocator__subcmd__db__subcmd__copy"
+                ;;
             agentlocator__subcmd__db,help)
                 cmd="agentlocator__subcmd__db__subcmd__help"
                 ;;
             agentlocator__subcmd__db,status)
                 cmd="agentlocator__subcmd__db__subcmd__status"
+                ;;
+            agentlocator__subcmd__db__subcmd__help,copy)
+                cmd="agentlocator__subcmd__db__subcmd__help__subcmd__copy"
                 ;;
             agentlocator__subcmd__db__subcmd__help,help)
                 cmd="agentlocator__subcmd__db__subcmd__help__subcmd__help"
@@ -141,6 +147,9 @@ _agentlocator() {
                 ;;
             agentlocator__subcmd__help__subcmd__config,check)
                 cmd="agentlocator__subcmd__help__subcmd__config__subcmd__check"
+                ;;
+            agentlocator__subcmd__help__subcmd__db,copy)
+                cmd="agentlocator__subcmd__help__subcmd__db__subcmd__copy"
                 ;;
             agentlocator__subcmd__help__subcmd__db,status)
                 cmd="agentlocator__subcmd__help__subcmd__db__subcmd__status"
@@ -507,7 +516,7 @@ _agentlocator() {
             return 0
             ;;
         agentlocator__subcmd__db)
-            opts="-v -q -h -V --config --data-dir --log-format --verbose --quiet --help --version status help"
+            opts="-v -q -h -V --config --data-dir --log-format --verbose --quiet --help --version status copy help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -532,9 +541,53 @@ _agentlocator() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        agentlocator__subcmd__db__subcmd__help)
-            opts="status help"
+        agentlocator__subcmd__db__subcmd__copy)
+            opts="-v -q -h -V --to --json --config --data-dir --log-format --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        agentlocator__subcmd__db__subcmd__help)
+            opts="status copy help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        agentlocator__subcmd__db__subcmd__help__subcmd__copy)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -915,8 +968,22 @@ _agentlocator() {
             return 0
             ;;
         agentlocator__subcmd__help__subcmd__db)
-            opts="status"
+            opts="status copy"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        agentlocator__subcmd__help__subcmd__db__subcmd__copy)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -450,6 +450,7 @@ set edit:completion:arg-completer[agentlocator] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand status 'Which store the configuration names and its schema version'
+            cand copy 'Copy a stopped SQLite deployment into an empty PostgreSQL database'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'agentlocator;db;status'= {
@@ -466,11 +467,29 @@ set edit:completion:arg-completer[agentlocator] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'agentlocator;db;copy'= {
+            cand --to 'The target database (postgres://...); it must be empty'
+            cand --config 'Configuration file [default: config/agentlocator.toml when it exists]'
+            cand --data-dir 'Where the database, secrets and tenant data live'
+            cand --log-format 'Log format (logs go to stderr)'
+            cand --json 'json'
+            cand -v 'More logging (-v debug, -vv trace); RUST_LOG overrides'
+            cand --verbose 'More logging (-v debug, -vv trace); RUST_LOG overrides'
+            cand -q 'Less logging (-q warnings, -qq errors only)'
+            cand --quiet 'Less logging (-q warnings, -qq errors only)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'agentlocator;db;help'= {
             cand status 'Which store the configuration names and its schema version'
+            cand copy 'Copy a stopped SQLite deployment into an empty PostgreSQL database'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'agentlocator;db;help;status'= {
+        }
+        &'agentlocator;db;help;copy'= {
         }
         &'agentlocator;db;help;help'= {
         }
@@ -557,8 +576,11 @@ set edit:completion:arg-completer[agentlocator] = {|@words|
         }
         &'agentlocator;help;db'= {
             cand status 'Which store the configuration names and its schema version'
+            cand copy 'Copy a stopped SQLite deployment into an empty PostgreSQL database'
         }
         &'agentlocator;help;db;status'= {
+        }
+        &'agentlocator;help;db;copy'= {
         }
         &'agentlocator;help;completions'= {
         }

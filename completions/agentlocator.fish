@@ -292,16 +292,17 @@ complete -c agentlocator -n "__fish_agentlocator_using_subcommand events; and __
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand events; and __fish_seen_subcommand_from help" -f -a "replay" -d 'Queue events again for delivery, keeping their ids (any state but held)'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand events; and __fish_seen_subcommand_from help" -f -a "retry-dead" -d 'Queue every dead event again (of one tenant, or of all)'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand events; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand db; and not __fish_seen_subcommand_from status help" -l config -d 'Configuration file [default: config/agentlocator.toml when it exists]' -r -F
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand db; and not __fish_seen_subcommand_from status help" -l data-dir -d 'Where the database, secrets and tenant data live' -r -F
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand db; and not __fish_seen_subcommand_from status help" -l log-format -d 'Log format (logs go to stderr)' -r -f -a "text\t''
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand db; and not __fish_seen_subcommand_from status copy help" -l config -d 'Configuration file [default: config/agentlocator.toml when it exists]' -r -F
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand db; and not __fish_seen_subcommand_from status copy help" -l data-dir -d 'Where the database, secrets and tenant data live' -r -F
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand db; and not __fish_seen_subcommand_from status copy help" -l log-format -d 'Log format (logs go to stderr)' -r -f -a "text\t''
 json\t''"
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand db; and not __fish_seen_subcommand_from status help" -s v -l verbose -d 'More logging (-v debug, -vv trace); RUST_LOG overrides'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand db; and not __fish_seen_subcommand_from status help" -s q -l quiet -d 'Less logging (-q warnings, -qq errors only)'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand db; and not __fish_seen_subcommand_from status help" -s h -l help -d 'Print help'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand db; and not __fish_seen_subcommand_from status help" -s V -l version -d 'Print version'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand db; and not __fish_seen_subcommand_from status help" -f -a "status" -d 'Which store the configuration names and its schema version'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand db; and not __fish_seen_subcommand_from status help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand db; and not __fish_seen_subcommand_from status copy help" -s v -l verbose -d 'More logging (-v debug, -vv trace); RUST_LOG overrides'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand db; and not __fish_seen_subcommand_from status copy help" -s q -l quiet -d 'Less logging (-q warnings, -qq errors only)'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand db; and not __fish_seen_subcommand_from status copy help" -s h -l help -d 'Print help'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand db; and not __fish_seen_subcommand_from status copy help" -s V -l version -d 'Print version'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand db; and not __fish_seen_subcommand_from status copy help" -f -a "status" -d 'Which store the configuration names and its schema version'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand db; and not __fish_seen_subcommand_from status copy help" -f -a "copy" -d 'Copy a stopped SQLite deployment into an empty PostgreSQL database'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand db; and not __fish_seen_subcommand_from status copy help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand db; and __fish_seen_subcommand_from status" -l config -d 'Configuration file [default: config/agentlocator.toml when it exists]' -r -F
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand db; and __fish_seen_subcommand_from status" -l data-dir -d 'Where the database, secrets and tenant data live' -r -F
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand db; and __fish_seen_subcommand_from status" -l log-format -d 'Log format (logs go to stderr)' -r -f -a "text\t''
@@ -311,7 +312,18 @@ complete -c agentlocator -n "__fish_agentlocator_using_subcommand db; and __fish
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand db; and __fish_seen_subcommand_from status" -s q -l quiet -d 'Less logging (-q warnings, -qq errors only)'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand db; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand db; and __fish_seen_subcommand_from status" -s V -l version -d 'Print version'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand db; and __fish_seen_subcommand_from copy" -l to -d 'The target database (postgres://...); it must be empty' -r
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand db; and __fish_seen_subcommand_from copy" -l config -d 'Configuration file [default: config/agentlocator.toml when it exists]' -r -F
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand db; and __fish_seen_subcommand_from copy" -l data-dir -d 'Where the database, secrets and tenant data live' -r -F
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand db; and __fish_seen_subcommand_from copy" -l log-format -d 'Log format (logs go to stderr)' -r -f -a "text\t''
+json\t''"
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand db; and __fish_seen_subcommand_from copy" -l json
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand db; and __fish_seen_subcommand_from copy" -s v -l verbose -d 'More logging (-v debug, -vv trace); RUST_LOG overrides'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand db; and __fish_seen_subcommand_from copy" -s q -l quiet -d 'Less logging (-q warnings, -qq errors only)'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand db; and __fish_seen_subcommand_from copy" -s h -l help -d 'Print help'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand db; and __fish_seen_subcommand_from copy" -s V -l version -d 'Print version'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "status" -d 'Which store the configuration names and its schema version'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "copy" -d 'Copy a stopped SQLite deployment into an empty PostgreSQL database'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand completions" -l config -d 'Configuration file [default: config/agentlocator.toml when it exists]' -r -F
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand completions" -l data-dir -d 'Where the database, secrets and tenant data live' -r -F
@@ -346,3 +358,4 @@ complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and __fi
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and __fish_seen_subcommand_from events" -f -a "replay" -d 'Queue events again for delivery, keeping their ids (any state but held)'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and __fish_seen_subcommand_from events" -f -a "retry-dead" -d 'Queue every dead event again (of one tenant, or of all)'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "status" -d 'Which store the configuration names and its schema version'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "copy" -d 'Copy a stopped SQLite deployment into an empty PostgreSQL database'

@@ -1,16 +1,28 @@
-//! `agentlocator db ...`: the store's schema version (`status`).
+//! `agentlocator db ...`: the store's schema version (`status`), and a
+//! stopped SQLite deployment moved into PostgreSQL (`copy`).
 
 use clap::Subcommand;
 use serde::Serialize;
 
 use super::GlobalOptions;
+use crate::config::StoreConfig;
 use crate::error::AppResult;
+use crate::paths::DataDir;
+use crate::store::copy::{copy_sqlite_to_postgres, redact, CopyReport};
 use crate::store::Store;
 
 #[derive(Debug, Subcommand)]
 pub enum DbCommand {
     /// Which store the configuration names and its schema version
     Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Copy a stopped SQLite deployment into an empty PostgreSQL database
+    Copy {
+        /// The target database (postgres://...); it must be empty
+        #[arg(long, value_name = "URL")]
+        to: String,
         #[arg(long)]
         json: bool,
     },
@@ -32,6 +44,7 @@ pub fn run(global: &GlobalOptions, command: DbCommand) -> AppResult<()> {
     let config = global.load_config()?;
     let data = global.data();
     match command {
+        DbCommand::Copy { to, json } => copy(&config.store, &data, &to, json),
         DbCommand::Status { json } => {
             let view = super::runtime()?.block_on(async {
                 let store = Store::open(&config.store, &data).await?;
@@ -54,4 +67,47 @@ pub fn run(global: &GlobalOptions, command: DbCommand) -> AppResult<()> {
             Ok(())
         }
     }
+}
+
+/// What `db copy --json` prints.
+#[derive(Debug, Serialize)]
+struct CopyView {
+    /// Rows copied per table.
+    tables: std::collections::BTreeMap<&'static str, u64>,
+    /// How many tenants' WhatsApp sessions were imported.
+    sessions: usize,
+    /// Those tenants.
+    sessions_imported: Vec<String>,
+    /// Tenants whose session file held no device (they pair as before).
+    sessions_without_device: Vec<String>,
+}
+
+fn copy(settings: &StoreConfig, data: &DataDir, url: &str, json: bool) -> AppResult<()> {
+    let report = super::runtime()?.block_on(copy_sqlite_to_postgres(data, settings, url))?;
+    if json {
+        return super::render::print_json(&CopyView {
+            tables: report.tables.iter().copied().collect(),
+            sessions: report.sessions.len(),
+            sessions_imported: report.sessions.clone(),
+            sessions_without_device: report.sessions_without_device.clone(),
+        });
+    }
+    print_copy(data, url, &report);
+    Ok(())
+}
+
+fn print_copy(data: &DataDir, url: &str, report: &CopyReport) {
+    println!("copied {} into PostgreSQL {}", data.db_path().display(), redact(url));
+    println!("{:<22} {:>10}", "TABLE", "ROWS");
+    for (table, rows) in &report.tables {
+        println!("{table:<22} {rows:>10}");
+    }
+    println!("WhatsApp sessions imported: {}", report.sessions.len());
+    if !report.sessions_without_device.is_empty() {
+        println!("no session to import (never paired): {}", report.sessions_without_device.join(", "));
+    }
+    println!(
+        "stored files (media, recordings) stay in {}: run the PostgreSQL deployment on this data directory",
+        data.root().display()
+    );
 }

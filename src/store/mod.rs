@@ -23,6 +23,7 @@ macro_rules! dispatch {
 
 mod columns;
 pub mod content;
+pub mod copy;
 pub mod delivery;
 pub mod events;
 pub mod jobs;

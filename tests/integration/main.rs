@@ -13,6 +13,7 @@ mod architecture;
 mod check_go;
 mod cli;
 mod content;
+mod db;
 mod delivery;
 mod delivery_bench;
 mod health;
