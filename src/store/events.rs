@@ -3,7 +3,6 @@
 //! after the retention period) or dead (kept until replayed).
 
 use super::columns::{json_text, Columns};
-use super::{postgres::events as postgres, sqlite::events as sqlite, Store, StoreResult};
 
 use serde::{Deserialize, Serialize};
 
@@ -81,31 +80,6 @@ pub struct EventFilter {
     pub limit: usize,
 }
 
-/// The event operations of a [`Store`] (storing them goes through the
-/// [`EventWriter`](super::EventWriter)).
-pub struct Events<'a>(&'a Store);
-
-impl Store {
-    pub fn events(&self) -> Events<'_> {
-        Events(self)
-    }
-}
-
-impl Events<'_> {
-    pub async fn get(&self, id: &str) -> StoreResult<Option<EventRow>> {
-        let id = id.to_owned();
-        dispatch!(self.0, |c| sqlite::get(c, &id), |p| postgres::get(p, &id))
-    }
-
-    pub async fn list(&self, filter: EventFilter) -> StoreResult<Vec<EventRow>> {
-        dispatch!(self.0, |c| sqlite::list(c, &filter), |p| postgres::list(p, &filter))
-    }
-
-    pub async fn count(&self) -> StoreResult<i64> {
-        dispatch!(self.0, |c| sqlite::count(c), |p| postgres::count(p))
-    }
-}
-
 /// The columns [`EventRow::from_columns`] reads, in order (both dialects).
 pub(super) const EVENT_COLUMNS: &str =
     "seq, id, tenant_id, type, dedupe_key, data, created_at_ms, status, attempts,
@@ -127,5 +101,18 @@ impl EventRow {
             delivered_at_ms: r.col(10)?,
             last_error: r.col(11)?,
         })
+    }
+}
+
+/// Stores one batch of events in one transaction, all or none; the error is
+/// the message the waiting callers receive.
+pub(super) trait BatchInsert: Send + 'static {
+    fn insert(&mut self, events: &[NewEvent]) -> Result<Vec<Appended>, String>;
+
+    /// Whether the last failed insert failed for want of the database (down,
+    /// restarting) rather than because of something in the batch. Then each
+    /// request would fail the same way, one connection attempt after another.
+    fn unavailable(&self) -> bool {
+        false
     }
 }

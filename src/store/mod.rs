@@ -27,6 +27,7 @@ pub mod copy;
 pub mod delivery;
 pub mod events;
 pub mod jobs;
+mod ops;
 mod postgres;
 pub mod sessions;
 mod sqlite;

@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::batch::recv_batch_blocking;
 
-use super::events::{Appended, NewEvent};
+use super::events::{Appended, BatchInsert, NewEvent};
 use super::{Backend, Store, StoreError, StoreResult};
 
 /// Most events in one transaction; bounds the latency one batch adds.
@@ -20,19 +20,6 @@ const QUEUE_DEPTH: usize = 8192;
 
 type Reply = oneshot::Sender<Result<Vec<Appended>, String>>;
 type Request = (Vec<NewEvent>, Reply);
-
-/// Stores one batch of events in one transaction, all or none; the error is
-/// the message the waiting callers receive.
-pub(super) trait BatchInsert: Send + 'static {
-    fn insert(&mut self, events: &[NewEvent]) -> Result<Vec<Appended>, String>;
-
-    /// Whether the last failed insert failed for want of the database (down,
-    /// restarting) rather than because of something in the batch. Then each
-    /// request would fail the same way, one connection attempt after another.
-    fn unavailable(&self) -> bool {
-        false
-    }
-}
 
 /// A cheap, cloneable handle to the writer thread.
 #[derive(Clone)]

@@ -4,8 +4,7 @@
 use deadpool_postgres::Pool;
 
 use super::{events::insert_batch, Pg, PgError};
-use crate::store::events::{Appended, NewEvent};
-use crate::store::writer::BatchInsert;
+use crate::store::events::{Appended, BatchInsert, NewEvent};
 
 /// Longest wait for one batch's commit. A server that vanished without
 /// closing its connections (a network partition) would otherwise hold the

@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use super::events::insert_batch;
 use super::{open_connection, sqlite_error, Db};
-use crate::store::events::{Appended, NewEvent};
-use crate::store::writer::BatchInsert;
+use crate::store::events::{Appended, BatchInsert, NewEvent};
 use crate::store::{StoreError, StoreResult};
 
 /// The writer thread's connection.
