@@ -205,6 +205,10 @@ async fn remove(store: &Store, data: &DataDir, id: &TenantId) -> Result<TenantRe
     if !removed {
         return Err(not_found(id));
     }
+    // The WhatsApp session goes with the tenant: on PostgreSQL its rows are
+    // not tied to the tenant row, and a tenant added later under the same id
+    // must never inherit the removed one's linked device.
+    store.sessions(data).wipe(id).await?;
     let dir = data.tenant_dir(id);
     match std::fs::remove_dir_all(&dir) {
         Ok(()) => {}

@@ -147,6 +147,26 @@ fn paired_by_qr_messages_flow_both_ways_and_a_restart_reconnects_without_a_qr() 
 }
 
 #[test]
+fn a_removed_tenant_takes_its_session_with_it() {
+    let wasim = Wasim::start();
+    let daemon = daemon(&wasim);
+    add_tenant(&daemon, "gone", None);
+    pair(&daemon, &wasim, "gone", "+15550007777");
+    assert!(daemon.cli(&["tenant", "remove", "gone", "--yes"]).status.success());
+    // The same id added again starts unpaired: no linked device is inherited,
+    // neither a session file nor (on PostgreSQL) the tenant's session rows.
+    add_tenant(&daemon, "gone", None);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(status(&daemon, "gone")["state"], "unpaired", "{}", status(&daemon, "gone"));
+    if harness::store::on_postgres() {
+        assert_eq!(
+            daemon.db_i64("SELECT COUNT(*) FROM wa_device WHERE tenant = 'gone' AND pn IS NOT NULL"),
+            0
+        );
+    }
+}
+
+#[test]
 fn paired_by_phone_number_code() {
     let wasim = Wasim::start();
     let daemon = daemon(&wasim);
