@@ -9,7 +9,6 @@ use crate::config::StoreConfig;
 use crate::error::AppResult;
 use crate::paths::DataDir;
 use crate::store::copy::{copy_sqlite_to_postgres, redact, CopyReport};
-use crate::store::Store;
 
 #[derive(Debug, Subcommand)]
 pub enum DbCommand {
@@ -41,15 +40,13 @@ struct StatusView {
 }
 
 pub fn run(global: &GlobalOptions, command: DbCommand) -> AppResult<()> {
-    let config = global.load_config()?;
-    let data = global.data();
     match command {
-        DbCommand::Copy { to, json } => copy(&config.store, &data, &to, json),
+        DbCommand::Copy { to, json } => copy(&global.load_config()?.store, &global.data(), &to, json),
         DbCommand::Status { json } => {
             let view = super::runtime()?.block_on(async {
-                let store = Store::open(&config.store, &data).await?;
+                let store = super::open_existing_store(global).await?;
                 let schema = store.schema().await?;
-                Ok::<_, crate::store::StoreError>(StatusView {
+                Ok::<_, crate::error::AppError>(StatusView {
                     backend: schema.backend,
                     location: store.describe(),
                     schema_version: schema.version,

@@ -119,7 +119,7 @@ struct EventDetail {
 
 pub fn run(global: &GlobalOptions, command: EventsCommand) -> AppResult<()> {
     super::runtime()?.block_on(async {
-        let store = open_store(global).await?;
+        let store = super::open_existing_store(global).await?;
         match command {
             EventsCommand::List { tenant, status, limit, json } => {
                 list(&store, tenant, status, limit, json).await
@@ -208,19 +208,6 @@ async fn retry_dead(store: &Store, tenant: Option<TenantId>, json: bool) -> AppR
         n => println!("Re-queued {n} dead event{}.", if n == 1 { "" } else { "s" }),
     }
     Ok(())
-}
-
-async fn open_store(global: &GlobalOptions) -> AppResult<Store> {
-    let config = global.load_config()?;
-    let data = global.data();
-    let path = data.db_path();
-    if config.store.url.is_none() && !path.is_file() {
-        return Err(AppError::failed(format!(
-            "no database at {}; pass the daemon's --data-dir (or AGENTLOCATOR_DATA_DIR)",
-            path.display()
-        )));
-    }
-    Ok(Store::open(&config.store, &data).await?)
 }
 
 fn unknown_event(id: &str) -> AppError {

@@ -132,6 +132,22 @@ fn run(cli: Cli) -> AppResult<()> {
     }
 }
 
+/// The store an existing deployment uses, for commands that read it: with
+/// the embedded SQLite, a missing database file is an error naming the data
+/// directory rather than a new empty database.
+async fn open_existing_store(global: &GlobalOptions) -> AppResult<crate::store::Store> {
+    let config = global.load_config()?;
+    let data = global.data();
+    let path = data.db_path();
+    if config.store.url.is_none() && !path.is_file() {
+        return Err(AppError::failed(format!(
+            "no database at {}; pass the daemon's --data-dir (or AGENTLOCATOR_DATA_DIR)",
+            path.display()
+        )));
+    }
+    Ok(crate::store::Store::open(&config.store, &data).await?)
+}
+
 pub(crate) fn runtime() -> AppResult<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
