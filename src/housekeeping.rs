@@ -15,7 +15,6 @@ use crate::clock::now_unix;
 use crate::config::Config;
 use crate::error::AppResult;
 use crate::paths::DataDir;
-use crate::store::content::Content;
 use crate::store::Store;
 
 /// Longest time between two prunes.
@@ -107,22 +106,17 @@ async fn prune_files(store: &Store, data: &DataDir, retention: Duration) {
             }
         };
         let full_batch = due.len() == FILE_BATCH;
-        let mut deleted = Vec::with_capacity(due.len());
-        for content in due {
-            if delete_file(data, &content).await {
-                deleted.push(content);
+        let n = match store.blobs(data).expire(due).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "deleting stored files past retention failed; trying at the next prune");
+                break;
             }
-        }
-        let stuck = full_batch && deleted.is_empty();
-        let n = deleted.len();
-        let marked = store.content().mark_expired(deleted).await;
-        if let Err(e) = marked {
-            tracing::warn!(error = %e, "marking pruned files expired failed; trying at the next prune");
-            break;
-        }
-        total += n;
+        };
         // A full batch of files that all refused deletion would come back
         // as the same batch: leave them to the next prune.
+        let stuck = full_batch && n == 0;
+        total += n;
         if !full_batch || stuck {
             break;
         }
@@ -133,20 +127,6 @@ async fn prune_files(store: &Store, data: &DataDir, retention: Duration) {
     let long_ago = ms_before_now(FORGET_EXPIRED_AFTER);
     if let Err(e) = store.content().forget_expired_before(long_ago).await {
         tracing::warn!(error = %e, "forgetting long-expired stored files failed; trying at the next prune");
-    }
-}
-
-/// Deletes one stored file; true when it is gone (or never was).
-async fn delete_file(data: &DataDir, content: &Content) -> bool {
-    // A name that is not ours is not deleted; its row is still expired.
-    let Some(path) = crate::content::stored_path(data, content) else { return true };
-    match tokio::fs::remove_file(&path).await {
-        Ok(()) => true,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
-        Err(e) => {
-            tracing::warn!(path = %path.display(), error = %e, "cannot delete a stored file past retention");
-            false
-        }
     }
 }
 

@@ -77,6 +77,10 @@ struct CopyView {
     sessions_imported: Vec<String>,
     /// Tenants whose session file held no device (they pair as before).
     sessions_without_device: Vec<String>,
+    /// Stored files (media, recordings) copied into the database.
+    files: u64,
+    /// Live rows whose file was already gone (`tenant/kind/id`).
+    files_missing: Vec<String>,
 }
 
 fn copy(settings: &StoreConfig, data: &DataDir, url: &str, json: bool) -> AppResult<()> {
@@ -87,6 +91,8 @@ fn copy(settings: &StoreConfig, data: &DataDir, url: &str, json: bool) -> AppRes
             sessions: report.sessions.len(),
             sessions_imported: report.sessions.clone(),
             sessions_without_device: report.sessions_without_device.clone(),
+            files: report.files,
+            files_missing: report.files_missing.clone(),
         });
     }
     print_copy(data, url, &report);
@@ -103,8 +109,12 @@ fn print_copy(data: &DataDir, url: &str, report: &CopyReport) {
     if !report.sessions_without_device.is_empty() {
         println!("no session to import (never paired): {}", report.sessions_without_device.join(", "));
     }
-    println!(
-        "stored files (media, recordings) stay in {}: run the PostgreSQL deployment on this data directory",
-        data.root().display()
-    );
+    println!("stored files (media, recordings) copied: {}", report.files);
+    if !report.files_missing.is_empty() {
+        println!(
+            "already gone from {} (their URLs answer 410, as before): {}",
+            data.root().display(),
+            report.files_missing.join(", ")
+        );
+    }
 }

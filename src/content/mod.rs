@@ -1,28 +1,13 @@
 //! Stored content the API serves to a tenant's backend: WhatsApp media a
-//! contact sent and Twilio call recordings. The bytes live as files under
-//! `DATA_DIR/tenants/<id>/{media,recordings}/` (rows in `store::content` say
-//! which); events carry absolute URLs to them, built here. Serving a file over HTTP (ranges, `ETag`) is
+//! contact sent and Twilio call recordings. The store keeps the bytes
+//! (`store::blobs`) and rows (`store::content`); events carry absolute URLs
+//! to them, built here. Serving a file over HTTP (ranges, `ETag`) is
 //! `http::file`.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 
 use crate::ids::TenantId;
-use crate::paths::{ContentKind, DataDir};
-use crate::store::content::Content;
-
-/// Where the file of a stored-content row is, or `None` when the row names
-/// a file that could not be ours: rows hold plain names we wrote in the
-/// tenant's directory for the kind, so anything that could leave it (or a
-/// hidden `.part` file) means the database was tampered with.
-pub fn stored_path(data: &DataDir, content: &Content) -> Option<PathBuf> {
-    let tenant = TenantId::parse(&content.tenant_id).ok()?;
-    let name = content.file.as_str();
-    if name.is_empty() || name.contains('/') || name.starts_with('.') {
-        return None;
-    }
-    Some(data.content_dir(&tenant, content.kind).join(name))
-}
+use crate::paths::ContentKind;
 
 /// Whether `id` can name stored content of `kind`: a media id is
 /// `[A-Za-z0-9_-]{1,64}`, a recording a Twilio RecordingSid. Checked before
@@ -79,32 +64,6 @@ impl PublicUrls {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_plain_names_in_the_kinds_directory_are_stored_paths() {
-        let data = DataDir::new("/data");
-        let row = |tenant: &str, file: &str| Content {
-            tenant_id: tenant.into(),
-            kind: ContentKind::WhatsappMedia,
-            id: "m1".into(),
-            event_id: None,
-            file: file.into(),
-            mimetype: "image/jpeg".into(),
-            bytes: 1,
-            sha256: String::new(),
-            stored_at_ms: 0,
-            expired_at_ms: None,
-        };
-        assert_eq!(
-            stored_path(&data, &row("acme", "m1.jpg")),
-            Some(PathBuf::from("/data/tenants/acme/media/m1.jpg"))
-        );
-        for (tenant, file) in
-            [("acme", ""), ("acme", "../x"), ("acme", "a/b"), ("acme", ".m1.part"), ("../x", "m1")]
-        {
-            assert_eq!(stored_path(&data, &row(tenant, file)), None, "{tenant} {file}");
-        }
-    }
 
     #[test]
     fn ids_are_checked_per_kind() {

@@ -13,10 +13,11 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 
-use super::file::{respond, ServeError};
+use super::file::respond;
 use super::{ApiError, AppState, Caller};
-use crate::content::{stored_path, valid_id};
+use crate::content::valid_id;
 use crate::paths::ContentKind;
+use crate::store::blobs::BlobError;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -70,13 +71,13 @@ async fn serve(
     if row.expired_at_ms.is_some() {
         return Err(expired());
     }
-    let path = stored_path(&state.data, &row)
-        .ok_or_else(|| ApiError::internal(format!("stored content {id} names an unsafe file")))?;
-    match respond(&path, &row, headers).await {
-        Ok(response) => Ok(response),
-        Err(ServeError::Missing) => Err(expired()),
-        Err(e) => Err(ApiError::internal(e)),
-    }
+    let blob = match state.store.blobs(&state.data).open(&row).await {
+        Ok(blob) => blob,
+        Err(BlobError::Missing) => return Err(expired()),
+        Err(BlobError::Store(e)) => return Err(e.into()),
+        Err(e) => return Err(ApiError::internal(e)),
+    };
+    respond(blob, &row, headers).await.map_err(ApiError::internal)
 }
 
 fn noun(kind: ContentKind) -> &'static str {

@@ -1,12 +1,10 @@
-//! Serving one stored file over HTTP: streamed from disk in chunks (never
-//! whole in memory), with its `ETag` (the SHA-256), `If-None-Match` (304),
+//! Serving one stored file over HTTP: streamed from the store in chunks
+//! (never whole in memory), with its `ETag` (the SHA-256), `If-None-Match` (304),
 //! `If-Range` and a single byte range (206, or 416 when unsatisfiable).
 //! Several ranges in one request are answered with the whole file (200),
 //! which RFC 9110 allows and spares us multipart bodies.
 
-use std::io::SeekFrom;
 use std::ops::RangeInclusive;
-use std::path::Path;
 
 use axum::body::Body;
 use axum::http::header::{
@@ -16,13 +14,9 @@ use axum::http::header::{
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use http_range_header::{EndPosition, StartPosition};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
-use tokio_util::io::ReaderStream;
 
+use crate::store::blobs::Blob;
 use crate::store::content::Content;
-
-/// Bytes read from disk per chunk of the response body.
-const CHUNK: usize = 64 * 1024;
 
 /// What part of a file of `len` bytes a request gets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,36 +75,10 @@ pub fn etag_matches(if_none_match: &str, etag: &str) -> bool {
     if_none_match.split(',').map(str::trim).any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag)
 }
 
-/// Why a stored file cannot be served.
-#[derive(Debug, thiserror::Error)]
-pub enum ServeError {
-    /// The file is gone (pruned, or removed by hand).
-    #[error("the file is gone")]
-    Missing,
-    /// The file on disk is not what its record says.
-    #[error("{0}")]
-    Mismatch(String),
-    #[error("cannot read {0}")]
-    Io(#[from] std::io::Error),
-}
-
-/// The response for `content`, whose bytes are at `path`.
-pub async fn respond(path: &Path, content: &Content, request: &HeaderMap) -> Result<Response, ServeError> {
-    let mut file = match tokio::fs::File::open(path).await {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ServeError::Missing),
-        Err(e) => return Err(e.into()),
-    };
-    let len = file.metadata().await?.len();
-    // The ETag promises these exact bytes; a file that differs from its
-    // record (replaced, truncated) must not be served under it.
-    if len != content.bytes {
-        return Err(ServeError::Mismatch(format!(
-            "{} has {len} bytes, its record says {}",
-            path.display(),
-            content.bytes
-        )));
-    }
+/// The response for `content`, whose bytes are `blob` (already checked
+/// against the row's length by the store).
+pub async fn respond(blob: Blob, content: &Content, request: &HeaderMap) -> std::io::Result<Response> {
+    let len = blob.len();
     let etag = format!("\"{}\"", content.sha256);
     let header = |name| request.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
     let mut response = Response::new(Body::empty());
@@ -143,13 +111,11 @@ pub async fn respond(path: &Path, content: &Content, request: &HeaderMap) -> Res
             return Ok(response);
         }
     };
-    if start > 0 {
-        file.seek(SeekFrom::Start(start)).await?;
-    }
+    let body = blob.stream(start, count).await?;
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, content_type);
     headers.insert(CONTENT_LENGTH, HeaderValue::from(count));
-    *response.body_mut() = Body::from_stream(ReaderStream::with_capacity(file.take(count), CHUNK));
+    *response.body_mut() = Body::from_stream(body);
     Ok(response)
 }
 
@@ -230,24 +196,25 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_range_streams_exactly_its_bytes_and_a_changed_file_is_refused() {
+    async fn a_range_streams_exactly_its_bytes() {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("x.wav");
         let data: Vec<u8> = (0..200_000u64).map(|i| (i % 251) as u8).collect();
         std::fs::write(&path, &data).expect("write");
         let row = content(200_000);
+        let blob = || async { Blob::from_file(tokio::fs::File::open(&path).await.expect("open"), 200_000) };
         let mut request = HeaderMap::new();
         request.insert(RANGE, HeaderValue::from_static("bytes=70000-139999"));
-        let response = respond(&path, &row, &request).await.expect("served");
+        let response = respond(blob().await, &row, &request).await.expect("served");
         assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
         assert_eq!(response.headers()[CONTENT_RANGE], "bytes 70000-139999/200000");
         assert_eq!(response.headers()[CONTENT_LENGTH], "70000");
         let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
         assert_eq!(&body[..], &data[70_000..140_000]);
 
-        std::fs::write(&path, &data[..10]).expect("truncate");
-        assert!(matches!(respond(&path, &row, &HeaderMap::new()).await, Err(ServeError::Mismatch(_))));
-        std::fs::remove_file(&path).expect("remove");
-        assert!(matches!(respond(&path, &row, &HeaderMap::new()).await, Err(ServeError::Missing)));
+        let response = respond(blob().await, &row, &HeaderMap::new()).await.expect("served");
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
+        assert_eq!(&body[..], &data[..]);
     }
 }

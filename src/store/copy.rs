@@ -4,9 +4,9 @@
 //! Every table of the daemon's schema is copied in one PostgreSQL transaction,
 //! keeping its keys (`events.seq`, `jobs.id`, ...), and the row counts are
 //! compared on both sides before that transaction commits. Then each tenant's
-//! WhatsApp session file is imported into the session store's tables. Stored
-//! files (media, recordings) are not copied: they stay in the data directory,
-//! where a PostgreSQL deployment on the same directory serves them.
+//! WhatsApp session file is imported into the session store's tables, and
+//! each stored file (media, recordings) not yet pruned into chunks beside its
+//! row, checked byte for byte against the row's length and counted at the end.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -16,8 +16,9 @@ use rusqlite::types::Value;
 use rusqlite::Connection;
 use tokio_postgres::types::ToSql;
 
-use super::postgres::{Pg, PgError};
-use super::sqlite::Db;
+use super::content::{Content, CONTENT_COLUMNS};
+use super::postgres::{blobs, Pg, PgError};
+use super::sqlite::{files, Db};
 use super::StoreError;
 use crate::config::StoreConfig;
 use crate::ids::TenantId;
@@ -195,6 +196,10 @@ pub enum CopyError {
         #[source]
         source: whatsapp_store_pg::Error,
     },
+    #[error("stored file {name}: {message} (the tenants, events and sessions are already copied; drop and recreate the target database before copying again)")]
+    File { name: String, message: String },
+    #[error("{copied} stored files with bytes were copied but {found} have chunks in PostgreSQL (drop and recreate the target database before copying again)")]
+    FilesMismatch { copied: u64, found: u64 },
     #[error("tenant id in the SQLite store: {0}")]
     TenantId(#[from] crate::ids::InvalidTenantId),
     #[error(transparent)]
@@ -232,6 +237,11 @@ pub struct CopyReport {
     /// Tenants whose session file holds no device (never shown a QR code):
     /// nothing to move; they pair as before.
     pub sessions_without_device: Vec<String>,
+    /// Stored files copied into the database.
+    pub files: u64,
+    /// Stored files whose row is live but whose file is gone from the data
+    /// directory (removed by hand): their URLs answer 410, as they did.
+    pub files_missing: Vec<String>,
 }
 
 /// Copies the SQLite store of `data` (whose daemon must be stopped) into the
@@ -256,6 +266,7 @@ pub async fn copy_sqlite_to_postgres(
     let tables = copy_tables(&source, &pg).await?;
     let mut report = CopyReport { tables, ..CopyReport::default() };
     import_sessions(&source, &pg, data, &mut report).await?;
+    import_files(&source, &pg, data, &mut report).await?;
     Ok(report)
 }
 
@@ -540,6 +551,57 @@ async fn import_sessions(
         }
     }
     Ok(())
+}
+
+/// Copies every stored file whose row is live into chunks, one transaction
+/// per file (a file is never half there), then checks that every copied
+/// file with bytes has its chunks.
+async fn import_files(
+    source: &Db,
+    pg: &Pg,
+    data: &DataDir,
+    report: &mut CopyReport,
+) -> Result<(), CopyError> {
+    let live: Vec<Content> = source
+        .run(|c| {
+            c.prepare(&format!(
+                "SELECT {CONTENT_COLUMNS} FROM content WHERE expired_at_ms IS NULL ORDER BY tenant_id, kind, id"
+            ))?
+            .query_map([], |r| Content::from_columns(r))?
+            .collect()
+        })
+        .await?;
+    // Files without bytes have no chunks.
+    let mut expected = 0i64;
+    for content in &live {
+        match files::stored_path(data, content).filter(|p| p.is_file()) {
+            Some(path) => {
+                blobs::import(pg.pool(), content, &path)
+                    .await
+                    .map_err(|e| CopyError::File { name: file_name(content), message: e.to_string() })?;
+                report.files += 1;
+                expected += i64::from(content.bytes > 0);
+            }
+            None => report.files_missing.push(file_name(content)),
+        }
+    }
+    let client = pg.client().await?;
+    let found: i64 = client
+        .query_one("SELECT count(*) FROM (SELECT DISTINCT tenant_id, kind, id FROM content_chunks) f", &[])
+        .await?
+        .get(0);
+    if found != expected {
+        return Err(CopyError::FilesMismatch {
+            copied: expected.unsigned_abs(),
+            found: found.unsigned_abs(),
+        });
+    }
+    Ok(())
+}
+
+/// `tenant/kind/id`, for the report.
+fn file_name(content: &Content) -> String {
+    format!("{}/{}/{}", content.tenant_id, content.kind.as_str(), content.id)
 }
 
 #[cfg(test)]

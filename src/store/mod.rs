@@ -21,6 +21,7 @@ macro_rules! dispatch {
     };
 }
 
+pub mod blobs;
 mod columns;
 pub mod content;
 pub mod copy;

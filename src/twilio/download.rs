@@ -1,7 +1,7 @@
-//! One HTTP GET streamed into a private file, never held in memory: the body
-//! goes chunk by chunk into a temporary file (0600) next to its final name,
-//! hashed (SHA-256) and counted on the way, refused past a size cap, then
-//! fsynced and renamed into place. Any failure removes the temporary file.
+//! One HTTP GET streamed into a private staged file, never held in memory:
+//! the body goes chunk by chunk into a `.part` file (0600), hashed (SHA-256)
+//! and counted on the way, refused past a size cap. The caller hands the
+//! complete file to the store (`store::blobs`). Any failure removes it.
 
 use std::path::{Path, PathBuf};
 
@@ -11,8 +11,9 @@ use tokio::io::AsyncWriteExt;
 use crate::jobs::JobError;
 use crate::outbound_error::describe;
 
-/// What was saved.
+/// What was downloaded.
 pub struct Saved {
+    /// The complete staged file, now the caller's to keep or remove.
     pub path: PathBuf,
     pub bytes: u64,
     pub sha256: String,
@@ -21,7 +22,9 @@ pub struct Saved {
 
 /// Where the body goes and how much of it is allowed.
 pub struct Target<'a> {
+    /// The staging directory.
     pub dir: &'a Path,
+    /// The stored name: the staged file is `.<name>.<random>.part`.
     pub name: &'a str,
     pub max_bytes: u64,
 }
@@ -84,7 +87,7 @@ async fn stream_to_file(
         hasher.update(&chunk);
         part.file.write_all(&chunk).await.map_err(|e| part.io_error("write", e))?;
     }
-    let path = part.persist(target.dir.join(target.name)).await?;
+    let path = part.finish().await?;
     Ok((total, hex::encode(hasher.finalize()), path))
 }
 
@@ -114,20 +117,12 @@ impl PartFile {
         JobError::retry(format!("cannot {what} {}: {e}", self.path.display()))
     }
 
-    /// Flushes and fsyncs the data, renames it to `dest` and fsyncs the
-    /// directory, so a completed fetch survives a crash.
-    async fn persist(mut self, dest: PathBuf) -> Result<PathBuf, JobError> {
+    /// Flushes the data and hands the complete file over: no longer
+    /// removed on drop.
+    async fn finish(mut self) -> Result<PathBuf, JobError> {
         self.file.flush().await.map_err(|e| self.io_error("write", e))?;
-        self.file.sync_all().await.map_err(|e| self.io_error("fsync", e))?;
-        tokio::fs::rename(&self.path, &dest).await.map_err(|e| self.io_error("rename", e))?;
         self.kept = true;
-        if let Some(dir) = dest.parent().map(Path::to_path_buf) {
-            let synced = tokio::task::spawn_blocking(move || std::fs::File::open(&dir)?.sync_all()).await;
-            if let Ok(Err(e)) = synced {
-                return Err(JobError::retry(format!("cannot fsync {}: {e}", dest.display())));
-            }
-        }
-        Ok(dest)
+        Ok(self.path.clone())
     }
 }
 

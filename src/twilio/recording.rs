@@ -1,9 +1,10 @@
 //! The `twilio.recording` job: downloads a completed recording from the
-//! Twilio API into `DATA_DIR/tenants/<id>/recordings/<RecordingSid>.<ext>`
-//! (file 0600, directories 0700) and records its size, SHA-256 and duration
-//! on the event, which is then released for delivery. The file is recorded
-//! as stored content, so the event also carries the `url` the content API
-//! serves it at (until `media.retention_days` prunes it).
+//! Twilio API, hands it to the store (a file
+//! `DATA_DIR/tenants/<id>/recordings/<RecordingSid>.<ext>` with SQLite,
+//! chunks in the database with PostgreSQL) and records its size, SHA-256 and
+//! duration on the event, which is then released for delivery. The event
+//! also carries the `url` the content API serves it at (until
+//! `media.retention_days` prunes it).
 //!
 //! Our credentials (HTTP basic auth: account SID and auth token) go to
 //! `twilio.api_base_url` only: the URL is built from it, the account SID and
@@ -11,7 +12,6 @@
 //! webhook's `RecordingUrl`. And only for the account the credentials belong
 //! to: a webhook naming another `AccountSid` fails the job.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -108,7 +108,11 @@ impl Inner {
         let twilio = &self.config.twilio;
         let format = twilio.recording_format.as_str();
         let url = recording_url(&twilio.api_base_url, &credentials.account, &recording, format)?;
-        let dir = self.recordings_dir(&tenant_id).await?;
+        let blobs = self.store.blobs(&self.data);
+        let dir = blobs
+            .staging_dir(&tenant_id, ContentKind::Recording)
+            .await
+            .map_err(|e| JobError::retry(e.to_string()))?;
         let name = format!("{recording}.{format}");
         let target = Target { dir: &dir, name: &name, max_bytes: twilio.recording_max_bytes };
         let auth = (credentials.account.as_str(), credentials.token.as_str());
@@ -126,29 +130,26 @@ impl Inner {
             stored_at_ms: crate::clock::now_ms(),
             expired_at_ms: None,
         };
-        self.record(content, &saved.path).await?;
-        Ok(json!({"recording": {
+        let kept = blobs
+            .keep(&saved.path, &content)
+            .await
+            .map_err(|e| JobError::retry(format!("cannot store the recording: {e}")))?;
+        let mut fetched = json!({"recording": {
             "status": "fetched",
             "url": self.urls.of(ContentKind::Recording, &tenant_id, &recording),
-            "path": saved.path.display().to_string(),
             "bytes": saved.bytes,
             "sha256": saved.sha256,
             "duration_s": duration_s,
             "format": format,
             "content_type": saved.content_type,
             "attempts": job.attempts,
-        }}))
-    }
-
-    /// Records the saved file as stored content. Without its row no URL
-    /// reaches the file and retention never deletes it (e.g. the tenant was
-    /// removed mid-fetch): then the file is deleted, and a retry fetches it again.
-    async fn record(&self, content: Content, path: &std::path::Path) -> Result<(), JobError> {
-        if let Err(e) = self.store.content().record(&content).await {
-            let _ = tokio::fs::remove_file(path).await;
-            return Err(JobError::retry(format!("cannot record the stored recording: {e}")));
+        }});
+        // Where the file is on this machine, for an operator: only when the
+        // store keeps recordings as files (SQLite), never a path that does not exist.
+        if let Some(path) = kept {
+            fetched["recording"]["path"] = json!(path.display().to_string());
         }
-        Ok(())
+        Ok(fetched)
     }
 
     /// The job's event and the tenant it belongs to.
@@ -210,13 +211,6 @@ impl Inner {
             }
             None => Err(JobError::permanent("the webhook has no AccountSid; the recording is not fetched")),
         }
-    }
-
-    /// `DATA_DIR/tenants/<id>/recordings`, created 0700 when missing.
-    async fn recordings_dir(&self, tenant: &TenantId) -> Result<PathBuf, JobError> {
-        let (data, tenant) = (self.data.clone(), tenant.clone());
-        Ok(tokio::task::spawn_blocking(move || data.ensure_content_dir(&tenant, ContentKind::Recording))
-            .await??)
     }
 }
 

@@ -212,18 +212,16 @@ impl MediaFetch {
         }
         let params = reference.params()?;
         let client = self.connected_client(&tenant)?;
-        let dir = self.media_dir(&tenant).await?;
-        let target = dir.join(&reference.id);
+        let blobs = self.shared.store.blobs(&self.shared.data);
+        let dir = blobs
+            .staging_dir(&tenant, ContentKind::WhatsappMedia)
+            .await
+            .map_err(|e| JobError::retry(e.to_string()))?;
         let part = dir.join(format!("{}.part", reference.id));
         let over_cap = Arc::new(AtomicBool::new(false));
         let writer = CappedFile::create(&part, max_bytes, over_cap.clone())
             .map_err(|e| JobError::retry(format!("cannot create {}: {e}", part.display())))?;
-        let downloaded = client.download_to_writer(&params, writer).await;
-        let stored = match downloaded {
-            Ok(writer) => finish_file(writer, &part, &target).await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = stored {
+        if let Err(e) = client.download_to_writer(&params, writer).await {
             let _ = tokio::fs::remove_file(&part).await;
             if over_cap.load(Ordering::SeqCst) {
                 let error = format!("the file grew over whatsapp.media_max_bytes ({max_bytes})");
@@ -231,7 +229,13 @@ impl MediaFetch {
             }
             return Err(classify(&e));
         }
-        let (bytes, sha256) = hash_file(&target).await?;
+        let (bytes, sha256) = match hash_file(&part).await {
+            Ok(hashed) => hashed,
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&part).await;
+                return Err(e.into());
+            }
+        };
         let mimetype = self.mimetype(&event_id).await;
         let row = Content {
             tenant_id: tenant.as_str().to_string(),
@@ -245,7 +249,7 @@ impl MediaFetch {
             stored_at_ms: now_ms(),
             expired_at_ms: None,
         };
-        self.shared.store.content().record(&row).await.map_err(|e| JobError::retry(e.to_string()))?;
+        blobs.keep(&part, &row).await.map_err(|e| JobError::retry(format!("cannot store the media: {e}")))?;
         metrics::counter!("agentlocator_whatsapp_media_stored_total").increment(1);
         Ok(json!({
             "media": {
@@ -309,13 +313,6 @@ impl MediaFetch {
             .filter(|m| is_mimetype(m))
             .unwrap_or_else(|| "application/octet-stream".to_string())
     }
-
-    /// `DATA_DIR/tenants/<id>/media`, created 0700 when missing.
-    async fn media_dir(&self, tenant: &TenantId) -> Result<PathBuf, JobError> {
-        let (data, tenant) = (self.shared.data.clone(), tenant.clone());
-        Ok(tokio::task::spawn_blocking(move || data.ensure_content_dir(&tenant, ContentKind::WhatsappMedia))
-            .await??)
-    }
 }
 
 /// `type/subtype` with an optional `; parameter`: shown as `Content-Type`,
@@ -337,17 +334,6 @@ fn classify(error: &anyhow::Error) -> JobError {
     } else {
         JobError::retry(message)
     }
-}
-
-async fn finish_file(writer: CappedFile, part: &Path, target: &Path) -> anyhow::Result<()> {
-    let (part, target) = (part.to_path_buf(), target.to_path_buf());
-    tokio::task::spawn_blocking(move || {
-        writer.file.sync_all()?;
-        drop(writer);
-        std::fs::rename(&part, &target)
-    })
-    .await??;
-    Ok(())
 }
 
 /// Size and hex SHA-256 of a stored file, read in blocks.

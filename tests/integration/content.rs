@@ -7,9 +7,9 @@
 use crate::harness;
 
 use std::io::{Read, Write};
-use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::harness::stored;
 use crate::harness::twilio_api::{generated_digest, wav, FakeTwilio, Serve};
 use crate::harness::{
     eventually, form_body, http, raw_get, sha256_hex, twilio_signature, Daemon, DaemonOptions,
@@ -20,9 +20,14 @@ use serde_json::Value;
 const SECRET: &str = "content-test-internal-secret-0123456789";
 const TWILIO_TOKEN: &str = "global-auth-token-0123456789";
 const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
-const ACME_NUMBER: &str = "+15550001111";
+pub(crate) const ACME_NUMBER: &str = "+15550001111";
 
 fn start(api: &FakeTwilio, extra_config: &str, env: &[(&str, &str)]) -> Daemon {
+    Daemon::start_with(options(api, extra_config, env))
+}
+
+/// A daemon fetching recordings from `api` with the global account.
+pub(crate) fn options(api: &FakeTwilio, extra_config: &str, env: &[(&str, &str)]) -> DaemonOptions {
     let config = format!(
         "[twilio]\napi_base_url = \"http://{}\"\naccount_sid = \"{ACCOUNT}\"\nrecording_fetch_timeout_s = 30\n\
          [jobs]\nbackoff_base_ms = 50\nbackoff_cap_ms = 200\npoll_interval_ms = 100\n{extra_config}",
@@ -33,11 +38,16 @@ fn start(api: &FakeTwilio, extra_config: &str, env: &[(&str, &str)]) -> Daemon {
         ("INTERNAL_SECRET".to_string(), SECRET.to_string()),
     ];
     all.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    Daemon::start_with(DaemonOptions { env: all, config_toml: Some(config), data_dir: None })
+    DaemonOptions { env: all, config_toml: Some(config), data_dir: None }
+}
+
+/// The stand-in Twilio API holding the global account's credentials.
+pub(crate) fn twilio_api() -> FakeTwilio {
+    FakeTwilio::start(&[(ACCOUNT, TWILIO_TOKEN)])
 }
 
 /// Posts a signed, completed-recording webhook for `rsid` to tenant acme.
-fn post_recording(daemon: &Daemon, rsid: &str) {
+pub(crate) fn post_recording(daemon: &Daemon, rsid: &str) {
     let path = "/webhook/acme/recording";
     let params = [
         ("AccountSid", ACCOUNT),
@@ -59,7 +69,7 @@ fn post_recording(daemon: &Daemon, rsid: &str) {
 }
 
 /// The `recording` object of the recording's event once its fetch ended.
-fn fetched(daemon: &Daemon, rsid: &str) -> Value {
+pub(crate) fn fetched(daemon: &Daemon, rsid: &str) -> Value {
     let read = || -> Option<Value> {
         let rows = daemon.db_rows("SELECT status, data FROM events WHERE type = 'twilio.recording'");
         let (status, data) = rows.into_iter().find_map(|row| {
@@ -78,7 +88,7 @@ fn fetched(daemon: &Daemon, rsid: &str) -> Value {
     recording
 }
 
-fn get(url: &str, token: Option<&str>, headers: &[(&str, &str)]) -> Response {
+pub(crate) fn get(url: &str, token: Option<&str>, headers: &[(&str, &str)]) -> Response {
     let mut request = http().get(url);
     if let Some(token) = token {
         request = request.bearer_auth(token);
@@ -94,19 +104,20 @@ fn header(response: &Response, name: &str) -> String {
 }
 
 /// The status and error code of a JSON error answer.
-fn error(response: Response) -> (u16, String) {
+pub(crate) fn error(response: Response) -> (u16, String) {
     let status = response.status().as_u16();
     let body: Value = response.json().expect("error is JSON");
     (status, body["error"]["code"].as_str().unwrap_or("").to_string())
 }
 
-fn recording_path(daemon: &Daemon, rsid: &str) -> PathBuf {
-    daemon.data_dir.join("tenants/acme/recordings").join(format!("{rsid}.wav"))
+/// The stored bytes of recording `rsid` of acme, wherever the store keeps them.
+fn stored_recording(daemon: &Daemon, rsid: &str) -> Option<Vec<u8>> {
+    stored::stored_bytes(daemon, "acme", stored::RECORDINGS, &format!("{rsid}.wav"))
 }
 
 #[test]
 fn a_fetched_recording_is_served_with_its_headers_ranges_and_conditions_to_its_tenant_only() {
-    let api = FakeTwilio::start(&[(ACCOUNT, TWILIO_TOKEN)]);
+    let api = twilio_api();
     let daemon = start(&api, "", &[]);
     let token = daemon.add_tenant_with("acme", &["--twilio-number", ACME_NUMBER]).token;
     let other = daemon.add_tenant_with("other", &[]).token;
@@ -207,14 +218,15 @@ fn a_fetched_recording_is_served_with_its_headers_ranges_and_conditions_to_its_t
     let second = "RE000000000000000000000000000c0de2";
     post_recording(&daemon, second);
     fetched(&daemon, second);
-    std::fs::remove_file(recording_path(&daemon, second)).expect("remove by hand");
+    assert_eq!(stored_recording(&daemon, second), Some(bytes.clone()));
+    stored::remove_by_hand(&daemon, "acme", stored::RECORDINGS, &format!("{second}.wav"));
     let gone = daemon.url(&format!("/api/recordings/acme/{second}"));
     assert_eq!(error(get(&gone, Some(&token), &[])), (410, "expired".into()));
 
     // Removing the tenant deletes its recordings and their rows.
     let out = daemon.cli(&["tenant", "remove", "acme", "--yes"]);
     assert!(out.status.success(), "tenant remove: {}", harness::stderr(&out));
-    assert!(!recording_path(&daemon, rsid).exists());
+    assert_eq!(stored_recording(&daemon, rsid), None);
     assert!(!daemon.data_dir.join("tenants/acme").exists(), "the tenant's directory is gone");
     assert_eq!(daemon.db_i64("SELECT COUNT(*) FROM content WHERE tenant_id = 'acme'"), 0);
     assert_eq!(error(get(&url, Some(SECRET), &[])), (404, "not_found".into()));
@@ -222,18 +234,18 @@ fn a_fetched_recording_is_served_with_its_headers_ranges_and_conditions_to_its_t
 
 #[test]
 fn recordings_past_media_retention_are_deleted_and_answer_410() {
-    let api = FakeTwilio::start(&[(ACCOUNT, TWILIO_TOKEN)]);
+    let api = twilio_api();
     // About 1.7 s of retention: housekeeping then runs about every second.
     let daemon = start(&api, "", &[("AGENTLOCATOR_MEDIA__RETENTION_DAYS", "0.00002")]);
     let token = daemon.add_tenant_with("acme", &["--twilio-number", ACME_NUMBER]).token;
     let rsid = "RE00000000000000000000000000000dd1";
     post_recording(&daemon, rsid);
     let url = fetched(&daemon, rsid)["url"].as_str().expect("url").to_string();
-    let path = recording_path(&daemon, rsid);
+    assert!(stored_recording(&daemon, rsid).is_some());
     let expired = || get(&url, Some(&token), &[]).status().as_u16() == 410;
     assert!(eventually(Duration::from_secs(30), expired), "never expired; log:\n{}", daemon.log());
     assert_eq!(error(get(&url, Some(&token), &[])), (410, "expired".into()));
-    assert!(!path.exists(), "the file is deleted");
+    assert_eq!(stored_recording(&daemon, rsid), None, "the file is deleted");
     // The file is gone (so 410) a moment before the row says so: wait for it.
     let row = || daemon.db_rows(&format!("SELECT expired_at_ms FROM content WHERE id = '{rsid}'"));
     let marked = || matches!(row().as_slice(), [only] if only[0].is_some());
@@ -243,7 +255,7 @@ fn recordings_past_media_retention_are_deleted_and_answer_410() {
 #[test]
 fn a_16_mib_recording_read_slowly_outlives_the_request_time_limit() {
     const LEN: u64 = 16 * 1024 * 1024;
-    let api = FakeTwilio::start(&[(ACCOUNT, TWILIO_TOKEN)]);
+    let api = twilio_api();
     // One second for a request; the slow read below takes longer than that.
     let daemon = start(&api, "[http]\nrequest_timeout_s = 1\n", &[]);
     let token = daemon.add_tenant_with("acme", &["--twilio-number", ACME_NUMBER]).token;

@@ -145,7 +145,7 @@ fn a_stopped_sqlite_deployment_moves_to_postgres_without_pairing_again() {
     };
     assert!(row("events", events) && row("tenants", 2) && row("tenant_numbers", 1), "{out}");
     assert!(out.contains("WhatsApp sessions imported: 0"), "{out}");
-    assert!(out.contains("stored files (media, recordings) stay in"), "{out}");
+    assert!(out.contains("stored files (media, recordings) copied: 0"), "{out}");
     assert_eq!(target.i64(held_jobs), 1, "no duplicate job for the held event");
     assert_eq!(target.i64("SELECT count(*) FROM jobs"), jobs);
     assert_eq!(target.i64("SELECT count(*) FROM events"), events);
@@ -194,6 +194,47 @@ fn a_stopped_sqlite_deployment_moves_to_postgres_without_pairing_again() {
         late.distinct_ids(),
         on_pg.log_tail()
     );
+}
+
+/// Stored files move with the deployment: a recording fetched on SQLite is
+/// served from PostgreSQL (same bytes, same `ETag`) with its file gone from
+/// the disk; one whose file had been removed by hand answers 410, as before.
+#[test]
+fn stored_recordings_move_into_postgres_and_are_served_from_there() {
+    use crate::content::{error, fetched, get, options, post_recording, twilio_api, ACME_NUMBER};
+    use crate::harness::stored::{self, RECORDINGS};
+
+    let Some(target) = TargetDb::create("db_copy_files") else { return };
+    let api = twilio_api();
+    let mut daemon = Daemon::start_with(options(&api, "", &[]));
+    let token = daemon.add_tenant_with("acme", &["--twilio-number", ACME_NUMBER]).token;
+    let (kept, lost) = ("RE0000000000000000000000000000c0b1", "RE0000000000000000000000000000c0b2");
+    post_recording(&daemon, kept);
+    let sha256 = fetched(&daemon, kept)["sha256"].as_str().expect("sha256").to_string();
+    post_recording(&daemon, lost);
+    fetched(&daemon, lost);
+    daemon.terminate(Duration::from_secs(20));
+    let bytes = stored::stored_bytes(&daemon, "acme", RECORDINGS, &format!("{kept}.wav")).expect("stored");
+    stored::remove_by_hand(&daemon, "acme", RECORDINGS, &format!("{lost}.wav"));
+
+    let copied = copy(&daemon, &target.url);
+    let out = stdout(&copied);
+    assert_eq!(copied.status.code(), Some(0), "{out}{}", stderr(&copied));
+    assert!(out.contains("stored files (media, recordings) copied: 1"), "{out}");
+    assert!(out.contains(&format!("acme/recording/{lost}")), "the missing one is named: {out}");
+    assert_eq!(target.i64("SELECT count(DISTINCT id) FROM content_chunks"), 1);
+    // The data directory's copies are not what PostgreSQL serves.
+    std::fs::remove_dir_all(stored::dir(&daemon.data_dir, "acme", RECORDINGS)).expect("remove the files");
+
+    let mut on_pg = options(&api, "", &[("DATABASE_URL", &target.url)]);
+    on_pg.data_dir = Some(daemon.data_dir.clone());
+    let on_pg = Daemon::start_with(on_pg);
+    let response = get(&on_pg.url(&format!("/api/recordings/acme/{kept}")), Some(&token), &[]);
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(response.headers()["etag"], format!("\"{sha256}\"").as_str());
+    assert!(response.bytes().expect("body")[..] == bytes[..], "the same bytes");
+    let gone = get(&on_pg.url(&format!("/api/recordings/acme/{lost}")), Some(&token), &[]);
+    assert_eq!(error(gone), (410, "expired".into()));
 }
 
 /// A paired tenant copied from SQLite to PostgreSQL reconnects with its

@@ -11,6 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::harness::store::on_postgres;
+use crate::harness::stored;
 use crate::harness::twilio_api::{generated_digest, wav, Attacker, FakeTwilio, Serve};
 use crate::harness::{
     eventually, form_body, http, mode, sha256_hex, twilio_signature, Daemon, DaemonOptions,
@@ -465,12 +467,18 @@ fn recordings_are_fetched_with_retries_and_a_failed_fetch_is_visible() {
     assert_eq!(rec["duration_s"], 1.0);
     assert_eq!(rec["attempts"], 3);
     assert_eq!(api.hits(&format!("{flaky}.wav")), 3, "two failures, then the fetch");
-    let path = daemon.data_dir.join("tenants/acme/recordings").join(format!("{flaky}.wav"));
-    assert_eq!(rec["path"], path.display().to_string());
-    assert_eq!(std::fs::read(&path).expect("recording file"), bytes);
-    assert_eq!(mode(&path), 0o600);
-    assert_eq!(mode(path.parent().expect("dir")), 0o700);
-    assert_eq!(mode(&daemon.data_dir.join("tenants/acme")), 0o700);
+    let name = format!("{flaky}.wav");
+    assert_eq!(stored::stored_bytes(&daemon, "acme", stored::RECORDINGS, &name), Some(bytes));
+    if on_postgres() {
+        // The bytes are in the database: no path on this machine to show.
+        assert!(rec.get("path").is_none(), "{rec}");
+    } else {
+        let path = stored::dir(&daemon.data_dir, "acme", stored::RECORDINGS).join(&name);
+        assert_eq!(rec["path"], path.display().to_string());
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(path.parent().expect("dir")), 0o700);
+        assert_eq!(mode(&daemon.data_dir.join("tenants/acme")), 0o700);
+    }
     // The server that never answers: each attempt times out, then the event
     // is released with the error, the job kept as failed, and it is logged.
     assert!(
@@ -612,12 +620,11 @@ fn peak_rss(pid: u32) -> u64 {
     kb * 1024
 }
 
-/// Names in a tenant's recordings directory (none when it does not exist).
+/// A tenant's stored recordings and any staged download left behind, by name.
 fn recording_files(daemon: &Daemon, tenant: &str) -> Vec<String> {
-    let dir = daemon.data_dir.join("tenants").join(tenant).join("recordings");
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let stored = stored::stored_files(daemon, tenant, stored::RECORDINGS).into_iter().map(|(name, _)| name);
     let mut names: Vec<String> =
-        entries.map(|e| e.expect("entry").file_name().to_string_lossy().into_owned()).collect();
+        stored.chain(stored::leftovers(daemon, tenant, stored::RECORDINGS)).collect();
     names.sort();
     names
 }
@@ -779,8 +786,8 @@ fn a_256_mib_recording_streams_to_disk_without_growing_the_daemons_memory() {
     assert_eq!(rec["bytes"], LEN);
     assert_eq!(rec["sha256"], generated_digest(LEN));
     assert_eq!(rec["duration_s"], (LEN - 44) as f64 / 16000.0);
-    let file = daemon.data_dir.join("tenants/acme/recordings").join(format!("{big}.wav"));
-    assert_eq!(std::fs::metadata(&file).expect("file").len(), LEN);
+    let files = stored::stored_files(&daemon, "acme", stored::RECORDINGS);
+    assert!(files.contains(&(format!("{big}.wav"), LEN)), "{files:?}");
     let grew = after.saturating_sub(before);
     eprintln!("peak RSS {before} -> {after} bytes (+{} MiB)", grew / (1024 * 1024));
     assert!(grew < 64 * 1024 * 1024, "peak RSS grew by {grew} bytes for a {LEN}-byte recording");

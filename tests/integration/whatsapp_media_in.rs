@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use crate::harness::receiver::Receiver;
 use crate::harness::sim::*;
+use crate::harness::store::on_postgres;
+use crate::harness::stored;
 use crate::harness::{add_tenant, eventually, http, mode, sha256_hex};
 use base64::Engine as _;
 use serde_json::{json, Value};
@@ -88,6 +90,12 @@ fn fetch(url: &str, token: &str) -> (u16, String, Vec<u8>) {
     let kind =
         response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     (status, kind, response.bytes().expect("body").to_vec())
+}
+
+/// The stored name of an event's media: its id, the last part of its URL.
+fn stored_name(data: &Value) -> String {
+    let url = data["media"]["url"].as_str().expect("media url");
+    url.rsplit('/').next().expect("id").to_string()
 }
 
 fn files_in(dir: &Path) -> Vec<String> {
@@ -176,12 +184,15 @@ fn a_contacts_image_voice_note_and_pdf_reach_the_backend_as_urls_serving_their_b
     assert_eq!(fetch(&urls[0].0, &other_token).0, 404, "another tenant's token gets 404");
     assert_eq!(fetch(&urls[0].0, SECRET).0, 200, "the internal secret reaches every tenant's media");
 
-    let dir = daemon.data_dir.join("tenants/acme/media");
-    assert_eq!(mode(&dir), 0o700);
-    let files = files_in(&dir);
+    let files = stored::stored_files(&daemon, "acme", stored::MEDIA);
     assert_eq!(files.len(), 3, "{files:?}");
-    for file in files {
-        assert_eq!(mode(&dir.join(&file)), 0o600, "{file}");
+    assert_eq!(stored::leftovers(&daemon, "acme", stored::MEDIA), Vec::<String>::new());
+    if !on_postgres() {
+        let dir = stored::dir(&daemon.data_dir, "acme", stored::MEDIA);
+        assert_eq!(mode(&dir), 0o700);
+        for (file, _) in files {
+            assert_eq!(mode(&dir.join(&file)), 0o600, "{file}");
+        }
     }
 }
 
@@ -242,8 +253,9 @@ fn a_sigkill_during_a_download_loses_nothing_and_doubles_nothing() {
     assert_eq!(data["media"]["status"], "stored", "{data}");
     let (status, _, served) = fetch(data["media"]["url"].as_str().expect("url"), &token);
     assert_eq!((status, served.len(), sha256_hex(&served)), (200, video.len(), sha256_hex(&video)));
-    let files = files_in(&dir);
-    assert_eq!(files.len(), 1, "one stored file, no leftover .part: {files:?}");
+    let files = stored::stored_files(&daemon, "acme", stored::MEDIA);
+    assert_eq!(files, [(stored_name(&data), video.len() as u64)], "one stored file");
+    assert_eq!(stored::leftovers(&daemon, "acme", stored::MEDIA), Vec::<String>::new(), "no leftover .part");
 }
 
 #[test]

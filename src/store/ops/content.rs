@@ -4,7 +4,7 @@ use crate::paths::ContentKind;
 use crate::store::content::Content;
 use crate::store::postgres::content as postgres;
 use crate::store::sqlite::content as sqlite;
-use crate::store::{Backend, Store, StoreResult};
+use crate::store::{Store, StoreResult};
 
 /// The stored-content operations of a [`Store`].
 pub struct Contents<'a>(&'a Store);
@@ -35,31 +35,6 @@ impl Contents<'_> {
         dispatch!(self.0, |c| sqlite::due_for_pruning(c, cutoff_ms, limit), |p| postgres::due_for_pruning(
             p, cutoff_ms, limit
         ))
-    }
-
-    /// Marks files pruned, in one transaction: the API answers 410 for them
-    /// from now on.
-    pub async fn mark_expired(&self, contents: Vec<Content>) -> StoreResult<()> {
-        match &*self.0.backend {
-            Backend::Sqlite(db) => {
-                db.run(move |c| {
-                    let tx = c.transaction()?;
-                    for content in &contents {
-                        sqlite::mark_expired(&tx, content)?;
-                    }
-                    tx.commit()
-                })
-                .await
-            }
-            Backend::Postgres(pg) => {
-                let mut client = pg.client().await?;
-                let tx = client.transaction().await.map_err(crate::store::postgres::PgError::from)?;
-                for content in &contents {
-                    postgres::mark_expired(&tx, content).await?;
-                }
-                Ok(tx.commit().await.map_err(crate::store::postgres::PgError::from)?)
-            }
-        }
     }
 
     /// Forgets rows of files pruned before `cutoff_ms` (their ids then answer 404).

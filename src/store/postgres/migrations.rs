@@ -157,6 +157,21 @@ const STEPS: &[&str] = &[
         REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION events_version_bump();
     CREATE TRIGGER events_version_delete AFTER DELETE ON events
         REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION events_version_bump();",
+    // 2: stored files' bytes in the database, so that any node serves them.
+    // A file is cut into chunks of `blobs::CHUNK_BYTES` (the last shorter),
+    // numbered from 0; they go with their content row. EXTERNAL storage: no
+    // compression (media and recordings are compressed already), so reading
+    // a slice of a chunk fetches only that slice.
+    "CREATE TABLE content_chunks (
+        tenant_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        id TEXT NOT NULL,
+        n INTEGER NOT NULL CHECK (n >= 0),
+        data BYTEA NOT NULL,
+        PRIMARY KEY (tenant_id, kind, id, n),
+        FOREIGN KEY (tenant_id, kind, id) REFERENCES content(tenant_id, kind, id) ON DELETE CASCADE
+    );
+    ALTER TABLE content_chunks ALTER COLUMN data SET STORAGE EXTERNAL;",
 ];
 
 /// The version this build's schema ends at.

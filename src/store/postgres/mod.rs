@@ -4,6 +4,7 @@
 //! same name function by function (async, on a pooled connection or inside a
 //! transaction); [`migrations`] owns the schema.
 
+pub mod blobs;
 pub mod content;
 pub mod delivery;
 pub mod events;

@@ -5,6 +5,7 @@
 pub mod content;
 pub mod delivery;
 pub mod events;
+pub mod files;
 pub mod jobs;
 mod migrations;
 pub use migrations::schema_version;

@@ -10,6 +10,7 @@ pub mod second_run;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod store;
+pub mod stored;
 pub mod twilio_api;
 
 use std::io::{BufRead, BufReader};
