@@ -7,11 +7,11 @@
 //! under [`DOWNLOAD_KEY`] (the durable job the store creates for a held
 //! event carries nothing else). The job ([`MediaFetch`]) downloads through
 //! the tenant's live client (whatsapp-rust checks the MAC and hashes),
-//! streaming to a `.part` file under the size cap, renames it into
-//! `DATA_DIR/tenants/<id>/media/<media id>`, records it for the content API
-//! and releases the event with `media.status` `stored` and its URL, or
-//! `too_large` / `failed` with the reason. A restart resumes the job; the
-//! rename and the record are idempotent, so a repeat stores one file.
+//! streaming to a staged `.part` file under the size cap, hands it to the
+//! store (`store::blobs`: a file with SQLite, chunks with PostgreSQL) with its
+//! content row, and releases the event with `media.status` `stored` and its
+//! URL, or `too_large` / `failed` with the reason. A restart resumes the job;
+//! keeping the same media again replaces it, so a repeat stores one file.
 //!
 //! A contact writes the message, so only its path and keys are taken from it:
 //! the host comes from WhatsApp's server (the client's `media_conn`), never
