@@ -59,6 +59,7 @@ pub struct Config {
     pub whatsapp: WhatsappConfig,
     pub delivery: DeliveryConfig,
     pub store: StoreConfig,
+    pub cluster: ClusterConfig,
     pub health: HealthConfig,
     pub jobs: JobsConfig,
     pub media: MediaConfig,
@@ -468,6 +469,66 @@ impl Default for StoreConfig {
     }
 }
 
+/// Several nodes on one PostgreSQL store (ignored with the embedded SQLite,
+/// where one daemon holds every tenant).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// This node's name among the nodes; unset: the host name plus a random
+    /// suffix, chosen at each start. `[A-Za-z0-9._-]{1,64}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_id: Option<String>,
+    /// Where the other nodes reach this one (calls that need a tenant's live
+    /// WhatsApp client are forwarded to its node); unset: the address the
+    /// daemon listens on, which only works when that address is reachable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advertise_url: Option<String>,
+    /// How long a tenant's lease lasts without renewal: the longest a dead
+    /// node's tenants wait before another node takes them over.
+    #[serde(with = "humantime_serde")]
+    pub lease_ttl: Duration,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self { node_id: None, advertise_url: None, lease_ttl: Duration::from_secs(15) }
+    }
+}
+
+/// The shortest and longest `cluster.lease_ttl`: renewals run every third of
+/// it, and a node stops a tenant's client a third before expiry, so below a
+/// few seconds a slow database round trip would cost leases; above minutes a
+/// dead node's tenants would wait too long.
+const LEASE_TTL_RANGE: std::ops::RangeInclusive<Duration> = Duration::from_secs(3)..=Duration::from_secs(600);
+
+impl ClusterConfig {
+    fn validate(&self) -> AppResult<()> {
+        if let Some(id) = &self.node_id {
+            if !valid_node_id(id) {
+                return Err(AppError::config(format!(
+                    "cluster.node_id: `{id}` must be 1 to 64 characters of A-Z a-z 0-9 . _ -"
+                )));
+            }
+        }
+        if let Some(url) = &self.advertise_url {
+            check_http_url("cluster.advertise_url", url)?;
+        }
+        if !LEASE_TTL_RANGE.contains(&self.lease_ttl) {
+            return Err(AppError::config(format!(
+                "cluster.lease_ttl: must be between {:?} and {:?}",
+                LEASE_TTL_RANGE.start(),
+                LEASE_TTL_RANGE.end()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Whether `id` can name a node: it is shown in tables and sent between nodes.
+pub fn valid_node_id(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HealthConfig {
@@ -533,6 +594,7 @@ impl Config {
         self.media.validate()?;
         positive_duration("store.busy_timeout", self.store.busy_timeout)?;
         check_store_url(self.store.url.as_deref())?;
+        self.cluster.validate()?;
         positive_duration("health.check_timeout", self.health.check_timeout)?;
         positive_duration("health.wedged_after", self.health.wedged_after)?;
         Ok(())

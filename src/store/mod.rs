@@ -22,6 +22,7 @@ macro_rules! dispatch {
 }
 
 pub mod blobs;
+pub mod cluster;
 mod columns;
 pub mod content;
 pub mod copy;
@@ -67,6 +68,8 @@ pub enum StoreError {
         #[source]
         source: whatsapp_rust::wacore::store::error::StoreError,
     },
+    #[error("several nodes need the PostgreSQL store (store.url); the embedded SQLite serves one daemon")]
+    NotShared,
     #[error("cannot create or delete {}: {source}", path.display())]
     SessionWipe {
         path: std::path::PathBuf,

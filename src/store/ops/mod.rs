@@ -2,6 +2,7 @@
 //! or PostgreSQL function (the row types live in `store::<area>`, which both
 //! backends use, so the backends never import the dispatch).
 
+mod cluster;
 mod content;
 mod delivery;
 mod events;

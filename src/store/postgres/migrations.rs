@@ -172,6 +172,26 @@ const STEPS: &[&str] = &[
         FOREIGN KEY (tenant_id, kind, id) REFERENCES content(tenant_id, kind, id) ON DELETE CASCADE
     );
     ALTER TABLE content_chunks ALTER COLUMN data SET STORAGE EXTERNAL;",
+    // 3: several nodes on this database. Each `serve` keeps a row in
+    // `cluster_nodes` fresh; a tenant's worker and deliveries run on the node
+    // holding its lease. Times are the database's clock (`now()`), the one
+    // clock every node shares. `token` (the fencing token) comes from one
+    // sequence, so a lease taken later always carries a larger one.
+    "CREATE TABLE cluster_nodes (
+        id TEXT PRIMARY KEY,
+        address TEXT NOT NULL,
+        version TEXT NOT NULL,
+        started_at TIMESTAMPTZ NOT NULL,
+        last_heartbeat TIMESTAMPTZ NOT NULL
+    );
+    CREATE SEQUENCE lease_tokens;
+    CREATE TABLE tenant_leases (
+        tenant_id TEXT PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
+        owner TEXT NOT NULL,
+        token BIGINT NOT NULL,
+        expires_at TIMESTAMPTZ NOT NULL
+    );
+    CREATE INDEX tenant_leases_by_owner ON tenant_leases(owner);",
 ];
 
 /// The version this build's schema ends at.

@@ -5,6 +5,7 @@
 //! transaction); [`migrations`] owns the schema.
 
 pub mod blobs;
+pub mod cluster;
 pub mod content;
 pub mod delivery;
 pub mod events;
