@@ -21,6 +21,7 @@ pub mod http;
 pub mod ids;
 pub mod jobs;
 pub mod outbound_error;
+pub mod ownership;
 pub mod paths;
 pub mod qr;
 pub mod secrets;

@@ -136,6 +136,7 @@ pub async fn assemble(
         metrics,
         whatsapp,
         data: data.clone(),
+        node: None,
     };
     Ok((state, supervisor))
 }

@@ -45,6 +45,9 @@ pub struct AppState {
     pub whatsapp: crate::whatsapp::WhatsApp,
     /// Where stored media and recordings are read from.
     pub data: crate::paths::DataDir,
+    /// This node, when several share the PostgreSQL store: calls that need a
+    /// tenant's live client go to the node holding its lease.
+    pub node: Option<Arc<crate::ownership::NodeIdentity>>,
 }
 
 pub fn router(state: AppState) -> Router {
