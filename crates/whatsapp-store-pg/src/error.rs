@@ -35,6 +35,11 @@ pub enum Error {
     #[cfg(feature = "sqlite-import")]
     #[error("SQLite: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// A fenced write was refused: this node's lease on the tenant is gone.
+    /// (Not `transparent`: the [`crate::LeaseLost`] must stay in the source
+    /// chain for [`crate::is_lease_lost`] to find.)
+    #[error("{0}")]
+    LeaseLost(#[from] crate::fence::LeaseLost),
     /// A value could not be converted between the stores.
     #[error("unexpected value: {0}")]
     Value(String),

@@ -11,10 +11,13 @@
 //! connections. Run [`migrate`] once at start-up before building stores.
 //! With the `sqlite-import` feature, `import_sqlite` copies a tenant's
 //! whatsapp-rust SQLite session database into PostgreSQL, pairing included.
+//! On a cluster, [`PgSessionStore::with_fence`] refuses writes from a node
+//! whose lease on the tenant is gone ([`Fence`], [`LeaseLost`]).
 
 mod app_sync;
 mod device;
 mod error;
+mod fence;
 #[cfg(feature = "sqlite-import")]
 mod import;
 mod msg_secret;
@@ -24,6 +27,7 @@ mod signal;
 mod store;
 
 pub use error::Error;
+pub use fence::{is_lease_lost, Fence, LeaseLost};
 #[cfg(feature = "sqlite-import")]
 pub use import::{import_sqlite, ImportCounts};
 pub use schema::{delete_tenant, migrate, tenant_exists, MIGRATION_LOCK_KEY, SCHEMA_VERSION};

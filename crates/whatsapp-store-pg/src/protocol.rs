@@ -338,7 +338,7 @@ impl ProtocolStore for PgSessionStore {
     async fn take_sent_message(&self, chat_jid: &str, message_id: &str) -> Result<Option<Vec<u8>>> {
         let sql = "DELETE FROM wa_sent_messages
             WHERE tenant = $1 AND chat_jid = $2 AND message_id = $3 RETURNING payload";
-        Ok(self.row(sql, &[&chat_jid, &message_id]).await?.map(|r| r.get(0)))
+        Ok(self.write_returning(sql, &[&chat_jid, &message_id]).await?.map(|r| r.get(0)))
     }
 
     async fn delete_expired_sent_messages(&self, cutoff_timestamp: i64) -> Result<u32> {

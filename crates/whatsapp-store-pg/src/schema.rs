@@ -8,7 +8,7 @@
 //! (plus its `pn`/`lid` for queries), and app-state sync keys are columns
 //! rather than an encoded blob.
 
-use deadpool_postgres::Pool;
+use deadpool_postgres::{Pool, Transaction};
 
 use crate::Error;
 
@@ -177,11 +177,17 @@ pub async fn migrate(pool: &Pool) -> Result<i64, Error> {
 pub async fn delete_tenant(pool: &Pool, tenant: &str) -> Result<u64, Error> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
+    let deleted = delete_rows(&tx, tenant).await?;
+    tx.commit().await?;
+    Ok(deleted)
+}
+
+/// Deletes every row of `tenant` on `tx`; returns how many rows went.
+pub(crate) async fn delete_rows(tx: &Transaction<'_>, tenant: &str) -> Result<u64, Error> {
     let mut deleted = 0;
     for table in TENANT_TABLES {
         deleted += tx.execute(&format!("DELETE FROM {table} WHERE tenant = $1"), &[&tenant]).await?;
     }
-    tx.commit().await?;
     Ok(deleted)
 }
 

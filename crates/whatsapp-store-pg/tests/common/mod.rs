@@ -16,6 +16,7 @@ pub const STEP: Duration = Duration::from_secs(30);
 /// A database of its own, dropped by [`TestDb::finish`].
 pub struct TestDb {
     admin: tokio_postgres::Config,
+    cfg: tokio_postgres::Config,
     pub name: String,
     pub pool: Pool,
 }
@@ -43,9 +44,14 @@ impl TestDb {
         admin_exec(&admin, &format!("CREATE DATABASE {name}")).await;
         let mut cfg = admin.clone();
         cfg.dbname(&name);
-        let mgr = Manager::from_config(cfg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
-        let pool = Pool::builder(mgr).max_size(4).build().expect("pool");
-        Some(TestDb { admin, name, pool })
+        let pool = pool_on(&cfg, 4);
+        Some(TestDb { admin, cfg, name, pool })
+    }
+
+    /// Another pool on this database, of `size` connections (one connection:
+    /// each call sees what the previous left on it).
+    pub fn pool_of(&self, size: usize) -> Pool {
+        pool_on(&self.cfg, size)
     }
 
     /// A plain connection for checking rows behind the store's back.
@@ -57,6 +63,12 @@ impl TestDb {
         self.pool.close();
         admin_exec(&self.admin, &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).await;
     }
+}
+
+fn pool_on(cfg: &tokio_postgres::Config, size: usize) -> Pool {
+    let mgr =
+        Manager::from_config(cfg.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+    Pool::builder(mgr).max_size(size).build().expect("pool")
 }
 
 async fn admin_exec(cfg: &tokio_postgres::Config, sql: &str) {
