@@ -9,6 +9,7 @@ pub mod backoff;
 pub mod batch;
 pub mod cli;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod content;
 pub mod daemon;

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
 use crate::store::cluster::Token;
 
@@ -28,23 +28,27 @@ pub type Held = HashMap<String, Token>;
 pub struct Ownership {
     /// `None`: every tenant (no cluster).
     held: Option<watch::Receiver<Arc<Held>>>,
+    /// Rings the lease loop for a round now (a tenant was added here).
+    nudge: Arc<Notify>,
 }
 
 /// The lease loop's side: publishes the held set.
 pub struct OwnershipWriter {
     sender: watch::Sender<Arc<Held>>,
+    nudge: Arc<Notify>,
 }
 
 impl Ownership {
     /// Every tenant, always: a lone daemon.
     pub fn everything() -> Ownership {
-        Ownership { held: None }
+        Ownership { held: None, nudge: Arc::new(Notify::new()) }
     }
 
     /// The tenants a lease loop publishes (none until it does).
     pub fn leased() -> (Ownership, OwnershipWriter) {
         let (sender, receiver) = watch::channel(Arc::new(Held::new()));
-        (Ownership { held: Some(receiver) }, OwnershipWriter { sender })
+        let nudge = Arc::new(Notify::new());
+        (Ownership { held: Some(receiver), nudge: nudge.clone() }, OwnershipWriter { sender, nudge })
     }
 
     /// Whether this process runs `tenant` now.
@@ -59,6 +63,15 @@ impl Ownership {
     /// cluster or without the lease.
     pub fn token(&self, tenant: &str) -> Option<Token> {
         self.held.as_ref().and_then(|held| held.borrow().get(tenant).copied())
+    }
+
+    /// Asks the lease loop for a round now rather than at its next period:
+    /// a tenant this node does not hold should run somewhere soon (it was
+    /// just added, or an operator asked for it). A no-op without a cluster.
+    pub fn request_round(&self) {
+        if self.held.is_some() {
+            self.nudge.notify_one();
+        }
     }
 
     /// Whether this process runs only the tenants it leases.
@@ -83,6 +96,11 @@ impl OwnershipWriter {
     /// Publishes the tenants held now.
     pub fn publish(&self, held: Held) {
         self.sender.send_replace(Arc::new(held));
+    }
+
+    /// Resolves when a round was requested ([`Ownership::request_round`]).
+    pub async fn round_requested(&self) {
+        self.nudge.notified().await;
     }
 }
 

@@ -7,6 +7,7 @@
 //! supervisor, holding the tenant's session lock so a daemon started meanwhile
 //! waits instead of fighting over the device.
 
+use crate::ownership::Ownership;
 use std::io::{IsTerminal, Write};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -135,7 +136,7 @@ impl LocalPairing {
             runtime.block_on(async move {
                 let supervisor = crate::supervisor::Supervisor::start(policy, Duration::ZERO);
                 let whatsapp =
-                    crate::whatsapp::WhatsApp::new(store, events, data, settings, supervisor.handle());
+                    crate::whatsapp::WhatsApp::new(store, events, data, settings, supervisor.handle(), Ownership::everything());
                 let mut session = whatsapp.pairing(&id);
                 let request = phone.map_or(PairRequest::Qr, PairRequest::Phone);
                 match session.begin(request).await {
@@ -384,6 +385,7 @@ fn logout_locally(
             data.clone(),
             crate::whatsapp::Settings::from_config(&config.whatsapp),
             supervisor.handle(),
+            Ownership::everything(),
         );
         let outcome = whatsapp.logout(id).await;
         supervisor.shutdown(Duration::from_secs(5)).await;

@@ -52,6 +52,11 @@ impl PublicUrls {
         Self { base }
     }
 
+    /// The base every URL starts with (no trailing slash).
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     /// Where the API serves one stored file.
     pub fn of(&self, kind: ContentKind, tenant: &TenantId, id: &str) -> String {
         match kind {

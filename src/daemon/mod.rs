@@ -25,13 +25,16 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::content::PublicUrls;
 use crate::delivery::Delivery;
 use crate::error::AppResult;
 use crate::health::{Health, LoopWatchdog};
+use crate::heartbeat::Heartbeat;
 use crate::http::{self, AppState};
 use crate::jobs::RunnerHandle;
+use crate::ownership::{Ownership, OwnershipWriter};
 use crate::paths::DataDir;
 use crate::secrets::{internal_secret, SecretSource};
 use crate::store::{EventWriter, Store};
@@ -85,6 +88,8 @@ struct Core {
     config: Arc<Config>,
     state: AppState,
     supervisor: Supervisor,
+    /// On a cluster: what the lease loop publishes the held tenants through.
+    leases: Option<OwnershipWriter>,
 }
 
 impl Core {
@@ -92,9 +97,18 @@ impl Core {
         let secret = load_internal_secret(&config, data)?;
         open_files::raise_limit();
         let metrics = install_metrics()?;
-        let (state, supervisor) = assemble(config, data, secret, metrics).await?;
-        Ok(Core { config: state.config.clone(), state, supervisor })
+        let Assembled { state, supervisor, leases } = assemble(config, data, secret, metrics).await?;
+        Ok(Core { config: state.config.clone(), state, supervisor, leases })
     }
+}
+
+/// What [`assemble`] builds.
+pub struct Assembled {
+    pub state: AppState,
+    pub supervisor: Supervisor,
+    /// On the PostgreSQL store, where the lease loop publishes the tenants
+    /// this node holds (the workers and delivery run only those).
+    pub leases: Option<OwnershipWriter>,
 }
 
 /// The state every handler shares, assembled from its parts: the store and
@@ -107,9 +121,18 @@ pub async fn assemble(
     data: &DataDir,
     internal_secret: String,
     metrics: PrometheusHandle,
-) -> AppResult<(AppState, Supervisor)> {
+) -> AppResult<Assembled> {
     let store = Store::open(&config.store, data).await?;
     let events = EventWriter::start(&store)?;
+    // On a shared database this daemon is a node: it runs the tenants it
+    // leases, none until its lease loop takes some.
+    let (ownership, leases) = if store.is_shared() {
+        let (ownership, writer) = Ownership::leased();
+        (ownership, Some(writer))
+    } else {
+        (Ownership::everything(), None)
+    };
+    let lease_heartbeat = leases.as_ref().map(|_| Arc::new(Heartbeat::new()));
     let supervisor =
         Supervisor::start(crate::whatsapp::restart_policy(&config.whatsapp), config.whatsapp.connect_stagger);
     let whatsapp = WhatsApp::new(
@@ -118,6 +141,7 @@ pub async fn assemble(
         data.clone(),
         crate::whatsapp::Settings::from_config(&config.whatsapp),
         supervisor.handle(),
+        ownership.clone(),
     );
     let health = Health {
         store: store.clone(),
@@ -126,6 +150,7 @@ pub async fn assemble(
         check_timeout: config.health.check_timeout,
         wedged_after: config.health.wedged_after,
         started: Instant::now(),
+        leases: lease_heartbeat.map(|beat| (beat, config.cluster.lease_ttl)),
     };
     let state = AppState {
         config: Arc::new(config),
@@ -137,8 +162,9 @@ pub async fn assemble(
         whatsapp,
         data: data.clone(),
         node: None,
+        ownership,
     };
-    Ok((state, supervisor))
+    Ok(Assembled { state, supervisor, leases })
 }
 
 /// The started components, each with its way to stop; [`Running::stop`]
@@ -152,6 +178,7 @@ struct Running {
     jobs: RunnerHandle,
     http: JoinHandle<()>,
     supervisor: Supervisor,
+    cluster: Option<Cluster>,
 }
 
 impl Running {
@@ -163,13 +190,19 @@ impl Running {
         listener: TcpListener,
         local: SocketAddr,
     ) -> AppResult<Running> {
-        let Core { config, state, supervisor } = core;
+        let Core { config, state: mut state, supervisor, leases } = core;
         let grace = config.http.shutdown_grace;
         // The URLs events carry for stored recordings and media: known only
         // now that the listener is bound (its port may have been 0).
         let urls = PublicUrls::new(config.http.public_base_url.as_deref(), local);
         let (shutdown, shutdown_rx) = watch::channel(false);
         let whatsapp = state.whatsapp.clone();
+        let cluster = leases.map(|writer| {
+            let node = crate::cluster::identity(&config.cluster, local);
+            state.node = Some(Arc::new(node.clone()));
+            let heartbeat = state.health.leases.as_ref().map(|(beat, _)| beat.clone()).unwrap_or_default();
+            Cluster::start(&state.store, node, &config.cluster, whatsapp.clone(), writer, heartbeat, shutdown_rx.clone())
+        });
         let admin_socket = crate::admin::server::AdminServer::bind(
             data,
             state.store.clone(),
@@ -178,16 +211,22 @@ impl Running {
             local,
         )?;
         let admin = tokio::spawn(admin_socket.run(shutdown_rx.clone()));
-        let delivery =
-            Delivery::start(&config, &state.store, state.events.commits(), shutdown_rx.clone(), grace)
-                .map_err(DaemonError::from)?;
+        let delivery = Delivery::start(
+            &config,
+            &state.store,
+            state.events.commits(),
+            state.ownership.clone(),
+            shutdown_rx.clone(),
+            grace,
+        )
+        .map_err(DaemonError::from)?;
         // Retention: delivered events, send idempotency keys and stored files are pruned.
         let housekeeping = crate::housekeeping::start(&config, &state.store, data, shutdown_rx.clone())?;
         let jobs = start_jobs(&config, &state, data, urls)?;
         let http = start_http(&config, listener, state, shutdown_rx);
         let tenants = whatsapp.start_all().await.map_err(DaemonError::from)?;
         tracing::info!(tenants, "whatsapp workers starting");
-        Ok(Running { grace, shutdown, admin, delivery, housekeeping, jobs, http, supervisor })
+        Ok(Running { grace, shutdown, admin, delivery, housekeeping, jobs, http, supervisor, cluster })
     }
 
     /// Stops accepting and lets in-flight requests finish (within the
@@ -205,6 +244,11 @@ impl Running {
         self.delivery.stopped(grace + Duration::from_secs(5)).await;
         self.housekeeping.abort();
         self.jobs.shutdown().await;
+        // The lease loop began with the shutdown: it stops this node's
+        // workers and releases their leases, so other nodes take over at once.
+        if let Some(cluster) = self.cluster {
+            cluster.stopped().await;
+        }
         self.supervisor.shutdown(grace).await;
         let _ = self.admin.await;
     }

@@ -25,6 +25,7 @@ use tokio::task::JoinSet;
 
 use crate::clock::now_ms;
 use crate::config::{Config, DeliveryConfig};
+use crate::ownership::Ownership;
 use crate::store::delivery::{AttemptOutcome, Head, Verdict};
 use crate::store::{Store, StoreError};
 use policy::{classify, parse_retry_after, Policy};
@@ -87,6 +88,7 @@ impl Delivery {
         config: &Config,
         store: &Store,
         commits: watch::Receiver<u64>,
+        ownership: Ownership,
         shutdown: watch::Receiver<bool>,
         grace: Duration,
     ) -> Result<Delivery, DeliveryError> {
@@ -118,6 +120,7 @@ impl Delivery {
                 permits: Arc::new(Semaphore::new(d.concurrency.get())),
                 outcomes,
                 tasks: JoinSet::new(),
+                ownership,
             }
             .run(commits, shutdown, grace, recorder),
         );
@@ -162,6 +165,9 @@ struct Dispatcher {
     permits: Arc<Semaphore>,
     outcomes: mpsc::Sender<Done>,
     tasks: JoinSet<()>,
+    /// Only the tenants this process runs are delivered (on a cluster, each
+    /// tenant's events go out from the node holding its lease, in order).
+    ownership: Ownership,
 }
 
 impl Dispatcher {
@@ -199,6 +205,8 @@ impl Dispatcher {
             let woke = tokio::select! {
                 stop = shutdown.wait_for(|stop| *stop) => { drop(stop); Wake::Stop }
                 _ = self.shared.wake.notified() => Wake::Scan,
+                // A tenant taken over: its backlog is this node's now.
+                _ = self.ownership.changed() => Wake::Scan,
                 changed = commits.changed(), if writer_alive => {
                     writer_alive = changed.is_ok();
                     Wake::Scan
@@ -226,7 +234,10 @@ impl Dispatcher {
         let mut next_due: Option<i64> = None;
         let mut busy = self.shared.busy.lock().unwrap_or_else(|p| p.into_inner());
         for head in heads {
-            if busy.tenants.contains(&head.tenant_id) || busy.freed_since_scan.contains(&head.tenant_id) {
+            if busy.tenants.contains(&head.tenant_id)
+                || busy.freed_since_scan.contains(&head.tenant_id)
+                || !self.ownership.owns(&head.tenant_id)
+            {
                 continue;
             }
             if head.next_attempt_at_ms > now {

@@ -28,10 +28,12 @@ pub enum Unhealthy {
     ProbeFailed(tokio::task::JoinError),
     #[error("{name} check timed out after {} ms", .limit.as_millis())]
     TimedOut { name: &'static str, limit: Duration },
+    #[error("cluster lease loop has not reached the database for {} ms: this node's leases are being given up", .0.as_millis())]
+    LeasesStale(Duration),
 }
 
 /// Names accepted by `/readyz?exclude=`.
-pub const READINESS_CHECKS: &[&str] = &["database", "supervisor"];
+pub const READINESS_CHECKS: &[&str] = &["database", "supervisor", "leases"];
 
 /// Everything the health checks look at.
 #[derive(Clone)]
@@ -42,6 +44,9 @@ pub struct Health {
     pub check_timeout: Duration,
     pub wedged_after: Duration,
     pub started: Instant,
+    /// On a cluster: the lease loop's heartbeat (a round that reached the
+    /// database) and the lease TTL.
+    pub leases: Option<(std::sync::Arc<crate::heartbeat::Heartbeat>, Duration)>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -84,6 +89,12 @@ impl Health {
             let check = async { self.supervisor_check() };
             outcomes.push(self.timed("supervisor", check).await);
         }
+        if let Some((beat, ttl)) = &self.leases {
+            if !exclude.iter().any(|e| e == "leases") {
+                let check = async { lease_check(beat, *ttl) };
+                outcomes.push(self.timed("leases", check).await);
+            }
+        }
         outcomes
     }
 
@@ -114,6 +125,15 @@ impl Health {
             Ok(detail) => CheckOutcome { name, ok: true, detail, duration_ms },
             Err(failure) => CheckOutcome { name, ok: false, detail: failure.to_string(), duration_ms },
         }
+    }
+}
+
+/// A node's lease loop must reach the database every third of the TTL; two
+/// rounds missed and its leases are being given up, so it is not ready.
+fn lease_check(beat: &crate::heartbeat::Heartbeat, ttl: Duration) -> Result<String, Unhealthy> {
+    match beat.silent_for(ttl * 2 / 3) {
+        None => Ok("renewing".into()),
+        Some(silent) => Err(Unhealthy::LeasesStale(silent)),
     }
 }
 

@@ -48,6 +48,8 @@ pub struct AppState {
     /// This node, when several share the PostgreSQL store: calls that need a
     /// tenant's live client go to the node holding its lease.
     pub node: Option<Arc<crate::ownership::NodeIdentity>>,
+    /// Which tenants this process runs.
+    pub ownership: crate::ownership::Ownership,
 }
 
 pub fn router(state: AppState) -> Router {

@@ -3,6 +3,8 @@
 //! 0600 in a 0700 directory), with PostgreSQL the tenant's rows in the shared
 //! database, so any node can run the tenant. The client never learns which.
 
+use super::cluster::Token;
+use super::postgres::cluster::FENCE_CHECK;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -34,8 +36,12 @@ impl Sessions<'_> {
         }
     }
 
-    /// The storage the tenant's client runs on, created when missing.
-    pub async fn open(&self, tenant: &TenantId) -> StoreResult<Arc<dyn SessionBackend>> {
+    /// The storage the tenant's client runs on, created when missing. On a
+    /// cluster, `lease` is this node's lease of the tenant: every write then
+    /// checks, in its own transaction, that the lease still carries that
+    /// fencing token, so a node that lost the lease (paused past its expiry,
+    /// cut off) cannot write stale session state over the new owner's.
+    pub async fn open(&self, tenant: &TenantId, lease: Option<Token>) -> StoreResult<Arc<dyn SessionBackend>> {
         match &*self.store.backend {
             Backend::Sqlite(_) => {
                 let file = session_file(self.data, tenant)?;
@@ -46,7 +52,11 @@ impl Sessions<'_> {
                 Ok(Arc::new(store))
             }
             Backend::Postgres(pg) => {
-                Ok(Arc::new(whatsapp_store_pg::PgSessionStore::new(pg.pool().clone(), tenant.as_str())))
+                let store = whatsapp_store_pg::PgSessionStore::new(pg.pool().clone(), tenant.as_str());
+                Ok(Arc::new(match lease {
+                    Some(token) => store.with_fence(whatsapp_store_pg::Fence::new(FENCE_CHECK, token.0)),
+                    None => store,
+                }))
             }
         }
     }

@@ -37,6 +37,7 @@ use state::Change;
 
 use crate::config::WhatsappConfig;
 use crate::paths::DataDir;
+use crate::ownership::Ownership;
 use crate::store::{EventWriter, Store};
 use crate::supervisor::{
     RestartPolicy, SupervisedState, SupervisorHandle, WorkerContext, WorkerFactory, WorkerRun, WorkerStatus,
@@ -89,6 +90,8 @@ pub(crate) struct Shared {
     data: DataDir,
     settings: Settings,
     slots: Mutex<HashMap<String, Arc<Slot>>>,
+    /// Which tenants this process may run a client for.
+    ownership: Ownership,
 }
 
 impl Shared {
@@ -141,8 +144,10 @@ impl WhatsApp {
         data: DataDir,
         settings: Settings,
         supervisor: SupervisorHandle,
+        ownership: Ownership,
     ) -> Self {
-        let shared = Arc::new(Shared { store, events, data, settings, slots: Mutex::new(HashMap::new()) });
+        let slots = Mutex::new(HashMap::new());
+        let shared = Arc::new(Shared { store, events, data, settings, slots, ownership });
         WhatsApp { shared, supervisor }
     }
 
@@ -152,17 +157,28 @@ impl WhatsApp {
         MediaFetch::new(self.shared.clone(), urls)
     }
 
-    /// Starts (or keeps) the tenant's worker.
+    /// Starts (or keeps) the tenant's worker, when this process runs the
+    /// tenant (on a cluster: holds its lease; the lease loop starts it when
+    /// it takes the lease).
     pub fn start(&self, tenant: &TenantId) {
+        if !self.shared.ownership.owns(tenant.as_str()) {
+            tracing::debug!(%tenant, "not this node's tenant: its worker runs where its lease is");
+            self.shared.ownership.request_round();
+            return;
+        }
         let factory = Arc::new(Factory { shared: self.shared.clone(), tenant: tenant.clone() });
         self.supervisor.start_worker(tenant.as_str(), factory);
     }
 
-    /// Starts a worker for every tenant in the store (staggered by the supervisor).
+    /// Starts a worker for every tenant in the store this process runs
+    /// (staggered by the supervisor).
     pub async fn start_all(&self) -> Result<usize, WhatsAppError> {
         let ids = self.shared.store.tenants().list().await?;
         let mut started = 0;
         for row in ids {
+            if !self.shared.ownership.owns(&row.id) {
+                continue;
+            }
             if let Ok(id) = TenantId::parse(&row.id) {
                 self.start(&id);
                 started += 1;

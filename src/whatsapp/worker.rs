@@ -256,7 +256,8 @@ async fn build_client(
     pair: Option<&PairRequest>,
 ) -> Result<(Bot, EventsFromClient), WorkerExit> {
     let built = async {
-        let backend = shared.store.sessions(&shared.data).open(tenant).await?;
+        let lease = shared.ownership.token(tenant.as_str());
+        let backend = shared.store.sessions(&shared.data).open(tenant, lease).await?;
         let (to_us, from_client) = mpsc::unbounded_channel();
         let bot = connection::build(&shared.settings, tenant, backend, &shared.events, pair, to_us).await?;
         Ok::<_, StartError>((bot, from_client))

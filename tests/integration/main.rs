@@ -11,6 +11,7 @@ mod harness;
 
 mod architecture;
 mod check_go;
+mod cluster;
 mod cli;
 mod content;
 mod db;

@@ -312,7 +312,11 @@ impl Conn {
 
     fn accept_login(&mut self, phone: String, device: u16, lid: String, now: u64) -> Result<()> {
         // One socket per device: a newer login replaces the older one.
-        for r in self.claim_device(&phone, device) {
+        let replaced = self.claim_device(&phone, device);
+        if !replaced.is_empty() {
+            self.sim.bump(|c| c.replaced_logins += replaced.len() as u64);
+        }
+        for r in replaced {
             let _ = r.send(ConnCmd::Fault(FaultKind::Replaced));
         }
         self.who = Some((phone, device));

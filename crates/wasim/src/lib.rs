@@ -162,9 +162,12 @@ pub struct ImageSpec {
     pub bytes: Option<u64>,
 }
 
-/// Things a test can wait for.
-#[derive(Debug, Clone, Default)]
+/// Things a test can wait for (`GET /admin/counters`).
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Counters {
+    /// Incremented for each live connection a newer login of the same device
+    /// replaced: two clients were running one device at once.
+    pub replaced_logins: u64,
     /// Incremented whenever a device completes `pair-device-sign`.
     pub paired: u64,
     /// Incremented on every `<success>` sent.

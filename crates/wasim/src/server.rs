@@ -32,6 +32,7 @@ pub fn router(sim: Sim) -> Router {
         .route("/admin/received", get(received))
         .route("/admin/fault", post(fault))
         .route("/admin/connections", get(connections))
+        .route("/admin/counters", get(counters))
         .route("/admin/receipt", post(receipt))
         .route("/admin/reads", get(reads))
         .route("/admin/presence", get(presence))
@@ -208,6 +209,10 @@ async fn fault(State(sim): State<Sim>, Json(req): Json<FaultReq>) -> Response {
     };
     let n = sim.fault(&req.phone, kind, req.expire_s);
     Json(json!({ "connections": n })).into_response()
+}
+
+async fn counters(State(sim): State<Sim>) -> Response {
+    Json(sim.counters()).into_response()
 }
 
 async fn connections(State(sim): State<Sim>) -> Response {

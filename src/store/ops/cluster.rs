@@ -51,6 +51,11 @@ impl Cluster<'_> {
         Ok(postgres::acquire(&self.pg()?.client().await?, node, ttl, limit).await?)
     }
 
+    /// This node's leases left by its previous run, taken back with new tokens.
+    pub async fn reclaim(&self, node: &str, ttl: Duration) -> StoreResult<Vec<(String, Token)>> {
+        Ok(postgres::reclaim(&self.pg()?.client().await?, node, ttl).await?)
+    }
+
     pub async fn renew(
         &self,
         node: &str,

@@ -9,6 +9,12 @@ use deadpool_postgres::GenericClient;
 use super::PgError;
 use crate::store::cluster::{NodeRow, Owner, Token, NODE_COLUMNS};
 
+/// The check a fenced session write makes in its transaction ($1 tenant, $2
+/// token): a row while this node's lease with that token is live. `FOR
+/// SHARE` holds the lease row until the write commits, so a takeover waits
+/// for it or the write sees the takeover.
+pub const FENCE_CHECK: &str = "SELECT 1 FROM tenant_leases WHERE tenant_id = $1 AND token = $2 AND expires_at > now() FOR SHARE";
+
 fn secs(ttl: Duration) -> f64 {
     ttl.as_secs_f64()
 }
@@ -77,6 +83,22 @@ pub async fn acquire(
         )
         .await?;
     let rows = c.query(&stmt, &[&node, &secs(ttl), &limit.max(0)]).await?;
+    Ok(rows.iter().map(|r| (r.get(0), Token(r.get(1)))).collect())
+}
+
+/// Takes back, with new tokens, the live leases recorded for `node`: they
+/// belong to an earlier run of this node (a node id names one process at a
+/// time), which is gone, so waiting for them to expire would only delay
+/// its tenants.
+pub async fn reclaim(c: &impl GenericClient, node: &str, ttl: Duration) -> Result<Vec<(String, Token)>, PgError> {
+    let rows = c
+        .query(
+            "UPDATE tenant_leases SET token = nextval('lease_tokens'), expires_at = now() + make_interval(secs => $2)
+             WHERE owner = $1 AND expires_at > now()
+             RETURNING tenant_id, token",
+            &[&node, &secs(ttl)],
+        )
+        .await?;
     Ok(rows.iter().map(|r| (r.get(0), Token(r.get(1)))).collect())
 }
 

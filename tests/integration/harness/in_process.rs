@@ -53,9 +53,10 @@ impl App {
         data.ensure().expect("data dir");
         // Rendered by /metrics; not installed as this process's recorder.
         let metrics = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder().handle();
-        let (state, supervisor) = agentlocator::daemon::assemble(config, &data, SECRET.to_string(), metrics)
+        let assembled = agentlocator::daemon::assemble(config, &data, SECRET.to_string(), metrics)
             .await
             .expect("app state");
+        let (state, supervisor) = (assembled.state, assembled.supervisor);
         App { state, data, _supervisor: supervisor, _dir: dir }
     }
 

@@ -69,6 +69,11 @@ pub fn with_database(url: &str, database: &str) -> String {
 pub fn point_at(cmd: &mut Command, data_dir: &Path) {
     if on_postgres() {
         cmd.env("DATABASE_URL", database_url(data_dir));
+        // Each daemon is a one-node cluster. A daemon restarted on the same
+        // data directory is the same node (it takes its leases back at once),
+        // and a short TTL keeps any other wait for a lease short.
+        cmd.env("AGENTLOCATOR_CLUSTER__NODE_ID", database_name(data_dir));
+        cmd.env("AGENTLOCATOR_CLUSTER__LEASE_TTL", "3s");
     }
 }
 

@@ -1,0 +1,192 @@
+//! Several `serve` nodes on one PostgreSQL, all against one `wasim serve`:
+//! tenants spread over the nodes by lease, a node SIGKILLed and its tenants
+//! reconnected on the survivors within the lease TTL plus 10 s, nothing
+//! acknowledged lost, never two live clients for one device, and a node
+//! restarted taking its share back with each moved tenant reconnecting once.
+//!
+//! On a database of their own on the test server
+//! (`AGENTLOCATOR_TEST_DATABASE_URL`), so these run in the SQLite parent run.
+
+#![cfg(feature = "sim")]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::db::TargetDb;
+use crate::harness::receiver::Receiver;
+use crate::harness::sim::{daemon_on, pair, Wasim, SECRET};
+use crate::harness::store::connect_server;
+use crate::harness::{eventually, form_body, http, twilio_signature, Daemon};
+
+const TTL_S: u64 = 3;
+const AUTH_TOKEN: &str = "cluster-test-auth-token-0123456789";
+const TENANTS: usize = 30;
+
+/// One node of the test cluster.
+fn node(wasim: &Wasim, db: &TargetDb, id: &str) -> Daemon {
+    let ttl = format!("{TTL_S}s");
+    daemon_on(
+        wasim,
+        None,
+        &[
+            ("DATABASE_URL", &db.url),
+            ("AGENTLOCATOR_CLUSTER__NODE_ID", id),
+            ("AGENTLOCATOR_CLUSTER__LEASE_TTL", &ttl),
+            ("TWILIO_AUTH_TOKEN", AUTH_TOKEN),
+        ],
+    )
+}
+
+/// Live leases: tenant -> node.
+fn owners(db: &TargetDb) -> BTreeMap<String, String> {
+    let mut client = connect_server(&db.url);
+    let rows = client
+        .query("SELECT tenant_id, owner FROM tenant_leases WHERE expires_at > now()", &[])
+        .expect("leases");
+    rows.iter().map(|r| (r.get(0), r.get(1))).collect()
+}
+
+/// Tenants per node, from the live leases.
+fn spread(db: &TargetDb) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for node in owners(db).values() {
+        *counts.entry(node.clone()).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// Tenants recorded `connected`.
+fn connected(db: &TargetDb) -> BTreeSet<String> {
+    let mut client = connect_server(&db.url);
+    let rows = client.query("SELECT id FROM tenants WHERE wa_state = 'connected'", &[]).expect("states");
+    rows.iter().map(|r| r.get(0)).collect()
+}
+
+fn tenant(n: usize) -> String {
+    format!("t{n:02}")
+}
+
+fn phone(n: usize) -> String {
+    format!("+1555100{n:04}")
+}
+
+/// wasim's counters (`replaced_logins`: a newer login replaced a live one).
+fn counters(wasim: &Wasim) -> Value {
+    wasim.get("/admin/counters")
+}
+
+/// A signed Twilio SMS webhook for `tenant`, posted to `daemon`; its status.
+fn post_sms(daemon: &Daemon, tenant: &str, sid: &str) -> u16 {
+    let url = daemon.url(&format!("/webhook/{tenant}/sms"));
+    let params = [("MessageSid", sid), ("From", "+15550000001"), ("Body", "during the failover")];
+    let signature = twilio_signature(AUTH_TOKEN, &url, &params);
+    http()
+        .post(&url)
+        .header("X-Twilio-Signature", signature)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form_body(&params))
+        .send()
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0)
+}
+
+/// What the backends got: (tenant, text or MessageSid) per distinct event id.
+fn delivered(receiver: &Receiver) -> BTreeSet<(String, String)> {
+    let mut seen = BTreeSet::new();
+    let mut out = BTreeSet::new();
+    for r in receiver.received() {
+        if !seen.insert(r.event_id.clone()) {
+            continue;
+        }
+        let event = r.json();
+        let tenant = event["tenant"].as_str().unwrap_or_default().to_string();
+        let what = match event["type"].as_str() {
+            Some("whatsapp.message") => event["data"]["text"].as_str().unwrap_or_default().to_string(),
+            Some("twilio.sms") => event["data"]["MessageSid"].as_str().unwrap_or_default().to_string(),
+            _ => continue,
+        };
+        out.insert((tenant, what));
+    }
+    out
+}
+
+#[test]
+fn three_nodes_share_thirty_tenants_and_survive_a_sigkill() {
+    let Some(db) = TargetDb::create("cluster") else { return };
+    let wasim = Wasim::start();
+    let receiver = Receiver::ok();
+    let mut nodes: BTreeMap<&str, Daemon> =
+        ["n1", "n2", "n3"].into_iter().map(|id| (id, node(&wasim, &db, id))).collect();
+
+    for n in 0..TENANTS {
+        nodes["n1"].add_tenant_with(&tenant(n), &["--webhook-url", &receiver.url()]);
+    }
+    let even = |db: &TargetDb| spread(db).values().copied().collect::<Vec<_>>() == [10, 10, 10];
+    assert!(eventually(Duration::from_secs(30), || even(&db)), "not spread evenly: {:?}", spread(&db));
+
+    // Each tenant paired through the node that runs it.
+    let owner_of = owners(&db);
+    for n in 0..TENANTS {
+        let owner = owner_of[&tenant(n)].as_str();
+        pair(&nodes[owner], &wasim, &tenant(n), &phone(n));
+    }
+    assert_eq!(connected(&db).len(), TENANTS);
+    let logins_before = counters(&wasim)["logins"].as_u64().expect("logins");
+
+    // n2 dies. Meanwhile contacts write to every tenant and Twilio posts
+    // an SMS for each of n2's tenants to a survivor.
+    let victims: Vec<String> = owner_of.iter().filter(|(_, n)| *n == "n2").map(|(t, _)| t.clone()).collect();
+    nodes.get_mut("n2").expect("n2").kill();
+    let killed = Instant::now();
+    let mut expected = BTreeSet::new();
+    for n in 0..TENANTS {
+        let text = format!("during the failover to {}", tenant(n));
+        wasim.send("+15557770001", &phone(n), &text);
+        expected.insert((tenant(n), text));
+    }
+    for (i, victim) in victims.iter().enumerate() {
+        let sid = format!("SM{i:032x}");
+        assert_eq!(post_sms(&nodes["n1"], victim, &sid), 200, "acknowledged by a survivor");
+        expected.insert((victim.clone(), sid));
+    }
+
+    let limit = Duration::from_secs(TTL_S + 10);
+    let taken_over = || {
+        let owners = owners(&db);
+        victims.iter().all(|t| owners.get(t).is_some_and(|n| n != "n2")) && connected(&db).len() == TENANTS
+    };
+    assert!(
+        eventually(limit, taken_over),
+        "n2's tenants not connected elsewhere within {limit:?}: owners {:?}, connected {}; n1 log:\n{}",
+        owners(&db),
+        connected(&db).len(),
+        nodes["n1"].log_tail()
+    );
+    eprintln!("failover: n2's {} tenants connected elsewhere after {:?}", victims.len(), killed.elapsed());
+    assert!(
+        eventually(Duration::from_secs(30), || delivered(&receiver).is_superset(&expected)),
+        "missing: {:?}",
+        expected.difference(&delivered(&receiver)).collect::<Vec<_>>()
+    );
+    assert_eq!(counters(&wasim)["replaced_logins"], 0, "never two live clients for one device");
+    let logins_failover = counters(&wasim)["logins"].as_u64().expect("logins");
+    assert_eq!(logins_failover - logins_before, victims.len() as u64, "each moved tenant reconnected once");
+
+    // n2 back (a new node under the same name): the others hand tenants over.
+    let before_rebalance = owners(&db);
+    nodes.insert("n2", node(&wasim, &db, "n2"));
+    assert!(eventually(Duration::from_secs(60), || even(&db)), "never rebalanced: {:?}", spread(&db));
+    assert!(
+        eventually(Duration::from_secs(30), || connected(&db).len() == TENANTS),
+        "connected: {}",
+        connected(&db).len()
+    );
+    let after = owners(&db);
+    let moved = after.iter().filter(|(t, n)| before_rebalance.get(*t) != Some(n)).count();
+    assert_eq!(moved, 10, "n2 took exactly its share");
+    let logins = counters(&wasim)["logins"].as_u64().expect("logins");
+    assert_eq!(logins - logins_failover, moved as u64, "each moved tenant reconnected once");
+    assert_eq!(counters(&wasim)["replaced_logins"], 0, "never two live clients for one device");
+}
