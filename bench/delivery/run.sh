@@ -32,8 +32,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The test executable, built once below and run directly for each store: both
+# runs bench the very same build (no cargo freshness check in between, which
+# rebuilds when HEAD or any branch moves: build.rs stamps the commit).
+TEST_EXE=
 bench() {
-    cargo test --release --test integration delivery_bench:: -- --ignored --nocapture --test-threads 1
+    "$TEST_EXE" delivery_bench:: --ignored --nocapture --test-threads 1
 }
 
 # One store's run; its output also goes to $OUT/<store>.txt.
@@ -52,7 +56,13 @@ if [ "$STORE" != sqlite ]; then
 fi
 # Built before either run, so neither is timed against the compiler.
 echo "== building (release)" >&2
-cargo test --release --test integration --no-run --quiet
+TEST_EXE=$(cargo test --release --test integration --no-run --message-format json --quiet |
+    python3 -c 'import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "integration":
+        print(m["executable"])')
+[ -x "$TEST_EXE" ] || { echo "FAIL: no integration test executable from cargo" >&2; exit 1; }
 case "$STORE" in
     sqlite|postgres) run_on "$STORE"; exit 0 ;;
 esac
