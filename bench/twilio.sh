@@ -11,6 +11,8 @@
 #
 # Usage: bench/twilio.sh            (env: CONNS=64 BENCH_SECONDS=10 WARMUP=2 THREADS=1
 #                                    RUST_LOG=info CARGO_TARGET_DIR=target
+#                                    SKIP_BUILD=1: use the built load generator (and
+#                                    agentlocator) in CARGO_TARGET_DIR as they are,
 #                                    AGENTLOCATOR_BIN=path: bench that binary instead,
 #                                    e.g. an older build for a before/after pair;
 #                                    BENCH_DATABASE_URL=postgres://.../postgres: run on
@@ -28,11 +30,13 @@ LOG_LEVEL=${RUST_LOG:-info}
 TOKEN=bench-auth-token-0123456789
 NUMBER=+15550001111
 
-echo "== building (release)" >&2
-if [ -z "${AGENTLOCATOR_BIN:-}" ]; then
-    CARGO_TARGET_DIR=$TARGET cargo build --release --quiet --bin agentlocator
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+    echo "== building (release)" >&2
+    if [ -z "${AGENTLOCATOR_BIN:-}" ]; then
+        CARGO_TARGET_DIR=$TARGET cargo build --release --quiet --bin agentlocator
+    fi
+    CARGO_TARGET_DIR=$TARGET cargo build --release --quiet --manifest-path bench/twilio/Cargo.toml
 fi
-CARGO_TARGET_DIR=$TARGET cargo build --release --quiet --manifest-path bench/twilio/Cargo.toml
 BIN=${AGENTLOCATOR_BIN:-$TARGET/release/agentlocator}
 LOADGEN=$TARGET/release/twilio-bench
 

@@ -8,6 +8,9 @@
 #   run_sim_driver TAG DRIVER.py [driver options...]   # never returns
 # Environment: CARGO_TARGET_DIR, KEEP=1 (keep the scratch directory; it is
 # always kept when the run fails), BENCH_JSON=path.
+# SIM_DRIVER_ON_EXIT: a command the trap runs once the driver's processes are
+# stopped and before the scratch directory ($WORK) is removed (e.g. to stop a
+# database server the bench started, after saving its log in $WORK).
 
 build_sim_release() {
     TARGET=${CARGO_TARGET_DIR:-target}
@@ -65,6 +68,9 @@ _sim_driver_cleanup() {
         while read -r pid; do
             [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null || true
         done < "$PIDS"
+    fi
+    if [ -n "${SIM_DRIVER_ON_EXIT:-}" ]; then
+        $SIM_DRIVER_ON_EXIT || true
     fi
     if [ "$STATUS" -eq 0 ] && [ "${KEEP:-0}" != 1 ]; then
         rm -rf "$WORK"
