@@ -13,6 +13,7 @@ mod auth;
 mod content;
 mod error;
 mod file;
+mod forward;
 mod health;
 mod layers;
 pub mod server;
@@ -60,7 +61,7 @@ pub fn router(state: AppState) -> Router {
     let standard = Router::new()
         .merge(health::router())
         .merge(api::router())
-        .merge(whatsapp::router())
+        .merge(whatsapp::router(forward::ToOwner::new(&state, timeout)))
         .merge(content::router())
         .merge(twilio::router())
         .fallback(error::no_such_route)
@@ -74,7 +75,8 @@ pub fn router(state: AppState) -> Router {
         .saturating_add(64 * 1024)
         .max(body_limit);
     let send_timeout = timeout + 2 * wa.media_transfer_timeout + wa.send_timeout + wa.send_queue_max_wait;
-    let send = whatsapp::send_router().method_not_allowed_fallback(error::method_not_allowed);
+    let send = whatsapp::send_router(forward::ToOwner::new(&state, send_timeout))
+        .method_not_allowed_fallback(error::method_not_allowed);
     let routes = layers::limits(standard, body_limit, timeout)
         .merge(layers::file_limits(send, send_body_limit, send_timeout))
         .with_state(state);

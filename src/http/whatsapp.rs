@@ -14,6 +14,7 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::forward::ToOwner;
 use super::{ApiError, AppState, Caller};
 use crate::ids::TenantId;
 use crate::whatsapp::media_out;
@@ -29,21 +30,24 @@ const FIRST_CODE_WAIT: Duration = Duration::from_secs(10);
 /// Pixels per QR module in the PNG.
 const PNG_SCALE: u32 = 8;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/whatsapp/{tenant}/status", get(status))
+/// `to_owner` sends the routes that need the tenant's live client to the node
+/// running it; status is read from the database on any node.
+pub fn router(to_owner: ToOwner) -> Router<AppState> {
+    let live = Router::new()
         .route("/api/whatsapp/{tenant}/qr", get(qr))
         .route("/api/whatsapp/{tenant}/pair-code", post(pair_code))
         .route("/api/whatsapp/{tenant}/read", post(read))
         .route("/api/whatsapp/{tenant}/presence", post(presence))
         .route("/api/whatsapp/{tenant}/logout", post(logout))
-        .route("/api/whatsapp/{tenant}/restart", post(restart))
+        .route("/api/whatsapp/{tenant}/restart", post(restart));
+    to_owner.apply(live).route("/api/whatsapp/{tenant}/status", get(status))
 }
 
 /// The send route, apart: it takes files, so its body limit and time limit
-/// are its own (see `super::router`).
-pub fn send_router() -> Router<AppState> {
-    Router::new().route("/api/whatsapp/{tenant}/send", post(send))
+/// are its own (see `super::router`); like the others it runs on the
+/// tenant's node.
+pub fn send_router(to_owner: ToOwner) -> Router<AppState> {
+    to_owner.apply(Router::new().route("/api/whatsapp/{tenant}/send", post(send)))
 }
 
 async fn status(

@@ -37,6 +37,9 @@ pub mod tenants;
 pub mod whatsapp;
 mod writer;
 
+/// Test databases on the PostgreSQL test server, for tests outside the store.
+#[cfg(test)]
+pub(crate) use postgres::testdb;
 pub use writer::EventWriter;
 
 use std::path::Path;
