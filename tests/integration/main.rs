@@ -12,6 +12,7 @@ mod harness;
 mod architecture;
 mod check_go;
 mod cli;
+mod cluster_cli;
 mod content;
 mod db;
 mod delivery;
