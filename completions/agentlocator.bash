@@ -19,6 +19,9 @@ _agentlocator() {
             agentlocator,check)
                 cmd="agentlocator__subcmd__check"
                 ;;
+            agentlocator,cluster)
+                cmd="agentlocator__subcmd__cluster"
+                ;;
             agentlocator,completions)
                 cmd="agentlocator__subcmd__completions"
                 ;;
@@ -54,6 +57,18 @@ _agentlocator() {
                 ;;
             agentlocator__subcmd__check__subcmd__help,help)
                 cmd="agentlocator__subcmd__check__subcmd__help__subcmd__help"
+                ;;
+            agentlocator__subcmd__cluster,help)
+                cmd="agentlocator__subcmd__cluster__subcmd__help"
+                ;;
+            agentlocator__subcmd__cluster,status)
+                cmd="agentlocator__subcmd__cluster__subcmd__status"
+                ;;
+            agentlocator__subcmd__cluster__subcmd__help,help)
+                cmd="agentlocator__subcmd__cluster__subcmd__help__subcmd__help"
+                ;;
+            agentlocator__subcmd__cluster__subcmd__help,status)
+                cmd="agentlocator__subcmd__cluster__subcmd__help__subcmd__status"
                 ;;
             agentlocator__subcmd__config,check)
                 cmd="agentlocator__subcmd__config__subcmd__check"
@@ -118,6 +133,9 @@ _agentlocator() {
             agentlocator__subcmd__help,check)
                 cmd="agentlocator__subcmd__help__subcmd__check"
                 ;;
+            agentlocator__subcmd__help,cluster)
+                cmd="agentlocator__subcmd__help__subcmd__cluster"
+                ;;
             agentlocator__subcmd__help,completions)
                 cmd="agentlocator__subcmd__help__subcmd__completions"
                 ;;
@@ -144,6 +162,9 @@ _agentlocator() {
                 ;;
             agentlocator__subcmd__help__subcmd__check,go)
                 cmd="agentlocator__subcmd__help__subcmd__check__subcmd__go"
+                ;;
+            agentlocator__subcmd__help__subcmd__cluster,status)
+                cmd="agentlocator__subcmd__help__subcmd__cluster__subcmd__status"
                 ;;
             agentlocator__subcmd__help__subcmd__config,check)
                 cmd="agentlocator__subcmd__help__subcmd__config__subcmd__check"
@@ -260,7 +281,7 @@ _agentlocator() {
 
     case "${cmd}" in
         agentlocator)
-            opts="-v -q -h -V --config --data-dir --log-format --verbose --quiet --help --version serve config tenant check sessions events db completions help"
+            opts="-v -q -h -V --config --data-dir --log-format --verbose --quiet --help --version serve config tenant check sessions events db cluster completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -388,6 +409,100 @@ _agentlocator() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        agentlocator__subcmd__cluster)
+            opts="-v -q -h -V --config --data-dir --log-format --verbose --quiet --help --version status help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        agentlocator__subcmd__cluster__subcmd__help)
+            opts="status help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        agentlocator__subcmd__cluster__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        agentlocator__subcmd__cluster__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        agentlocator__subcmd__cluster__subcmd__status)
+            opts="-v -q -h -V --json --config --data-dir --log-format --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -884,7 +999,7 @@ _agentlocator() {
             return 0
             ;;
         agentlocator__subcmd__help)
-            opts="serve config tenant check sessions events db completions help"
+            opts="serve config tenant check sessions events db cluster completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -912,6 +1027,34 @@ _agentlocator() {
             return 0
             ;;
         agentlocator__subcmd__help__subcmd__check__subcmd__go)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        agentlocator__subcmd__help__subcmd__cluster)
+            opts="status"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        agentlocator__subcmd__help__subcmd__cluster__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

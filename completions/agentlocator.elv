@@ -36,6 +36,7 @@ set edit:completion:arg-completer[agentlocator] = {|@words|
             cand sessions 'One row per tenant WhatsApp worker: state, phone, since, reconnects, last error, memory'
             cand events 'Inspect, replay and retry the events delivered to tenants'' backends'
             cand db 'The store: schema version'
+            cand cluster 'The nodes sharing the PostgreSQL store'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -493,6 +494,43 @@ set edit:completion:arg-completer[agentlocator] = {|@words|
         }
         &'agentlocator;db;help;help'= {
         }
+        &'agentlocator;cluster'= {
+            cand --config 'Configuration file [default: config/agentlocator.toml when it exists]'
+            cand --data-dir 'Where the database, secrets and tenant data live'
+            cand --log-format 'Log format (logs go to stderr)'
+            cand -v 'More logging (-v debug, -vv trace); RUST_LOG overrides'
+            cand --verbose 'More logging (-v debug, -vv trace); RUST_LOG overrides'
+            cand -q 'Less logging (-q warnings, -qq errors only)'
+            cand --quiet 'Less logging (-q warnings, -qq errors only)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand status 'The nodes sharing the database: address, version, last heartbeat, tenants held, alive'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'agentlocator;cluster;status'= {
+            cand --config 'Configuration file [default: config/agentlocator.toml when it exists]'
+            cand --data-dir 'Where the database, secrets and tenant data live'
+            cand --log-format 'Log format (logs go to stderr)'
+            cand --json 'json'
+            cand -v 'More logging (-v debug, -vv trace); RUST_LOG overrides'
+            cand --verbose 'More logging (-v debug, -vv trace); RUST_LOG overrides'
+            cand -q 'Less logging (-q warnings, -qq errors only)'
+            cand --quiet 'Less logging (-q warnings, -qq errors only)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'agentlocator;cluster;help'= {
+            cand status 'The nodes sharing the database: address, version, last heartbeat, tenants held, alive'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'agentlocator;cluster;help;status'= {
+        }
+        &'agentlocator;cluster;help;help'= {
+        }
         &'agentlocator;completions'= {
             cand --config 'Configuration file [default: config/agentlocator.toml when it exists]'
             cand --data-dir 'Where the database, secrets and tenant data live'
@@ -514,6 +552,7 @@ set edit:completion:arg-completer[agentlocator] = {|@words|
             cand sessions 'One row per tenant WhatsApp worker: state, phone, since, reconnects, last error, memory'
             cand events 'Inspect, replay and retry the events delivered to tenants'' backends'
             cand db 'The store: schema version'
+            cand cluster 'The nodes sharing the PostgreSQL store'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -581,6 +620,11 @@ set edit:completion:arg-completer[agentlocator] = {|@words|
         &'agentlocator;help;db;status'= {
         }
         &'agentlocator;help;db;copy'= {
+        }
+        &'agentlocator;help;cluster'= {
+            cand status 'The nodes sharing the database: address, version, last heartbeat, tenants held, alive'
+        }
+        &'agentlocator;help;cluster;status'= {
         }
         &'agentlocator;help;completions'= {
         }

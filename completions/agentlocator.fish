@@ -39,6 +39,7 @@ complete -c agentlocator -n "__fish_agentlocator_needs_command" -f -a "check" -d
 complete -c agentlocator -n "__fish_agentlocator_needs_command" -f -a "sessions" -d 'One row per tenant WhatsApp worker: state, phone, since, reconnects, last error, memory'
 complete -c agentlocator -n "__fish_agentlocator_needs_command" -f -a "events" -d 'Inspect, replay and retry the events delivered to tenants\' backends'
 complete -c agentlocator -n "__fish_agentlocator_needs_command" -f -a "db" -d 'The store: schema version'
+complete -c agentlocator -n "__fish_agentlocator_needs_command" -f -a "cluster" -d 'The nodes sharing the PostgreSQL store'
 complete -c agentlocator -n "__fish_agentlocator_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c agentlocator -n "__fish_agentlocator_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand serve" -l config -d 'Configuration file [default: config/agentlocator.toml when it exists]' -r -F
@@ -325,6 +326,27 @@ complete -c agentlocator -n "__fish_agentlocator_using_subcommand db; and __fish
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "status" -d 'Which store the configuration names and its schema version'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "copy" -d 'Copy a stopped SQLite deployment into an empty PostgreSQL database'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand cluster; and not __fish_seen_subcommand_from status help" -l config -d 'Configuration file [default: config/agentlocator.toml when it exists]' -r -F
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand cluster; and not __fish_seen_subcommand_from status help" -l data-dir -d 'Where the database, secrets and tenant data live' -r -F
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand cluster; and not __fish_seen_subcommand_from status help" -l log-format -d 'Log format (logs go to stderr)' -r -f -a "text\t''
+json\t''"
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand cluster; and not __fish_seen_subcommand_from status help" -s v -l verbose -d 'More logging (-v debug, -vv trace); RUST_LOG overrides'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand cluster; and not __fish_seen_subcommand_from status help" -s q -l quiet -d 'Less logging (-q warnings, -qq errors only)'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand cluster; and not __fish_seen_subcommand_from status help" -s h -l help -d 'Print help'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand cluster; and not __fish_seen_subcommand_from status help" -s V -l version -d 'Print version'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand cluster; and not __fish_seen_subcommand_from status help" -f -a "status" -d 'The nodes sharing the database: address, version, last heartbeat, tenants held, alive'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand cluster; and not __fish_seen_subcommand_from status help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand cluster; and __fish_seen_subcommand_from status" -l config -d 'Configuration file [default: config/agentlocator.toml when it exists]' -r -F
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand cluster; and __fish_seen_subcommand_from status" -l data-dir -d 'Where the database, secrets and tenant data live' -r -F
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand cluster; and __fish_seen_subcommand_from status" -l log-format -d 'Log format (logs go to stderr)' -r -f -a "text\t''
+json\t''"
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand cluster; and __fish_seen_subcommand_from status" -l json
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand cluster; and __fish_seen_subcommand_from status" -s v -l verbose -d 'More logging (-v debug, -vv trace); RUST_LOG overrides'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand cluster; and __fish_seen_subcommand_from status" -s q -l quiet -d 'Less logging (-q warnings, -qq errors only)'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand cluster; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand cluster; and __fish_seen_subcommand_from status" -s V -l version -d 'Print version'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand cluster; and __fish_seen_subcommand_from help" -f -a "status" -d 'The nodes sharing the database: address, version, last heartbeat, tenants held, alive'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand cluster; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand completions" -l config -d 'Configuration file [default: config/agentlocator.toml when it exists]' -r -F
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand completions" -l data-dir -d 'Where the database, secrets and tenant data live' -r -F
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand completions" -l log-format -d 'Log format (logs go to stderr)' -r -f -a "text\t''
@@ -333,15 +355,16 @@ complete -c agentlocator -n "__fish_agentlocator_using_subcommand completions" -
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand completions" -s q -l quiet -d 'Less logging (-q warnings, -qq errors only)'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and not __fish_seen_subcommand_from serve config tenant check sessions events db completions help" -f -a "serve" -d 'Run the daemon: HTTP service, WhatsApp supervisor, admin socket'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and not __fish_seen_subcommand_from serve config tenant check sessions events db completions help" -f -a "config" -d 'Inspect the configuration'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and not __fish_seen_subcommand_from serve config tenant check sessions events db completions help" -f -a "tenant" -d 'Manage tenants (businesses)'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and not __fish_seen_subcommand_from serve config tenant check sessions events db completions help" -f -a "check" -d 'Checks against a deployment'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and not __fish_seen_subcommand_from serve config tenant check sessions events db completions help" -f -a "sessions" -d 'One row per tenant WhatsApp worker: state, phone, since, reconnects, last error, memory'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and not __fish_seen_subcommand_from serve config tenant check sessions events db completions help" -f -a "events" -d 'Inspect, replay and retry the events delivered to tenants\' backends'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and not __fish_seen_subcommand_from serve config tenant check sessions events db completions help" -f -a "db" -d 'The store: schema version'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and not __fish_seen_subcommand_from serve config tenant check sessions events db completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and not __fish_seen_subcommand_from serve config tenant check sessions events db completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and not __fish_seen_subcommand_from serve config tenant check sessions events db cluster completions help" -f -a "serve" -d 'Run the daemon: HTTP service, WhatsApp supervisor, admin socket'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and not __fish_seen_subcommand_from serve config tenant check sessions events db cluster completions help" -f -a "config" -d 'Inspect the configuration'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and not __fish_seen_subcommand_from serve config tenant check sessions events db cluster completions help" -f -a "tenant" -d 'Manage tenants (businesses)'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and not __fish_seen_subcommand_from serve config tenant check sessions events db cluster completions help" -f -a "check" -d 'Checks against a deployment'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and not __fish_seen_subcommand_from serve config tenant check sessions events db cluster completions help" -f -a "sessions" -d 'One row per tenant WhatsApp worker: state, phone, since, reconnects, last error, memory'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and not __fish_seen_subcommand_from serve config tenant check sessions events db cluster completions help" -f -a "events" -d 'Inspect, replay and retry the events delivered to tenants\' backends'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and not __fish_seen_subcommand_from serve config tenant check sessions events db cluster completions help" -f -a "db" -d 'The store: schema version'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and not __fish_seen_subcommand_from serve config tenant check sessions events db cluster completions help" -f -a "cluster" -d 'The nodes sharing the PostgreSQL store'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and not __fish_seen_subcommand_from serve config tenant check sessions events db cluster completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and not __fish_seen_subcommand_from serve config tenant check sessions events db cluster completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "check" -d 'Validate the effective configuration and print it, secrets redacted'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and __fish_seen_subcommand_from tenant" -f -a "add" -d 'Create a tenant; prints its API token and webhook signing secret once'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and __fish_seen_subcommand_from tenant" -f -a "list" -d 'One line per tenant'
@@ -359,3 +382,4 @@ complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and __fi
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and __fish_seen_subcommand_from events" -f -a "retry-dead" -d 'Queue every dead event again (of one tenant, or of all)'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "status" -d 'Which store the configuration names and its schema version'
 complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "copy" -d 'Copy a stopped SQLite deployment into an empty PostgreSQL database'
+complete -c agentlocator -n "__fish_agentlocator_using_subcommand help; and __fish_seen_subcommand_from cluster" -f -a "status" -d 'The nodes sharing the database: address, version, last heartbeat, tenants held, alive'

@@ -36,7 +36,8 @@ pub enum AdminRequest {
     Logout {
         tenant: TenantId,
     },
-    /// Every tenant's session, with the supervisor's view.
+    /// Every tenant's session, with the supervisor's view and the node
+    /// holding its lease.
     Sessions,
     /// Test-only fault injection, refused unless the daemon was started with
     /// `AGENTLOCATOR_FAULT_INJECTION=1` (see `server::inject_fault`).

@@ -167,7 +167,7 @@ async fn handle(request: AdminRequest, context: &Context) -> AdminReply {
             }
         }
         AdminRequest::Sessions => {
-            match crate::whatsapp::views::sessions(&context.store, Some(&context.whatsapp)).await {
+            match crate::whatsapp::views::listed(&context.store, Some(&context.whatsapp)).await {
                 Ok(views) => AdminReply::Ok(json!(views)),
                 Err(e) => AdminReply::Error(AdminError::new("store", e.to_string())),
             }

@@ -2,6 +2,7 @@
 //! an error into its message and exit code.
 
 mod check;
+mod cluster;
 mod config_cmd;
 mod db;
 mod events;
@@ -92,6 +93,9 @@ pub enum Command {
     /// The store: schema version
     #[command(subcommand)]
     Db(db::DbCommand),
+    /// The nodes sharing the PostgreSQL store
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCommand),
     /// Print a shell completion script
     Completions {
         #[arg(value_enum)]
@@ -126,6 +130,7 @@ fn run(cli: Cli) -> AppResult<()> {
         Command::Check(command) => check::run(&cli.global, command),
         Command::Events(command) => events::run(&cli.global, command),
         Command::Db(command) => db::run(&cli.global, command),
+        Command::Cluster(command) => cluster::run(&cli.global, command),
         Command::Sessions { json, watch } => sessions::run(&cli.global, json, watch),
         Command::Completions { shell } => completions::write(shell, &mut std::io::stdout())
             .map_err(|e| AppError::failed(format!("cannot write completions: {e}"))),

@@ -52,3 +52,65 @@ pub async fn sessions(
     }
     Ok(views)
 }
+
+/// A session as `agentlocator sessions` lists it: with the node running the
+/// tenant's WhatsApp client.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ListedSession {
+    #[serde(flatten)]
+    pub view: SessionView,
+    /// The node holding the tenant's live lease; `None` when no node holds
+    /// one, or on SQLite (one daemon, no leases). Always present in JSON
+    /// (`null`), so a consumer need not tell "none" from "not reported".
+    #[serde(default)]
+    pub node: Option<String>,
+}
+
+/// [`sessions`], each with the node holding its tenant's lease.
+pub async fn listed(
+    store: &crate::store::Store,
+    whatsapp: Option<&WhatsApp>,
+) -> crate::store::StoreResult<Vec<ListedSession>> {
+    let views = sessions(store, whatsapp).await?;
+    let owners: std::collections::HashMap<String, String> = if store.is_shared() {
+        store.cluster().owners().await?.into_iter().collect()
+    } else {
+        std::collections::HashMap::new()
+    };
+    Ok(views
+        .into_iter()
+        .map(|view| ListedSession { node: owners.get(&view.tenant).cloned(), view })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listed_session_always_names_its_node_and_reads_back() {
+        let view = SessionView {
+            tenant: "alpha".into(),
+            whatsapp: WhatsappView {
+                state: "connected".into(),
+                phone: None,
+                since: "2026-11-28T02:40:00Z".into(),
+                reconnects: 0,
+                last_error: None,
+                banned_until: None,
+            },
+            worker: Some(SupervisedState::Running),
+            memory_bytes: Some(10),
+        };
+        let none = serde_json::to_value(ListedSession { view: view.clone(), node: None }).expect("encode");
+        assert_eq!(none["node"], serde_json::Value::Null);
+        assert_eq!(none["state"], "connected");
+        let held = ListedSession { view, node: Some("node-a".into()) };
+        let back: ListedSession =
+            serde_json::from_value(serde_json::to_value(&held).expect("encode")).expect("decode");
+        assert_eq!(
+            (back.node.as_deref(), back.view.worker, back.view.memory_bytes),
+            (Some("node-a"), Some(SupervisedState::Running), Some(10))
+        );
+    }
+}

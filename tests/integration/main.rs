@@ -13,6 +13,7 @@ mod architecture;
 mod check_go;
 mod cluster;
 mod cli;
+mod cluster_cli;
 mod content;
 mod db;
 mod delivery;
