@@ -83,7 +83,9 @@ impl Round {
         let margin = self.config.ttl / 3;
         let earliest = self.held.values().map(|l| l.expires_no_sooner_than - margin).min();
         match earliest {
-            Some(at) => period.min(at.saturating_duration_since(Instant::now())).max(Duration::from_millis(50)),
+            Some(at) => {
+                period.min(at.saturating_duration_since(Instant::now())).max(Duration::from_millis(50))
+            }
             None => period,
         }
     }
@@ -134,7 +136,8 @@ impl Round {
         let leases: Vec<(String, Token)> = self.held.iter().map(|(t, l)| (t.clone(), l.token)).collect();
         let LeaseLoop { store, node, ttl, .. } = &self.config;
         let cluster = store.cluster();
-        let Some(renewed) = self.bounded("lease renewal", cluster.renew(&node.id, *ttl, &leases)).await else {
+        let Some(renewed) = self.bounded("lease renewal", cluster.renew(&node.id, *ttl, &leases)).await
+        else {
             return false;
         };
         let lost: Vec<String> = self.held.keys().filter(|t| !renewed.contains(t)).cloned().collect();
@@ -177,7 +180,8 @@ impl Round {
         match next_move(self.held.len() as i64, fair_share(tenants, live)) {
             Move::Take(n) => {
                 let sent = Instant::now();
-                let taken = self.bounded("lease acquisition", store.cluster().acquire(&node.id, *ttl, n)).await;
+                let taken =
+                    self.bounded("lease acquisition", store.cluster().acquire(&node.id, *ttl, n)).await;
                 for (tenant, token) in taken.unwrap_or_default() {
                     self.take(tenant, Lease { token, expires_no_sooner_than: sent + self.config.ttl });
                 }
@@ -249,7 +253,11 @@ impl Round {
     }
 
     /// `call`'s result, or `None` (logged) when it failed or outlived the limit.
-    async fn bounded<T>(&self, what: &str, call: impl std::future::Future<Output = StoreResult<T>>) -> Option<T> {
+    async fn bounded<T>(
+        &self,
+        what: &str,
+        call: impl std::future::Future<Output = StoreResult<T>>,
+    ) -> Option<T> {
         match tokio::time::timeout(self.call_limit(), call).await {
             Ok(Ok(value)) => Some(value),
             Ok(Err(e)) => {

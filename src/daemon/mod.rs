@@ -190,7 +190,7 @@ impl Running {
         listener: TcpListener,
         local: SocketAddr,
     ) -> AppResult<Running> {
-        let Core { config, state: mut state, supervisor, leases } = core;
+        let Core { config, mut state, supervisor, leases } = core;
         let grace = config.http.shutdown_grace;
         // The URLs events carry for stored recordings and media: known only
         // now that the listener is bound (its port may have been 0).
@@ -201,7 +201,15 @@ impl Running {
             let node = crate::cluster::identity(&config.cluster, local);
             state.node = Some(Arc::new(node.clone()));
             let heartbeat = state.health.leases.as_ref().map(|(beat, _)| beat.clone()).unwrap_or_default();
-            Cluster::start(&state.store, node, &config.cluster, whatsapp.clone(), writer, heartbeat, shutdown_rx.clone())
+            Cluster::start(
+                &state.store,
+                node,
+                &config.cluster,
+                whatsapp.clone(),
+                writer,
+                heartbeat,
+                shutdown_rx.clone(),
+            )
         });
         let admin_socket = crate::admin::server::AdminServer::bind(
             data,

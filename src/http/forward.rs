@@ -360,7 +360,7 @@ mod tests {
             let data = DataDir::new(dir.path().join("data"));
             data.ensure().expect("data dir");
             let metrics = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder().handle();
-            let (state, supervisor) =
+            let crate::daemon::Assembled { state, supervisor, .. } =
                 crate::daemon::assemble(config, &data, SECRET.into(), metrics).await.expect("state");
             let acme = add_tenant(&state, &data, "acme").await;
             let other = add_tenant(&state, &data, "other").await;

@@ -41,7 +41,11 @@ impl Sessions<'_> {
     /// checks, in its own transaction, that the lease still carries that
     /// fencing token, so a node that lost the lease (paused past its expiry,
     /// cut off) cannot write stale session state over the new owner's.
-    pub async fn open(&self, tenant: &TenantId, lease: Option<Token>) -> StoreResult<Arc<dyn SessionBackend>> {
+    pub async fn open(
+        &self,
+        tenant: &TenantId,
+        lease: Option<Token>,
+    ) -> StoreResult<Arc<dyn SessionBackend>> {
         match &*self.store.backend {
             Backend::Sqlite(_) => {
                 let file = session_file(self.data, tenant)?;

@@ -36,8 +36,8 @@ use slot::{Command, Slot};
 use state::Change;
 
 use crate::config::WhatsappConfig;
-use crate::paths::DataDir;
 use crate::ownership::Ownership;
+use crate::paths::DataDir;
 use crate::store::{EventWriter, Store};
 use crate::supervisor::{
     RestartPolicy, SupervisedState, SupervisorHandle, WorkerContext, WorkerFactory, WorkerRun, WorkerStatus,

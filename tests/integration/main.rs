@@ -11,8 +11,8 @@ mod harness;
 
 mod architecture;
 mod check_go;
-mod cluster;
 mod cli;
+mod cluster;
 mod cluster_cli;
 mod content;
 mod db;

@@ -13,7 +13,8 @@ use crate::store::cluster::{NodeRow, Owner, Token, NODE_COLUMNS};
 /// token): a row while this node's lease with that token is live. `FOR
 /// SHARE` holds the lease row until the write commits, so a takeover waits
 /// for it or the write sees the takeover.
-pub const FENCE_CHECK: &str = "SELECT 1 FROM tenant_leases WHERE tenant_id = $1 AND token = $2 AND expires_at > now() FOR SHARE";
+pub const FENCE_CHECK: &str =
+    "SELECT 1 FROM tenant_leases WHERE tenant_id = $1 AND token = $2 AND expires_at > now() FOR SHARE";
 
 fn secs(ttl: Duration) -> f64 {
     ttl.as_secs_f64()
@@ -90,7 +91,11 @@ pub async fn acquire(
 /// belong to an earlier run of this node (a node id names one process at a
 /// time), which is gone, so waiting for them to expire would only delay
 /// its tenants.
-pub async fn reclaim(c: &impl GenericClient, node: &str, ttl: Duration) -> Result<Vec<(String, Token)>, PgError> {
+pub async fn reclaim(
+    c: &impl GenericClient,
+    node: &str,
+    ttl: Duration,
+) -> Result<Vec<(String, Token)>, PgError> {
     let rows = c
         .query(
             "UPDATE tenant_leases SET token = nextval('lease_tokens'), expires_at = now() + make_interval(secs => $2)
