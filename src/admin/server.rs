@@ -233,6 +233,10 @@ async fn stream_pairing(
             return;
         }
     };
+    if !context.whatsapp.runs_here(&tenant, PAIR_LEASE_WAIT).await {
+        let _ = write_reply(write, &AdminReply::Error(elsewhere(context, &tenant).await)).await;
+        return;
+    }
     context.whatsapp.start(&tenant);
     let mut session = context.whatsapp.pairing(&tenant);
     if let Err(e) = session.begin(request).await {
@@ -252,6 +256,29 @@ async fn stream_pairing(
     }
     let gone = AdminError::new("unavailable", "the tenant's worker stopped during pairing");
     let _ = write_reply(write, &AdminReply::Error(gone)).await;
+}
+
+/// How long `tenant pair` waits for this node to take a tenant it does not
+/// hold yet (one lease round, normally immediate).
+const PAIR_LEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// On a cluster: the tenant runs on another node, which is where pairing
+/// through the admin socket must happen (the API's QR route is forwarded).
+async fn elsewhere(context: &Context, tenant: &tenants::TenantId) -> AdminError {
+    let hint = format!("or pair over the API through any node (GET /api/whatsapp/{tenant}/qr)");
+    match context.store.cluster().owner(tenant.as_str()).await {
+        Ok(Some(owner)) => AdminError::new(
+            "elsewhere",
+            format!(
+                "tenant `{tenant}` runs on node {} ({}): run `tenant pair` there, {hint}",
+                owner.node, owner.address
+            ),
+        ),
+        _ => AdminError::new(
+            "unavailable",
+            format!("tenant `{tenant}` has no node yet; try again in a few seconds, {hint}"),
+        ),
+    }
 }
 
 async fn inject_fault(context: &Context, target: &str, action: &str) -> AdminReply {

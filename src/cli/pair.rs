@@ -135,14 +135,8 @@ impl LocalPairing {
         let thread = std::thread::spawn(move || {
             runtime.block_on(async move {
                 let supervisor = crate::supervisor::Supervisor::start(policy, Duration::ZERO);
-                let whatsapp = crate::whatsapp::WhatsApp::new(
-                    store,
-                    events,
-                    data,
-                    settings,
-                    supervisor.handle(),
-                    Ownership::everything(),
-                );
+                let (handle, lone) = (supervisor.handle(), Ownership::everything());
+                let whatsapp = crate::whatsapp::WhatsApp::new(store, events, data, settings, handle, lone);
                 let mut session = whatsapp.pairing(&id);
                 let request = phone.map_or(PairRequest::Qr, PairRequest::Phone);
                 match session.begin(request).await {

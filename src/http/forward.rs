@@ -100,14 +100,25 @@ async fn locate(state: &AppState, node: &NodeIdentity, request: Request) -> Resu
     let Path(tenant) =
         Path::<String>::from_request_parts(&mut parts, state).await.map_err(IntoResponse::into_response)?;
     let id = caller.authorize(&tenant, state).await.map_err(IntoResponse::into_response)?;
-    let owner =
-        state.store.cluster().owner(id.as_str()).await.map_err(|e| ApiError::from(e).into_response())?;
+    let mut owner = owner_of(state, &id).await?;
+    // No node yet (a tenant just added): this node asks for a lease round
+    // and takes the tenant if it has room; else another node soon does.
+    if owner.is_none() && state.whatsapp.runs_here(&id, TAKE_WAIT).await {
+        owner = owner_of(state, &id).await?;
+    }
     let request = Request::from_parts(parts, body);
     match owner {
         Some(owner) if owner.node == node.id => Ok(Destination::Here(request)),
         Some(owner) => Ok(Destination::There(request, owner, id)),
         None => Err(between_nodes(state, &id).into_response()),
     }
+}
+
+/// How long a call for a tenant no node holds waits for this node to take it.
+const TAKE_WAIT: Duration = Duration::from_secs(2);
+
+async fn owner_of(state: &AppState, id: &TenantId) -> Result<Option<Owner>, Response> {
+    state.store.cluster().owner(id.as_str()).await.map_err(|e| ApiError::from(e).into_response())
 }
 
 /// No node holds the tenant: it was just added, or its node died and the

@@ -170,6 +170,23 @@ impl WhatsApp {
         self.supervisor.start_worker(tenant.as_str(), factory);
     }
 
+    /// Whether this process runs `tenant`, waiting up to `limit` for a lease
+    /// round it asks for (a tenant just added is taken at the next round).
+    pub async fn runs_here(&self, tenant: &TenantId, limit: Duration) -> bool {
+        let ownership = &self.shared.ownership;
+        if ownership.owns(tenant.as_str()) {
+            return true;
+        }
+        ownership.request_round();
+        let mut watch = ownership.clone();
+        let waited = tokio::time::timeout(limit, async {
+            while !watch.owns(tenant.as_str()) {
+                watch.changed().await;
+            }
+        });
+        waited.await.is_ok()
+    }
+
     /// Starts a worker for every tenant in the store this process runs
     /// (staggered by the supervisor).
     pub async fn start_all(&self) -> Result<usize, WhatsAppError> {
@@ -341,13 +358,16 @@ async fn stop_requested(stop: &mut tokio::sync::watch::Receiver<bool>) {
 /// Records a state change (row, history, event) and shows it live. A failed
 /// write is logged, not fatal: the live view still tells the truth.
 async fn record_change(store: &Store, tenant: &TenantId, slot: &Slot, change: Change) {
-    slot.set_state(change.state, &change.reason, change.phone.clone());
     tracing::info!(%tenant, state = %change.state, reason = %change.reason, "whatsapp state");
     metrics::counter!("agentlocator_whatsapp_state_changes_total", "state" => change.state.as_str())
         .increment(1);
+    let (state, reason, phone) = (change.state, change.reason.clone(), change.phone.clone());
     if let Err(e) = state::record(store, tenant, change).await {
         tracing::error!(%tenant, error = %e, "cannot record the WhatsApp state change");
     }
+    // After the record: whoever waits on the live state (a logout answering
+    // its caller) then finds the database saying the same.
+    slot.set_state(state, &reason, phone);
 }
 
 async fn stored_state(store: &Store, tenant: &TenantId) -> Option<WaState> {

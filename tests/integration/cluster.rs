@@ -191,3 +191,130 @@ fn three_nodes_share_thirty_tenants_and_survive_a_sigkill() {
     assert_eq!(logins - logins_failover, moved as u64, "each moved tenant reconnected once");
     assert_eq!(counters(&wasim)["replaced_logins"], 0, "never two live clients for one device");
 }
+
+/// A TCP proxy in front of PostgreSQL that a test can cut: every connection
+/// through it is closed and new ones are refused, as a network partition
+/// between one node and the database would.
+struct Cuttable {
+    port: u16,
+    cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Cuttable {
+    fn to(target: &str) -> Cuttable {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+        let port = listener.local_addr().expect("addr").port();
+        let cut = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (target, flag) = (target.to_string(), cut.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                if flag.load(Ordering::SeqCst) {
+                    continue; // dropped: refused
+                }
+                let Ok(server) = std::net::TcpStream::connect(&target) else { continue };
+                for (mut from, mut to) in [
+                    (client.try_clone().expect("clone"), server.try_clone().expect("clone")),
+                    (server, client),
+                ] {
+                    let flag = flag.clone();
+                    std::thread::spawn(move || {
+                        let _ = from.set_read_timeout(Some(Duration::from_millis(100)));
+                        let mut buf = [0u8; 16384];
+                        loop {
+                            if flag.load(Ordering::SeqCst) {
+                                let _ = from.shutdown(std::net::Shutdown::Both);
+                                let _ = to.shutdown(std::net::Shutdown::Both);
+                                return;
+                            }
+                            match std::io::Read::read(&mut from, &mut buf) {
+                                Ok(0) => return,
+                                Ok(n) => {
+                                    if std::io::Write::write_all(&mut to, &buf[..n]).is_err() {
+                                        return;
+                                    }
+                                }
+                                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+                                Err(_) => return,
+                            }
+                        }
+                    });
+                }
+            }
+        });
+        Cuttable { port, cut }
+    }
+
+    fn cut(&self) {
+        self.cut.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// `host:port` of a database URL.
+fn server_of(url: &str) -> String {
+    let parsed = url::Url::parse(url).expect("database url");
+    format!("{}:{}", parsed.host_str().expect("host"), parsed.port().unwrap_or(5432))
+}
+
+/// `url` through the proxy.
+fn through(url: &str, proxy: &Cuttable) -> String {
+    let mut proxied = url::Url::parse(url).expect("database url");
+    proxied.set_port(Some(proxy.port)).expect("port");
+    proxied.to_string()
+}
+
+#[test]
+fn a_node_cut_off_from_postgresql_stops_its_clients_before_another_takes_them() {
+    let Some(db) = TargetDb::create("cluster_cut") else { return };
+    let proxy = Cuttable::to(&server_of(&db.url));
+    let proxied_url = through(&db.url, &proxy);
+    let wasim = Wasim::start();
+    let receiver = Receiver::ok();
+    let steady = node(&wasim, &db, "steady");
+    let ttl = format!("{TTL_S}s");
+    let cut_off = daemon_on(
+        &wasim,
+        None,
+        &[
+            ("DATABASE_URL", &proxied_url),
+            ("AGENTLOCATOR_CLUSTER__NODE_ID", "cut"),
+            ("AGENTLOCATOR_CLUSTER__LEASE_TTL", &ttl),
+        ],
+    );
+    for n in 0..6 {
+        steady.add_tenant_with(&tenant(n), &["--webhook-url", &receiver.url()]);
+    }
+    let even = || spread(&db).values().copied().collect::<Vec<_>>() == [3, 3];
+    assert!(eventually(Duration::from_secs(30), even), "not spread: {:?}", spread(&db));
+    for n in 0..6 {
+        pair(&steady, &wasim, &tenant(n), &phone(n));
+    }
+    let on_cut: Vec<String> = owners(&db).into_iter().filter(|(_, n)| n == "cut").map(|(t, _)| t).collect();
+
+    proxy.cut();
+    let cut_at = Instant::now();
+    let moved = || {
+        let owners = owners(&db);
+        on_cut.iter().all(|t| owners.get(t).is_some_and(|n| n == "steady")) && connected(&db).len() == 6
+    };
+    let limit = Duration::from_secs(TTL_S + 10);
+    assert!(eventually(limit, moved), "not taken over: {:?}; log:\n{}", owners(&db), cut_off.log_tail());
+    eprintln!("partition: {} tenants moved to the other node after {:?}", on_cut.len(), cut_at.elapsed());
+    assert_eq!(counters(&wasim)["replaced_logins"], 0, "the cut-off node stopped its clients first");
+    for n in 0..6 {
+        let text = format!("after the partition to {}", tenant(n));
+        wasim.send("+15557770002", &phone(n), &text);
+    }
+    let all =
+        || delivered(&receiver).iter().filter(|(_, t)| t.starts_with("after the partition")).count() == 6;
+    assert!(
+        eventually(Duration::from_secs(30), all),
+        "inbound after the partition: {:?}",
+        delivered(&receiver)
+    );
+    // The cut-off node says it is not ready.
+    let ready = http().get(cut_off.url("/readyz")).send().map(|r| r.status().as_u16()).unwrap_or(0);
+    assert_eq!(ready, 503, "a node without its database is not ready");
+}
