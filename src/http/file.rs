@@ -15,8 +15,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use http_range_header::{EndPosition, StartPosition};
 
-use crate::store::blobs::Blob;
 use crate::store::content::Content;
+use crate::store::Blob;
 
 /// What part of a file of `len` bytes a request gets.
 #[derive(Debug, Clone, PartialEq, Eq)]

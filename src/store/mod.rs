@@ -37,6 +37,7 @@ pub mod tenants;
 pub mod whatsapp;
 mod writer;
 
+pub use ops::{Blob, Blobs};
 /// Test databases on the PostgreSQL test server, for tests outside the store.
 #[cfg(test)]
 pub(crate) use postgres::testdb;
