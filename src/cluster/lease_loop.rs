@@ -26,6 +26,9 @@ use crate::store::cluster::Token;
 use crate::store::{Store, StoreResult};
 use crate::whatsapp::WhatsApp;
 
+/// The least time between a round and a requested one.
+const REQUESTED_ROUND_GAP: Duration = Duration::from_millis(250);
+
 /// A lease this node holds.
 #[derive(Debug, Clone, Copy)]
 struct Lease {
@@ -63,7 +66,13 @@ impl LeaseLoop {
             tokio::select! {
                 _ = shutdown.wait_for(|stop| *stop) => break,
                 _ = tokio::time::sleep(wait) => {}
-                _ = round.config.ownership.round_requested() => {}
+                // A requested round waits out a short gap: calls for a tenant
+                // no node holds (which any caller can repeat) cannot keep the
+                // loop querying the database back to back.
+                _ = async {
+                    tokio::time::sleep(REQUESTED_ROUND_GAP).await;
+                    round.config.ownership.round_requested().await;
+                } => {}
             }
         }
         round.leave().await;

@@ -82,9 +82,6 @@ async fn to_owner(State(to): State<ToOwner>, request: Request, next: Next) -> Re
     let Some(node) = to.state.node.clone() else {
         return next.run(request).await;
     };
-    if request.headers().contains_key(&FORWARDED_BY) {
-        return next.run(request).await;
-    }
     match locate(&to.state, &node, request).await {
         Ok(Destination::Here(request)) => next.run(request).await,
         Ok(Destination::There(request, owner, id)) => forward(&to, &node, &owner, &id, request).await,
@@ -100,6 +97,12 @@ async fn locate(state: &AppState, node: &NodeIdentity, request: Request) -> Resu
     let Path(tenant) =
         Path::<String>::from_request_parts(&mut parts, state).await.map_err(IntoResponse::into_response)?;
     let id = caller.authorize(&tenant, state).await.map_err(IntoResponse::into_response)?;
+    // Another node forwarded it (under the internal secret): answer here,
+    // never forward again. From a tenant's token the header means nothing:
+    // it must not make a node that does not run the tenant act for it.
+    if matches!(caller, Caller::Admin) && parts.headers.contains_key(&FORWARDED_BY) {
+        return Ok(Destination::Here(Request::from_parts(parts, body)));
+    }
     let mut owner = owner_of(state, &id).await?;
     // No node yet (a tenant just added): this node asks for a lease round
     // and takes the tenant if it has room; else another node soon does.
@@ -519,12 +522,20 @@ mod tests {
         let owner = StandIn::start().await;
         node.lease_all_to("there", &owner.address).await;
 
-        let mut request = post("/api/whatsapp/acme/read", &node.acme, "{}");
+        let mut request = post("/api/whatsapp/acme/read", SECRET, "{}");
         request.headers_mut().insert(FORWARDED_BY, HeaderValue::from_static("there"));
         let (status, _, body) = read(node.call(request).await).await;
         // The local handler's answer: the body lacks its fields.
         assert_eq!((status, error_code(&body).as_str()), (StatusCode::BAD_REQUEST, "invalid_body"));
         assert!(owner.take().is_empty(), "never forwarded again");
+
+        // A tenant's own token with the header is still sent to the owner:
+        // the header cannot make this node act for a tenant it does not run.
+        let mut request = post("/api/whatsapp/acme/read", &node.acme, "{}");
+        request.headers_mut().insert(FORWARDED_BY, HeaderValue::from_static("there"));
+        let (status, _, _) = read(node.call(request).await).await;
+        assert_eq!(status.as_u16(), 202, "the stand-in owner's answer");
+        assert_eq!(owner.take().len(), 1, "forwarded");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

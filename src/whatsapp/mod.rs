@@ -247,6 +247,13 @@ impl WhatsApp {
                 _ => Err(WhatsAppError::Unavailable("the worker did not confirm the logout in time".into())),
             };
         }
+        // On a cluster the tenant's client may be live on another node:
+        // wiping its session from here would pull it from under that client.
+        if !self.shared.ownership.owns(tenant.as_str()) {
+            return Err(WhatsAppError::Unavailable(format!(
+                "tenant `{tenant}` runs on another node; log out through that node (the API forwards it)"
+            )));
+        }
         let files = session::SessionFiles::prepare(&self.shared.data, tenant)?;
         let Some(_lock) = files.lock()? else {
             return Err(WhatsAppError::Busy(format!(
