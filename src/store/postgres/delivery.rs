@@ -37,39 +37,72 @@ pub async fn data_version(c: &impl GenericClient) -> Result<i64, PgError> {
     Ok(c.query_one(&stmt, &[]).await?.try_get::<_, Option<i64>>(0)?.unwrap_or(0))
 }
 
-/// Records a batch of attempts and applies their verdicts, in one
-/// transaction. An event that disappeared meanwhile (its tenant was removed)
-/// is skipped; one whose status an operator changed meanwhile keeps it.
+/// Records every attempt of a batch and applies the verdicts in one
+/// statement (one round trip, atomic on its own): a statement per outcome
+/// cost the recorder two round trips per delivered event, and delivery on
+/// PostgreSQL ran at a tenth of SQLite's rate for it. An event that
+/// disappeared meanwhile (its tenant was removed) is skipped; one whose
+/// status an operator changed meanwhile keeps it. Should one event appear
+/// twice in a batch, both attempts are numbered in order and the later
+/// verdict stands.
 pub async fn record_attempts(c: &mut impl GenericClient, outcomes: &[AttemptOutcome]) -> Result<(), PgError> {
-    let tx = c.transaction().await?;
-    let attempt = tx
-        .prepare_cached(
-            "INSERT INTO delivery_attempts (event_seq, attempt, at_ms, status_code, latency_ms, error)
-             SELECT $1, COALESCE((SELECT MAX(attempt) FROM delivery_attempts WHERE event_seq = $1), 0) + 1,
-                    $2, $3, $4, $5
-             WHERE EXISTS (SELECT 1 FROM events WHERE seq = $1)",
+    const RECORD: &str = "
+        WITH o AS (
+            SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[],
+                                 $6::text[], $7::bigint[], $8::bigint[])
+                WITH ORDINALITY AS o(seq, at_ms, status_code, latency_ms, error, status, next_at, delivered_at, n)
+        ), recorded AS (
+            INSERT INTO delivery_attempts (event_seq, attempt, at_ms, status_code, latency_ms, error)
+            SELECT o.seq,
+                   COALESCE((SELECT MAX(d.attempt) FROM delivery_attempts d WHERE d.event_seq = o.seq), 0)
+                     + ROW_NUMBER() OVER (PARTITION BY o.seq ORDER BY o.n),
+                   o.at_ms, o.status_code, o.latency_ms, o.error
+            FROM o WHERE EXISTS (SELECT 1 FROM events e WHERE e.seq = o.seq)
         )
-        .await?;
-    let update = tx
-        .prepare_cached(
-            "UPDATE events SET attempts = attempts + 1, status = $2, next_attempt_at_ms = $3,
-                    delivered_at_ms = $4, last_error = $5
-             WHERE seq = $1 AND status = 'pending'",
-        )
-        .await?;
-    for o in outcomes {
-        let status_code = o.status_code.map(i64::from);
-        tx.execute(&attempt, &[&o.seq, &o.at_ms, &status_code, &o.latency_ms, &o.error]).await?;
-        let done_at = o.at_ms + o.latency_ms;
-        let (status, next, delivered_at) = match o.verdict {
-            Verdict::Delivered => ("delivered", done_at, Some(done_at)),
-            Verdict::RetryAt(at) => ("pending", at, None),
-            Verdict::Dead => ("dead", done_at, None),
-        };
-        tx.execute(&update, &[&o.seq, &status, &next, &delivered_at, &o.error]).await?;
+        UPDATE events e
+        SET attempts = e.attempts + last.tries, status = last.status, next_attempt_at_ms = last.next_at,
+            delivered_at_ms = last.delivered_at, last_error = last.error
+        FROM (SELECT DISTINCT ON (seq) seq, status, next_at, delivered_at, error,
+                     COUNT(*) OVER (PARTITION BY seq) AS tries
+              FROM o ORDER BY seq, n DESC) last
+        WHERE e.seq = last.seq AND e.status = 'pending'";
+    if outcomes.is_empty() {
+        return Ok(());
     }
-    tx.commit().await?;
+    let column = |f: fn(&AttemptOutcome) -> i64| outcomes.iter().map(f).collect::<Vec<i64>>();
+    let status_codes: Vec<Option<i64>> = outcomes.iter().map(|o| o.status_code.map(i64::from)).collect();
+    let errors: Vec<Option<&str>> = outcomes.iter().map(|o| o.error.as_deref()).collect();
+    let verdicts: Vec<(&str, i64, Option<i64>)> = outcomes.iter().map(verdict_columns).collect();
+    let statuses: Vec<&str> = verdicts.iter().map(|v| v.0).collect();
+    let next: Vec<i64> = verdicts.iter().map(|v| v.1).collect();
+    let delivered_at: Vec<Option<i64>> = verdicts.iter().map(|v| v.2).collect();
+    let stmt = c.prepare_cached(RECORD).await?;
+    c.execute(
+        &stmt,
+        &[
+            &column(|o| o.seq),
+            &column(|o| o.at_ms),
+            &status_codes,
+            &column(|o| o.latency_ms),
+            &errors,
+            &statuses,
+            &next,
+            &delivered_at,
+        ],
+    )
+    .await?;
     Ok(())
+}
+
+/// What a verdict writes into the event: its status, when it is next due
+/// and when it was delivered.
+fn verdict_columns(o: &AttemptOutcome) -> (&'static str, i64, Option<i64>) {
+    let done_at = o.at_ms + o.latency_ms;
+    match o.verdict {
+        Verdict::Delivered => ("delivered", done_at, Some(done_at)),
+        Verdict::RetryAt(at) => ("pending", at, None),
+        Verdict::Dead => ("dead", done_at, None),
+    }
 }
 
 pub async fn attempts(c: &impl GenericClient, seq: i64) -> Result<Vec<AttemptRow>, PgError> {
@@ -334,6 +367,32 @@ mod tests {
         assert_eq!(recorded[0].status_code, Some(500));
         // An event that is gone is skipped, not an error.
         record_attempts(&mut c, &[outcome(seq + 1000, Verdict::Delivered)]).await.expect("gone");
+    }
+
+    #[tokio::test]
+    async fn a_batch_of_several_events_is_recorded_in_one_statement_in_order() {
+        let Some((_db, mut c)) = setup().await else { return };
+        let (a_id, a) = add(&mut c, "a", false).await;
+        let (b_id, b) = add(&mut c, "b", false).await;
+        let retry = AttemptOutcome {
+            status_code: None,
+            error: Some("timeout".into()),
+            ..outcome(a, Verdict::RetryAt(9))
+        };
+        record_attempts(&mut c, &[retry, outcome(b, Verdict::Dead), outcome(a, Verdict::Delivered)])
+            .await
+            .expect("record");
+        let row = get(&c, &a_id).await.expect("get").expect("row");
+        assert_eq!(
+            (row.status.as_str(), row.attempts, row.last_error),
+            ("delivered", 2, None),
+            "the later verdict"
+        );
+        let tries = attempts(&c, a).await.expect("attempts");
+        let numbered: Vec<_> = tries.iter().map(|t| (t.attempt, t.status_code, t.error.clone())).collect();
+        assert_eq!(numbered, [(1, None, Some("timeout".into())), (2, Some(200), None)]);
+        assert_eq!(status(&c, &b_id).await, "dead");
+        record_attempts(&mut c, &[]).await.expect("an empty batch");
     }
 
     #[tokio::test]
