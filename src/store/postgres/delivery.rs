@@ -38,9 +38,9 @@ pub async fn data_version(c: &impl GenericClient) -> Result<i64, PgError> {
 }
 
 /// Records every attempt of a batch and applies the verdicts in one
-/// statement (one round trip, atomic on its own): a statement per outcome
-/// cost the recorder two round trips per delivered event, and delivery on
-/// PostgreSQL ran at a tenth of SQLite's rate for it. An event that
+/// transaction of two statements, whatever the batch's size: a statement per
+/// outcome cost the recorder two round trips per delivered event, and
+/// delivery on PostgreSQL ran at a tenth of SQLite's rate for it. An event that
 /// disappeared meanwhile (its tenant was removed) is skipped; one whose
 /// status an operator changed meanwhile keeps it. Should one event appear
 /// twice in a batch, both attempts are numbered in order and the later
@@ -76,11 +76,21 @@ pub async fn record_attempts(c: &mut impl GenericClient, outcomes: &[AttemptOutc
     let statuses: Vec<&str> = verdicts.iter().map(|v| v.0).collect();
     let next: Vec<i64> = verdicts.iter().map(|v| v.1).collect();
     let delivered_at: Vec<Option<i64>> = verdicts.iter().map(|v| v.2).collect();
-    let stmt = c.prepare_cached(RECORD).await?;
-    c.execute(
+    let seqs = column(|o| o.seq);
+    let tx = c.transaction().await?;
+    // Two nodes can record the same event while its tenant's lease moves:
+    // holding its row first makes the later one number its attempts after
+    // the earlier one's (the statement below reads MAX(attempt) from its own
+    // snapshot, taken after this lock is granted). Sorted, so two batches
+    // never wait on each other in a circle.
+    let lock =
+        tx.prepare_cached("SELECT seq FROM events WHERE seq = ANY($1) ORDER BY seq FOR UPDATE").await?;
+    tx.query(&lock, &[&seqs]).await?;
+    let stmt = tx.prepare_cached(RECORD).await?;
+    tx.execute(
         &stmt,
         &[
-            &column(|o| o.seq),
+            &seqs,
             &column(|o| o.at_ms),
             &status_codes,
             &column(|o| o.latency_ms),
@@ -91,6 +101,7 @@ pub async fn record_attempts(c: &mut impl GenericClient, outcomes: &[AttemptOutc
         ],
     )
     .await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -393,6 +404,28 @@ mod tests {
         assert_eq!(numbered, [(1, None, Some("timeout".into())), (2, Some(200), None)]);
         assert_eq!(status(&c, &b_id).await, "dead");
         record_attempts(&mut c, &[]).await.expect("an empty batch");
+    }
+
+    /// Two nodes recording the same event at once (its lease moving) both
+    /// succeed, their attempts numbered one after the other.
+    #[tokio::test]
+    async fn concurrent_recorders_of_one_event_number_its_attempts_in_turn() {
+        let Some((db, mut c)) = setup().await else { return };
+        let (_, seq) = add(&mut c, "a", false).await;
+        let mut recorders = Vec::new();
+        // Six of the test pool's eight connections (one is `c`).
+        for _ in 0..6 {
+            let mut other = db.pool.get().await.expect("client");
+            recorders.push(tokio::spawn(async move {
+                record_attempts(&mut other, &[outcome(seq, Verdict::RetryAt(9))]).await
+            }));
+        }
+        for recorder in recorders {
+            recorder.await.expect("join").expect("recorded without a key collision");
+        }
+        let numbers: Vec<i64> =
+            attempts(&c, seq).await.expect("attempts").iter().map(|a| a.attempt).collect();
+        assert_eq!(numbers, (1..=6).collect::<Vec<_>>());
     }
 
     #[tokio::test]
