@@ -66,7 +66,10 @@ fn parse_args() -> Args {
         }
     }
     assert!(
-        args.bases.iter().all(|b| !b.is_empty()) && !args.bases.is_empty() && !args.token.is_empty() && !args.to.is_empty(),
+        args.bases.iter().all(|b| !b.is_empty())
+            && !args.bases.is_empty()
+            && !args.token.is_empty()
+            && !args.to.is_empty(),
         "--base, --token and --to are required"
     );
     args
