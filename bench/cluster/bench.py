@@ -58,7 +58,7 @@ class Db:
         self.psql = self.server.psql
 
     def rows(self, sql: str) -> list[list[str]]:
-        """The rows of the last statement of the script `sql` (psql meta-commands allowed)."""
+        """Every row the script `sql` prints (psql meta-commands allowed), tab-separated fields."""
         r = subprocess.run([self.psql, "-qAtX", "-F", "\t", "-v", "ON_ERROR_STOP=1", self.url],
                            input=sql.encode(), capture_output=True, timeout=120)
         if r.returncode != 0:
