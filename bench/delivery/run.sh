@@ -3,6 +3,10 @@
 # rates over 100 tenants, then delivered events/s for a backlog with a fast
 # receiver. Release build; prints the figures. Knobs (environment):
 #   BENCH_RATES=200,1000  BENCH_SECONDS=10  BENCH_BACKLOG=20000  BENCH_CONCURRENCY=32
+#   BENCH_TEST_EXE=path   run this integration test executable (release, built
+#                         before) instead of building one: no cargo at all, so a
+#                         commit elsewhere cannot trigger a rebuild (build.rs
+#                         re-stamps the version whenever any branch moves)
 #
 # Usage: bench/delivery/run.sh [--store sqlite|postgres|both]
 #   sqlite (the default)  the embedded store
@@ -46,7 +50,8 @@ run_on() {
     if [ "$1" = postgres ]; then
         AGENTLOCATOR_TEST_STORE=postgres AGENTLOCATOR_TEST_DATABASE_URL=$BENCH_PG_URL bench | tee "$OUT/$1.txt"
     else
-        env -u AGENTLOCATOR_TEST_STORE bench | tee "$OUT/$1.txt"
+        # A subshell, not `env -u`: `bench` is a shell function, which env cannot run.
+        (unset AGENTLOCATOR_TEST_STORE; bench) | tee "$OUT/$1.txt"
     fi
 }
 
@@ -55,13 +60,17 @@ if [ "$STORE" != sqlite ]; then
     echo "== $(bench_pg_describe)" >&2
 fi
 # Built before either run, so neither is timed against the compiler.
-echo "== building (release)" >&2
-TEST_EXE=$(cargo test --release --test integration --no-run --message-format json --quiet |
-    python3 -c 'import json, sys
+if [ -n "${BENCH_TEST_EXE:-}" ]; then
+    TEST_EXE=$BENCH_TEST_EXE
+else
+    echo "== building (release)" >&2
+    TEST_EXE=$(cargo test --release --test integration --no-run --message-format json --quiet |
+        python3 -c 'import json, sys
 for line in sys.stdin:
     m = json.loads(line)
     if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "integration":
         print(m["executable"])')
+fi
 [ -x "$TEST_EXE" ] || { echo "FAIL: no integration test executable from cargo" >&2; exit 1; }
 case "$STORE" in
     sqlite|postgres) run_on "$STORE"; exit 0 ;;

@@ -9,6 +9,10 @@
 //!
 //! Usage: twilio-bench --base http://127.0.0.1:PORT --token TOKEN --to +E164
 //!        [--conns 64] [--seconds 10] [--warmup 2] [--threads 1] [--acked-out FILE]
+//!
+//! `--base` may list several servers, comma-separated (the nodes of a cluster,
+//! bench/cluster/): the connections are spread over them round-robin, each
+//! signing for the server it talks to.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -23,7 +27,7 @@ use tokio::net::TcpStream;
 
 #[derive(Clone)]
 struct Args {
-    base: String,
+    bases: Vec<String>,
     token: String,
     to: String,
     conns: usize,
@@ -35,7 +39,7 @@ struct Args {
 
 fn parse_args() -> Args {
     let mut args = Args {
-        base: String::new(),
+        bases: Vec::new(),
         token: String::new(),
         to: String::new(),
         conns: 64,
@@ -48,7 +52,9 @@ fn parse_args() -> Args {
     while let Some(flag) = it.next() {
         let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
         match flag.as_str() {
-            "--base" => args.base = value.trim_end_matches('/').to_string(),
+            "--base" => {
+                args.bases = value.split(',').map(|b| b.trim().trim_end_matches('/').to_string()).collect()
+            }
             "--token" => args.token = value,
             "--to" => args.to = value,
             "--conns" => args.conns = value.parse().expect("--conns"),
@@ -60,7 +66,10 @@ fn parse_args() -> Args {
         }
     }
     assert!(
-        !args.base.is_empty() && !args.token.is_empty() && !args.to.is_empty(),
+        args.bases.iter().all(|b| !b.is_empty())
+            && !args.bases.is_empty()
+            && !args.token.is_empty()
+            && !args.to.is_empty(),
         "--base, --token and --to are required"
     );
     args
@@ -91,7 +100,7 @@ fn sign(token: &str, url: &str, params: &[(&str, &str)]) -> String {
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
-fn request(args: &Args, host: &str, mode: Mode, call_sid: &str) -> Request<Full<Bytes>> {
+fn request(args: &Args, base: &str, host: &str, mode: Mode, call_sid: &str) -> Request<Full<Bytes>> {
     match mode {
         Mode::Healthz => {
             Request::get("/healthz").header("host", host).body(Full::new(Bytes::new())).expect("request")
@@ -105,7 +114,7 @@ fn request(args: &Args, host: &str, mode: Mode, call_sid: &str) -> Request<Full<
                 ("From", "+15559990000"),
                 ("To", args.to.as_str()),
             ];
-            let url = format!("{}/webhook/voice", args.base);
+            let url = format!("{base}/webhook/voice");
             let signature = sign(&args.token, &url, &params);
             let mut body = url::form_urlencoded::Serializer::new(String::new());
             for (k, v) in params {
@@ -128,7 +137,9 @@ async fn connection(
     start_recording: Instant,
     deadline: Instant,
 ) -> Tally {
-    let host = args.base.split("://").nth(1).unwrap_or(&args.base).to_string();
+    // Connection `worker` talks to one server, the bases taken in turn.
+    let base = args.bases[worker % args.bases.len()].clone();
+    let host = base.split("://").nth(1).unwrap_or(&base).to_string();
     let mut tally = Tally::default();
     let mut n: u64 = 0;
     'reconnect: while Instant::now() < deadline {
@@ -154,7 +165,7 @@ async fn connection(
         while Instant::now() < deadline {
             n += 1;
             let call_sid = format!("CA{worker:08x}{n:024x}");
-            let req = request(&args, &host, mode, &call_sid);
+            let req = request(&args, &base, &host, mode, &call_sid);
             let started = Instant::now();
             let answer = match sender.send_request(req).await {
                 Ok(response) => {
