@@ -38,6 +38,7 @@ use state::Change;
 use crate::config::WhatsappConfig;
 use crate::ownership::{NotHeld, Ownership};
 use crate::paths::DataDir;
+use crate::store::cluster::Token;
 use crate::store::whatsapp::Recorded;
 use crate::store::{EventWriter, Store};
 use crate::supervisor::{
@@ -372,7 +373,7 @@ async fn record_change(shared: &Shared, tenant: &TenantId, slot: &Slot, change: 
     metrics::counter!("agentlocator_whatsapp_state_changes_total", "state" => change.state.as_str())
         .increment(1);
     let (state, reason, phone) = (change.state, change.reason.clone(), change.phone.clone());
-    let recorded = match shared.ownership.fence(tenant.as_str()) {
+    let recorded = match lease_of(shared, tenant, slot) {
         Ok(lease) => state::record(&shared.store, tenant, change, lease).await,
         Err(NotHeld) => Ok(Recorded::LeaseLost),
     };
@@ -388,6 +389,17 @@ async fn record_change(shared: &Shared, tenant: &TenantId, slot: &Slot, change: 
     // After the record: whoever waits on the live state (a logout answering
     // its caller) then finds the database saying the same.
     slot.set_state(state, &reason, phone);
+}
+
+/// The lease token a state write for `tenant` carries: none without a
+/// cluster; else the one its worker's run started under (so a worker being
+/// handed over still records its stop, before its lease is released), or
+/// this node's current one for writes outside a run.
+fn lease_of(shared: &Shared, tenant: &TenantId, slot: &Slot) -> Result<Option<Token>, NotHeld> {
+    match slot.lease() {
+        Some(lease) if shared.ownership.is_leased() => Ok(Some(lease)),
+        _ => shared.ownership.fence(tenant.as_str()),
+    }
 }
 
 async fn stored_state(store: &Store, tenant: &TenantId) -> Option<WaState> {

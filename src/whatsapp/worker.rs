@@ -27,6 +27,8 @@ pub async fn run(
     slot: Arc<Slot>,
     mut stop: watch::Receiver<bool>,
 ) -> WorkerExit {
+    // The lease this run works under: its state writes carry it.
+    slot.set_lease(shared.ownership.token(tenant.as_str()));
     if slot.fail_starts.load(std::sync::atomic::Ordering::SeqCst) {
         return fail(&shared, &tenant, &slot, "injected fault: the worker fails at start".into()).await;
     }
