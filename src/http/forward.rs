@@ -499,6 +499,30 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_pairing_stream_is_for_nodes_only_and_a_node_not_running_the_tenant_says_so() {
+        let Some(node) = Node::on_postgres().await else { return };
+        let owner = StandIn::start().await;
+        node.lease_all_to("there", &owner.address).await;
+        let get = |token: &str| {
+            axum::http::Request::get("/api/whatsapp/acme/pairing")
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .body(Body::empty())
+                .expect("request")
+        };
+
+        let (status, _, _) = read(node.call(get(&node.acme)).await).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "a tenant's own token does not reach it");
+        let (status, headers, body) = read(node.call(get(SECRET)).await).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers[header::CONTENT_TYPE], "application/x-ndjson");
+        let text = String::from_utf8_lossy(&body);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 1, "{text}");
+        assert_eq!(error_code(lines[0].as_bytes()), "moved", "{text}");
+        assert!(owner.take().is_empty(), "never forwarded: the asking node found the owner");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_lone_daemon_never_looks_leases_up() {
         // On SQLite a lease lookup fails, so a local answer shows none was made.
         let lone = Node::lone().await;
