@@ -253,6 +253,9 @@ async fn pair(context: &Context, tenant: tenants::TenantId, phone: Option<String
         (Ok(Some(owner)), Some(peers)) if owner.node != peers.node().id => {
             pairing::relay(&context.store, peers, &owner, &tenant, phone, out).await
         }
+        (Err(e), _) => out.fail(AdminError::new("store", e.to_string())).await,
+        // No node, or this one in the database but not yet here: a lease
+        // round away either way.
         _ => out.fail(between_nodes(&tenant)).await,
     }
 }
