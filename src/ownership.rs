@@ -32,6 +32,10 @@ pub struct Ownership {
     nudge: Arc<Notify>,
 }
 
+/// This node does not hold the tenant's lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotHeld;
+
 /// The lease loop's side: publishes the held set.
 pub struct OwnershipWriter {
     sender: watch::Sender<Arc<Held>>,
@@ -63,6 +67,17 @@ impl Ownership {
     /// cluster or without the lease.
     pub fn token(&self, tenant: &str) -> Option<Token> {
         self.held.as_ref().and_then(|held| held.borrow().get(tenant).copied())
+    }
+
+    /// The lease token a write for `tenant` must carry: `Ok(None)` without
+    /// a cluster (nothing to fence), `Ok(Some(token))` while this node holds
+    /// the tenant's lease, [`NotHeld`] when it does not (then the write must
+    /// not happen: another node may run the tenant).
+    pub fn fence(&self, tenant: &str) -> Result<Option<Token>, NotHeld> {
+        match &self.held {
+            None => Ok(None),
+            Some(held) => held.borrow().get(tenant).copied().map(Some).ok_or(NotHeld),
+        }
     }
 
     /// Asks the lease loop for a round now rather than at its next period:
@@ -112,6 +127,7 @@ mod tests {
     async fn a_lone_daemon_owns_everything_and_a_node_only_what_it_leases() {
         let lone = Ownership::everything();
         assert!(lone.owns("acme") && lone.token("acme").is_none() && !lone.is_leased());
+        assert_eq!(lone.fence("acme"), Ok(None), "nothing to fence");
 
         let (mut node, writer) = Ownership::leased();
         assert!(!node.owns("acme"), "nothing before the first lease");
@@ -119,5 +135,6 @@ mod tests {
         tokio::time::timeout(std::time::Duration::from_secs(1), node.changed()).await.expect("told");
         assert!(node.owns("acme") && !node.owns("other"));
         assert_eq!(node.token("acme"), Some(Token(7)));
+        assert_eq!((node.fence("acme"), node.fence("other")), (Ok(Some(Token(7))), Err(NotHeld)));
     }
 }

@@ -7,6 +7,7 @@
 //! the daemon's (it performs the request and answers).
 
 pub mod client;
+pub mod pairing;
 pub mod server;
 
 use serde::{Deserialize, Serialize};
@@ -53,6 +54,17 @@ pub enum AdminRequest {
 pub enum AdminReply {
     Ok(serde_json::Value),
     Error(AdminError),
+}
+
+impl AdminReply {
+    /// The reply as one line of the protocol, newline included.
+    pub fn to_line(&self) -> Vec<u8> {
+        let mut bytes = serde_json::to_vec(self).unwrap_or_else(|e| {
+            format!(r#"{{"error":{{"code":"internal","message":"cannot encode reply: {e}"}}}}"#).into_bytes()
+        });
+        bytes.push(b'\n');
+        bytes
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, thiserror::Error)]

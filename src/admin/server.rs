@@ -12,7 +12,9 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::watch;
 
 use super::client::AdminClient;
+use super::pairing::{self, Replies};
 use super::{AdminError, AdminReply, AdminRequest, FAULT_INJECTION_ENV};
+use crate::cluster::peers::Peers;
 use crate::error::{AppError, AppResult};
 use crate::health::build_info;
 use crate::paths::DataDir;
@@ -40,16 +42,20 @@ struct Context {
     supervisor: SupervisorHandle,
     whatsapp: WhatsApp,
     http_addr: SocketAddr,
+    /// On a cluster: how `tenant pair` reaches the node running a tenant.
+    peers: Option<Peers>,
     faults_enabled: bool,
 }
 
 impl AdminServer {
+    /// `peers`: this node's way to the other nodes, on a cluster.
     pub fn bind(
         data: &DataDir,
         store: Store,
         supervisor: SupervisorHandle,
         whatsapp: WhatsApp,
         http_addr: SocketAddr,
+        peers: Option<Peers>,
     ) -> AppResult<AdminServer> {
         let path = data.socket_path();
         remove_stale_socket(&path)?;
@@ -64,7 +70,15 @@ impl AdminServer {
         Ok(AdminServer {
             listener,
             path,
-            context: Context { data: data.clone(), store, supervisor, whatsapp, http_addr, faults_enabled },
+            context: Context {
+                data: data.clone(),
+                store,
+                supervisor,
+                whatsapp,
+                http_addr,
+                peers,
+                faults_enabled,
+            },
         })
     }
 
@@ -121,7 +135,14 @@ async fn serve_connection(stream: UnixStream, context: Context) {
         let reply = match serde_json::from_str::<AdminRequest>(&line) {
             Ok(AdminRequest::Pair { tenant, phone }) => {
                 // A stream of replies: this connection serves nothing else.
-                stream_pairing(&context, tenant, phone, &mut write).await;
+                let context = context.clone();
+                let mut replies =
+                    Replies::spawn(|out| async move { pair(&context, tenant, phone, &out).await });
+                while let Some(reply) = replies.next().await {
+                    if write_reply(&mut write, &reply).await.is_err() {
+                        return;
+                    }
+                }
                 return;
             }
             Ok(request) => handle(request, &context).await,
@@ -137,11 +158,7 @@ async fn write_reply(
     write: &mut tokio::net::unix::OwnedWriteHalf,
     reply: &AdminReply,
 ) -> std::io::Result<()> {
-    let mut bytes = serde_json::to_vec(reply).unwrap_or_else(|e| {
-        format!(r#"{{"error":{{"code":"internal","message":"cannot encode reply: {e}"}}}}"#).into_bytes()
-    });
-    bytes.push(b'\n');
-    write.write_all(&bytes).await
+    write.write_all(&reply.to_line()).await
 }
 
 async fn handle(request: AdminRequest, context: &Context) -> AdminReply {
@@ -212,73 +229,41 @@ async fn tenant_exists(context: &Context, tenant: &tenants::TenantId) -> Result<
     }
 }
 
-/// Starts pairing on the daemon's own worker and writes each step as a line
-/// until the phone links the device or the attempt ends.
-async fn stream_pairing(
-    context: &Context,
-    tenant: tenants::TenantId,
-    phone: Option<String>,
-    write: &mut tokio::net::unix::OwnedWriteHalf,
-) {
-    use crate::whatsapp::{PairRequest, PairingUpdate};
+/// Pairs the tenant on the node running it: here, or, on a cluster,
+/// through its node (the operator sees the same steps either way).
+async fn pair(context: &Context, tenant: tenants::TenantId, phone: Option<String>, out: &pairing::Sender) {
+    use crate::whatsapp::PairRequest;
     if let Err(e) = tenant_exists(context, &tenant).await {
-        let _ = write_reply(write, &AdminReply::Error(e)).await;
-        return;
+        return out.fail(e).await;
     }
     let request = match phone.as_deref().map(tenants::parse_e164) {
         None => PairRequest::Qr,
         Some(Ok(phone)) => PairRequest::Phone(phone),
-        Some(Err(e)) => {
-            let _ = write_reply(write, &AdminReply::Error(AdminError::new("invalid", e.to_string()))).await;
-            return;
-        }
+        Some(Err(e)) => return out.fail(AdminError::new("invalid", e.to_string())).await,
     };
-    if !context.whatsapp.runs_here(&tenant, PAIR_LEASE_WAIT).await {
-        let _ = write_reply(write, &AdminReply::Error(elsewhere(context, &tenant).await)).await;
-        return;
+    if context.whatsapp.runs_here(&tenant, pairing::LEASE_WAIT).await {
+        tracing::info!(%tenant, "pairing requested over the admin socket");
+        return pairing::here(&context.whatsapp, &tenant, request, out).await;
     }
-    context.whatsapp.start(&tenant);
-    let mut session = context.whatsapp.pairing(&tenant);
-    if let Err(e) = session.begin(request).await {
-        let _ = write_reply(write, &AdminReply::Error(AdminError::new("conflict", e.to_string()))).await;
-        return;
-    }
-    tracing::info!(%tenant, "pairing requested over the admin socket");
-    while let Some(update) = session.next().await {
-        let last = !matches!(update, PairingUpdate::Code { .. });
-        let reply = match serde_json::to_value(&update) {
-            Ok(value) => AdminReply::Ok(value),
-            Err(e) => AdminReply::Error(AdminError::new("internal", e.to_string())),
-        };
-        if write_reply(write, &reply).await.is_err() || last {
-            return;
+    let phone = match &request {
+        PairRequest::Phone(phone) => Some(phone.as_str()),
+        PairRequest::Qr => None,
+    };
+    match (context.store.cluster().owner(tenant.as_str()).await, &context.peers) {
+        (Ok(Some(owner)), Some(peers)) if owner.node != peers.node().id => {
+            pairing::relay(&context.store, peers, &owner, &tenant, phone, out).await
         }
+        (Err(e), _) => out.fail(AdminError::new("store", e.to_string())).await,
+        // No node, or this one in the database but not yet here: a lease
+        // round away either way.
+        _ => out.fail(between_nodes(&tenant)).await,
     }
-    let gone = AdminError::new("unavailable", "the tenant's worker stopped during pairing");
-    let _ = write_reply(write, &AdminReply::Error(gone)).await;
 }
 
-/// How long `tenant pair` waits for this node to take a tenant it does not
-/// hold yet (one lease round, normally immediate).
-const PAIR_LEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
-
-/// On a cluster: the tenant runs on another node, which is where pairing
-/// through the admin socket must happen (the API's QR route is forwarded).
-async fn elsewhere(context: &Context, tenant: &tenants::TenantId) -> AdminError {
-    let hint = format!("or pair over the API through any node (GET /api/whatsapp/{tenant}/qr)");
-    match context.store.cluster().owner(tenant.as_str()).await {
-        Ok(Some(owner)) => AdminError::new(
-            "elsewhere",
-            format!(
-                "tenant `{tenant}` runs on node {} ({}): run `tenant pair` there, {hint}",
-                owner.node, owner.address
-            ),
-        ),
-        _ => AdminError::new(
-            "unavailable",
-            format!("tenant `{tenant}` has no node yet; try again in a few seconds, {hint}"),
-        ),
-    }
+/// No node holds the tenant (it was just added, or its node died and the
+/// lease has not expired yet): a node takes it within a lease period.
+fn between_nodes(tenant: &tenants::TenantId) -> AdminError {
+    AdminError::new("unavailable", format!("tenant `{tenant}` has no node yet; try again in a few seconds"))
 }
 
 async fn inject_fault(context: &Context, target: &str, action: &str) -> AdminReply {

@@ -6,6 +6,7 @@
 
 mod balance;
 mod lease_loop;
+pub mod peers;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -25,6 +25,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::cluster::peers::Peers;
 use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::content::PublicUrls;
@@ -211,12 +212,14 @@ impl Running {
                 shutdown_rx.clone(),
             )
         });
+        let peers = state.node.clone().map(|node| Peers::new(node, state.internal_secret.clone()));
         let admin_socket = crate::admin::server::AdminServer::bind(
             data,
             state.store.clone(),
             supervisor.handle(),
             whatsapp.clone(),
             local,
+            peers,
         )?;
         let admin = tokio::spawn(admin_socket.run(shutdown_rx.clone()));
         let delivery = Delivery::start(

@@ -11,43 +11,20 @@
 //! carrying it is handled where it lands, so two nodes that disagree about a
 //! lease for a moment cannot bounce a request between them.
 
-use std::sync::OnceLock;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{FromRequestParts, Path, Request, State};
-use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use axum::http::{StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 
 use super::{ApiError, AppState, Caller};
+use crate::cluster::peers::{end_to_end, PeerError, Peers, FORWARDED_BY};
 use crate::ids::TenantId;
 use crate::ownership::NodeIdentity;
 use crate::store::cluster::Owner;
-
-/// Set on a forwarded request to the forwarding node's id: the loop guard.
-pub const FORWARDED_BY: HeaderName = HeaderName::from_static("x-agentlocator-forwarded-by");
-
-/// How long a forward waits to connect to the owner node: nodes share a
-/// network, so a longer wait means the node is gone.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// Headers that concern one connection, not the request (RFC 9110 §7.6.1,
-/// plus the legacy ones still seen): never copied across a hop. `expect` is
-/// answered by the hop that receives it.
-const HOP_BY_HOP: [HeaderName; 10] = [
-    header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    HeaderName::from_static("proxy-connection"),
-    header::PROXY_AUTHENTICATE,
-    header::PROXY_AUTHORIZATION,
-    header::TE,
-    header::TRAILER,
-    header::TRANSFER_ENCODING,
-    header::UPGRADE,
-    header::EXPECT,
-];
 
 /// The layer that sends a request to the node holding its tenant's lease,
 /// with the time limit of the routes it wraps.
@@ -145,35 +122,28 @@ fn retry_after_s(state: &AppState) -> u64 {
 /// The request sent to `owner` and its answer relayed, both streamed.
 async fn forward(
     to: &ToOwner,
-    node: &NodeIdentity,
+    node: &Arc<NodeIdentity>,
     owner: &Owner,
     id: &TenantId,
     request: Request,
 ) -> Response {
-    let url = match target(&owner.address, request.uri()) {
-        Ok(url) => url,
-        Err(why) => {
-            tracing::error!(node = %owner.node, address = %owner.address, why, "not forwarding: the node's address is unusable");
-            return unreachable(&to.state, id);
-        }
-    };
-    let client = match client() {
-        Ok(client) => client,
-        Err(why) => {
-            tracing::error!(why, "not forwarding: no HTTP client");
-            return unreachable(&to.state, id);
-        }
-    };
     let (parts, body) = request.into_parts();
-    let headers = match outgoing_headers(&parts.headers, &to.state.internal_secret, &node.id) {
-        Ok(headers) => headers,
-        Err(e) => return e.into_response(),
+    let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let peers = Peers::new(node.clone(), to.state.internal_secret.clone());
+    let outgoing = match peers.request(owner, parts.method.clone(), path_and_query, &parts.headers) {
+        Ok(outgoing) => outgoing.timeout(to.timeout),
+        Err(e @ PeerError::Header(_)) => return ApiError::internal(e).into_response(),
+        Err(why) => {
+            tracing::error!(error = %why, "not forwarding");
+            return unreachable(&to.state, id);
+        }
     };
-    let mut outgoing = client.request(parts.method, url).headers(headers).timeout(to.timeout);
     // An empty body stays empty (no chunked GET); any other streams through.
-    if http_body::Body::size_hint(&body).exact() != Some(0) {
-        outgoing = outgoing.body(reqwest::Body::wrap_stream(body.into_data_stream()));
-    }
+    let outgoing = if http_body::Body::size_hint(&body).exact() != Some(0) {
+        outgoing.body(reqwest::Body::wrap_stream(body.into_data_stream()))
+    } else {
+        outgoing
+    };
     match outgoing.send().await {
         Ok(answer) => {
             metrics::counter!("agentlocator_cluster_forwarded_total", "outcome" => "ok").increment(1);
@@ -199,60 +169,6 @@ fn unreachable(state: &AppState, id: &TenantId) -> Response {
     .into_response()
 }
 
-/// The owner's URL for this request: its address (from the database, as
-/// the owner advertised it) with the request's path and query. Anything but
-/// an absolute http(s) URL with no query or fragment of its own is refused.
-fn target(address: &str, uri: &Uri) -> Result<reqwest::Url, &'static str> {
-    let base = reqwest::Url::parse(address).map_err(|_| "not a URL")?;
-    if !matches!(base.scheme(), "http" | "https") || base.host().is_none() {
-        return Err("not an absolute http:// or https:// URL");
-    }
-    if base.query().is_some()
-        || base.fragment().is_some()
-        || !base.username().is_empty()
-        || base.password().is_some()
-    {
-        return Err("it carries a query, a fragment or credentials");
-    }
-    let path_and_query = uri.path_and_query().map_or("/", |pq| pq.as_str());
-    reqwest::Url::parse(&format!("{}{path_and_query}", address.trim_end_matches('/')))
-        .map_err(|_| "not a URL with the request's path")
-}
-
-/// The request's end-to-end headers, with the internal secret in place of
-/// the caller's credentials (this node has authorized the caller; the owner
-/// trusts its peers) and this node named as the forwarder.
-fn outgoing_headers(incoming: &HeaderMap, secret: &str, node: &str) -> Result<HeaderMap, ApiError> {
-    let mut headers = end_to_end(incoming);
-    // reqwest sets the owner's own.
-    headers.remove(header::HOST);
-    let mut bearer = HeaderValue::from_str(&format!("Bearer {secret}"))
-        .map_err(|_| ApiError::internal("the internal secret cannot be sent in a header"))?;
-    bearer.set_sensitive(true);
-    headers.insert(header::AUTHORIZATION, bearer);
-    let by = HeaderValue::from_str(node)
-        .map_err(|_| ApiError::internal("the node id cannot be sent in a header"))?;
-    headers.insert(FORWARDED_BY, by);
-    Ok(headers)
-}
-
-/// `headers` without the hop-by-hop ones, including any the `Connection`
-/// header names.
-fn end_to_end(headers: &HeaderMap) -> HeaderMap {
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    headers
-        .iter()
-        .filter(|(name, _)| !HOP_BY_HOP.contains(name) && !named.contains(name))
-        .map(|(name, value)| (name.clone(), value.clone()))
-        .collect()
-}
-
 /// The owner's answer for the caller: its status, end-to-end headers and
 /// body, the body streamed (under the forward's time limit).
 fn relay(answer: reqwest::Response) -> Response {
@@ -261,29 +177,12 @@ fn relay(answer: reqwest::Response) -> Response {
     Response::from_parts(parts, axum::body::Body::new(body))
 }
 
-/// The one client every forward uses (its connections pooled per node).
-/// Redirects are relayed, not followed; no proxy from the environment sits
-/// between nodes.
-fn client() -> Result<&'static reqwest::Client, &'static str> {
-    static CLIENT: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
-    CLIENT
-        .get_or_init(|| {
-            reqwest::Client::builder()
-                .connect_timeout(CONNECT_TIMEOUT)
-                .redirect(reqwest::redirect::Policy::none())
-                .no_proxy()
-                .build()
-                .map_err(|e| crate::outbound_error::describe(&e))
-        })
-        .as_ref()
-        .map_err(String::as_str)
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Mutex};
 
     use axum::body::Body;
+    use axum::http::header::{self, HeaderMap, HeaderValue};
     use axum::http::Method;
     use tokio::net::TcpListener;
     use tower::ServiceExt;
@@ -600,6 +499,30 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_pairing_stream_is_for_nodes_only_and_a_node_not_running_the_tenant_says_so() {
+        let Some(node) = Node::on_postgres().await else { return };
+        let owner = StandIn::start().await;
+        node.lease_all_to("there", &owner.address).await;
+        let get = |token: &str| {
+            axum::http::Request::get("/api/whatsapp/acme/pairing")
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .body(Body::empty())
+                .expect("request")
+        };
+
+        let (status, _, _) = read(node.call(get(&node.acme)).await).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "a tenant's own token does not reach it");
+        let (status, headers, body) = read(node.call(get(SECRET)).await).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers[header::CONTENT_TYPE], "application/x-ndjson");
+        let text = String::from_utf8_lossy(&body);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 1, "{text}");
+        assert_eq!(error_code(lines[0].as_bytes()), "moved", "{text}");
+        assert!(owner.take().is_empty(), "never forwarded: the asking node found the owner");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_lone_daemon_never_looks_leases_up() {
         // On SQLite a lease lookup fails, so a local answer shows none was made.
         let lone = Node::lone().await;
@@ -616,40 +539,5 @@ mod tests {
             read(node.call(post("/api/whatsapp/acme/read", &node.acme, "{}")).await).await;
         assert_eq!((status, error_code(&body).as_str()), (StatusCode::BAD_REQUEST, "invalid_body"));
         assert!(owner.take().is_empty());
-    }
-
-    #[test]
-    fn only_an_absolute_http_address_is_a_target() {
-        let uri: Uri = "/api/whatsapp/acme/qr?format=png".parse().expect("uri");
-        let url = target("https://node-2.internal:8080/", &uri).expect("an http URL");
-        assert_eq!(url.as_str(), "https://node-2.internal:8080/api/whatsapp/acme/qr?format=png");
-        let url = target("http://10.0.0.2:8080/prefix", &uri).expect("a path prefix");
-        assert_eq!(url.path(), "/prefix/api/whatsapp/acme/qr");
-        for refused in
-            ["", "node-2:8080", "/relative", "ftp://node-2/", "http://u:p@node-2/", "http://node-2/?a=1"]
-        {
-            assert!(target(refused, &uri).is_err(), "{refused}");
-        }
-    }
-
-    #[test]
-    fn hop_by_hop_headers_stay_and_the_credentials_are_replaced() {
-        let mut incoming = HeaderMap::new();
-        incoming.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer tenant-token"));
-        incoming.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, X-Hop"));
-        incoming.insert("x-hop", HeaderValue::from_static("1"));
-        incoming.insert(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
-        incoming.insert(header::HOST, HeaderValue::from_static("lb.example"));
-        incoming.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        incoming.insert("x-request-id", HeaderValue::from_static("r-1"));
-        let out = outgoing_headers(&incoming, "s3cret", "node-1").expect("headers");
-        assert_eq!(out[header::AUTHORIZATION], "Bearer s3cret");
-        assert!(out[header::AUTHORIZATION].is_sensitive());
-        assert_eq!(out[&FORWARDED_BY], "node-1");
-        assert_eq!(out[header::CONTENT_TYPE], "application/json");
-        assert_eq!(out["x-request-id"], "r-1");
-        for gone in ["connection", "x-hop", "transfer-encoding", "host"] {
-            assert!(!out.contains_key(gone), "{gone}");
-        }
     }
 }

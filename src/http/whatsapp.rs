@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 
 use super::forward::ToOwner;
 use super::{ApiError, AppState, Caller};
+use crate::admin::{self, pairing::Replies, AdminError};
 use crate::ids::TenantId;
 use crate::whatsapp::media_out;
 use crate::whatsapp::views::SessionView;
@@ -40,7 +41,10 @@ pub fn router(to_owner: ToOwner) -> Router<AppState> {
         .route("/api/whatsapp/{tenant}/presence", post(presence))
         .route("/api/whatsapp/{tenant}/logout", post(logout))
         .route("/api/whatsapp/{tenant}/restart", post(restart));
-    to_owner.apply(live).route("/api/whatsapp/{tenant}/status", get(status))
+    to_owner
+        .apply(live)
+        .route("/api/whatsapp/{tenant}/status", get(status))
+        .route("/api/whatsapp/{tenant}/pairing", get(pairing))
 }
 
 /// The send route, apart: it takes files, so its body limit and time limit
@@ -102,6 +106,48 @@ async fn qr(
             (no_store, Json(body)).into_response()
         }
     })
+}
+
+/// `GET .../pairing[?phone=+E164]`, for the other nodes only (the internal
+/// secret): this node's pairing of the tenant as NDJSON, one admin-socket
+/// reply per line, until its last step. `tenant pair` asked on a node that
+/// does not run the tenant relays it. Not forwarded: the calling node
+/// looked the owner up, and a node that does not run the tenant (any more)
+/// says so in one error line.
+async fn pairing(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    if !matches!(caller, Caller::Admin) {
+        return Err(ApiError::unauthorized(
+            "this route is for the other nodes: it needs the internal secret",
+        ));
+    }
+    let id = caller.authorize(&tenant, &state).await?;
+    let request = match query.get("phone") {
+        None => PairRequest::Qr,
+        Some(phone) => PairRequest::Phone(
+            crate::tenants::parse_e164(phone)
+                .map_err(|e| ApiError::bad_request("invalid_phone", e.to_string()))?,
+        ),
+    };
+    let (whatsapp, ownership) = (state.whatsapp.clone(), state.ownership.clone());
+    let replies = Replies::spawn(|out| async move {
+        if !ownership.owns(id.as_str()) {
+            let why = format!("this node does not run tenant `{id}` (any more); run `tenant pair` again");
+            return out.fail(AdminError::new("moved", why)).await;
+        }
+        tracing::info!(tenant = %id, "pairing requested by another node");
+        admin::pairing::here(&whatsapp, &id, request, &out).await;
+    });
+    let lines = futures_util::stream::unfold(replies, |mut replies| async move {
+        let reply = replies.next().await?;
+        Some((Ok::<_, std::convert::Infallible>(reply.to_line()), replies))
+    });
+    let headers = [(header::CONTENT_TYPE, "application/x-ndjson"), (header::CACHE_CONTROL, "no-store")];
+    Ok((headers, axum::body::Body::from_stream(lines)).into_response())
 }
 
 #[derive(Deserialize)]

@@ -15,6 +15,19 @@ pub struct StateUpdate {
     pub banned_until: Option<i64>,
 }
 
+/// What recording a state change did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    /// Recorded; the state it replaced.
+    Replaced(String),
+    /// The tenant no longer exists: nothing recorded.
+    NoTenant,
+    /// The write carried a lease token the tenant's lease no longer has
+    /// (another node took the tenant, or the lease expired): this node's
+    /// worker lost the lease, and nothing was recorded.
+    LeaseLost,
+}
+
 /// What a send with an Idempotency-Key may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendClaim {

@@ -16,7 +16,7 @@ use super::receipts::Receipts;
 use super::slot::CommandLease;
 use super::state::{Change, WaState};
 use super::{Command, PairRequest, Pairing, Settings, Slot};
-use crate::store::{EventWriter, Store};
+use crate::store::EventWriter;
 use crate::tenants::TenantId;
 use whatsapp_rust::traits::Backend as SessionBackend;
 
@@ -69,7 +69,7 @@ pub enum BuildError {
 pub struct RunContext<'a> {
     pub tenant: &'a TenantId,
     pub slot: &'a Slot,
-    pub store: &'a Store,
+    pub shared: &'a super::Shared,
 }
 
 /// Builds the client on `backend`, the tenant's session store.
@@ -370,6 +370,6 @@ impl Run<'_> {
     }
 
     async fn record(&self, change: Change) {
-        super::record_change(self.context.store, self.context.tenant, self.context.slot, change).await;
+        super::record_change(self.context.shared, self.context.tenant, self.context.slot, change).await;
     }
 }

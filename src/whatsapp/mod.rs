@@ -36,8 +36,10 @@ use slot::{Command, Slot};
 use state::Change;
 
 use crate::config::WhatsappConfig;
-use crate::ownership::Ownership;
+use crate::ownership::{NotHeld, Ownership};
 use crate::paths::DataDir;
+use crate::store::cluster::Token;
+use crate::store::whatsapp::Recorded;
 use crate::store::{EventWriter, Store};
 use crate::supervisor::{
     RestartPolicy, SupervisedState, SupervisorHandle, WorkerContext, WorkerFactory, WorkerRun, WorkerStatus,
@@ -264,7 +266,7 @@ impl WhatsApp {
         self.shared.store.sessions(&self.shared.data).wipe(tenant).await?;
         let change = Change::to(WaState::LoggedOut, "logged out by the operator; session store wiped")
             .with_phone(None);
-        record_change(&self.shared.store, tenant, &slot, change).await;
+        record_change(&self.shared, tenant, &slot, change).await;
         Ok(WaState::LoggedOut)
     }
 
@@ -363,18 +365,41 @@ async fn stop_requested(stop: &mut tokio::sync::watch::Receiver<bool>) {
 }
 
 /// Records a state change (row, history, event) and shows it live. A failed
-/// write is logged, not fatal: the live view still tells the truth.
-async fn record_change(store: &Store, tenant: &TenantId, slot: &Slot, change: Change) {
+/// write is logged, not fatal: the live view still tells the truth. On a
+/// cluster the write carries the worker's lease token and is refused once
+/// the lease moved on (the new owner's states are the true ones).
+async fn record_change(shared: &Shared, tenant: &TenantId, slot: &Slot, change: Change) {
     tracing::info!(%tenant, state = %change.state, reason = %change.reason, "whatsapp state");
     metrics::counter!("agentlocator_whatsapp_state_changes_total", "state" => change.state.as_str())
         .increment(1);
     let (state, reason, phone) = (change.state, change.reason.clone(), change.phone.clone());
-    if let Err(e) = state::record(store, tenant, change).await {
-        tracing::error!(%tenant, error = %e, "cannot record the WhatsApp state change");
+    let recorded = match lease_of(shared, tenant, slot) {
+        Ok(lease) => state::record(&shared.store, tenant, change, lease).await,
+        Err(NotHeld) => Ok(Recorded::LeaseLost),
+    };
+    match recorded {
+        Ok(Recorded::Replaced(_) | Recorded::NoTenant) => {}
+        Ok(Recorded::LeaseLost) => {
+            tracing::debug!(%tenant, %state, "state not recorded: this node lost the tenant's lease");
+            // The lease loop then finds the lease gone and stops this worker.
+            shared.ownership.request_round();
+        }
+        Err(e) => tracing::error!(%tenant, error = %e, "cannot record the WhatsApp state change"),
     }
     // After the record: whoever waits on the live state (a logout answering
     // its caller) then finds the database saying the same.
     slot.set_state(state, &reason, phone);
+}
+
+/// The lease token a state write for `tenant` carries: none without a
+/// cluster; else the one its worker's run started under (so a worker being
+/// handed over still records its stop, before its lease is released), or
+/// this node's current one for writes outside a run.
+fn lease_of(shared: &Shared, tenant: &TenantId, slot: &Slot) -> Result<Option<Token>, NotHeld> {
+    match slot.lease() {
+        Some(lease) if shared.ownership.is_leased() => Ok(Some(lease)),
+        _ => shared.ownership.fence(tenant.as_str()),
+    }
 }
 
 async fn stored_state(store: &Store, tenant: &TenantId) -> Option<WaState> {
@@ -412,7 +437,7 @@ impl WorkerFactory for Factory {
         );
         tokio::spawn(async move {
             let slot = shared.slot(&tenant);
-            record_change(&shared.store, &tenant, &slot, Change::to(WaState::Quarantined, why)).await;
+            record_change(&shared, &tenant, &slot, Change::to(WaState::Quarantined, why)).await;
         });
     }
 }

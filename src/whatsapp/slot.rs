@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, watch};
 use whatsapp_rust::Client;
 
 use super::state::WaState;
+use crate::store::cluster::Token;
 
 /// How the operator wants to pair.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +80,9 @@ pub struct Slot {
     pub(super) next_send: tokio::sync::Mutex<tokio::time::Instant>,
     /// Test-only: fail every start (to show quarantine).
     pub(super) fail_starts: std::sync::atomic::AtomicBool,
+    /// On a cluster: the token of the lease the latest run started under,
+    /// which its state writes carry.
+    lease: Mutex<Option<Token>>,
 }
 
 impl Default for Slot {
@@ -92,6 +96,7 @@ impl Default for Slot {
             command_inbox: Mutex::new(Some(inbox)),
             next_send: tokio::sync::Mutex::new(tokio::time::Instant::now()),
             fail_starts: std::sync::atomic::AtomicBool::new(false),
+            lease: Mutex::new(None),
         }
     }
 }
@@ -114,6 +119,18 @@ impl Slot {
             }
             live.changes += 1;
         });
+    }
+
+    /// Remembers the lease a run starts under (`None` without one).
+    pub(super) fn set_lease(&self, lease: Option<Token>) {
+        if let Ok(mut slot) = self.lease.lock() {
+            *slot = lease;
+        }
+    }
+
+    /// The lease the latest run started under.
+    pub(super) fn lease(&self) -> Option<Token> {
+        self.lease.lock().ok().and_then(|l| *l)
     }
 
     pub(super) fn show_pairing(&self, pairing: Pairing) {

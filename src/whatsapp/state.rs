@@ -5,8 +5,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::store::cluster::Token;
 use crate::store::events::NewEvent;
-use crate::store::whatsapp::StateUpdate;
+use crate::store::whatsapp::{Recorded, StateUpdate};
 use crate::store::{Store, StoreResult};
 use crate::tenants::TenantId;
 
@@ -95,8 +96,14 @@ impl Change {
     }
 }
 
-/// Stores `change` and its announcing event. `Ok(false)` when the tenant is gone.
-pub async fn record(store: &Store, tenant: &TenantId, change: Change) -> StoreResult<bool> {
+/// Stores `change` and its announcing event; with `lease` (a cluster
+/// node's worker) only while the tenant's lease still carries that token.
+pub async fn record(
+    store: &Store,
+    tenant: &TenantId,
+    change: Change,
+    lease: Option<Token>,
+) -> StoreResult<Recorded> {
     let id = tenant.as_str().to_string();
     let update = StateUpdate {
         state: change.state.as_str().to_string(),
@@ -123,6 +130,5 @@ pub async fn record(store: &Store, tenant: &TenantId, change: Change) -> StoreRe
         }
         Some(NewEvent { tenant_id: id, kind: CONNECTION_EVENT.into(), dedupe_key: None, data, held: false })
     };
-    let previous = store.whatsapp().record_state(tenant.as_str(), update, announce).await?;
-    Ok(previous.is_some())
+    store.whatsapp().record_state(tenant.as_str(), update, lease, announce).await
 }

@@ -27,6 +27,8 @@ pub async fn run(
     slot: Arc<Slot>,
     mut stop: watch::Receiver<bool>,
 ) -> WorkerExit {
+    // The lease this run works under: its state writes carry it.
+    slot.set_lease(shared.ownership.token(tenant.as_str()));
     if slot.fail_starts.load(std::sync::atomic::Ordering::SeqCst) {
         return fail(&shared, &tenant, &slot, "injected fault: the worker fails at start".into()).await;
     }
@@ -74,7 +76,7 @@ async fn wait_for_session_lock(
 
 async fn fail(shared: &Shared, tenant: &TenantId, slot: &Slot, why: String) -> WorkerExit {
     let change = Change::to(WaState::Reconnecting, format!("worker failed: {why}")).with_error(why.clone());
-    super::record_change(&shared.store, tenant, slot, change).await;
+    super::record_change(shared, tenant, slot, change).await;
     WorkerExit::Failed(why)
 }
 
@@ -85,7 +87,7 @@ async fn run_locked(
     stop: &mut watch::Receiver<bool>,
     commands: &mut CommandLease<'_>,
 ) -> WorkerExit {
-    let context = RunContext { tenant, slot, store: &shared.store };
+    let context = RunContext { tenant, slot, shared };
     let locked = Locked { shared, tenant, slot };
     loop {
         let (bot, from_client, pair) = match locked.prepare_run(stop, commands).await {
@@ -147,7 +149,7 @@ impl Locked<'_> {
             Some(PairRequest::Qr) => (WaState::Pairing, "pairing by QR code"),
             Some(PairRequest::Phone(_)) => (WaState::Pairing, "pairing by phone number code"),
         };
-        super::record_change(&shared.store, tenant, slot, Change::to(state, reason)).await;
+        super::record_change(shared, tenant, slot, Change::to(state, reason)).await;
         let (bot, from_client) = match linked {
             Some(client) => client,
             None => build_client(shared, tenant, slot, pair.as_ref()).await?,
@@ -168,8 +170,7 @@ impl Locked<'_> {
             Outcome::Stopped => Some(stopped(shared, tenant, slot).await),
             Outcome::PairingEnded(reason) => {
                 slot.clear_pair_request();
-                super::record_change(&shared.store, tenant, slot, Change::to(WaState::Unpaired, reason))
-                    .await;
+                super::record_change(shared, tenant, slot, Change::to(WaState::Unpaired, reason)).await;
                 None
             }
             Outcome::LoggedOut(reason) => wipe_logged_out(shared, tenant, slot, &reason).await.err(),
@@ -196,7 +197,7 @@ async fn record_ban(shared: &Shared, tenant: &TenantId, slot: &Slot, expire: Dur
     let seconds = i64::try_from(expire.as_secs()).unwrap_or(i64::MAX);
     let mut change = Change::to(WaState::Banned, reason.clone()).with_error(reason);
     change.banned_until = Some(crate::clock::now_unix().saturating_add(seconds));
-    super::record_change(&shared.store, tenant, slot, change).await;
+    super::record_change(shared, tenant, slot, change).await;
     tracing::warn!(%tenant, ?expire, "temporarily banned; reconnecting after the ban expires");
 }
 
@@ -207,7 +208,7 @@ async fn replaced(shared: &Shared, tenant: &TenantId, slot: &Slot) -> WorkerExit
                (POST /api/whatsapp/{tenant}/restart)";
     tracing::error!(%tenant, "{why}");
     let change = Change::to(WaState::Replaced, why).with_error("stream replaced by another client");
-    super::record_change(&shared.store, tenant, slot, change).await;
+    super::record_change(shared, tenant, slot, change).await;
     WorkerExit::Parked(why.into())
 }
 
@@ -222,7 +223,7 @@ async fn wipe_logged_out(
         return Err(fail(shared, tenant, slot, e.to_string()).await);
     }
     let change = Change::to(WaState::LoggedOut, format!("{reason}; session store wiped")).with_phone(None);
-    super::record_change(&shared.store, tenant, slot, change).await;
+    super::record_change(shared, tenant, slot, change).await;
     Ok(())
 }
 
@@ -296,7 +297,7 @@ async fn wait_for_pairing_request(
             }
             _ => {
                 let change = Change::to(WaState::Unpaired, reason).with_phone(None);
-                super::record_change(&shared.store, tenant, slot, change).await;
+                super::record_change(shared, tenant, slot, change).await;
             }
         }
     }
@@ -319,10 +320,7 @@ async fn wait_for_pairing_request(
 async fn stopped(shared: &Shared, tenant: &TenantId, slot: &Slot) -> WorkerExit {
     let change = Change::to(WaState::Stopped, "stopped");
     // Bounded: a shutdown must not hang on a busy database.
-    let _ = tokio::time::timeout(
-        Duration::from_secs(5),
-        super::record_change(&shared.store, tenant, slot, change),
-    )
-    .await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), super::record_change(shared, tenant, slot, change))
+        .await;
     WorkerExit::Stopped
 }

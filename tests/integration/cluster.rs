@@ -16,9 +16,9 @@ use serde_json::Value;
 
 use crate::db::TargetDb;
 use crate::harness::receiver::Receiver;
-use crate::harness::sim::{daemon_on, pair, Wasim};
+use crate::harness::sim::{daemon_on, pair, qr_code, Wasim, SECRET};
 use crate::harness::store::connect_server;
-use crate::harness::{eventually, form_body, http, twilio_signature, Daemon};
+use crate::harness::{command_for, eventually, form_body, http, twilio_signature, wait_child, Daemon};
 
 const TTL_S: u64 = 3;
 const AUTH_TOKEN: &str = "cluster-test-auth-token-0123456789";
@@ -112,6 +112,30 @@ fn delivered(receiver: &Receiver) -> BTreeSet<(String, String)> {
     out
 }
 
+/// Whether each tenant's events were first delivered in the order they
+/// were stored (their `seq`), redeliveries of an event (by id) aside; else
+/// the first event that overtook an earlier one.
+fn in_seq_order(db: &TargetDb, receiver: &Receiver) -> Result<(), String> {
+    let mut client = connect_server(&db.url);
+    let rows = client.query("SELECT id, tenant_id, seq FROM events", &[]).expect("events");
+    let stored: BTreeMap<String, (String, i64)> =
+        rows.iter().map(|r| (r.get(0), (r.get(1), r.get(2)))).collect();
+    let mut seen = BTreeSet::new();
+    let mut last: BTreeMap<&str, (i64, String)> = BTreeMap::new();
+    for r in receiver.received() {
+        if !seen.insert(r.event_id.clone()) {
+            continue;
+        }
+        let (tenant, seq) =
+            stored.get(&r.event_id).ok_or_else(|| format!("{} was never stored", r.event_id))?;
+        if let Some((before, id)) = last.get(tenant.as_str()).filter(|(before, _)| before > seq) {
+            return Err(format!("{tenant}: {} (seq {seq}) came after {id} (seq {before})", r.event_id));
+        }
+        last.insert(tenant, (*seq, r.event_id.clone()));
+    }
+    Ok(())
+}
+
 #[test]
 fn three_nodes_share_thirty_tenants_and_survive_a_sigkill() {
     let Some(db) = TargetDb::create("cluster") else { return };
@@ -136,17 +160,31 @@ fn three_nodes_share_thirty_tenants_and_survive_a_sigkill() {
     assert_eq!(connected(&db).len(), TENANTS);
     let logins_before = counters(&wasim)["logins"].as_u64().expect("logins");
 
-    // n2 dies. Meanwhile contacts write to every tenant and Twilio posts
-    // an SMS for each of n2's tenants to a survivor.
-    let victims: Vec<String> = owner_of.iter().filter(|(_, n)| *n == "n2").map(|(t, _)| t.clone()).collect();
-    nodes.get_mut("n2").expect("n2").kill();
-    let killed = Instant::now();
+    // Contacts write twice to each of n2's tenants, then n2 dies with some
+    // of it perhaps stored and not yet delivered. Meanwhile contacts write
+    // to every tenant (twice more to n2's), and Twilio posts an SMS for each
+    // of n2's tenants to a survivor.
+    let victims: Vec<usize> =
+        (0..TENANTS).filter(|n| owner_of.get(&tenant(*n)).is_some_and(|o| o == "n2")).collect();
     let mut expected = BTreeSet::new();
-    for n in 0..TENANTS {
-        let text = format!("during the failover to {}", tenant(n));
+    let mut write = |n: usize, text: String| {
         wasim.send("+15557770001", &phone(n), &text);
         expected.insert((tenant(n), text));
+    };
+    for round in 1..=2 {
+        for &n in &victims {
+            write(n, format!("before the failover ({round}) to {}", tenant(n)));
+        }
     }
+    nodes.get_mut("n2").expect("n2").kill();
+    let killed = Instant::now();
+    for n in 0..TENANTS {
+        write(n, format!("during the failover to {}", tenant(n)));
+    }
+    for &n in &victims {
+        write(n, format!("during the failover (2) to {}", tenant(n)));
+    }
+    let victims: Vec<String> = victims.into_iter().map(tenant).collect();
     for (i, victim) in victims.iter().enumerate() {
         let sid = format!("SM{i:032x}");
         assert_eq!(post_sms(&nodes["n1"], victim, &sid), 200, "acknowledged by a survivor");
@@ -171,6 +209,9 @@ fn three_nodes_share_thirty_tenants_and_survive_a_sigkill() {
         "missing: {:?}",
         expected.difference(&delivered(&receiver)).collect::<Vec<_>>()
     );
+    if let Err(out_of_order) = in_seq_order(&db, &receiver) {
+        panic!("a tenant's events were first delivered out of order: {out_of_order}");
+    }
     assert_eq!(counters(&wasim)["replaced_logins"], 0, "never two live clients for one device");
     let logins_failover = counters(&wasim)["logins"].as_u64().expect("logins");
     assert_eq!(logins_failover - logins_before, victims.len() as u64, "each moved tenant reconnected once");
@@ -317,4 +358,107 @@ fn a_node_cut_off_from_postgresql_stops_its_clients_before_another_takes_them() 
     // The cut-off node says it is not ready.
     let ready = http().get(cut_off.url("/readyz")).send().map(|r| r.status().as_u16()).unwrap_or(0);
     assert_eq!(ready, 503, "a node without its database is not ready");
+}
+
+/// `tenant pair` (with `extra` arguments) run against `daemon`, its
+/// stdout read line by line.
+struct PairRun {
+    child: std::process::Child,
+    out: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl PairRun {
+    fn start(daemon: &Daemon, tenant: &str, extra: &[&str]) -> PairRun {
+        let mut child = command_for(&daemon.dir, &daemon.data_dir)
+            .arg("--data-dir")
+            .arg(&daemon.data_dir)
+            .args(["tenant", "pair", tenant, "--timeout", "60"])
+            .args(extra)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn tenant pair");
+        let out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        PairRun { child, out }
+    }
+
+    /// Reads lines until one starts with `prefix`; the rest of that line.
+    fn until(&mut self, prefix: &str) -> String {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let n = std::io::BufRead::read_line(&mut self.out, &mut line).expect("read");
+            assert!(n > 0, "tenant pair ended before `{prefix}`: {}", self.finish().1);
+            if let Some(rest) = line.trim().strip_prefix(prefix) {
+                return rest.to_string();
+            }
+        }
+    }
+
+    /// Waits for it to end: whether it succeeded, and its stdout and stderr.
+    fn finish(&mut self) -> (bool, String) {
+        let status = wait_child(&mut self.child, Duration::from_secs(30)).expect("tenant pair ended");
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut self.out, &mut text).expect("stdout");
+        if let Some(mut err) = self.child.stderr.take() {
+            std::io::Read::read_to_string(&mut err, &mut text).expect("stderr");
+        }
+        (status.success(), text)
+    }
+}
+
+#[test]
+fn tenant_pair_on_a_node_that_does_not_run_the_tenant_pairs_it_through_its_node() {
+    let Some(db) = TargetDb::create("cluster_pair") else { return };
+    let wasim = Wasim::start();
+    let mut nodes: BTreeMap<&str, Daemon> =
+        ["a", "b"].into_iter().map(|id| (id, node(&wasim, &db, id))).collect();
+    for n in 0..4 {
+        nodes["a"].add_tenant_with(&tenant(n), &[]);
+    }
+    let even = || spread(&db).values().copied().collect::<Vec<_>>() == [2, 2];
+    assert!(eventually(Duration::from_secs(30), even), "not spread: {:?}", spread(&db));
+    let owner_of = owners(&db);
+    let on = |node: &str| -> Vec<String> {
+        owner_of.iter().filter(|(_, n)| *n == node).map(|(t, _)| t.clone()).collect()
+    };
+    // Every tenant is paired from node a; b's run there, a's through a's own socket.
+    let (a_runs, b_runs) = (on("a"), on("b"));
+    let logins_before = counters(&wasim)["logins"].as_u64().expect("logins");
+
+    // By phone-number code: the code comes from b's worker, through a.
+    let by_code = &b_runs[0];
+    let phone_code = "+15552220001";
+    let mut run = PairRun::start(&nodes["a"], by_code, &["--phone", phone_code]);
+    let code = run.until("Pair code: ").replace('-', "");
+    wasim.enter_pair_code(phone_code, &code);
+    let (ok, text) = run.finish();
+    assert!(ok && text.contains("Paired") && text.contains(phone_code), "{text}");
+
+    // By QR: the CLI shows b's code; the phone scans the code b shows.
+    let by_qr = &b_runs[1];
+    let mut run = PairRun::start(&nodes["a"], by_qr, &[]);
+    run.until("Scan with WhatsApp on the phone");
+    let qr = qr_code(&nodes["b"], SECRET, by_qr);
+    wasim.scan(qr["code"].as_str().expect("code"), &phone(1));
+    let (ok, text) = run.finish();
+    assert!(ok && text.contains("Paired") && text.contains(&phone(1)), "{text}");
+
+    let now = connected(&db);
+    assert!(now.contains(by_code) && now.contains(by_qr), "connected: {now:?}");
+    assert_eq!(owners(&db).get(by_code).map(String::as_str), Some("b"), "paired where it runs");
+    let logins = counters(&wasim)["logins"].as_u64().expect("logins");
+    assert_eq!(logins - logins_before, 2, "one login per pairing");
+    assert_eq!(counters(&wasim)["replaced_logins"], 0);
+
+    // The owner dies mid-pairing: a clear error, not a hang.
+    let mut run = PairRun::start(&nodes["b"], &a_runs[0], &[]);
+    run.until("Scan with WhatsApp on the phone");
+    nodes.get_mut("a").expect("a").kill();
+    let (ok, text) = run.finish();
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("lost node a during the pairing") || text.contains("during pairing"),
+        "names the lost node: {text}"
+    );
 }

@@ -1,9 +1,10 @@
 //! The whatsapp operations of a [`Store`], each on whichever backend it has.
 
+use crate::store::cluster::Token;
 use crate::store::events::NewEvent;
 use crate::store::postgres::whatsapp as postgres;
 use crate::store::sqlite::whatsapp as sqlite;
-use crate::store::whatsapp::{SendClaim, SendOutcome, StateUpdate};
+use crate::store::whatsapp::{Recorded, SendClaim, SendOutcome, StateUpdate};
 use crate::store::{Store, StoreResult};
 
 /// The WhatsApp operations of a [`Store`].
@@ -19,16 +20,21 @@ impl WhatsApp<'_> {
     /// Records `update` for tenant `id` with its history row and the event that
     /// announces it (built by `announce` from the previous state), in one
     /// transaction: a state change is never stored without its event, nor the
-    /// reverse. Returns the previous state, or `None` when the tenant no longer exists.
+    /// reverse. `lease`: the token of the lease a cluster node's worker runs
+    /// the tenant under; on PostgreSQL the change is recorded only while the
+    /// tenant's live lease carries it ([`Recorded::LeaseLost`] otherwise, in
+    /// the same transaction). `None` (a lone daemon, and always on SQLite,
+    /// which serves one daemon) records unconditionally.
     pub async fn record_state(
         &self,
         id: &str,
         update: StateUpdate,
+        lease: Option<Token>,
         announce: impl FnOnce(&str) -> Option<NewEvent> + Send + 'static,
-    ) -> StoreResult<Option<String>> {
+    ) -> StoreResult<Recorded> {
         let id = id.to_owned();
         dispatch!(self.0, |c| sqlite::record_state(c, &id, &update, announce), |p| postgres::record_state(
-            p, &id, &update, announce
+            p, &id, &update, lease, announce
         ))
     }
 

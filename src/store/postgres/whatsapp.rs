@@ -4,29 +4,43 @@
 
 use deadpool_postgres::GenericClient;
 
+use super::cluster::FENCE_CHECK;
 use super::delivery::count;
 use super::events::insert_within;
 use super::PgError;
 use crate::clock::now_unix;
+use crate::store::cluster::Token;
 use crate::store::events::NewEvent;
-use crate::store::whatsapp::{SendClaim, SendOutcome, StateUpdate};
+use crate::store::whatsapp::{Recorded, SendClaim, SendOutcome, StateUpdate};
 
 /// Records `update` for tenant `id` with its history row and the event that
 /// announces it (built by `announce` from the previous state), in one
-/// transaction. Returns the previous state, or `None` when the tenant no
-/// longer exists.
+/// transaction. With `lease` (a cluster node's worker), only while the
+/// tenant's live lease carries that token, checked in the same transaction
+/// ([`FENCE_CHECK`], which holds the lease row until the commit, so a
+/// takeover waits for the write or the write sees the takeover); a stale
+/// token records nothing ([`Recorded::LeaseLost`]).
 pub async fn record_state(
     c: &mut impl GenericClient,
     id: &str,
     update: &StateUpdate,
+    lease: Option<Token>,
     announce: impl FnOnce(&str) -> Option<NewEvent>,
-) -> Result<Option<String>, PgError> {
+) -> Result<Recorded, PgError> {
     let tx = c.transaction().await?;
     // FOR UPDATE: a concurrent change of the same tenant waits, so each
-    // announcement names the state it really replaced.
+    // announcement names the state it really replaced. The tenant row is
+    // locked before the lease row, the order a tenant's removal takes them.
     let select = tx.prepare_cached("SELECT wa_state FROM tenants WHERE id = $1 FOR UPDATE").await?;
-    let Some(row) = tx.query_opt(&select, &[&id]).await? else { return Ok(None) };
+    let Some(row) = tx.query_opt(&select, &[&id]).await? else { return Ok(Recorded::NoTenant) };
     let previous: String = row.try_get(0)?;
+    if let Some(Token(token)) = lease {
+        let check = tx.prepare_cached(FENCE_CHECK).await?;
+        if tx.query_opt(&check, &[&id, &token]).await?.is_none() {
+            // Dropped without a commit: rolled back, nothing changed.
+            return Ok(Recorded::LeaseLost);
+        }
+    }
     let now = now_unix();
     let stmt = tx
         .prepare_cached(
@@ -61,7 +75,7 @@ pub async fn record_state(
         insert_within(&tx, &[event]).await?;
     }
     tx.commit().await?;
-    Ok(Some(previous))
+    Ok(Recorded::Replaced(previous))
 }
 
 /// The state and linked phone last recorded for `id` (`None` when the
@@ -173,9 +187,10 @@ mod tests {
         let Some(db) = TestDb::create().await else { return };
         let mut c = db.pool.get().await.expect("client");
         insert_tenant(&c, "acme", None).await;
-        let previous =
-            record_state(&mut c, "acme", &update("pairing", "pairing requested"), |_| None).await.expect("1");
-        assert_eq!(previous.as_deref(), Some("unpaired"));
+        let previous = record_state(&mut c, "acme", &update("pairing", "pairing requested"), None, |_| None)
+            .await
+            .expect("1");
+        assert_eq!(previous, Recorded::Replaced("unpaired".into()));
         let connected =
             StateUpdate { phone: Some(Some("+15550001111".into())), ..update("connected", "logged in") };
         let announce = |previous: &str| {
@@ -188,8 +203,8 @@ mod tests {
             })
         };
         assert_eq!(
-            record_state(&mut c, "acme", &connected, announce).await.expect("2").as_deref(),
-            Some("pairing")
+            record_state(&mut c, "acme", &connected, None, announce).await.expect("2"),
+            Recorded::Replaced("pairing".into())
         );
         let data: String = c
             .query_one("SELECT data FROM events WHERE type = 'whatsapp.connection'", &[])
@@ -202,7 +217,7 @@ mod tests {
             reconnect: true,
             ..update("reconnecting", "dropped")
         };
-        record_state(&mut c, "acme", &drop, |_| None).await.expect("3");
+        record_state(&mut c, "acme", &drop, None, |_| None).await.expect("3");
         let r = c
             .query_one(
                 "SELECT wa_state, wa_phone, wa_reconnects, wa_last_error FROM tenants WHERE id = 'acme'",
@@ -222,10 +237,66 @@ mod tests {
         let states: Vec<&str> = history.iter().map(|c| c.state.as_str()).collect();
         assert_eq!(states, ["connected", "reconnecting"], "the newest two, oldest first");
         assert_eq!(
-            record_state(&mut c, "gone", &update("stopped", "x"), |_| None).await.expect("absent"),
-            None
+            record_state(&mut c, "gone", &update("stopped", "x"), None, |_| None).await.expect("absent"),
+            Recorded::NoTenant
         );
         assert_eq!(current_state(&c, "gone").await.expect("current"), None);
+    }
+
+    /// acme's state, and how many history rows and events there are.
+    async fn acme_counts(c: &impl GenericClient) -> (String, i64, i64) {
+        let row = c
+            .query_one(
+                "SELECT (SELECT wa_state FROM tenants WHERE id = 'acme'),
+                        (SELECT count(*) FROM tenant_state_changes),
+                        (SELECT count(*) FROM events)",
+                &[],
+            )
+            .await
+            .expect("counts");
+        (row.get(0), row.get(1), row.get(2))
+    }
+
+    /// A state change with its announcement, as a worker records one.
+    fn announced(state: &'static str) -> impl FnOnce(&str) -> Option<NewEvent> {
+        move |previous: &str| {
+            Some(NewEvent {
+                tenant_id: "acme".into(),
+                kind: "whatsapp.connection".into(),
+                dedupe_key: None,
+                data: serde_json::json!({"state": state, "previous": previous}),
+                held: false,
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_state_write_with_a_stale_lease_token_changes_nothing_and_the_live_one_writes() {
+        use super::super::cluster::acquire;
+        use std::time::Duration;
+        let Some(db) = TestDb::create().await else { return };
+        let mut c = db.pool.get().await.expect("client");
+        insert_tenant(&c, "acme", None).await;
+        let old = acquire(&c, "n1", Duration::from_millis(200), 10).await.expect("lease")[0].1;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let live = acquire(&c, "n2", Duration::from_secs(15), 10).await.expect("take over")[0].1;
+        let stale = update("stopped", "the old owner stops");
+        let outcome =
+            record_state(&mut c, "acme", &stale, Some(old), announced("stopped")).await.expect("stale");
+        assert_eq!(outcome, Recorded::LeaseLost);
+        assert_eq!(acme_counts(&c).await, ("unpaired".into(), 0, 0), "no row, history or event changed");
+
+        let fresh = update("connecting", "the new owner connects");
+        let outcome =
+            record_state(&mut c, "acme", &fresh, Some(live), announced("connecting")).await.expect("live");
+        assert_eq!(outcome, Recorded::Replaced("unpaired".into()));
+        assert_eq!(acme_counts(&c).await, ("connecting".into(), 1, 1));
+
+        // A lease given up: even its last token no longer writes.
+        c.execute("DELETE FROM tenant_leases", &[]).await.expect("release");
+        let outcome = record_state(&mut c, "acme", &stale, Some(live), |_| None).await.expect("released");
+        assert_eq!(outcome, Recorded::LeaseLost);
+        assert_eq!(acme_counts(&c).await.0, "connecting");
     }
 
     #[tokio::test]

@@ -7,22 +7,22 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use super::events::insert_within;
 use crate::clock::now_unix;
 use crate::store::events::NewEvent;
-use crate::store::whatsapp::{SendClaim, SendOutcome, StateUpdate};
+use crate::store::whatsapp::{Recorded, SendClaim, SendOutcome, StateUpdate};
 
 /// Records `update` for tenant `id` with its history row and the event that
 /// announces it (built by `announce` from the previous state), in one
 /// transaction: a state change is never stored without its event, nor the
-/// reverse. Returns the previous state, or `None` when the tenant no longer exists.
+/// reverse. Never fenced: SQLite serves one daemon, which holds no leases.
 pub fn record_state(
     conn: &mut Connection,
     id: &str,
     update: &StateUpdate,
     announce: impl FnOnce(&str) -> Option<NewEvent>,
-) -> rusqlite::Result<Option<String>> {
+) -> rusqlite::Result<Recorded> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let previous: Option<String> =
         tx.query_row("SELECT wa_state FROM tenants WHERE id = ?1", [id], |r| r.get(0)).optional()?;
-    let Some(previous) = previous else { return Ok(None) };
+    let Some(previous) = previous else { return Ok(Recorded::NoTenant) };
     let now = now_unix();
     tx.execute(
         "UPDATE tenants SET
@@ -52,7 +52,7 @@ pub fn record_state(
         insert_within(&tx, &[event])?;
     }
     tx.commit()?;
-    Ok(Some(previous))
+    Ok(Recorded::Replaced(previous))
 }
 
 /// The state and linked phone last recorded for `id` (`None` when the
@@ -157,7 +157,7 @@ mod tests {
         let mut conn = db();
         let previous =
             record_state(&mut conn, "acme", &update("pairing", "pairing requested"), |_| None).expect("1");
-        assert_eq!(previous.as_deref(), Some("unpaired"));
+        assert_eq!(previous, Recorded::Replaced("unpaired".into()));
         let connected =
             StateUpdate { phone: Some(Some("+15550001111".into())), ..update("connected", "logged in") };
         let announce = |previous: &str| {
@@ -170,8 +170,8 @@ mod tests {
             })
         };
         assert_eq!(
-            record_state(&mut conn, "acme", &connected, announce).expect("2").as_deref(),
-            Some("pairing")
+            record_state(&mut conn, "acme", &connected, announce).expect("2"),
+            Recorded::Replaced("pairing".into())
         );
         let data: String = conn
             .query_row("SELECT data FROM events WHERE type = 'whatsapp.connection'", [], |r| r.get(0))
@@ -198,7 +198,10 @@ mod tests {
             crate::store::sqlite::tenants::recent_state_changes(&conn, "acme", 10).expect("history");
         let states: Vec<&str> = history.iter().map(|c| c.state.as_str()).collect();
         assert_eq!(states, ["pairing", "connected", "reconnecting"]);
-        assert_eq!(record_state(&mut conn, "gone", &update("stopped", "x"), |_| None).expect("absent"), None);
+        assert_eq!(
+            record_state(&mut conn, "gone", &update("stopped", "x"), |_| None).expect("absent"),
+            Recorded::NoTenant
+        );
     }
 
     #[test]
