@@ -56,6 +56,30 @@ pub async fn insert_within(c: &impl GenericClient, events: &[NewEvent]) -> Resul
     Ok(results)
 }
 
+/// The advisory lock class of "adding events for a tenant" (the second key
+/// is the hash of the tenant id); any fixed value, apart from the
+/// migrations' single-key lock.
+const EVENT_ORDER_LOCK: i32 = 0x6576_6e74;
+
+/// Holds, until the caller's transaction ends, the right to add events for
+/// each of `tenants`. `seq` is taken at insert and rows become visible at
+/// commit: without this, two transactions adding events for one tenant (the
+/// webhook writer and a WhatsApp state change, or two nodes during a lease
+/// move) could commit in the other order, and delivery, which sends each
+/// tenant's lowest committed pending seq, would send the later event first.
+/// Taken in sorted order, so two batches never wait on each other in a
+/// circle; taken again in the same transaction, it is already held.
+pub(super) async fn lock_event_order(c: &impl GenericClient, tenants: &[&str]) -> Result<(), PgError> {
+    let stmt = c
+        .prepare_cached(
+            "SELECT pg_advisory_xact_lock($1, k)
+             FROM (SELECT DISTINCT hashtext(t) AS k FROM unnest($2::text[]) AS t ORDER BY k) keys",
+        )
+        .await?;
+    c.query(&stmt, &[&EVENT_ORDER_LOCK, &tenants]).await?;
+    Ok(())
+}
+
 /// Inserts the rows whose key is new (in input order, so `seq` follows it);
 /// returns the seq of each id stored.
 async fn insert_rows(
@@ -64,6 +88,7 @@ async fn insert_rows(
     events: &[NewEvent],
 ) -> Result<HashMap<String, i64>, PgError> {
     let tenants: Vec<&str> = events.iter().map(|e| e.tenant_id.as_str()).collect();
+    lock_event_order(c, &tenants).await?;
     let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
     let keys: Vec<Option<&str>> = events.iter().map(|e| e.dedupe_key.as_deref()).collect();
     let data: Vec<String> = events.iter().map(|e| e.data.to_string()).collect();
@@ -178,6 +203,29 @@ mod tests {
             data: serde_json::json!({"Body": "hi"}),
             held: false,
         }
+    }
+
+    /// A tenant's events become visible in the order of their seq: a second
+    /// transaction adding events for the same tenant waits for the first to
+    /// end, while another tenant's events do not wait.
+    #[tokio::test]
+    async fn a_tenants_events_commit_in_seq_order() {
+        let Some(db) = TestDb::create().await else { return };
+        let mut first = db.pool.get().await.expect("client");
+        for t in ["a", "b"] {
+            insert_tenant(&first, t, None).await;
+        }
+        let tx = first.transaction().await.expect("begin");
+        let earlier = insert_within(&tx, &[event("a", None)]).await.expect("insert").remove(0).seq;
+        let mut other = db.pool.get().await.expect("client");
+        insert_batch(&mut other, &[event("b", None)]).await.expect("another tenant does not wait");
+        let later = tokio::spawn(async move { insert_batch(&mut other, &[event("a", None)]).await });
+        // What is asserted is that nothing happens meanwhile.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(!later.is_finished(), "a's second event committed while its first was still open");
+        tx.commit().await.expect("commit");
+        let later = later.await.expect("join").expect("insert").remove(0).seq;
+        assert!(later > earlier, "{later} after {earlier}");
     }
 
     #[tokio::test]

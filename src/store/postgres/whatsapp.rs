@@ -6,7 +6,7 @@ use deadpool_postgres::GenericClient;
 
 use super::cluster::FENCE_CHECK;
 use super::delivery::count;
-use super::events::insert_within;
+use super::events::{insert_within, lock_event_order};
 use super::PgError;
 use crate::clock::now_unix;
 use crate::store::cluster::Token;
@@ -28,6 +28,8 @@ pub async fn record_state(
     announce: impl FnOnce(&str) -> Option<NewEvent>,
 ) -> Result<Recorded, PgError> {
     let tx = c.transaction().await?;
+    // Event order, then the row: as every event insert takes them (no circle).
+    lock_event_order(&tx, &[id]).await?;
     // FOR UPDATE: a concurrent change of the same tenant waits, so each
     // announcement names the state it really replaced. The tenant row is
     // locked before the lease row, the order a tenant's removal takes them.
