@@ -16,6 +16,7 @@ pub mod daemon;
 pub mod delivery;
 pub mod error;
 pub mod health;
+pub mod heap_profile;
 pub mod heartbeat;
 pub mod housekeeping;
 pub mod http;

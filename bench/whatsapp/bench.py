@@ -430,6 +430,9 @@ class Daemon:
             "WHATSAPP_WS_URL": f"ws://{wasim_addr}/ws/chat",
             "INTERNAL_SECRET": ctx.secret,
             "RUST_LOG": ctx.args.rust_log,
+            # Read only by a build with the `heap-profile` feature (profile.sh): where
+            # this daemon writes its live heap by allocation site when it is stopped.
+            "AGENTLOCATOR_HEAP_PROFILE": os.path.join(ctx.work, f"dhat-{tag}.json"),
         })
         env.update(extra_env or {})
         self.env = env
@@ -469,6 +472,12 @@ class Daemon:
         return self.admin({"kind": "sessions"}, timeout=30)
 
     def stop(self) -> float:
+        if getattr(self.ctx.args, "kill_daemons", False):
+            # A heap profiler's trace then ends with what was live (profile.sh).
+            self.proc.kill()
+            self.proc.wait(30)
+            self.logf.close()
+            return 0.0
         took = self.ctx.procs.stop(self.proc, timeout=90)
         self.logf.close()
         if took is None:
@@ -539,7 +548,12 @@ def read_kv(path: str) -> dict[str, int]:
 
 def mem_sample(pid: int) -> dict[str, float]:
     st = read_kv(f"/proc/{pid}/status")
-    s = {"rss_kib": st["VmRSS"], "hwm_kib": st.get("VmHWM", 0), "threads": st.get("Threads", 0)}
+    s = {"rss_kib": st["VmRSS"], "hwm_kib": st.get("VmHWM", 0), "threads": st.get("Threads", 0),
+         # What VmRSS is made of: the heap and stacks (anon), mapped files (the
+         # binary, SQLite's -shm WAL index of each session file, and the session
+         # files themselves when mmap is on: those pages are reclaimable) and shmem.
+         "rss_anon_kib": st.get("RssAnon", 0), "rss_file_kib": st.get("RssFile", 0),
+         "rss_shmem_kib": st.get("RssShmem", 0)}
     try:
         s["fds"] = len(os.listdir(f"/proc/{pid}/fd"))
     except OSError:
@@ -858,6 +872,40 @@ def latency_round(ctx, wasim: str, n: int, round_no: int, contact_base: int) -> 
 # one N
 
 
+def steady_traffic(ctx, d: Daemon, wasim: str, n: int) -> dict:
+    """A round of steady traffic on the restarted daemon, --steady-seconds long: rounds
+    of --messages at --rate, to the contacts of the latency rounds (established
+    sessions), every tenth round to new contacts while there are numbers left (new
+    sessions keep being set up, as in real life). One RSS reading after each round
+    shows whether memory keeps growing."""
+    args = ctx.args
+    start = time.monotonic()
+    rounds: list[dict] = []
+    trend: list[tuple[float, float]] = []
+    next_new = CONTACTS_AGAIN + args.messages
+    while time.monotonic() - start < args.steady_seconds:
+        k = len(rounds)
+        base, kind = 0, "established"
+        if k % 10 == 9 and next_new + args.messages <= 9999:
+            base, kind, next_new = next_new, "new", next_new + args.messages
+        lr = latency_round(ctx, wasim, n, 1000 + k, base)
+        lr["contacts"] = kind
+        rounds.append(lr)
+        trend.append((time.monotonic() - start, mem_sample(d.pid)["rss_kib"]))
+        if lr["lost"]:
+            raise BenchError(f"steady traffic round {k + 1}: {lr['lost']} messages lost")
+    p99s = sorted(r["p99"] for r in rounds)
+    res = {"seconds": time.monotonic() - start, "rounds": len(rounds), "sent": sum(r["sent"] for r in rounds),
+           "p50_median": statistics.median(r["p50"] for r in rounds), "p99_median": statistics.median(p99s),
+           "p99_max": p99s[-1], "rss_trend": trend}
+    shown = trend if len(trend) <= 6 else [trend[int(i * (len(trend) - 1) / 5)] for i in range(6)]
+    out(f"  steady traffic: {res['rounds']} rounds, {res['sent']} messages in {res['seconds']:.0f} s: p50 (median "
+        f"of rounds) {res['p50_median']:.2f} ms, p99 median {res['p99_median']:.2f} ms, worst round p99 "
+        f"{res['p99_max']:.2f} ms; RSS over time: "
+        + ", ".join(f"{t:.0f} s {v / 1024:.1f} MiB" for t, v in shown))
+    return res
+
+
 def boot(ctx, data_dir: str, wasim: str, n: int, tag: str, extra_env: dict | None, stagger_ms: int) -> tuple[Daemon, dict]:
     d = Daemon(ctx, data_dir, wasim, tag, extra_env)
     floor_s = since_floor_of(d.spawned_wall)
@@ -944,6 +992,11 @@ def run_n(ctx, n: int) -> dict:
         m2 = mem_settled(d.pid, 1.0, args.readings, args.reading_gap)
         res["mem_after_latency"] = m2
         out(f"  memory after the latency rounds:      {fmt_mem(m2)}")
+        if args.steady_seconds > 0:
+            res["steady"] = steady_traffic(ctx, d, wasim, n)
+            m4 = mem_settled(d.pid, args.settle, args.readings, args.reading_gap)
+            res["mem_after_steady"] = m4
+            out(f"  memory after {args.steady_seconds:.0f} s of steady traffic (settled): {fmt_mem(m4)}")
         report_log(d.log_path, "boot + latency")
         res["shutdown_s"].append(d.stop())
 
@@ -1011,7 +1064,10 @@ def summary(ctx, base: dict, results: list[dict]) -> None:
     if "pss_kib" in b0:
         fields += [("pss_kib", "PSS"), ("private_kib", "Private")]
     for which, title in (("mem_after_boot", "after reconnect-at-boot"), ("mem_after_pairing", "after pairing"),
-                         ("mem_after_fast_boot", f"after stagger-{args.fast_stagger_ms} boot")):
+                         ("mem_after_fast_boot", f"after stagger-{args.fast_stagger_ms} boot"),
+                         ("mem_after_steady", f"after {args.steady_seconds:.0f} s of steady traffic")):
+        if not any(r.get(which) for r in results):
+            continue
         out(f"\nmemory {title} (medians of {args.readings} readings; N = 0 is the idle daemon, "
             f"{'after a restart' if which != 'mem_after_pairing' else 'fresh'})")
         zero = base["mem_restart"] if which != "mem_after_pairing" else base["mem"]
@@ -1029,10 +1085,13 @@ def summary(ctx, base: dict, results: list[dict]) -> None:
             lo, hi = ms[0], ms[-1]
             for f, t in fields:
                 slope = (hi[which][f] - lo[which][f]) / (hi["n"] - lo["n"])
-                # The aims: 512 KiB a tenant right after pairing, 256 KiB after a restart.
-                aim = 512 if which == "mem_after_pairing" else 256
-                verdict = "within" if slope <= aim else "OVER"
-                out(f"  slope {t} (N={lo['n']}..{hi['n']}): {kib(slope)} per tenant ({verdict} the {aim} KiB aim)")
+                aim = MEMORY_AIMS_KIB.get(which)
+                verdict = "" if aim is None else f" ({'within' if slope <= aim else 'OVER'} the {aim} KiB aim)"
+                out(f"  slope {t} (N={lo['n']}..{hi['n']}): {kib(slope)} per tenant{verdict}")
+            parts = [(f, t, u) for f, t, u in BREAKDOWN if f in hi[which] and f in lo[which]]
+            out("  per tenant, by kind: " + ", ".join(
+                f"{t} {(hi[which][f] - lo[which][f]) / (hi['n'] - lo['n']):.{2 if u else 0}f}{u or ' KiB'}"
+                for f, t, u in parts))
     pg_summary(base, results)
     out("\nboot: spawn -> all N connected (s; each run)")
     out("| N | stagger ms | floor (N-1)*stagger | all connected | median tenant | first tenant | `sessions` confirmed |")
@@ -1088,6 +1147,17 @@ class Ctx:
     pass
 
 
+# The aims per connected tenant (RSS slope): right after pairing, and after a
+# restart (the reconnect-at-boot daemons).
+MEMORY_AIMS_KIB = {"mem_after_pairing": 180, "mem_after_boot": 90, "mem_after_fast_boot": 90}
+
+# VmRSS by kind (/proc/PID/status), per tenant in the summary.
+BREAKDOWN = [("rss_anon_kib", "anonymous (heap, stacks)", ""),
+             ("rss_file_kib", "file-backed (SQLite's -shm WAL index, mapped files)", ""),
+             ("rss_shmem_kib", "shmem", ""), ("threads", "threads", " threads"),
+             ("fds", "fds", " fds")]
+
+
 def add_common_args(ap) -> None:
     """The options every sim-driven bench takes: the binaries, the scratch
     directory, pairing, how long to wait and how to read memory, and logging."""
@@ -1105,6 +1175,9 @@ def add_common_args(ap) -> None:
     ap.add_argument("--rust-log", default="info")
     ap.add_argument("--wasim-log", default="warn")
     ap.add_argument("--json-out", help="write all figures here as JSON")
+    ap.add_argument("--kill-daemons", action="store_true",
+                    help="stop each daemon with SIGKILL instead of SIGTERM (profile.sh: a heaptrack trace "
+                         "then ends with the daemon's live heap)")
 
 
 def effective_config(ctx, extra_env: dict | None = None) -> dict | None:
@@ -1170,6 +1243,9 @@ def main() -> int:
     ap.add_argument("--boot-repeats", type=int, default=2)
     ap.add_argument("--messages", type=int, default=300)
     ap.add_argument("--rate", type=float, default=50.0)
+    ap.add_argument("--steady-seconds", type=float, default=0.0,
+                    help="after the latency rounds, this long of steady traffic (rounds of --messages at "
+                         "--rate), then memory again (default 0: none)")
     ap.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL") or None,
                     help="run on PostgreSQL: a server URL (postgres://user@host:port/postgres, may CREATE "
                          "DATABASE); every data directory gets a fresh database there (default: env "

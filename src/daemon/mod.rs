@@ -74,6 +74,7 @@ pub async fn run(
     notify_systemd(&[sd_notify::NotifyState::Ready]);
 
     let signal = shutdown.await;
+    crate::heap_profile::finish();
     tracing::info!(signal, "shutting down: finishing in-flight requests");
     notify_systemd(&[sd_notify::NotifyState::Stopping]);
     running.stop().await;
