@@ -126,7 +126,7 @@ fn session_store_config() -> SqliteStoreConfig {
     config
 }
 
-/// The page cache of each tenant's session connection, in KiB (three 4 KiB pages).
+/// The page cache of each tenant's session connection, in KiB (four 4 KiB pages).
 const SESSION_CACHE_KIB: u32 = 16;
 
 fn sidecar(db: &Path, suffix: &str) -> PathBuf {
