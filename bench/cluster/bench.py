@@ -30,7 +30,6 @@ import json
 import os
 import re
 import secrets
-import signal
 import statistics
 import subprocess
 import sys
@@ -509,11 +508,7 @@ def main() -> int:
     with open(ctx.config, "w") as f:
         f.write(f"# written by bench/cluster/bench.py\n[whatsapp]\nprekeys = {args.prekeys}\n")
 
-    def on_signal(signum, _frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
+    wa.stop_on_signals()
     ctx.receiver = Receiver()
     ctx.log_states = False
     out(f"agentlocator cluster benchmark: {args.tenants} tenants, {args.nodes} nodes, lease TTL(s) "

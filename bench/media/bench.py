@@ -29,7 +29,6 @@ import hashlib
 import json
 import os
 import secrets
-import signal
 import statistics
 import subprocess
 import sys
@@ -560,11 +559,7 @@ def main() -> int:
     if ctx.effective is None:
         return 1
 
-    def on_signal(signum, _frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
+    wa.stop_on_signals()
 
     ctx.receiver = wa.Receiver()
     ctx.media = MediaEvents()

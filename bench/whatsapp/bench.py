@@ -1234,6 +1234,17 @@ def run_guarded(ctx, body) -> int:
             ctx.pg.drop_all()
 
 
+
+def stop_on_signals() -> None:
+    """SIGTERM and SIGHUP end the run as Ctrl-C does, so its cleanup (the
+    `finally` blocks that stop every process it started) runs either way."""
+
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_args(ap)
@@ -1292,11 +1303,7 @@ def main() -> int:
         print(f"FAIL: prekeys {effective['prekeys']} in effect, not {args.prekeys}", file=sys.stderr)
         return 1
 
-    def on_signal(signum, _frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
+    stop_on_signals()
 
     ctx.receiver = Receiver()
     ctx.log_states = False
