@@ -42,7 +42,7 @@ KINDS = [
     ("tokio channels and sync", re.compile(r"tokio::sync::")),
     ("WebSocket and Noise transport", re.compile(r"tungstenite|tokio_websockets|noise|transport::|NoiseSocket|FrameSocket")),
     ("SQLite session store (Rust side: diesel, r2d2)", re.compile(r"diesel::|r2d2::|whatsapp_rust_sqlite_storage::")),
-    ("PostgreSQL session store (Rust side)", re.compile(r"whatsapp_store_pg::|tokio_postgres::|deadpool")),
+    ("PostgreSQL session store (Rust side)", re.compile(r"whatsapp_sessions::|tokio_postgres::|deadpool")),
 ]
 
 # SQLite's allocations, by the SQLite function on the stack (the first that matches).

@@ -194,7 +194,7 @@ pub enum CopyError {
     Session {
         tenant: String,
         #[source]
-        source: whatsapp_store_pg::Error,
+        source: whatsapp_sessions::Error,
     },
     #[error("stored file {name}: {message} (the tenants, events and sessions are already copied; drop and recreate the target database before copying again)")]
     File { name: String, message: String },
@@ -218,8 +218,8 @@ impl From<tokio_postgres::Error> for CopyError {
     }
 }
 
-impl From<whatsapp_store_pg::Error> for CopyError {
-    fn from(e: whatsapp_store_pg::Error) -> Self {
+impl From<whatsapp_sessions::Error> for CopyError {
+    fn from(e: whatsapp_sessions::Error) -> Self {
         CopyError::Store(StoreError::Sessions(e))
     }
 }
@@ -261,7 +261,7 @@ pub async fn copy_sqlite_to_postgres(
     let source = Db::open(&db_path, settings.busy_timeout)?;
     source.run(|c| check_schema(c)).await??;
     let pg = Pg::open(url, settings.pool_size.get(), settings.busy_timeout).await?;
-    whatsapp_store_pg::migrate(pg.pool()).await?;
+    whatsapp_sessions::migrate(pg.pool()).await?;
     refuse_non_empty(&pg).await?;
     let tables = copy_tables(&source, &pg).await?;
     let mut report = CopyReport { tables, ..CopyReport::default() };
@@ -544,9 +544,9 @@ async fn import_sessions(
         if !path.is_file() {
             continue;
         }
-        match whatsapp_store_pg::import_sqlite(pg.pool(), &id, &path).await {
+        match whatsapp_sessions::import_sqlite(pg.pool(), &id, &path).await {
             Ok(_) => report.sessions.push(id),
-            Err(whatsapp_store_pg::Error::NoDevice(_)) => report.sessions_without_device.push(id),
+            Err(whatsapp_sessions::Error::NoDevice(_)) => report.sessions_without_device.push(id),
             Err(source) => return Err(CopyError::Session { tenant: id, source }),
         }
     }

@@ -65,7 +65,7 @@ pub enum StoreError {
     #[error(transparent)]
     Postgres(#[from] postgres::PgError),
     #[error("WhatsApp session store: {0}")]
-    Sessions(#[from] whatsapp_store_pg::Error),
+    Sessions(#[from] whatsapp_sessions::Error),
     #[error("cannot open the WhatsApp session store {path}: {source}")]
     SessionFile {
         path: String,
@@ -123,7 +123,7 @@ impl Store {
             Some(url) => {
                 let pg = postgres::Pg::open(url, settings.pool_size.get(), settings.busy_timeout).await?;
                 // Each tenant's WhatsApp session lives in the same database.
-                whatsapp_store_pg::migrate(pg.pool()).await?;
+                whatsapp_sessions::migrate(pg.pool()).await?;
                 Ok(Store { backend: Arc::new(Backend::Postgres(pg)) })
             }
             None => Store::open_sqlite(&data.db_path(), settings.busy_timeout),

@@ -34,7 +34,7 @@ impl Sessions<'_> {
     pub async fn exists(&self, tenant: &TenantId) -> StoreResult<bool> {
         match &*self.store.backend {
             Backend::Sqlite(_) => Ok(self.data.whatsapp_db(tenant).exists()),
-            Backend::Postgres(pg) => Ok(whatsapp_store_pg::tenant_exists(pg.pool(), tenant.as_str()).await?),
+            Backend::Postgres(pg) => Ok(whatsapp_sessions::tenant_exists(pg.pool(), tenant.as_str()).await?),
         }
     }
 
@@ -58,9 +58,9 @@ impl Sessions<'_> {
                 Ok(Arc::new(store))
             }
             Backend::Postgres(pg) => {
-                let store = whatsapp_store_pg::PgSessionStore::new(pg.pool().clone(), tenant.as_str());
+                let store = whatsapp_sessions::PgSessionStore::new(pg.pool().clone(), tenant.as_str());
                 Ok(Arc::new(match lease {
-                    Some(token) => store.with_fence(whatsapp_store_pg::Fence::new(FENCE_CHECK, token.0)),
+                    Some(token) => store.with_fence(whatsapp_sessions::Fence::new(FENCE_CHECK, token.0)),
                     None => store,
                 }))
             }
@@ -83,7 +83,7 @@ impl Sessions<'_> {
                 Ok(())
             }
             Backend::Postgres(pg) => {
-                whatsapp_store_pg::delete_tenant(pg.pool(), tenant.as_str()).await?;
+                whatsapp_sessions::delete_tenant(pg.pool(), tenant.as_str()).await?;
                 Ok(())
             }
         }

@@ -12,7 +12,7 @@ use wacore::appstate::hash::HashState;
 use wacore::appstate::processor::AppStateMutationMAC;
 use wacore::store::traits::*;
 use wacore::store::Device;
-use whatsapp_store_pg::{delete_tenant, migrate, tenant_exists, PgSessionStore, SCHEMA_VERSION};
+use whatsapp_sessions::{delete_tenant, migrate, tenant_exists, PgSessionStore, SCHEMA_VERSION};
 
 fn arc(s: &str) -> Arc<str> {
     Arc::from(s)

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use common::{pair, TestBot, TestDb};
 use wasim::Sim;
-use whatsapp_store_pg::{tenant_exists, PgSessionStore};
+use whatsapp_sessions::{tenant_exists, PgSessionStore};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_paired_on_postgres_restarts_paired_and_receives() {
@@ -51,7 +51,7 @@ async fn a_client_paired_on_postgres_restarts_paired_and_receives() {
 #[cfg(feature = "sqlite-import")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_paired_on_sqlite_moves_to_postgres() {
-    use whatsapp_store_pg::{import_sqlite, Error};
+    use whatsapp_sessions::{import_sqlite, Error};
 
     let Some(db) = TestDb::create("a_session_paired_on_sqlite_moves_to_postgres").await else {
         return;

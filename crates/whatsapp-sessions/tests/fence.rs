@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::TestDb;
 use wacore::store::traits::*;
-use whatsapp_store_pg::{is_lease_lost, Error, Fence, PgSessionStore};
+use whatsapp_sessions::{is_lease_lost, Error, Fence, PgSessionStore};
 
 /// The daemon's check, on this test's stand-in for its lease table.
 const CHECK: &str =

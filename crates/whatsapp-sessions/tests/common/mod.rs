@@ -26,7 +26,7 @@ impl TestDb {
     /// `None` (with a note) when the variable is unset.
     pub async fn create(test: &str) -> Option<TestDb> {
         let db = Self::create_bare(test).await?;
-        whatsapp_store_pg::migrate(&db.pool).await.expect("migrate");
+        whatsapp_sessions::migrate(&db.pool).await.expect("migrate");
         Some(db)
     }
 
