@@ -10,7 +10,10 @@ use crate::store::delivery::{AttemptOutcome, AttemptRow, Head, RequeueError, Req
 use crate::store::events::EventRow;
 
 /// The head of every tenant that has a webhook URL and a pending event, due or
-/// not. One index probe per such tenant.
+/// not. One index probe per such tenant: a LATERAL subquery, because joining
+/// on `e.seq = (SELECT ...)` let the planner hash the whole `events` table
+/// every round (25 ms at 20 000 rows, growing with the table; delivery of a
+/// backlog on PostgreSQL ran at a thirtieth of SQLite's rate for it).
 pub async fn heads(c: &impl GenericClient) -> Result<Vec<Head>, PgError> {
     let stmt = c
         .prepare_cached(
@@ -18,9 +21,11 @@ pub async fn heads(c: &impl GenericClient) -> Result<Vec<Head>, PgError> {
                     e.next_attempt_at_ms, t.webhook_url,
                     t.signing_key, t.signing_key_previous, t.signing_key_previous_until
              FROM tenants t
-             JOIN events e ON e.seq = (SELECT seq FROM events
-                                       WHERE status = 'pending' AND tenant_id = t.id
-                                       ORDER BY seq LIMIT 1)
+             CROSS JOIN LATERAL (SELECT seq, id, tenant_id, type, data, created_at_ms, attempts,
+                                        next_attempt_at_ms
+                                 FROM events
+                                 WHERE status = 'pending' AND tenant_id = t.id
+                                 ORDER BY seq LIMIT 1) e
              WHERE t.webhook_url IS NOT NULL AND t.webhook_url != ''
              ORDER BY e.seq",
         )
