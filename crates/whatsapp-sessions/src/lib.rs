@@ -15,6 +15,7 @@
 //! whose lease on the tenant is gone ([`Fence`], [`LeaseLost`]).
 
 mod app_sync;
+mod protocol_codec;
 mod device;
 mod error;
 mod fence;
@@ -25,10 +26,14 @@ mod protocol;
 mod schema;
 mod signal;
 mod store;
+#[cfg(feature = "sqlite-import")]
+mod transfer;
 
 pub use error::Error;
 pub use fence::{is_lease_lost, Fence, LeaseLost};
 #[cfg(feature = "sqlite-import")]
-pub use import::{import_sqlite, ImportCounts};
+pub use import::import_sqlite;
+#[cfg(feature = "sqlite-import")]
+pub use transfer::ImportCounts;
 pub use schema::{delete_tenant, migrate, tenant_exists, MIGRATION_LOCK_KEY, SCHEMA_VERSION};
 pub use store::PgSessionStore;
