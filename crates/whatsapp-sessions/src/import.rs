@@ -19,8 +19,9 @@ use wacore::store::traits::{AppSyncStore, DeviceStore};
 use wacore::time::now_secs;
 use whatsapp_rust_sqlite_storage::SqliteStore;
 
-use crate::app_sync::{encode_version, SET_SYNC_KEY, SET_VERSION};
-use crate::device::{encode_device, SAVE_DEVICE};
+use crate::app_sync::{SET_SYNC_KEY, SET_VERSION};
+use crate::codec::{encode_device, encode_version};
+use crate::device::SAVE_DEVICE;
 use crate::schema::tenant_has_rows;
 use crate::Error;
 

@@ -15,7 +15,8 @@ use wacore::store::traits::{
 };
 use wacore::time::now_secs;
 
-use crate::store::{count_u32, PgSessionStore};
+use crate::codec::count_u32;
+use crate::store::PgSessionStore;
 
 const SET_SENDER_KEY_STATUS: &str = "INSERT INTO wa_sender_key_devices
     (tenant, group_jid, device_jid, has_key, updated_at)

@@ -17,7 +17,7 @@ use crate::Error;
 /// store uses.
 pub const MIGRATION_LOCK_KEY: i64 = 0x7761_7374_6f72_6531;
 
-/// Every table holding tenant rows, the device last (the import writes it
+/// Every table holding tenant rows, in both backends, the device last (the import writes it
 /// first, wipes delete it last; neither order matters inside one transaction).
 pub(crate) const TENANT_TABLES: &[&str] = &[
     "wa_identities",
