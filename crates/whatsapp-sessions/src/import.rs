@@ -17,8 +17,7 @@ use wacore::store::traits::{AppSyncStore, DeviceStore};
 use wacore::time::now_secs;
 use whatsapp_rust_sqlite_storage::SqliteStore;
 
-use crate::app_sync::encode_version;
-use crate::device::encode_device;
+use crate::codec::{encode_device, encode_version};
 use crate::transfer::{read_table, write_pg, ImportCounts, TableRows, TenantRows};
 use crate::Error;
 
@@ -68,10 +67,9 @@ pub(crate) async fn read_legacy(path: &Path) -> Result<TenantRows, Error> {
     let store = SqliteStore::new(path_str).await?;
     let device = store.load().await?.ok_or_else(|| Error::NoDevice(path.to_path_buf()))?;
     let owned: PathBuf = path.to_path_buf();
-    let RawRows { mut tables, key_ids, names } =
-        tokio::task::spawn_blocking(move || read_rows(&owned))
-            .await
-            .map_err(|e| Error::Value(format!("SQLite reader stopped: {e}")))??;
+    let RawRows { mut tables, key_ids, names } = tokio::task::spawn_blocking(move || read_rows(&owned))
+        .await
+        .map_err(|e| Error::Value(format!("SQLite reader stopped: {e}")))??;
     let (pn, lid, data) = encode_device(&device)?;
     let device_row = vec![text(pn), text(lid), Value::Blob(data), Value::Integer(now_secs())];
     tables.push(table("wa_device", &["pn", "lid", "data", "updated_at"], vec![device_row]));

@@ -1,4 +1,5 @@
-//! whatsapp-rust's storage traits on PostgreSQL.
+//! whatsapp-rust's storage traits on PostgreSQL, or on one SQLite file
+//! shared by every tenant.
 //!
 //! Every tenant's WhatsApp session state (the Device, Signal identities,
 //! sessions, prekeys and sender keys, app-state keys, versions and MACs, LID
@@ -11,11 +12,13 @@
 //! connections. Run [`migrate`] once at start-up before building stores.
 //! With the `sqlite-import` feature, `import_sqlite` copies a tenant's
 //! whatsapp-rust SQLite session database into PostgreSQL, pairing included.
+//! [`SqliteSessions`] is the same on one SQLite file (one writer connection
+//! and two readers for every tenant), [`SqliteSessionStore`] its tenant view.
 //! On a cluster, [`PgSessionStore::with_fence`] refuses writes from a node
 //! whose lease on the tenant is gone ([`Fence`], [`LeaseLost`]).
 
 mod app_sync;
-mod protocol_codec;
+mod codec;
 mod device;
 mod error;
 mod fence;
@@ -23,17 +26,18 @@ mod fence;
 mod import;
 mod msg_secret;
 mod protocol;
+mod protocol_codec;
 mod schema;
 mod signal;
+mod sqlite;
 mod store;
-#[cfg(feature = "sqlite-import")]
 mod transfer;
 
 pub use error::Error;
 pub use fence::{is_lease_lost, Fence, LeaseLost};
 #[cfg(feature = "sqlite-import")]
 pub use import::import_sqlite;
-#[cfg(feature = "sqlite-import")]
-pub use transfer::ImportCounts;
 pub use schema::{delete_tenant, migrate, tenant_exists, MIGRATION_LOCK_KEY, SCHEMA_VERSION};
+pub use sqlite::{copy_tenant_to_pg, SqliteSessionStore, SqliteSessions, SQLITE_SCHEMA_VERSION};
 pub use store::PgSessionStore;
+pub use transfer::ImportCounts;

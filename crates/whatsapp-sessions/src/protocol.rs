@@ -10,13 +10,13 @@
 use async_trait::async_trait;
 use wacore::store::error::Result;
 use wacore::store::traits::{
-    DeviceListRecord, LidPnMappingEntry, PendingInboundKey, PendingInboundRow, ProtocolStore,
-    TcTokenEntry,
+    DeviceListRecord, LidPnMappingEntry, PendingInboundKey, PendingInboundRow, ProtocolStore, TcTokenEntry,
 };
 use wacore::time::now_secs;
 
+use crate::codec::count_u32;
 use crate::protocol_codec::{self, devices_json, DEVICE_LIST_COLUMNS, LID_COLUMNS};
-use crate::store::{count_u32, PgSessionStore};
+use crate::store::PgSessionStore;
 
 const SET_SENDER_KEY_STATUS: &str = "INSERT INTO wa_sender_key_devices
     (tenant, group_jid, device_jid, has_key, updated_at)
@@ -232,8 +232,9 @@ impl ProtocolStore for PgSessionStore {
     }
 
     async fn get_devices(&self, user: &str) -> Result<Option<DeviceListRecord>> {
-        let sql =
-            format!("SELECT {DEVICE_LIST_COLUMNS} FROM wa_device_registry WHERE tenant = $1 AND user_id = $2");
+        let sql = format!(
+            "SELECT {DEVICE_LIST_COLUMNS} FROM wa_device_registry WHERE tenant = $1 AND user_id = $2"
+        );
         self.row(&sql, &[&user]).await?.as_ref().map(device_record).transpose()
     }
 

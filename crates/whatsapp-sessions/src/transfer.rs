@@ -50,7 +50,12 @@ impl TableRows {
     /// tenant is the first parameter.
     pub fn insert_sql(&self, placeholder: fn(usize) -> String) -> String {
         let marks: Vec<String> = (1..=self.columns.len() + 1).map(placeholder).collect();
-        format!("INSERT INTO {} (tenant, {}) VALUES ({})", self.table, self.columns.join(", "), marks.join(", "))
+        format!(
+            "INSERT INTO {} (tenant, {}) VALUES ({})",
+            self.table,
+            self.columns.join(", "),
+            marks.join(", ")
+        )
     }
 }
 
