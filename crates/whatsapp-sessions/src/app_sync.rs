@@ -11,13 +11,13 @@ use wacore::store::traits::{AppStateSyncKey, AppSyncStore};
 use crate::codec::{decode_version, encode_version, index_mac, version_i64};
 use crate::store::PgSessionStore;
 
-/// Sync key upsert, shared with the importer.
-pub(crate) const SET_SYNC_KEY: &str = "INSERT INTO wa_app_state_keys
+/// Sync key upsert.
+const SET_SYNC_KEY: &str = "INSERT INTO wa_app_state_keys
     (tenant, key_id, key_data, fingerprint, timestamp) VALUES ($1, $2, $3, $4, $5)
     ON CONFLICT (tenant, key_id) DO UPDATE SET key_data = EXCLUDED.key_data,
         fingerprint = EXCLUDED.fingerprint, timestamp = EXCLUDED.timestamp";
-/// Version upsert, shared with the importer.
-pub(crate) const SET_VERSION: &str = "INSERT INTO wa_app_state_versions (tenant, name, state_data)
+/// Version upsert.
+const SET_VERSION: &str = "INSERT INTO wa_app_state_versions (tenant, name, state_data)
     VALUES ($1, $2, $3)
     ON CONFLICT (tenant, name) DO UPDATE SET state_data = EXCLUDED.state_data";
 /// One statement per batch; a repeated index MAC keeps its last value (see

@@ -11,9 +11,8 @@ use wacore::time::now_secs;
 use crate::codec::{decode_device, encode_device, DEVICE_ID};
 use crate::store::PgSessionStore;
 
-/// Device upsert (`$2..$4` as [`encode_device`] gives them), shared with
-/// the importer.
-pub(crate) const SAVE_DEVICE: &str = "INSERT INTO wa_device (tenant, pn, lid, data, updated_at)
+/// Device upsert (`$2..$4` as [`encode_device`] gives them).
+const SAVE_DEVICE: &str = "INSERT INTO wa_device (tenant, pn, lid, data, updated_at)
     VALUES ($1, $2, $3, $4, $5)
     ON CONFLICT (tenant) DO UPDATE SET pn = EXCLUDED.pn, lid = EXCLUDED.lid,
         data = EXCLUDED.data, updated_at = EXCLUDED.updated_at";

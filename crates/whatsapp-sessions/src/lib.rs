@@ -11,7 +11,9 @@
 //! tenant name, nothing cached, so a thousand tenants share a pool of a few
 //! connections. Run [`migrate`] once at start-up before building stores.
 //! With the `sqlite-import` feature, `import_sqlite` copies a tenant's
-//! whatsapp-rust SQLite session database into PostgreSQL, pairing included.
+//! whatsapp-rust SQLite session database into PostgreSQL, pairing included,
+//! and `SqliteSessions::import_legacy` into the shared SQLite file;
+//! [`copy_tenant_to_pg`] moves a tenant of the shared file to PostgreSQL.
 //! [`SqliteSessions`] is the same on one SQLite file (one writer connection
 //! and two readers for every tenant), [`SqliteSessionStore`] its tenant view.
 //! On a cluster, [`PgSessionStore::with_fence`] refuses writes from a node
