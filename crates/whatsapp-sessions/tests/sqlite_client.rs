@@ -76,6 +76,7 @@ async fn clients_paired_on_the_shared_file_restart_paired_side_by_side() {
 
 /// Pairs a client on whatsapp-rust's own SQLite store at `file` and lets it
 /// receive one message, so there is Signal state to carry over.
+#[cfg(feature = "sqlite-import")]
 async fn pair_legacy(sim: &Sim, file: &std::path::Path, phone: &str, contact: &str) {
     let legacy = whatsapp_rust::store::SqliteStore::new(file.to_str().unwrap()).await.unwrap();
     let mut bot = TestBot::start(sim, Arc::new(legacy)).await;
