@@ -15,7 +15,8 @@ use crate::Error;
 /// SQLite rows stay. Refuses ([`Error::TenantNotEmpty`]) when the tenant has
 /// any row on PostgreSQL already. The tables and columns are the same on both
 /// sides; SQLite's integers become BIGINT or BOOLEAN as the column is, its
-/// blobs BYTEA.
+/// blobs BYTEA. A tenant without rows copies nothing: every count is 0 and
+/// `paired` is false, for the caller to treat as it sees fit.
 pub async fn copy_tenant_to_pg(
     src: &SqliteSessions,
     pool: &Pool,
