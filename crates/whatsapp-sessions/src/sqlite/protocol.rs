@@ -78,7 +78,7 @@ const STORE_SENT: &str = "INSERT INTO wa_sent_messages (tenant, chat_jid, messag
         SET payload = excluded.payload, created_at = excluded.created_at";
 
 /// Every row `sql` returns, mapped by `f`.
-pub(super) fn all<T, P: Params>(
+fn all<T, P: Params>(
     conn: &Connection,
     sql: &str,
     params: P,
@@ -130,12 +130,12 @@ impl SqliteSessionStore {
 }
 
 /// An owned text parameter.
-pub(super) fn text(s: &str) -> rusqlite::types::Value {
+fn text(s: &str) -> rusqlite::types::Value {
     rusqlite::types::Value::Text(s.to_owned())
 }
 
 /// An owned blob parameter.
-pub(super) fn blob(b: &[u8]) -> rusqlite::types::Value {
+fn blob(b: &[u8]) -> rusqlite::types::Value {
     rusqlite::types::Value::Blob(b.to_vec())
 }
 
