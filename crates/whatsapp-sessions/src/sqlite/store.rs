@@ -353,3 +353,79 @@ pub(crate) fn value<T: rusqlite::types::FromSql>(
 pub(crate) fn exists(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> SqlResult<bool> {
     Ok(conn.prepare_cached(sql)?.exists(params)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn open() -> (tempfile::TempDir, SqliteSessions) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteSessions::open(&dir.path().join("s.db")).await.unwrap();
+        (dir, db)
+    }
+
+    const PUT: &str = "INSERT INTO wa_sessions (tenant, address, record) VALUES (?1, 'x', x'00')";
+    const HAS: &str = "SELECT 1 FROM wa_sessions WHERE tenant = ?1";
+
+    #[tokio::test]
+    async fn a_failed_write_rolls_back() {
+        let (_dir, db) = open().await;
+        let s = db.tenant("t");
+        let refused = s
+            .write(|tx, t| {
+                exec(tx, PUT, [t])?;
+                Err::<(), _>(StoreError::Validation("no".into()).into())
+            })
+            .await;
+        assert!(matches!(refused, Err(StoreError::Validation(_))));
+        assert!(!s.read(|c, t| exists(c, HAS, [t])).await.unwrap(), "nothing committed");
+        s.write(|tx, t| exec(tx, PUT, [t])).await.unwrap();
+        assert!(s.read(|c, t| exists(c, HAS, [t])).await.unwrap(), "the writer is usable after");
+    }
+
+    #[tokio::test]
+    async fn a_panicking_write_rolls_back_and_frees_the_writer() {
+        let (_dir, db) = open().await;
+        let s = db.tenant("t");
+        let panicked = s
+            .write(|tx, t| -> SqlResult<()> {
+                exec(tx, PUT, [t])?;
+                panic!("in the closure")
+            })
+            .await;
+        assert!(matches!(panicked, Err(StoreError::Database(_))));
+        assert!(!s.read(|c, t| exists(c, HAS, [t])).await.unwrap());
+        s.write(|tx, t| exec(tx, PUT, [t])).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn readers_never_write() {
+        let (_dir, db) = open().await;
+        for _ in 0..READERS {
+            let refused = db.tenant("t").read(|c, t| exec(c, PUT, [t])).await;
+            assert!(matches!(refused, Err(StoreError::Database(_))), "query_only");
+        }
+    }
+
+    #[tokio::test]
+    async fn connections_have_their_settings() {
+        let (_dir, db) = open().await;
+        let pragma = |name: &'static str| {
+            db.with_reader(move |c| {
+                let v = c.pragma_query_value(None, name, |r| r.get::<_, rusqlite::types::Value>(0))?;
+                Ok(match v {
+                    rusqlite::types::Value::Integer(i) => i.to_string(),
+                    rusqlite::types::Value::Text(s) => s,
+                    other => format!("{other:?}"),
+                })
+            })
+        };
+        assert_eq!(pragma("journal_mode").await.unwrap(), "wal");
+        assert_eq!(pragma("synchronous").await.unwrap(), "1", "NORMAL");
+        assert_eq!(pragma("busy_timeout").await.unwrap(), BUSY_TIMEOUT_MS.to_string());
+        assert_eq!(pragma("cache_size").await.unwrap(), (-READER_CACHE_KIB).to_string());
+        let writer_cache =
+            db.with_writer(|c| Ok(c.pragma_query_value(None, "cache_size", |r| r.get::<_, i64>(0))?));
+        assert_eq!(writer_cache.await.unwrap(), -WRITER_CACHE_KIB);
+    }
+}
