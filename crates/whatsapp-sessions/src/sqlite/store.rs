@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use tokio::sync::{Mutex, OwnedMutexGuard, Semaphore};
+use wacore::stats::StorageResourceReport;
 use wacore::store::error::StoreError;
 
 use crate::sqlite::schema;
@@ -158,6 +159,27 @@ impl SqliteSessions {
     /// The schema version the file is at.
     pub async fn schema_version(&self) -> Result<i64, Error> {
         Ok(self.with_reader(|conn| Ok(schema::version_on(conn)?)).await?)
+    }
+
+    /// The whole file's process memory, estimated as whatsapp-rust's SQLite
+    /// store estimates one session's: each connection's page cache, bounded by
+    /// the file's size. A fixed cost shared by every tenant, so it is reported
+    /// here once rather than by each tenant's `DeviceStore::resource_report`.
+    pub async fn resource_report(&self) -> Result<StorageResourceReport, Error> {
+        let (page_size, pages): (i64, i64) = self
+            .with_reader(|c| {
+                let size = c.pragma_query_value(None, "page_size", |r| r.get(0))?;
+                Ok((size, c.pragma_query_value(None, "page_count", |r| r.get(0))?))
+            })
+            .await?;
+        let file = u64::try_from(page_size.saturating_mul(pages)).unwrap_or(0);
+        let caches = std::iter::once(WRITER_CACHE_KIB).chain([READER_CACHE_KIB; READERS]);
+        let memory = caches.map(|kib| file.min(kib.unsigned_abs() * 1024)).sum();
+        Ok(StorageResourceReport {
+            memory_bytes: Some(memory),
+            pages: u64::try_from(pages).ok(),
+            ..StorageResourceReport::default()
+        })
     }
 
     /// Runs `f` on the writer connection, on a blocking thread.
@@ -427,5 +449,27 @@ mod tests {
         let writer_cache =
             db.with_writer(|c| Ok(c.pragma_query_value(None, "cache_size", |r| r.get::<_, i64>(0))?));
         assert_eq!(writer_cache.await.unwrap(), -WRITER_CACHE_KIB);
+    }
+
+    #[tokio::test]
+    async fn the_report_is_bounded_by_the_file_and_the_caches() {
+        let (_dir, db) = open().await;
+        let small = db.resource_report().await.unwrap();
+        let (pages, memory) = (small.pages.unwrap(), small.memory_bytes.unwrap());
+        assert!(pages > 0 && memory > 0);
+        assert!(memory <= pages * 4096 * (1 + READERS as u64), "a small file bounds the caches");
+        let s = db.tenant("t");
+        s.write(|tx, t| {
+            let sql = "INSERT INTO wa_sessions (tenant, address, record) VALUES (?1, ?2, zeroblob(4096))";
+            for i in 0..4000 {
+                exec(tx, sql, rusqlite::params![t, i.to_string()])?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let big = db.resource_report().await.unwrap();
+        let caps = (WRITER_CACHE_KIB + READER_CACHE_KIB * READERS as i64) as u64 * 1024;
+        assert_eq!(big.memory_bytes, Some(caps), "a big file: the caches' capacity");
     }
 }
