@@ -12,10 +12,15 @@
 //! connections. Run [`migrate`] once at start-up before building stores.
 //! With the `sqlite-import` feature, `import_sqlite` copies a tenant's
 //! whatsapp-rust SQLite session database into PostgreSQL, pairing included.
-//! [`SqliteSessions`] is the same on one SQLite file (one writer connection
-//! and two readers for every tenant), [`SqliteSessionStore`] its tenant view.
+//! [`SqliteSessions`] is the same on one SQLite file, whose writer connection
+//! and two readers every tenant shares; [`SqliteSessionStore`] is its tenant
+//! view.
 //! On a cluster, [`PgSessionStore::with_fence`] refuses writes from a node
 //! whose lease on the tenant is gone ([`Fence`], [`LeaseLost`]).
+//!
+//! [`SqliteSessions`] is the same tables in one SQLite file, whose writer
+//! connection and two readers every tenant shares (opening it migrates it);
+//! [`SqliteSessionStore`] is one tenant's view of it.
 
 mod app_sync;
 mod codec;

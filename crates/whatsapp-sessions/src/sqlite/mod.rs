@@ -6,11 +6,13 @@
 //! `PgSessionStore`, so a thousand tenants share one writer and two readers
 //! instead of a file and a connection each.
 
-mod app_sync;
-mod device;
-mod schema;
+// `pub(crate)`: the copy functions between backends reuse the statements
+// and the plumbing.
+pub(crate) mod app_sync;
+pub(crate) mod device;
+pub(crate) mod schema;
 mod signal;
-mod store;
+pub(crate) mod store;
 
 pub use schema::SQLITE_SCHEMA_VERSION;
 pub use store::{SqliteSessionStore, SqliteSessions};
