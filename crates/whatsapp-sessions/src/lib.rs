@@ -14,10 +14,15 @@
 //! whatsapp-rust SQLite session database into PostgreSQL, pairing included,
 //! and `SqliteSessions::import_legacy` into the shared SQLite file;
 //! [`copy_tenant_to_pg`] moves a tenant of the shared file to PostgreSQL.
-//! [`SqliteSessions`] is the same on one SQLite file (one writer connection
-//! and two readers for every tenant), [`SqliteSessionStore`] its tenant view.
+//! [`SqliteSessions`] is the same on one SQLite file, whose writer connection
+//! and two readers every tenant shares; [`SqliteSessionStore`] is its tenant
+//! view.
 //! On a cluster, [`PgSessionStore::with_fence`] refuses writes from a node
 //! whose lease on the tenant is gone ([`Fence`], [`LeaseLost`]).
+//!
+//! [`SqliteSessions`] is the same tables in one SQLite file, whose writer
+//! connection and two readers every tenant shares (opening it migrates it);
+//! [`SqliteSessionStore`] is one tenant's view of it.
 
 mod app_sync;
 mod codec;

@@ -6,16 +6,18 @@
 //! `PgSessionStore`, so a thousand tenants share one writer and two readers
 //! instead of a file and a connection each.
 
-mod app_sync;
+// `pub(crate)`: the copy functions between backends reuse the statements
+// and the plumbing.
+pub(crate) mod app_sync;
 mod copy;
-mod device;
+pub(crate) mod device;
 #[cfg(feature = "sqlite-import")]
 mod import;
 mod msg_secret;
 mod protocol;
-mod schema;
+pub(crate) mod schema;
 mod signal;
-mod store;
+pub(crate) mod store;
 
 pub use copy::copy_tenant_to_pg;
 pub use schema::SQLITE_SCHEMA_VERSION;

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use tokio::sync::{Mutex, OwnedMutexGuard, Semaphore};
+use wacore::stats::StorageResourceReport;
 use wacore::store::error::StoreError;
 
 use crate::sqlite::schema;
@@ -158,6 +159,27 @@ impl SqliteSessions {
     /// The schema version the file is at.
     pub async fn schema_version(&self) -> Result<i64, Error> {
         Ok(self.with_reader(|conn| Ok(schema::version_on(conn)?)).await?)
+    }
+
+    /// The whole file's process memory, estimated as whatsapp-rust's SQLite
+    /// store estimates one session's: each connection's page cache, bounded by
+    /// the file's size. A fixed cost shared by every tenant, so it is reported
+    /// here once rather than by each tenant's `DeviceStore::resource_report`.
+    pub async fn resource_report(&self) -> Result<StorageResourceReport, Error> {
+        let (page_size, pages): (i64, i64) = self
+            .with_reader(|c| {
+                let size = c.pragma_query_value(None, "page_size", |r| r.get(0))?;
+                Ok((size, c.pragma_query_value(None, "page_count", |r| r.get(0))?))
+            })
+            .await?;
+        let file = u64::try_from(page_size.saturating_mul(pages)).unwrap_or(0);
+        let caches = std::iter::once(WRITER_CACHE_KIB).chain([READER_CACHE_KIB; READERS]);
+        let memory = caches.map(|kib| file.min(kib.unsigned_abs() * 1024)).sum();
+        Ok(StorageResourceReport {
+            memory_bytes: Some(memory),
+            pages: u64::try_from(pages).ok(),
+            ..StorageResourceReport::default()
+        })
     }
 
     /// Runs `f` on the writer connection, on a blocking thread.
@@ -352,4 +374,102 @@ pub(crate) fn value<T: rusqlite::types::FromSql>(
 /// Whether `sql` returns a row.
 pub(crate) fn exists(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> SqlResult<bool> {
     Ok(conn.prepare_cached(sql)?.exists(params)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn open() -> (tempfile::TempDir, SqliteSessions) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteSessions::open(&dir.path().join("s.db")).await.unwrap();
+        (dir, db)
+    }
+
+    const PUT: &str = "INSERT INTO wa_sessions (tenant, address, record) VALUES (?1, 'x', x'00')";
+    const HAS: &str = "SELECT 1 FROM wa_sessions WHERE tenant = ?1";
+
+    #[tokio::test]
+    async fn a_failed_write_rolls_back() {
+        let (_dir, db) = open().await;
+        let s = db.tenant("t");
+        let refused = s
+            .write(|tx, t| {
+                exec(tx, PUT, [t])?;
+                Err::<(), _>(StoreError::Validation("no".into()).into())
+            })
+            .await;
+        assert!(matches!(refused, Err(StoreError::Validation(_))));
+        assert!(!s.read(|c, t| exists(c, HAS, [t])).await.unwrap(), "nothing committed");
+        s.write(|tx, t| exec(tx, PUT, [t])).await.unwrap();
+        assert!(s.read(|c, t| exists(c, HAS, [t])).await.unwrap(), "the writer is usable after");
+    }
+
+    #[tokio::test]
+    async fn a_panicking_write_rolls_back_and_frees_the_writer() {
+        let (_dir, db) = open().await;
+        let s = db.tenant("t");
+        let panicked = s
+            .write(|tx, t| -> SqlResult<()> {
+                exec(tx, PUT, [t])?;
+                panic!("in the closure")
+            })
+            .await;
+        assert!(matches!(panicked, Err(StoreError::Database(_))));
+        assert!(!s.read(|c, t| exists(c, HAS, [t])).await.unwrap());
+        s.write(|tx, t| exec(tx, PUT, [t])).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn readers_never_write() {
+        let (_dir, db) = open().await;
+        for _ in 0..READERS {
+            let refused = db.tenant("t").read(|c, t| exec(c, PUT, [t])).await;
+            assert!(matches!(refused, Err(StoreError::Database(_))), "query_only");
+        }
+    }
+
+    #[tokio::test]
+    async fn connections_have_their_settings() {
+        let (_dir, db) = open().await;
+        let pragma = |name: &'static str| {
+            db.with_reader(move |c| {
+                let v = c.pragma_query_value(None, name, |r| r.get::<_, rusqlite::types::Value>(0))?;
+                Ok(match v {
+                    rusqlite::types::Value::Integer(i) => i.to_string(),
+                    rusqlite::types::Value::Text(s) => s,
+                    other => format!("{other:?}"),
+                })
+            })
+        };
+        assert_eq!(pragma("journal_mode").await.unwrap(), "wal");
+        assert_eq!(pragma("synchronous").await.unwrap(), "1", "NORMAL");
+        assert_eq!(pragma("busy_timeout").await.unwrap(), BUSY_TIMEOUT_MS.to_string());
+        assert_eq!(pragma("cache_size").await.unwrap(), (-READER_CACHE_KIB).to_string());
+        let writer_cache =
+            db.with_writer(|c| Ok(c.pragma_query_value(None, "cache_size", |r| r.get::<_, i64>(0))?));
+        assert_eq!(writer_cache.await.unwrap(), -WRITER_CACHE_KIB);
+    }
+
+    #[tokio::test]
+    async fn the_report_is_bounded_by_the_file_and_the_caches() {
+        let (_dir, db) = open().await;
+        let small = db.resource_report().await.unwrap();
+        let (pages, memory) = (small.pages.unwrap(), small.memory_bytes.unwrap());
+        assert!(pages > 0 && memory > 0);
+        assert!(memory <= pages * 4096 * (1 + READERS as u64), "a small file bounds the caches");
+        let s = db.tenant("t");
+        s.write(|tx, t| {
+            let sql = "INSERT INTO wa_sessions (tenant, address, record) VALUES (?1, ?2, zeroblob(4096))";
+            for i in 0..4000 {
+                exec(tx, sql, rusqlite::params![t, i.to_string()])?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let big = db.resource_report().await.unwrap();
+        let caps = (WRITER_CACHE_KIB + READER_CACHE_KIB * READERS as i64) as u64 * 1024;
+        assert_eq!(big.memory_bytes, Some(caps), "a big file: the caches' capacity");
+    }
 }
