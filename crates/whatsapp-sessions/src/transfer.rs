@@ -45,16 +45,24 @@ pub(crate) struct TableRows {
 }
 
 impl TableRows {
-    /// `INSERT INTO table (tenant, columns..)` with the placeholders
-    /// `placeholder(1..)` gives (`$n` for PostgreSQL, `?n` for SQLite); the
-    /// tenant is the first parameter.
-    pub fn insert_sql(&self, placeholder: fn(usize) -> String) -> String {
-        let marks: Vec<String> = (1..=self.columns.len() + 1).map(placeholder).collect();
+    /// `INSERT INTO table (tenant, columns..)` of `rows` rows, with the
+    /// placeholders `placeholder(n)` gives (`$n` for PostgreSQL, `?n` for
+    /// SQLite): the tenant is parameter 1 in every row, then each row's
+    /// values in order.
+    pub fn insert_sql(&self, rows: usize, placeholder: fn(usize) -> String) -> String {
+        let width = self.columns.len();
+        let tuples: Vec<String> = (0..rows)
+            .map(|r| {
+                let values = (0..width).map(|c| placeholder(2 + r * width + c));
+                let marks: Vec<String> = std::iter::once(placeholder(1)).chain(values).collect();
+                format!("({})", marks.join(", "))
+            })
+            .collect();
         format!(
-            "INSERT INTO {} (tenant, {}) VALUES ({})",
+            "INSERT INTO {} (tenant, {}) VALUES {}",
             self.table,
             self.columns.join(", "),
-            marks.join(", ")
+            tuples.join(", ")
         )
     }
 }
@@ -121,17 +129,18 @@ pub(crate) async fn write_pg(pool: &Pool, tenant: &str, rows: &TenantRows) -> Re
     Ok(rows.counts())
 }
 
+/// Rows per PostgreSQL INSERT: a round trip per chunk rather than per row,
+/// with at most 8 columns a row far below the 65 535 parameters a statement
+/// may carry.
+const ROWS_PER_INSERT: usize = 500;
+
 async fn insert_pg(tx: &Transaction<'_>, tenant: &str, table: &TableRows) -> Result<(), Error> {
-    if table.rows.is_empty() {
-        return Ok(());
-    }
-    let stmt = tx.prepare(&table.insert_sql(|i| format!("${i}"))).await?;
-    for row in &table.rows {
-        let cells: Vec<Cell<'_>> = row.iter().map(Cell).collect();
-        let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(row.len() + 1);
+    for chunk in table.rows.chunks(ROWS_PER_INSERT) {
+        let cells: Vec<Cell<'_>> = chunk.iter().flatten().map(Cell).collect();
+        let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(cells.len() + 1);
         params.push(&tenant);
         params.extend(cells.iter().map(|c| c as &(dyn ToSql + Sync)));
-        tx.execute(&stmt, &params).await?;
+        tx.execute(&table.insert_sql(chunk.len(), |i| format!("${i}")), &params).await?;
     }
     Ok(())
 }
@@ -164,4 +173,37 @@ impl ToSql for Cell<'_> {
     }
 
     to_sql_checked!();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(rows: Vec<Vec<Value>>) -> TableRows {
+        TableRows { table: "wa_device", columns: vec!["pn".into(), "data".into()], rows }
+    }
+
+    #[test]
+    fn inserts_bind_the_tenant_once_and_every_value_in_order() {
+        let t = table(Vec::new());
+        assert_eq!(
+            t.insert_sql(1, |i| format!("?{i}")),
+            "INSERT INTO wa_device (tenant, pn, data) VALUES (?1, ?2, ?3)"
+        );
+        assert_eq!(
+            t.insert_sql(2, |i| format!("${i}")),
+            "INSERT INTO wa_device (tenant, pn, data) VALUES ($1, $2, $3), ($1, $4, $5)"
+        );
+    }
+
+    #[test]
+    fn paired_means_a_device_row_with_a_phone_number() {
+        let unpaired = TenantRows { tables: vec![table(vec![vec![Value::Null, Value::Blob(Vec::new())]])] };
+        assert!(!unpaired.counts().paired);
+        let paired = TenantRows { tables: vec![table(vec![vec![Value::Text("1@s".into()), Value::Null]])] };
+        let counts = paired.counts();
+        assert!(counts.paired);
+        assert_eq!((counts.get("wa_device"), counts.get("wa_sessions")), (1, 0));
+        assert!(!TenantRows::default().counts().paired);
+    }
 }

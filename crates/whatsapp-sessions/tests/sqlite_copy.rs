@@ -26,6 +26,9 @@ async fn fill(s: &dyn Backend) {
     s.put_session("a@lid", b"session").await.unwrap();
     s.store_prekey(u32::MAX, b"max", true).await.unwrap();
     s.store_prekey(1, b"one", false).await.unwrap();
+    // More rows than one PostgreSQL INSERT carries.
+    let many: Vec<(u32, Bytes)> = (2..=1201).map(|i| (i, Bytes::from_static(b"many"))).collect();
+    s.store_prekeys_batch(&many, true).await.unwrap();
     s.store_signed_prekey(3, b"spk").await.unwrap();
     s.put_sender_key("g@g.us::a", b"sk").await.unwrap();
     let key = AppStateSyncKey { key_data: vec![1; 32], fingerprint: vec![2], timestamp: 9 };
@@ -63,6 +66,7 @@ async fn check(s: &dyn Backend) {
     assert_eq!(s.get_session("a@lid").await.unwrap().unwrap(), &b"session"[..]);
     assert_eq!(s.get_max_prekey_id().await.unwrap(), u32::MAX);
     assert_eq!(s.load_prekeys_batch(&[1]).await.unwrap(), vec![(1, Bytes::from_static(b"one"))]);
+    assert_eq!(s.load_prekey(1201).await.unwrap().unwrap(), &b"many"[..]);
     assert_eq!(s.load_all_signed_prekeys().await.unwrap(), vec![(3, b"spk".to_vec())]);
     assert_eq!(s.get_sender_key("g@g.us::a").await.unwrap().unwrap(), b"sk");
     assert_eq!(s.get_sync_key(b"\x00\x01").await.unwrap().unwrap().timestamp, 9);
@@ -98,7 +102,7 @@ async fn every_table_copies_value_for_value() {
     assert!(counts.paired);
     assert_eq!(counts.rows.len(), 18, "every table: {counts:?}");
     assert!(counts.rows.values().all(|n| *n >= 1), "every table has a row: {counts:?}");
-    assert_eq!((counts.get("wa_prekeys"), counts.get("wa_tc_tokens")), (2, 2));
+    assert_eq!((counts.get("wa_prekeys"), counts.get("wa_tc_tokens")), (1202, 2));
     let pg: Arc<dyn Backend> = Arc::new(PgSessionStore::new(db.pool.clone(), "t"));
     check(&*pg).await;
     check(&sessions.tenant("t")).await;

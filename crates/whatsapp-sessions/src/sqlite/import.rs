@@ -66,7 +66,7 @@ fn write_rows(conn: &mut Connection, tenant: &str, rows: &TenantRows) -> SqlResu
         if table.rows.is_empty() {
             continue;
         }
-        let mut stmt = tx.prepare(&table.insert_sql(|i| format!("?{i}")))?;
+        let mut stmt = tx.prepare(&table.insert_sql(1, |i| format!("?{i}")))?;
         for row in &table.rows {
             stmt.execute(params_from_iter(std::iter::once(&key).chain(row)))?;
         }
