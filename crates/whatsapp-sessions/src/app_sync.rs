@@ -5,18 +5,19 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use wacore::appstate::hash::HashState;
 use wacore::appstate::processor::AppStateMutationMAC;
-use wacore::store::error::{Result, StoreError};
+use wacore::store::error::Result;
 use wacore::store::traits::{AppStateSyncKey, AppSyncStore};
 
+use crate::codec::{decode_version, encode_version, index_mac, version_i64};
 use crate::store::PgSessionStore;
 
-/// Sync key upsert, shared with the importer.
-pub(crate) const SET_SYNC_KEY: &str = "INSERT INTO wa_app_state_keys
+/// Sync key upsert.
+const SET_SYNC_KEY: &str = "INSERT INTO wa_app_state_keys
     (tenant, key_id, key_data, fingerprint, timestamp) VALUES ($1, $2, $3, $4, $5)
     ON CONFLICT (tenant, key_id) DO UPDATE SET key_data = EXCLUDED.key_data,
         fingerprint = EXCLUDED.fingerprint, timestamp = EXCLUDED.timestamp";
-/// Version upsert, shared with the importer.
-pub(crate) const SET_VERSION: &str = "INSERT INTO wa_app_state_versions (tenant, name, state_data)
+/// Version upsert.
+const SET_VERSION: &str = "INSERT INTO wa_app_state_versions (tenant, name, state_data)
     VALUES ($1, $2, $3)
     ON CONFLICT (tenant, name) DO UPDATE SET state_data = EXCLUDED.state_data";
 /// One statement per batch; a repeated index MAC keeps its last value (see
@@ -28,17 +29,6 @@ const PUT_MACS: &str = "INSERT INTO wa_app_state_mutation_macs
     ORDER BY i, n DESC
     ON CONFLICT (tenant, name, index_mac) DO UPDATE
         SET version = EXCLUDED.version, value_mac = EXCLUDED.value_mac";
-
-/// A collection version as stored: its serde JSON (the struct has no stable
-/// binary form of its own; JSON keeps every field, present and future).
-pub(crate) fn encode_version(state: &HashState) -> Result<Vec<u8>> {
-    serde_json::to_vec(state).map_err(|e| StoreError::Serialization(Box::new(e)))
-}
-
-fn version_i64(version: u64) -> Result<i64> {
-    i64::try_from(version)
-        .map_err(|_| StoreError::Validation(format!("app-state version {version} exceeds i64")))
-}
 
 #[async_trait]
 impl AppSyncStore for PgSessionStore {
@@ -55,15 +45,14 @@ impl AppSyncStore for PgSessionStore {
         Ok(())
     }
 
-    /// A missing or undecodable version reads as the default, as in the
-    /// SQLite store: the collection then re-syncs from version 0.
+    /// A missing or undecodable version reads as the default (see
+    /// [`decode_version`]).
     async fn get_version(&self, name: &str) -> Result<HashState> {
         let sql = "SELECT state_data FROM wa_app_state_versions WHERE tenant = $1 AND name = $2";
         let Some(row) = self.row(sql, &[&name]).await? else {
             return Ok(HashState::default());
         };
-        let data: Vec<u8> = row.get(0);
-        Ok(serde_json::from_slice(&data).unwrap_or_default())
+        Ok(decode_version(row.get::<_, &[u8]>(0)))
     }
 
     async fn set_version(&self, name: &str, state: HashState) -> Result<()> {
@@ -107,14 +96,7 @@ impl AppSyncStore for PgSessionStore {
         let sql = "SELECT index_mac, value_mac FROM wa_app_state_mutation_macs
             WHERE tenant = $1 AND name = $2 AND index_mac = ANY($3)";
         let rows = self.rows(sql, &[&name, &keys]).await?;
-        // Only 32-byte keys were asked for, so only those can come back.
-        Ok(rows
-            .iter()
-            .filter_map(|r| {
-                let key: Vec<u8> = r.get(0);
-                <[u8; 32]>::try_from(key.as_slice()).ok().map(|k| (k, r.get(1)))
-            })
-            .collect())
+        Ok(rows.iter().filter_map(|r| index_mac(r.get(0)).map(|k| (k, r.get(1)))).collect())
     }
 
     async fn delete_mutation_macs(&self, name: &str, index_macs: &[Vec<u8>]) -> Result<()> {

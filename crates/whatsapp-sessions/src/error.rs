@@ -20,7 +20,7 @@ pub enum Error {
     #[error("the WhatsApp session schema is at version {found}, newer than this build's {known}")]
     SchemaTooNew { found: i64, known: i64 },
     /// The import target already holds session state.
-    #[error("tenant {tenant:?} already has WhatsApp session rows in PostgreSQL; not importing over them")]
+    #[error("tenant {tenant:?} already has WhatsApp session rows there; not importing over them")]
     TenantNotEmpty { tenant: String },
     /// The SQLite file to import is not there.
     #[error("no SQLite session database at {}", .0.display())]
@@ -31,8 +31,7 @@ pub enum Error {
     /// whatsapp-rust's own store failed (opening or reading the SQLite file).
     #[error("WhatsApp store: {0}")]
     Store(#[from] wacore::store::error::StoreError),
-    /// Reading the SQLite file failed.
-    #[cfg(feature = "sqlite-import")]
+    /// A SQLite statement failed (the shared session file, or a file to import).
     #[error("SQLite: {0}")]
     Sqlite(#[from] rusqlite::Error),
     /// A fenced write was refused: this node's lease on the tenant is gone.
@@ -40,6 +39,9 @@ pub enum Error {
     /// chain for [`crate::is_lease_lost`] to find.)
     #[error("{0}")]
     LeaseLost(#[from] crate::fence::LeaseLost),
+    /// The shared SQLite session file could not be created or opened.
+    #[error("SQLite session file {}: {source}", path.display())]
+    File { path: PathBuf, source: std::io::Error },
     /// A value could not be converted between the stores.
     #[error("unexpected value: {0}")]
     Value(String),

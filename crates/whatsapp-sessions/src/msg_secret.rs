@@ -6,7 +6,8 @@ use wacore::store::error::Result;
 use wacore::store::traits::{MsgSecretEntry, MsgSecretStore};
 use wacore::time::now_secs;
 
-use crate::store::{count_u32, PgSessionStore};
+use crate::codec::count_u32;
+use crate::store::PgSessionStore;
 
 /// One statement per batch. Rows repeating a key inside the batch are folded
 /// first with the same merge the conflict applies (the latest secret; expiry

@@ -8,14 +8,15 @@
 //! cutoffs are.
 
 use async_trait::async_trait;
-use wacore::store::error::{Result, StoreError};
+use wacore::store::error::Result;
 use wacore::store::traits::{
-    DeviceInfo, DeviceListRecord, LidPnMappingEntry, PendingInboundKey, PendingInboundRow, ProtocolStore,
-    TcTokenEntry,
+    DeviceListRecord, LidPnMappingEntry, PendingInboundKey, PendingInboundRow, ProtocolStore, TcTokenEntry,
 };
 use wacore::time::now_secs;
 
-use crate::store::{count_u32, PgSessionStore};
+use crate::codec::count_u32;
+use crate::protocol_codec::{self, devices_json, DEVICE_LIST_COLUMNS, LID_COLUMNS};
+use crate::store::PgSessionStore;
 
 const SET_SENDER_KEY_STATUS: &str = "INSERT INTO wa_sender_key_devices
     (tenant, group_jid, device_jid, has_key, updated_at)
@@ -80,16 +81,8 @@ fn lid_entry(r: &tokio_postgres::Row) -> LidPnMappingEntry {
     }
 }
 
-const LID_COLUMNS: &str = "lid, phone_number, created_at, learning_source, updated_at";
-
 fn device_record(r: &tokio_postgres::Row) -> Result<DeviceListRecord> {
-    let devices: Vec<DeviceInfo> =
-        serde_json::from_str(r.get::<_, &str>(1)).map_err(|e| StoreError::Serialization(Box::new(e)))?;
-    let raw_id = r
-        .get::<_, Option<i64>>(4)
-        .map(|v| u32::try_from(v).map_err(|_| StoreError::Validation(format!("raw_id {v}"))))
-        .transpose()?;
-    Ok(DeviceListRecord { user: r.get(0), devices, timestamp: r.get(2), phash: r.get(3), raw_id })
+    protocol_codec::device_record(r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))
 }
 
 /// Device lists as the parallel arrays [`UPDATE_DEVICE_LISTS`] binds.
@@ -111,8 +104,7 @@ impl DeviceListColumns {
             raw_ids: Vec::with_capacity(records.len()),
         };
         for r in records {
-            cols.json
-                .push(serde_json::to_string(&r.devices).map_err(|e| StoreError::Serialization(Box::new(e)))?);
+            cols.json.push(devices_json(&r.devices)?);
             cols.users.push(r.user);
             cols.timestamps.push(r.timestamp);
             cols.phashes.push(r.phash);
@@ -240,9 +232,10 @@ impl ProtocolStore for PgSessionStore {
     }
 
     async fn get_devices(&self, user: &str) -> Result<Option<DeviceListRecord>> {
-        let sql = "SELECT user_id, devices_json, timestamp, phash, raw_id FROM wa_device_registry
-            WHERE tenant = $1 AND user_id = $2";
-        self.row(sql, &[&user]).await?.as_ref().map(device_record).transpose()
+        let sql = format!(
+            "SELECT {DEVICE_LIST_COLUMNS} FROM wa_device_registry WHERE tenant = $1 AND user_id = $2"
+        );
+        self.row(&sql, &[&user]).await?.as_ref().map(device_record).transpose()
     }
 
     async fn delete_devices(&self, user: &str) -> Result<()> {

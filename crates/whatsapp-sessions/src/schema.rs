@@ -17,7 +17,7 @@ use crate::Error;
 /// store uses.
 pub const MIGRATION_LOCK_KEY: i64 = 0x7761_7374_6f72_6531;
 
-/// Every table holding tenant rows, the device last (the import writes it
+/// Every table holding tenant rows, in both backends, the device last (the import writes it
 /// first, wipes delete it last; neither order matters inside one transaction).
 pub(crate) const TENANT_TABLES: &[&str] = &[
     "wa_identities",
@@ -202,7 +202,6 @@ pub async fn tenant_exists(pool: &Pool, tenant: &str) -> Result<bool, Error> {
 }
 
 /// Whether `tenant` has any row in any table (the import's precondition).
-#[cfg(feature = "sqlite-import")]
 pub(crate) async fn tenant_has_rows(
     client: &impl deadpool_postgres::GenericClient,
     tenant: &str,

@@ -10,10 +10,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use wacore::store::error::{Result, StoreError};
+use wacore::store::error::Result;
 use wacore::store::traits::SignalStore;
 
-use crate::store::{id_u32, PgSessionStore};
+use crate::codec::{id_u32, identity_key, user_address_patterns};
+use crate::store::PgSessionStore;
 
 const PUT_IDENTITY: &str = "INSERT INTO wa_identities (tenant, address, key) VALUES ($1, $2, $3)
     ON CONFLICT (tenant, address) DO UPDATE SET key = EXCLUDED.key";
@@ -45,19 +46,6 @@ fn split_records(batch: &[(Arc<str>, Bytes)]) -> (Vec<&str>, Vec<&[u8]>) {
     batch.iter().map(|(k, v)| (&**k, &v[..])).unzip()
 }
 
-/// A `LIKE` pattern matching `prefix` literally, then anything.
-fn prefix_pattern(prefix: &str) -> String {
-    let mut out = String::with_capacity(prefix.len() + 1);
-    for c in prefix.chars() {
-        if matches!(c, '\\' | '%' | '_') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('%');
-    out
-}
-
 #[async_trait]
 impl SignalStore for PgSessionStore {
     async fn put_identity(&self, address: &str, key: [u8; 32]) -> Result<()> {
@@ -80,13 +68,7 @@ impl SignalStore for PgSessionStore {
         let Some(row) = self.row(sql, &[&address]).await? else {
             return Ok(None);
         };
-        let key: Vec<u8> = row.get(0);
-        let len = key.len();
-        key.try_into().map(Some).map_err(|_| {
-            StoreError::Validation(format!(
-                "identity key for '{address}' has invalid length {len} (expected 32)"
-            ))
-        })
+        identity_key(address, row.get(0)).map(Some)
     }
 
     async fn delete_identity(&self, address: &str) -> Result<()> {
@@ -132,8 +114,7 @@ impl SignalStore for PgSessionStore {
                 WHERE tenant = $1 AND (address LIKE $2 OR address LIKE $3))
             OR EXISTS (SELECT 1 FROM wa_identities
                 WHERE tenant = $1 AND (address LIKE $2 OR address LIKE $3))";
-        let at = prefix_pattern(&format!("{user}@"));
-        let dev = prefix_pattern(&format!("{user}:"));
+        let (at, dev) = user_address_patterns(user);
         self.scalar(sql, &[&at, &dev]).await
     }
 

@@ -193,14 +193,3 @@ impl Outcome for Option<Row> {
 pub(crate) fn db(e: tokio_postgres::Error) -> StoreError {
     StoreError::Database(Box::new(e))
 }
-
-/// A count of deleted rows as the traits' `u32` (saturating: a sweep that
-/// removed more than four billion rows still reports "many").
-pub(crate) fn count_u32(n: u64) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
-}
-
-/// A stored BIGINT id back to the `u32` it was written from.
-pub(crate) fn id_u32(id: i64) -> Result<u32> {
-    u32::try_from(id).map_err(|_| StoreError::Validation(format!("stored id {id} is not a u32")))
-}
