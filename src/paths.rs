@@ -70,8 +70,16 @@ impl DataDir {
         self.root.join("tenants").join(id.as_str())
     }
 
-    /// The tenant's WhatsApp session store (whatsapp-rust's SQLite database).
-    pub fn whatsapp_db(&self, id: &TenantId) -> PathBuf {
+    /// Every tenant's WhatsApp session state on the embedded store: one
+    /// SQLite file, rows keyed by tenant.
+    pub fn sessions_db_path(&self) -> PathBuf {
+        self.root.join("whatsapp-sessions.db")
+    }
+
+    /// Where a tenant's WhatsApp session was kept before the shared file
+    /// (whatsapp-rust's own SQLite database, one per tenant): read once, to
+    /// move it into [`Self::sessions_db_path`], then deleted.
+    pub fn legacy_whatsapp_db(&self, id: &TenantId) -> PathBuf {
         self.tenant_dir(id).join("whatsapp.db")
     }
 

@@ -529,7 +529,9 @@ async fn verify_counts(
     Ok(())
 }
 
-/// Imports the session file of every tenant that has one.
+/// Copies the WhatsApp session of every tenant that has one: its rows in
+/// the shared session file, or its own file when it is still in the old
+/// per-tenant layout (a deployment stopped before it ever ran this version).
 async fn import_sessions(
     source: &Db,
     pg: &Pg,
@@ -539,13 +541,24 @@ async fn import_sessions(
     let ids: Vec<String> = source
         .run(|c| c.prepare("SELECT id FROM tenants ORDER BY id")?.query_map([], |r| r.get(0))?.collect())
         .await?;
+    // Opened only when it exists: a copy must not create files in the source.
+    let shared_path = data.sessions_db_path();
+    let shared = match shared_path.exists() {
+        true => Some(whatsapp_sessions::SqliteSessions::open(&shared_path).await?),
+        false => None,
+    };
     for id in ids {
-        let path = data.whatsapp_db(&TenantId::parse(&id)?);
-        if !path.is_file() {
+        let legacy = data.legacy_whatsapp_db(&TenantId::parse(&id)?);
+        let copied = if legacy.is_file() {
+            whatsapp_sessions::import_sqlite(pg.pool(), &id, &legacy).await
+        } else if let Some(shared) = &shared {
+            whatsapp_sessions::copy_tenant_to_pg(shared, pg.pool(), &id).await
+        } else {
             continue;
-        }
-        match whatsapp_sessions::import_sqlite(pg.pool(), &id, &path).await {
-            Ok(_) => report.sessions.push(id),
+        };
+        match copied {
+            Ok(counts) if counts.get("wa_device") > 0 => report.sessions.push(id),
+            Ok(_) => {}
             Err(whatsapp_sessions::Error::NoDevice(_)) => report.sessions_without_device.push(id),
             Err(source) => return Err(CopyError::Session { tenant: id, source }),
         }

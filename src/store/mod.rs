@@ -108,6 +108,10 @@ impl StoreError {
 #[derive(Clone)]
 pub struct Store {
     backend: Arc<Backend>,
+    /// The embedded store's shared WhatsApp session file, opened by the first
+    /// caller that needs it (see [`sessions`]); every handle of one store
+    /// shares it. Unused on PostgreSQL.
+    sqlite_sessions: Arc<tokio::sync::OnceCell<whatsapp_sessions::SqliteSessions>>,
 }
 
 enum Backend {
@@ -124,16 +128,20 @@ impl Store {
                 let pg = postgres::Pg::open(url, settings.pool_size.get(), settings.busy_timeout).await?;
                 // Each tenant's WhatsApp session lives in the same database.
                 whatsapp_sessions::migrate(pg.pool()).await?;
-                Ok(Store { backend: Arc::new(Backend::Postgres(pg)) })
+                Ok(Store::on(Backend::Postgres(pg)))
             }
             None => Store::open_sqlite(&data.db_path(), settings.busy_timeout),
         }
     }
 
+    fn on(backend: Backend) -> Store {
+        Store { backend: Arc::new(backend), sqlite_sessions: Arc::default() }
+    }
+
     /// Opens (creating if needed) the SQLite database at `path` and brings its
     /// schema up to date.
     pub fn open_sqlite(path: &Path, busy_timeout: Duration) -> StoreResult<Store> {
-        Ok(Store { backend: Arc::new(Backend::Sqlite(sqlite::Db::open(path, busy_timeout)?)) })
+        Ok(Store::on(Backend::Sqlite(sqlite::Db::open(path, busy_timeout)?)))
     }
 
     /// Another handle to the same store for a component that must not queue
@@ -143,9 +151,10 @@ impl Store {
     /// statement its own connection.
     pub fn separate(&self, frequent_writes: bool) -> StoreResult<Store> {
         match &*self.backend {
-            Backend::Sqlite(db) => {
-                Ok(Store { backend: Arc::new(Backend::Sqlite(db.reopen(frequent_writes)?)) })
-            }
+            Backend::Sqlite(db) => Ok(Store {
+                backend: Arc::new(Backend::Sqlite(db.reopen(frequent_writes)?)),
+                sqlite_sessions: self.sqlite_sessions.clone(),
+            }),
             Backend::Postgres(_) => Ok(self.clone()),
         }
     }

@@ -1,16 +1,24 @@
-//! Each tenant's WhatsApp session state (whatsapp-rust's storage): with the
-//! embedded store a SQLite file per tenant (`DATA_DIR/tenants/<id>/whatsapp.db`,
-//! 0600 in a 0700 directory), with PostgreSQL the tenant's rows in the shared
-//! database, so any node can run the tenant. The client never learns which.
+//! Each tenant's WhatsApp session state (whatsapp-rust's storage traits, on
+//! the `whatsapp-sessions` crate): with the embedded store one SQLite file
+//! every tenant shares (`DATA_DIR/whatsapp-sessions.db`, 0600), with
+//! PostgreSQL the tenant's rows in the shared database, so any node can run
+//! the tenant. Either way a session is rows keyed by the tenant's id, and a
+//! thousand tenants share a few connections and one page cache. The client
+//! never learns which.
+//!
+//! Older versions gave each tenant its own whatsapp-rust SQLite file
+//! (`DATA_DIR/tenants/<id>/whatsapp.db`), which cost every connected tenant
+//! its own connection, page cache and schema (about 170 KiB). Opening such a
+//! tenant moves its file's rows into the shared file, in one transaction made
+//! durable before the old file is deleted, so nobody pairs again.
 
 use super::cluster::Token;
 use super::postgres::cluster::FENCE_CHECK;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use diesel::connection::Connection as _;
-use whatsapp_rust::store::{SqliteStore, SqliteStoreConfig};
 use whatsapp_rust::traits::Backend as SessionBackend;
+use whatsapp_sessions::SqliteSessions;
 
 use super::{Backend, Store, StoreError, StoreResult};
 use crate::ids::TenantId;
@@ -23,26 +31,28 @@ pub struct Sessions<'a> {
 }
 
 impl Store {
-    /// Sessions; `data` is where the embedded store keeps their files.
+    /// Sessions; `data` is where the embedded store keeps their file.
     pub fn sessions<'a>(&'a self, data: &'a DataDir) -> Sessions<'a> {
         Sessions { store: self, data }
     }
 }
 
 impl Sessions<'_> {
-    /// Whether a session is stored for `tenant` (linked or half-paired).
+    /// Whether a paired session is stored for `tenant` (or a file of the old
+    /// layout, which may hold one).
     pub async fn exists(&self, tenant: &TenantId) -> StoreResult<bool> {
         match &*self.store.backend {
-            Backend::Sqlite(_) => Ok(self.data.whatsapp_db(tenant).exists()),
+            Backend::Sqlite(_) => Ok(self.data.legacy_whatsapp_db(tenant).exists()
+                || self.shared().await?.tenant_exists(tenant.as_str()).await?),
             Backend::Postgres(pg) => Ok(whatsapp_sessions::tenant_exists(pg.pool(), tenant.as_str()).await?),
         }
     }
 
-    /// The storage the tenant's client runs on, created when missing. On a
-    /// cluster, `lease` is this node's lease of the tenant: every write then
-    /// checks, in its own transaction, that the lease still carries that
-    /// fencing token, so a node that lost the lease (paused past its expiry,
-    /// cut off) cannot write stale session state over the new owner's.
+    /// The storage the tenant's client runs on. On a cluster, `lease` is this
+    /// node's lease of the tenant: every write then checks, in its own
+    /// transaction, that the lease still carries that fencing token, so a
+    /// node that lost the lease (paused past its expiry, cut off) cannot
+    /// write stale session state over the new owner's.
     pub async fn open(
         &self,
         tenant: &TenantId,
@@ -50,12 +60,9 @@ impl Sessions<'_> {
     ) -> StoreResult<Arc<dyn SessionBackend>> {
         match &*self.store.backend {
             Backend::Sqlite(_) => {
-                let file = session_file(self.data, tenant)?;
-                let shown = file.display().to_string();
-                let store = SqliteStore::with_config(&shown, session_store_config())
-                    .await
-                    .map_err(|source| StoreError::SessionFile { path: shown, source })?;
-                Ok(Arc::new(store))
+                let shared = self.shared().await?;
+                self.import_legacy(shared, tenant).await?;
+                Ok(Arc::new(shared.tenant(tenant.as_str())))
             }
             Backend::Postgres(pg) => {
                 let store = whatsapp_sessions::PgSessionStore::new(pg.pool().clone(), tenant.as_str());
@@ -72,15 +79,8 @@ impl Sessions<'_> {
     pub async fn wipe(&self, tenant: &TenantId) -> StoreResult<()> {
         match &*self.store.backend {
             Backend::Sqlite(_) => {
-                let db = self.data.whatsapp_db(tenant);
-                for path in [db.clone(), sidecar(&db, "-wal"), sidecar(&db, "-shm")] {
-                    match std::fs::remove_file(&path) {
-                        Ok(()) => {}
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                        Err(source) => return Err(StoreError::SessionWipe { path, source }),
-                    }
-                }
-                Ok(())
+                self.shared().await?.delete_tenant(tenant.as_str()).await?;
+                remove_legacy(&self.data.legacy_whatsapp_db(tenant))
             }
             Backend::Postgres(pg) => {
                 whatsapp_sessions::delete_tenant(pg.pool(), tenant.as_str()).await?;
@@ -88,49 +88,145 @@ impl Sessions<'_> {
             }
         }
     }
-}
 
-/// The session file, created empty with mode 0600 first so its keys are never
-/// readable by others whatever the umask (SQLite gives the -wal and -shm
-/// files the database file's mode).
-fn session_file(data: &DataDir, tenant: &TenantId) -> StoreResult<PathBuf> {
-    let db = data.whatsapp_db(tenant);
-    if !db.exists() {
-        crate::paths::create_private_file(&db, b"")
-            .or_else(|e| if e.kind() == std::io::ErrorKind::AlreadyExists { Ok(()) } else { Err(e) })
-            .map_err(|source| StoreError::SessionWipe { path: db.clone(), source })?;
+    /// The shared session file, opened (created 0600 and migrated) on first use.
+    pub(crate) async fn shared(&self) -> StoreResult<&SqliteSessions> {
+        let path = self.data.sessions_db_path();
+        self.store
+            .sqlite_sessions
+            .get_or_try_init(|| async {
+                // Created empty with mode 0600 here too, whatever the umask,
+                // before SQLite opens it (its -wal and -shm files take the
+                // database file's mode).
+                create_private(&path)?;
+                SqliteSessions::open(&path).await.map_err(StoreError::from)
+            })
+            .await
     }
-    Ok(db)
+
+    /// Moves a session file of the old layout into the shared file, then
+    /// deletes it. A file whose device never paired holds nothing worth
+    /// keeping and goes too; so does one whose rows already moved (a crash
+    /// between the move and the delete).
+    async fn import_legacy(&self, shared: &SqliteSessions, tenant: &TenantId) -> StoreResult<()> {
+        let legacy = self.data.legacy_whatsapp_db(tenant);
+        if !legacy.exists() {
+            return Ok(());
+        }
+        match shared.import_legacy(tenant.as_str(), &legacy).await {
+            Ok(_)
+            | Err(whatsapp_sessions::Error::NoDevice(_))
+            | Err(whatsapp_sessions::Error::TenantNotEmpty { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        tracing::info!(tenant = %tenant, "moved the WhatsApp session into the shared session file");
+        remove_legacy(&legacy)
+    }
 }
 
-/// How each tenant's SQLite session connection is set up. A thousand tenants
-/// hold a thousand connections, so what one holds counts a thousandfold: with
-/// the library's defaults a tenant's connection held about 600 KiB once
-/// paired (a 512 KiB page cache, soon full, and Diesel's prepared statements).
-/// A session file is small and the client keeps what it reads, so:
-/// - a small page cache: a page it no longer holds is read again from the
-///   kernel's page cache, which all tenants share and the kernel can reclaim;
-/// - no prepared-statement cache: a statement is compiled again each time it
-///   runs (microseconds; a session does a few per message).
-///
-/// Durability is the library's default as before (WAL, `synchronous =
-/// NORMAL`, writes committed before the client acks), and so are the single
-/// connection and memory-mapped I/O (off: mapped pages would count in the
-/// daemon's RSS, see bench/whatsapp/README.md).
-fn session_store_config() -> SqliteStoreConfig {
-    let mut config = SqliteStoreConfig::default().with_connection_init(|connection| {
-        connection.set_prepared_statement_cache_size(diesel::connection::CacheSize::Disabled);
-        Ok(())
-    });
-    config.cache_size_kib = SESSION_CACHE_KIB;
-    config
+/// Creates `path` empty with mode 0600 unless it exists.
+fn create_private(path: &Path) -> StoreResult<()> {
+    match crate::paths::create_private_file(path, b"") {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(StoreError::SessionWipe { path: path.to_path_buf(), source }),
+    }
 }
 
-/// The page cache of each tenant's session connection, in KiB (four 4 KiB pages).
-const SESSION_CACHE_KIB: u32 = 16;
+/// Deletes an old-layout session file with its -wal and -shm files.
+fn remove_legacy(db: &Path) -> StoreResult<()> {
+    for path in [db.to_path_buf(), sidecar(db, "-wal"), sidecar(db, "-shm")] {
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(StoreError::SessionWipe { path, source }),
+        }
+    }
+    Ok(())
+}
 
 fn sidecar(db: &Path, suffix: &str) -> PathBuf {
     let mut name = db.as_os_str().to_owned();
     name.push(suffix);
     PathBuf::from(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+    use whatsapp_rust::store::SqliteStore;
+    use whatsapp_rust::wacore::store::traits::DeviceStore;
+
+    /// A data dir with an open embedded store and one tenant's directory.
+    async fn setup(dir: &Path) -> (DataDir, Store, TenantId) {
+        let data = DataDir::new(dir.join("data"));
+        data.ensure().expect("data dir");
+        let store = Store::open(&crate::config::StoreConfig::default(), &data).await.expect("store");
+        let tenant = TenantId::parse("acme").expect("id");
+        data.ensure_tenant_dir(&tenant).expect("tenant dir");
+        (data, store, tenant)
+    }
+
+    /// A session file as older versions kept it: whatsapp-rust's own SQLite
+    /// store, its device linked to `phone` when given.
+    async fn legacy_session(path: &Path, phone: Option<&str>) {
+        let old = SqliteStore::new(path.to_str().expect("utf-8 path")).await.expect("legacy store");
+        old.create().await.expect("device");
+        let mut device = old.load().await.expect("load").expect("a device");
+        device.pn = phone.map(|p| p.parse().expect("jid"));
+        old.save(&device).await.expect("save");
+    }
+
+    #[tokio::test]
+    async fn a_session_of_the_old_layout_moves_into_the_shared_file_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (data, store, tenant) = setup(dir.path()).await;
+        let legacy = data.legacy_whatsapp_db(&tenant);
+        legacy_session(&legacy, Some("15550001111@s.whatsapp.net")).await;
+        let sessions = store.sessions(&data);
+        assert!(sessions.exists(&tenant).await.expect("exists"), "the old file counts");
+
+        let backend = sessions.open(&tenant, None).await.expect("open");
+        assert!(!legacy.exists() && !sidecar(&legacy, "-wal").exists(), "the old file is gone");
+        let device = backend.load().await.expect("load").expect("moved device");
+        assert_eq!(device.pn.map(|j| j.to_string()).as_deref(), Some("15550001111@s.whatsapp.net"));
+        assert!(sessions.exists(&tenant).await.expect("exists"), "now from the shared file");
+        let mode = std::fs::metadata(data.sessions_db_path()).expect("shared file").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+
+        // Opened again (a restart): nothing left to move, the session stays.
+        let again = store.sessions(&data).open(&tenant, None).await.expect("reopen");
+        assert!(again.load().await.expect("load").and_then(|d| d.pn).is_some());
+        // Another handle of the same store shares the file's connections.
+        let separate = store.separate(false).expect("separate");
+        assert!(separate.sessions(&data).exists(&tenant).await.expect("exists"));
+
+        sessions.wipe(&tenant).await.expect("wipe");
+        assert!(!sessions.exists(&tenant).await.expect("exists"), "wiped");
+    }
+
+    #[tokio::test]
+    async fn an_old_file_that_never_paired_is_dropped_and_a_stale_one_after_a_move_too() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (data, store, tenant) = setup(dir.path()).await;
+        let legacy = data.legacy_whatsapp_db(&tenant);
+        legacy_session(&legacy, None).await;
+        let sessions = store.sessions(&data);
+        sessions.open(&tenant, None).await.expect("open");
+        assert!(!legacy.exists(), "an unpaired device holds nothing to keep");
+        assert!(!sessions.exists(&tenant).await.expect("exists"));
+
+        // Moved, then a crash before the old file went: it must not be
+        // imported over the moved rows, only deleted.
+        let other = TenantId::parse("bravo").expect("id");
+        data.ensure_tenant_dir(&other).expect("tenant dir");
+        let legacy = data.legacy_whatsapp_db(&other);
+        legacy_session(&legacy, Some("15550002222@s.whatsapp.net")).await;
+        let shared = sessions.shared().await.expect("shared");
+        shared.import_legacy(other.as_str(), &legacy).await.expect("moved");
+        let backend = sessions.open(&other, None).await.expect("open after the crash");
+        assert!(!legacy.exists());
+        assert!(backend.load().await.expect("load").and_then(|d| d.pn).is_some());
+    }
 }

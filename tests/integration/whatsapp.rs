@@ -60,12 +60,15 @@ fn paired_by_qr_messages_flow_both_ways_and_a_restart_reconnects_without_a_qr() 
     let (conflict, body) = api_get(&daemon, &token, "/api/whatsapp/acme/qr?format=json");
     assert_eq!(conflict, 409, "paired: no new QR: {body}");
 
-    // The session store is private.
+    // The session store is private: on SQLite one file for every tenant, no
+    // file of the tenant's own (on PostgreSQL the session lives in the
+    // database: no file to check).
     let tenant_dir = daemon.data_dir.join("tenants/acme");
     assert_eq!(mode(&tenant_dir), 0o700);
-    // (On PostgreSQL the session lives in the database: no file to check.)
+    assert_eq!(harness::store::session_devices(&daemon.data_dir, "acme"), 1);
+    assert!(!tenant_dir.join("whatsapp.db").exists());
     if !harness::store::on_postgres() {
-        assert_eq!(mode(&tenant_dir.join("whatsapp.db")), 0o600);
+        assert_eq!(mode(&daemon.data_dir.join("whatsapp-sessions.db")), 0o600);
     }
 
     // A contact's message reaches the tenant's webhook, signed, once.
@@ -231,10 +234,10 @@ fn faults_lead_to_their_documented_states_and_recoveries() {
     wasim.fault(phone, "logout", None);
     let logged_out = wait_state(&daemon, "faulty", "logged_out");
     assert!(logged_out["phone"].is_null(), "{logged_out}");
-    assert!(eventually(Duration::from_secs(5), || !daemon
-        .data_dir
-        .join("tenants/faulty/whatsapp.db")
-        .exists()));
+    assert!(eventually(Duration::from_secs(5), || harness::store::session_devices(
+        &daemon.data_dir,
+        "faulty"
+    ) == 0));
     // A new pairing can start; paired again, banned for long, an operator's
     // logout still unlinks it (without waiting out the ban).
     let qr = qr_code(&daemon, &token, "faulty");
@@ -245,7 +248,7 @@ fn faults_lead_to_their_documented_states_and_recoveries() {
     let (code, body) = api_post(&daemon, &token, "/api/whatsapp/faulty/logout", json!({}), None);
     assert_eq!((code, body["state"].as_str()), (200, Some("logged_out")), "{body}");
     assert_eq!(status(&daemon, "faulty")["state"], "logged_out");
-    assert!(!daemon.data_dir.join("tenants/faulty/whatsapp.db").exists());
+    assert_eq!(harness::store::session_devices(&daemon.data_dir, "faulty"), 0);
 
     // The backend heard every change, with its reason.
     assert!(eventually(Duration::from_secs(10), || connection_states(&receiver)
@@ -402,7 +405,7 @@ fn tenant_pair_and_logout_work_without_a_daemon() {
     assert!(output.status.success(), "{}", stderr(&output));
     let reply: Value = serde_json::from_slice(&output.stdout).expect("json");
     assert_eq!(reply["state"], "logged_out");
-    assert!(!data_dir.join("tenants/solo/whatsapp.db").exists());
+    assert_eq!(harness::store::session_devices(&data_dir, "solo"), 0);
     let sessions = stdout(&harness::cli(&dir, &data_dir, &["sessions"]));
     assert!(sessions.contains("logged_out"), "{sessions}");
 
@@ -504,7 +507,7 @@ fn tenant_pair_draws_the_qr_in_a_terminal_then_reports_the_link() {
     let output = daemon.cli(&["tenant", "logout", "ptyco"]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(wait_state(&daemon, "ptyco", "logged_out")["phone"], Value::Null);
-    assert!(!daemon.data_dir.join("tenants/ptyco/whatsapp.db").exists());
+    assert_eq!(harness::store::session_devices(&daemon.data_dir, "ptyco"), 0);
     // Removal stops the worker and deletes the tenant's files.
     assert!(daemon.cli(&["tenant", "remove", "ptyco", "--yes"]).status.success());
     assert!(!daemon.data_dir.join("tenants/ptyco").exists());

@@ -147,6 +147,23 @@ enum Conn {
     Postgres(Box<postgres::Client>),
 }
 
+/// How many WhatsApp session devices `tenant` has stored, paired or not: on
+/// SQLite in the data dir's shared session file (none when it does not
+/// exist yet), on PostgreSQL in the daemon's database. 0 after a wipe.
+pub fn session_devices(data_dir: &Path, tenant: &str) -> i64 {
+    let sql = format!("SELECT COUNT(*) FROM wa_device WHERE tenant = {}", quote(tenant));
+    if on_postgres() {
+        return Db::open(data_dir).i64(&sql);
+    }
+    let file = data_dir.join("whatsapp-sessions.db");
+    if !file.exists() {
+        return 0;
+    }
+    let conn = rusqlite::Connection::open(&file).expect("open the session file");
+    conn.busy_timeout(Duration::from_secs(10)).expect("busy timeout");
+    conn.query_row(&sql, [], |r| r.get(0)).expect("count session devices")
+}
+
 /// A connection to the database of one data dir, on this run's store.
 pub struct Db(RefCell<Conn>);
 
