@@ -18,8 +18,8 @@ use wacore::time::now_secs;
 use whatsapp_rust_sqlite_storage::SqliteStore;
 
 use crate::codec::{encode_device, encode_version};
+use crate::error::Error;
 use crate::transfer::{read_table, write_pg, ImportCounts, TableRows, TenantRows};
-use crate::Error;
 
 /// whatsapp-rust's SQLite store keeps a database's one account under this
 /// device id unless told otherwise, as the daemon does.

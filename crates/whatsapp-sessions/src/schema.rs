@@ -10,7 +10,7 @@
 
 use deadpool_postgres::{Pool, Transaction};
 
-use crate::Error;
+use crate::error::Error;
 
 /// `pg_advisory_xact_lock` key held while migrating, so concurrent starts
 /// migrate once. ASCII "wastore1"; distinct from any key the daemon's own

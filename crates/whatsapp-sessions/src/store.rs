@@ -9,8 +9,8 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{GenericClient, Row, Statement};
 use wacore::store::error::{Result, StoreError};
 
+use crate::error::Error;
 use crate::fence::Fence;
-use crate::Error;
 
 /// A statement parameter.
 pub(crate) type Param<'a> = &'a (dyn ToSql + Sync);

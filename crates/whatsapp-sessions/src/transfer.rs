@@ -15,8 +15,8 @@ use deadpool_postgres::{Pool, Transaction};
 use rusqlite::types::Value;
 use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 
+use crate::error::Error;
 use crate::schema::tenant_has_rows;
-use crate::Error;
 
 /// What a move wrote, per table, for the caller to check against the source.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -5,10 +5,10 @@
 use deadpool_postgres::Pool;
 use rusqlite::Connection;
 
+use crate::error::Error;
 use crate::schema::TENANT_TABLES;
 use crate::sqlite::store::{SqlResult, SqliteSessions};
 use crate::transfer::{read_table, write_pg, ImportCounts, TenantRows};
-use crate::Error;
 
 /// Copies every row of `tenant` in `src` into PostgreSQL (`pool`, whose
 /// schema [`crate::migrate`] set up), in one PostgreSQL transaction; the

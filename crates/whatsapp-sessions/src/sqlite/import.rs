@@ -10,11 +10,11 @@ use std::path::Path;
 use rusqlite::types::Value;
 use rusqlite::{params_from_iter, Connection, TransactionBehavior};
 
+use crate::error::Error;
 use crate::import::read_legacy;
 use crate::schema::TENANT_TABLES;
 use crate::sqlite::store::{SqlResult, SqliteSessions};
 use crate::transfer::{ImportCounts, TenantRows};
-use crate::Error;
 
 impl SqliteSessions {
     /// Copies the whatsapp-rust SQLite session file `file` into `tenant`'s

@@ -11,8 +11,8 @@
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 
+use crate::error::Error;
 use crate::schema::TENANT_TABLES;
-use crate::Error;
 
 /// Append-only: step N (1-based) brings the schema to version N. Never edit a
 /// shipped step; add one.

@@ -18,8 +18,8 @@ use tokio::sync::{Mutex, OwnedMutexGuard, Semaphore};
 use wacore::stats::StorageResourceReport;
 use wacore::store::error::StoreError;
 
+use crate::error::Error;
 use crate::sqlite::schema;
-use crate::Error;
 
 /// Reader connections. Reads run beside the writer (WAL) and beside each
 /// other; two let one slow read (a tenant list, a report) not hold up the
