@@ -9,6 +9,7 @@
 // `pub(crate)`: the copy functions between backends reuse the statements
 // and the plumbing.
 pub(crate) mod app_sync;
+mod conn_thread;
 mod copy;
 pub(crate) mod device;
 #[cfg(feature = "sqlite-import")]

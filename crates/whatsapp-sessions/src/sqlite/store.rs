@@ -19,6 +19,7 @@ use wacore::stats::StorageResourceReport;
 use wacore::store::error::StoreError;
 
 use crate::error::Error;
+use crate::sqlite::conn_thread::ConnThread;
 use crate::sqlite::schema;
 
 /// Reader connections. Reads run beside the writer (WAL) and beside each
@@ -102,11 +103,11 @@ pub struct SqliteSessions {
 
 struct Inner {
     path: PathBuf,
-    /// tokio's mutex, taken before going to a blocking thread: a queue of
-    /// writes waits as futures, not as parked blocking threads, and there is
-    /// no poisoning (a panicking closure's transaction rolls back on drop).
-    writer: Arc<Mutex<Connection>>,
-    readers: Vec<Arc<Mutex<Connection>>>,
+    /// tokio's mutex, taken before handing work to the connection's thread:
+    /// a queue of writes waits as futures, not as parked threads, and there
+    /// is no poisoning (a panicking closure's transaction rolls back).
+    writer: Arc<Mutex<ConnThread>>,
+    readers: Vec<Arc<Mutex<ConnThread>>>,
     /// One permit per reader: a permit holder always finds a free reader.
     reader_permits: Arc<Semaphore>,
     /// Where the search for a free reader starts, so readers take turns.
@@ -185,16 +186,16 @@ impl SqliteSessions {
         })
     }
 
-    /// Runs `f` on the writer connection, on a blocking thread.
+    /// Runs `f` on the writer connection, on its thread.
     pub(crate) async fn with_writer<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> SqlResult<T> + Send + 'static,
     ) -> SqlResult<T> {
-        let mut conn = self.inner.writer.clone().lock_owned().await;
-        tokio::task::spawn_blocking(move || f(&mut conn)).await.map_err(joined)?
+        let writer = self.inner.writer.lock().await;
+        writer.run(f).await
     }
 
-    /// Runs `f` on a free reader connection, on a blocking thread; waits
+    /// Runs `f` on a free reader connection, on its thread; waits
     /// (as a future, in turn) while every reader is busy.
     pub(crate) async fn with_reader<T: Send + 'static>(
         &self,
@@ -204,22 +205,18 @@ impl SqliteSessions {
             // The semaphore is never closed; should it be, say so rather than hang.
             StoreError::Connection(Box::new(e))
         })?;
-        let conn = self.free_reader().await;
-        tokio::task::spawn_blocking(move || {
-            let out = f(&conn);
-            // The reader goes back before the permit, so whoever takes the
-            // permit next finds it free.
-            drop(conn);
-            drop(permit);
-            out
-        })
-        .await
-        .map_err(joined)?
+        let reader = self.free_reader().await;
+        let out = reader.run(move |conn| f(conn)).await;
+        // The reader goes back before the permit, so whoever takes the
+        // permit next finds it free.
+        drop(reader);
+        drop(permit);
+        out
     }
 
     /// A reader nobody holds. With a permit in hand one is always free; the
     /// wait at the end is only a fallback that cannot fail.
-    async fn free_reader(&self) -> OwnedMutexGuard<Connection> {
+    async fn free_reader(&self) -> OwnedMutexGuard<ConnThread> {
         let readers = &self.inner.readers;
         let start = self.inner.next_reader.fetch_add(1, Ordering::Relaxed);
         for i in 0..readers.len() {
@@ -241,17 +238,17 @@ impl Inner {
         writer.pragma_update(None, "journal_mode", "WAL")?;
         schema::migrate(&mut writer)?;
         let readers = (0..READERS)
-            .map(|_| {
+            .map(|i| {
                 let conn = connect(&path, READER_CACHE_KIB)?;
                 // A reader never writes: a bug that tried would fail loudly
                 // instead of writing outside the writer's transactions.
                 conn.pragma_update(None, "query_only", true)?;
-                Ok(Arc::new(Mutex::new(conn)))
+                Ok(Arc::new(Mutex::new(on_thread(&format!("wa-sessions-r{i}"), conn, &path)?)))
             })
             .collect::<Result<Vec<_>, Error>>()?;
         Ok(Inner {
+            writer: Arc::new(Mutex::new(on_thread("wa-sessions-w", writer, &path)?)),
             path,
-            writer: Arc::new(Mutex::new(writer)),
             readers,
             reader_permits: Arc::new(Semaphore::new(READERS)),
             next_reader: AtomicUsize::new(0),
@@ -272,6 +269,11 @@ fn create_private(path: &Path) -> Result<(), Error> {
         Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
         Err(source) => Err(Error::File { path: path.to_path_buf(), source }),
     }
+}
+
+/// `conn` moved to a thread of its own (see [`ConnThread`]).
+fn on_thread(name: &str, conn: Connection, path: &Path) -> Result<ConnThread, Error> {
+    ConnThread::spawn(name, conn).map_err(|source| Error::File { path: path.to_path_buf(), source })
 }
 
 /// One connection with the settings every connection shares.
