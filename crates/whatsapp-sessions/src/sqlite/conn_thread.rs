@@ -14,9 +14,6 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc;
 
 use rusqlite::Connection;
-use wacore::store::error::StoreError;
-
-use super::store::{SqlError, SqlResult};
 
 /// What the connection's thread runs: the caller's closure and the sending
 /// of its result.
@@ -41,26 +38,24 @@ impl ConnThread {
         Ok(ConnThread { jobs })
     }
 
-    /// Runs `f` on the connection's thread and waits (as a future) for its
-    /// result. A panic in `f` is caught there and answered as an error: the
-    /// thread and its connection stay usable, and a transaction `f` had
-    /// open is rolled back as it unwinds.
-    pub(crate) async fn run<T: Send + 'static>(
+    /// Runs `f` on the connection's thread and waits (as a future) for what
+    /// it returns; `Err` says why it did not: a panic in `f` (caught there,
+    /// so the thread and its connection stay usable, and a transaction `f`
+    /// had open is rolled back as it unwinds), or a thread that is gone.
+    pub(crate) async fn run<R: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Connection) -> SqlResult<T> + Send + 'static,
-    ) -> SqlResult<T> {
+        f: impl FnOnce(&mut Connection) -> R + Send + 'static,
+    ) -> Result<R, &'static str> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |conn| {
-            let out = catch_unwind(AssertUnwindSafe(|| f(conn)))
-                .unwrap_or_else(|_| Err(failed("a session store statement panicked")));
+            let out =
+                catch_unwind(AssertUnwindSafe(|| f(conn))).map_err(|_| "a session store statement panicked");
             // The caller may have stopped waiting (cancelled); nothing to do then.
             let _ = reply.send(out);
         });
-        self.jobs.send(job).map_err(|_| failed("the session connection's thread has stopped"))?;
-        answer.await.map_err(|_| failed("the session connection's thread has stopped"))?
+        self.jobs.send(job).map_err(|_| STOPPED)?;
+        answer.await.map_err(|_| STOPPED)?
     }
 }
 
-fn failed(what: &'static str) -> SqlError {
-    SqlError::Store(StoreError::Database(what.into()))
-}
+const STOPPED: &str = "the session connection's thread has stopped";

@@ -192,7 +192,7 @@ impl SqliteSessions {
         f: impl FnOnce(&mut Connection) -> SqlResult<T> + Send + 'static,
     ) -> SqlResult<T> {
         let writer = self.inner.writer.lock().await;
-        writer.run(f).await
+        writer.run(f).await.map_err(thread_failed)?
     }
 
     /// Runs `f` on a free reader connection, on its thread; waits
@@ -206,7 +206,7 @@ impl SqliteSessions {
             StoreError::Connection(Box::new(e))
         })?;
         let reader = self.free_reader().await;
-        let out = reader.run(move |conn| f(conn)).await;
+        let out = reader.run(move |conn| f(conn)).await.map_err(thread_failed).and_then(|out| out);
         // The reader goes back before the permit, so whoever takes the
         // permit next finds it free.
         drop(reader);
@@ -290,6 +290,11 @@ fn connect(path: &Path, cache_kib: i64) -> Result<Connection, Error> {
     conn.pragma_update(None, "case_sensitive_like", true)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
+}
+
+/// A connection's thread that could not run a closure, as a store error.
+fn thread_failed(why: &'static str) -> SqlError {
+    SqlError::Store(StoreError::Database(why.into()))
 }
 
 /// A blocking task that panicked or was cancelled, as a store error.
