@@ -94,13 +94,9 @@ impl Sessions<'_> {
         let path = self.data.sessions_db_path();
         self.store
             .sqlite_sessions
-            .get_or_try_init(|| async {
-                // Created empty with mode 0600 here too, whatever the umask,
-                // before SQLite opens it (its -wal and -shm files take the
-                // database file's mode).
-                create_private(&path)?;
-                SqliteSessions::open(&path).await.map_err(StoreError::from)
-            })
+            // The crate creates the file 0600 before SQLite opens it (its
+            // -wal and -shm files take the database file's mode).
+            .get_or_try_init(|| async { SqliteSessions::open(&path).await.map_err(StoreError::from) })
             .await
     }
 
@@ -121,15 +117,6 @@ impl Sessions<'_> {
         }
         tracing::info!(tenant = %tenant, "moved the WhatsApp session into the shared session file");
         remove_legacy(&legacy)
-    }
-}
-
-/// Creates `path` empty with mode 0600 unless it exists.
-fn create_private(path: &Path) -> StoreResult<()> {
-    match crate::paths::create_private_file(path, b"") {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(source) => Err(StoreError::SessionWipe { path: path.to_path_buf(), source }),
     }
 }
 
