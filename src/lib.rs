@@ -17,6 +17,7 @@ pub mod delivery;
 pub mod error;
 pub mod health;
 pub mod heap_profile;
+pub mod heap_trim;
 pub mod heartbeat;
 pub mod housekeeping;
 pub mod http;

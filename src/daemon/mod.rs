@@ -32,6 +32,7 @@ use crate::content::PublicUrls;
 use crate::delivery::Delivery;
 use crate::error::AppResult;
 use crate::health::{Health, LoopWatchdog};
+use crate::heap_trim::HeapTrimmer;
 use crate::heartbeat::Heartbeat;
 use crate::http::{self, AppState};
 use crate::jobs::RunnerHandle;
@@ -181,6 +182,7 @@ struct Running {
     http: JoinHandle<()>,
     supervisor: Supervisor,
     cluster: Option<Cluster>,
+    heap_trimmer: Option<HeapTrimmer>,
 }
 
 impl Running {
@@ -199,20 +201,7 @@ impl Running {
         let urls = PublicUrls::new(config.http.public_base_url.as_deref(), local);
         let (shutdown, shutdown_rx) = watch::channel(false);
         let whatsapp = state.whatsapp.clone();
-        let cluster = leases.map(|writer| {
-            let node = crate::cluster::identity(&config.cluster, local);
-            state.node = Some(Arc::new(node.clone()));
-            let heartbeat = state.health.leases.as_ref().map(|(beat, _)| beat.clone()).unwrap_or_default();
-            Cluster::start(
-                &state.store,
-                node,
-                &config.cluster,
-                whatsapp.clone(),
-                writer,
-                heartbeat,
-                shutdown_rx.clone(),
-            )
-        });
+        let cluster = leases.map(|writer| start_cluster(&config, &mut state, writer, local, &shutdown_rx));
         let peers = state.node.clone().map(|node| Peers::new(node, state.internal_secret.clone()));
         let admin_socket = crate::admin::server::AdminServer::bind(
             data,
@@ -236,9 +225,22 @@ impl Running {
         let housekeeping = crate::housekeeping::start(&config, &state.store, data, shutdown_rx.clone())?;
         let jobs = start_jobs(&config, &state, data, urls)?;
         let http = start_http(&config, listener, state, shutdown_rx);
+        // Each worker's connect and handshake frees far more than it keeps.
+        let heap_trimmer = HeapTrimmer::start();
         let tenants = whatsapp.start_all().await.map_err(DaemonError::from)?;
         tracing::info!(tenants, "whatsapp workers starting");
-        Ok(Running { grace, shutdown, admin, delivery, housekeeping, jobs, http, supervisor, cluster })
+        Ok(Running {
+            grace,
+            shutdown,
+            admin,
+            delivery,
+            housekeeping,
+            jobs,
+            http,
+            supervisor,
+            cluster,
+            heap_trimmer,
+        })
     }
 
     /// Stops accepting and lets in-flight requests finish (within the
@@ -263,7 +265,33 @@ impl Running {
         }
         self.supervisor.shutdown(grace).await;
         let _ = self.admin.await;
+        if let Some(trimmer) = self.heap_trimmer {
+            trimmer.stop();
+        }
     }
+}
+
+/// This node's lease loop (cluster mode): it names the node in `state` and
+/// takes tenants' leases for their workers.
+fn start_cluster(
+    config: &Config,
+    state: &mut AppState,
+    writer: OwnershipWriter,
+    local: SocketAddr,
+    shutdown: &watch::Receiver<bool>,
+) -> Cluster {
+    let node = crate::cluster::identity(&config.cluster, local);
+    state.node = Some(Arc::new(node.clone()));
+    let heartbeat = state.health.leases.as_ref().map(|(beat, _)| beat.clone()).unwrap_or_default();
+    Cluster::start(
+        &state.store,
+        node,
+        &config.cluster,
+        state.whatsapp.clone(),
+        writer,
+        heartbeat,
+        shutdown.clone(),
+    )
 }
 
 /// Background jobs (recording fetches, WhatsApp media downloads), resumed from the store.
