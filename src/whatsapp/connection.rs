@@ -24,6 +24,15 @@ use whatsapp_rust::traits::Backend as SessionBackend;
 /// client fetches the current one.
 const SIM_CLIENT_VERSION: (u32, u32, u32) = (2, 3000, 1_023_456_789);
 
+/// Idle per-chat lanes a client keeps. whatsapp-rust gives each chat a lane
+/// (a task that decrypts its messages in order, about 13 KiB with its
+/// channel) and by default keeps up to 5000 per client, with no idle expiry:
+/// a tenant that heard from thousands of contacts would hold tens of MiB for
+/// them. A lane with a message queued or in progress is never evicted, so
+/// order within a chat holds; an evicted idle lane is made again, a task
+/// spawn, at that chat's next message.
+const CHAT_LANES: u64 = 32;
+
 /// How long a graceful disconnect may take before the client is aborted.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -91,6 +100,10 @@ pub async fn build(
         .with_http_client(settings.media_http.clone())
         .skip_history_sync()
         .with_wanted_pre_key_count(settings.prekeys)
+        .with_cache_config(whatsapp_rust::CacheConfig {
+            chat_lanes_capacity: CHAT_LANES,
+            ..Default::default()
+        })
         .with_inbound_durability_hook(DurableInbound {
             tenant: tenant.clone(),
             events: events.clone(),

@@ -545,3 +545,52 @@ fn a_send_whose_outcome_is_unknown_is_never_repeated_with_its_key() {
     let status = rows.first().expect("the key's row")[0].clone();
     assert_eq!(status.as_deref(), Some("unknown"));
 }
+
+#[test]
+fn more_chats_than_the_client_keeps_lanes_for_lose_nothing_and_keep_each_chats_order() {
+    // The client keeps 32 idle chat lanes; 45 contacts writing in turn make
+    // it evict idle lanes and make them again while messages keep coming.
+    const CONTACTS: usize = 45;
+    const ROUNDS: usize = 3;
+    let wasim = Wasim::start();
+    let daemon = daemon(&wasim);
+    // Pull-only: the pull API lists events in the order they were stored.
+    let token = add_tenant(&daemon, "busy", None);
+    pair(&daemon, &wasim, "busy", "+15550004444");
+    let contact = |c: usize| format!("+1555880{c:04}");
+    for round in 0..ROUNDS {
+        for c in 0..CONTACTS {
+            wasim.send(&contact(c), "+15550004444", &format!("{c} {round}"));
+        }
+    }
+    let messages = || -> Vec<(String, String)> {
+        let (code, page) = api_get(&daemon, &token, "/api/events?limit=1000");
+        assert_eq!(code, 200, "{page}");
+        page["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .filter(|e| e["type"] == "whatsapp.message")
+            .map(|e| {
+                (
+                    e["data"]["from"].as_str().unwrap_or("").into(),
+                    e["data"]["text"].as_str().unwrap_or("").into(),
+                )
+            })
+            .collect()
+    };
+    assert!(
+        eventually(Duration::from_secs(60), || messages().len() >= CONTACTS * ROUNDS),
+        "{} of {} stored",
+        messages().len(),
+        CONTACTS * ROUNDS
+    );
+    let stored = messages();
+    assert_eq!(stored.len(), CONTACTS * ROUNDS, "each message stored once");
+    for c in 0..CONTACTS {
+        let texts: Vec<&str> =
+            stored.iter().filter(|(from, _)| *from == contact(c)).map(|(_, text)| text.as_str()).collect();
+        let expected: Vec<String> = (0..ROUNDS).map(|round| format!("{c} {round}")).collect();
+        assert_eq!(texts, expected, "contact {c}'s messages in the order sent");
+    }
+}
