@@ -32,7 +32,6 @@ use crate::content::PublicUrls;
 use crate::delivery::Delivery;
 use crate::error::AppResult;
 use crate::health::{Health, LoopWatchdog};
-use crate::heap_trim::HeapTrimmer;
 use crate::heartbeat::Heartbeat;
 use crate::http::{self, AppState};
 use crate::jobs::RunnerHandle;
@@ -41,6 +40,7 @@ use crate::paths::DataDir;
 use crate::secrets::{internal_secret, SecretSource};
 use crate::store::{EventWriter, Store};
 use crate::supervisor::Supervisor;
+use crate::upkeep::Upkeep;
 use crate::whatsapp::WhatsApp;
 
 pub use error::DaemonError;
@@ -182,7 +182,7 @@ struct Running {
     http: JoinHandle<()>,
     supervisor: Supervisor,
     cluster: Option<Cluster>,
-    heap_trimmer: Option<HeapTrimmer>,
+    upkeep: Option<Upkeep>,
 }
 
 impl Running {
@@ -224,9 +224,8 @@ impl Running {
         // Retention: delivered events, send idempotency keys and stored files are pruned.
         let housekeeping = crate::housekeeping::start(&config, &state.store, data, shutdown_rx.clone())?;
         let jobs = start_jobs(&config, &state, data, urls)?;
+        let upkeep = Upkeep::start(state.metrics.clone());
         let http = start_http(&config, listener, state, shutdown_rx);
-        // Each worker's connect and handshake frees far more than it keeps.
-        let heap_trimmer = HeapTrimmer::start();
         let tenants = whatsapp.start_all().await.map_err(DaemonError::from)?;
         tracing::info!(tenants, "whatsapp workers starting");
         Ok(Running {
@@ -239,7 +238,7 @@ impl Running {
             http,
             supervisor,
             cluster,
-            heap_trimmer,
+            upkeep,
         })
     }
 
@@ -265,8 +264,8 @@ impl Running {
         }
         self.supervisor.shutdown(grace).await;
         let _ = self.admin.await;
-        if let Some(trimmer) = self.heap_trimmer {
-            trimmer.stop();
+        if let Some(upkeep) = self.upkeep {
+            upkeep.stop();
         }
     }
 }

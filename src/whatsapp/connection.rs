@@ -29,9 +29,10 @@ const SIM_CLIENT_VERSION: (u32, u32, u32) = (2, 3000, 1_023_456_789);
 /// channel) and by default keeps up to 5000 per client, with no idle expiry:
 /// a tenant that heard from thousands of contacts would hold tens of MiB for
 /// them. A lane with a message queued or in progress is never evicted, so
-/// order within a chat holds; an evicted idle lane is made again, a task
-/// spawn, at that chat's next message.
-const CHAT_LANES: u64 = 32;
+/// order within a chat holds and chats still decrypt side by side however
+/// many are busy: the cap bounds only the idle lanes kept. An evicted lane
+/// is made again, a task spawn, at that chat's next message.
+const CHAT_LANES: u64 = 8;
 
 /// How long a graceful disconnect may take before the client is aborted.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);

@@ -1,4 +1,12 @@
-//! Gives the heap's free pages back to the kernel every two seconds.
+//! The daemon's process-wide upkeep, every two seconds on a thread of its
+//! own: the metrics recorder's histogram samples are folded into their
+//! summaries, and the heap's free pages go back to the kernel.
+//!
+//! The recorder keeps each histogram sample until something folds it in:
+//! rendering `/metrics` does, and so does this. Without it a daemon nobody
+//! scrapes kept every delivery's latency sample, about 3 MiB an hour at
+//! 50 messages/s (seen in an hour of steady traffic, on both stores and at
+//! 10 and 1000 tenants alike).
 //!
 //! glibc's `free` returns memory to the kernel only from the top of an
 //! arena; pages freed in the middle of one (a handshake's buffers, a
@@ -9,23 +17,25 @@
 //! keeps its resident size near its live heap (measured in
 //! `bench/whatsapp/README.md`: 95 → 89 KiB per tenant after a restart).
 //! A trim took 0.1–0.2 ms at a thousand tenants (7 ms at worst, during a
-//! boot of all of them at once), on a thread of its own so no async task
-//! waits for it; an allocation waits only while its own arena is walked.
-//! On anything but glibc a trim does nothing.
+//! boot of all of them at once), off the async runtime so no task waits for
+//! it; an allocation waits only while its own arena is walked. On anything
+//! but glibc a trim does nothing.
 
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// How often the heap is trimmed: short enough that the resident size
-/// follows the live heap within seconds of a burst, long enough that the
-/// pages trimmed and faulted in again cost next to nothing.
-const TRIM_EVERY: Duration = Duration::from_secs(2);
+use metrics_exporter_prometheus::PrometheusHandle;
+
+/// How often upkeep runs: short enough that the resident size follows the
+/// live heap within seconds of a burst, long enough that the pages trimmed
+/// and faulted in again cost next to nothing.
+const UPKEEP_EVERY: Duration = Duration::from_secs(2);
 
 /// Returns free heap pages to the kernel.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[allow(unsafe_code)]
-pub fn trim() {
+pub fn trim_heap() {
     // SAFETY: malloc_trim takes no pointer and is thread-safe (it locks
     // each arena in turn); it releases only pages no allocation uses.
     unsafe {
@@ -35,37 +45,39 @@ pub fn trim() {
 
 /// Returns free heap pages to the kernel (nothing to do off glibc).
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-pub fn trim() {}
+pub fn trim_heap() {}
 
-/// The trimming thread; it stops when this is stopped or dropped.
-pub struct HeapTrimmer {
+/// The upkeep thread; it stops when this is stopped or dropped.
+pub struct Upkeep {
     stop: mpsc::Sender<()>,
     thread: Option<JoinHandle<()>>,
 }
 
-impl HeapTrimmer {
-    /// Starts trimming every [`TRIM_EVERY`]; `None` when the thread cannot
-    /// be started (the daemon runs on, untrimmed).
-    pub fn start() -> Option<HeapTrimmer> {
+impl Upkeep {
+    /// Runs upkeep every [`UPKEEP_EVERY`] for `metrics`' recorder and the
+    /// heap; `None` when the thread cannot be started (logged: the daemon
+    /// runs on, its memory then growing with unscraped metrics).
+    pub fn start(metrics: PrometheusHandle) -> Option<Upkeep> {
         let (stop, stopped) = mpsc::channel::<()>();
-        let thread = std::thread::Builder::new().name("heap-trim".into()).spawn(move || {
+        let thread = std::thread::Builder::new().name("upkeep".into()).spawn(move || {
             // Anything received, or the sender gone, means stop.
-            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(TRIM_EVERY) {
+            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(UPKEEP_EVERY) {
                 let start = std::time::Instant::now();
-                trim();
-                tracing::trace!(took_us = start.elapsed().as_micros() as u64, "heap trimmed");
+                metrics.run_upkeep();
+                trim_heap();
+                tracing::trace!(took_us = start.elapsed().as_micros() as u64, "upkeep done");
             }
         });
         match thread {
-            Ok(thread) => Some(HeapTrimmer { stop, thread: Some(thread) }),
+            Ok(thread) => Some(Upkeep { stop, thread: Some(thread) }),
             Err(e) => {
-                tracing::warn!(error = %e, "cannot start the heap-trimming thread; memory freed by bursts stays resident longer");
+                tracing::error!(error = %e, "cannot start the upkeep thread: unscraped metrics and freed heap pages stay in memory");
                 None
             }
         }
     }
 
-    /// Stops the thread and waits for it (at most one trim).
+    /// Stops the thread and waits for it (at most one round of upkeep).
     pub fn stop(mut self) {
         self.stop_and_join();
     }
@@ -78,7 +90,7 @@ impl HeapTrimmer {
     }
 }
 
-impl Drop for HeapTrimmer {
+impl Drop for Upkeep {
     fn drop(&mut self) {
         self.stop_and_join();
     }
@@ -104,7 +116,7 @@ mod tests {
         let before_free = rss_kib();
         drop(blocks);
         let freed = rss_kib();
-        trim();
+        trim_heap();
         let trimmed = rss_kib();
         assert!(pin[0] == 1);
         assert!(before_free > 128 * 1024, "the blocks were resident: {before_free} KiB");
@@ -115,10 +127,20 @@ mod tests {
     }
 
     #[test]
-    fn the_trimmer_stops_when_told() {
-        let trimmer = HeapTrimmer::start().expect("thread");
+    fn upkeep_folds_histogram_samples_in_without_losing_any_and_stops_when_told() {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, || {
+            for i in 0..1000 {
+                metrics::histogram!("upkeep_test_seconds").record(f64::from(i) / 1000.0);
+            }
+        });
+        let upkeep = Upkeep::start(handle.clone()).expect("thread");
+        std::thread::sleep(UPKEEP_EVERY + Duration::from_millis(500));
         let start = std::time::Instant::now();
-        trimmer.stop();
-        assert!(start.elapsed() < TRIM_EVERY, "stopping does not wait for the next trim");
+        upkeep.stop();
+        assert!(start.elapsed() < UPKEEP_EVERY, "stopping does not wait for the next round");
+        let rendered = handle.render();
+        assert!(rendered.contains("upkeep_test_seconds_count 1000"), "{rendered}");
     }
 }
