@@ -1,6 +1,6 @@
-//! The daemon's process-wide upkeep, every two seconds on a thread of its
-//! own: the metrics recorder's histogram samples are folded into their
-//! summaries, and the heap's free pages go back to the kernel.
+//! The daemon's metrics upkeep, every five seconds on a thread of its own:
+//! the Prometheus recorder's histogram samples are folded into their
+//! summaries.
 //!
 //! The recorder keeps each histogram sample until something folds it in:
 //! rendering `/metrics` does, and so does this. Without it a daemon nobody
@@ -8,18 +8,12 @@
 //! 1.4 MiB an hour at 50 messages/s: part of the growth an hour of steady
 //! traffic showed, on both stores and at 10 and 1000 tenants alike).
 //!
-//! glibc's `free` returns memory to the kernel only from the top of an
-//! arena; pages freed in the middle of one (a handshake's buffers, a
-//! pairing's prekeys, a burst of messages) stay resident until something
-//! reuses them. `malloc_trim(0)` walks every arena and `madvise`s such pages
-//! away (glibc 2.8 and later). A daemon holding a thousand clients frees a
-//! great deal of that kind of memory after a boot or a pairing: trimming
-//! keeps its resident size near its live heap (measured in
-//! `bench/whatsapp/README.md`: 95 → 89 KiB per tenant after a restart).
-//! A trim took 0.1–0.2 ms at a thousand tenants (7 ms at worst, during a
-//! boot of all of them at once), off the async runtime so no task waits for
-//! it; an allocation waits only while its own arena is walked. On anything
-//! but glibc a trim does nothing.
+//! This thread also trimmed the heap (glibc `malloc_trim`) for a while: it
+//! took 6 KiB per tenant off the RSS after a restart, but in quiet benches
+//! it went with one tenant in a thousand taking 10 s to reconnect after
+//! pairing and 33 KiB more per tenant right after pairing (5 of 7 runs, none
+//! of 8 without it; `bench/whatsapp/README.md`), so it was taken out until
+//! that is understood.
 
 use std::sync::mpsc;
 use std::thread::JoinHandle;
@@ -27,25 +21,9 @@ use std::time::Duration;
 
 use metrics_exporter_prometheus::PrometheusHandle;
 
-/// How often upkeep runs: short enough that the resident size follows the
-/// live heap within seconds of a burst, long enough that the pages trimmed
-/// and faulted in again cost next to nothing.
-const UPKEEP_EVERY: Duration = Duration::from_secs(2);
-
-/// Returns free heap pages to the kernel.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-#[allow(unsafe_code)]
-pub fn trim_heap() {
-    // SAFETY: malloc_trim takes no pointer and is thread-safe (it locks
-    // each arena in turn); it releases only pages no allocation uses.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
-/// Returns free heap pages to the kernel (nothing to do off glibc).
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-pub fn trim_heap() {}
+/// How often upkeep runs (the exporter's own default when it runs upkeep
+/// itself).
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
 /// The upkeep thread; it stops when this is stopped or dropped.
 pub struct Upkeep {
@@ -54,9 +32,9 @@ pub struct Upkeep {
 }
 
 impl Upkeep {
-    /// Runs upkeep every [`UPKEEP_EVERY`] for `metrics`' recorder and the
-    /// heap; `None` when the thread cannot be started (logged: the daemon
-    /// runs on, its memory then growing with unscraped metrics).
+    /// Runs upkeep every [`UPKEEP_EVERY`] for `metrics`' recorder; `None`
+    /// when the thread cannot be started (logged: the daemon runs on, its
+    /// memory then growing with unscraped metrics).
     pub fn start(metrics: PrometheusHandle) -> Option<Upkeep> {
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new().name("upkeep".into()).spawn(move || {
@@ -64,14 +42,13 @@ impl Upkeep {
             while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(UPKEEP_EVERY) {
                 let start = std::time::Instant::now();
                 metrics.run_upkeep();
-                trim_heap();
                 tracing::trace!(took_us = start.elapsed().as_micros() as u64, "upkeep done");
             }
         });
         match thread {
             Ok(thread) => Some(Upkeep { stop, thread: Some(thread) }),
             Err(e) => {
-                tracing::error!(error = %e, "cannot start the upkeep thread: unscraped metrics and freed heap pages stay in memory");
+                tracing::error!(error = %e, "cannot start the metrics upkeep thread: unscraped histogram samples stay in memory");
                 None
             }
         }
@@ -96,35 +73,9 @@ impl Drop for Upkeep {
     }
 }
 
-#[cfg(all(test, target_os = "linux", target_env = "gnu"))]
+#[cfg(test)]
 mod tests {
     use super::*;
-
-    fn rss_kib() -> u64 {
-        let status = std::fs::read_to_string("/proc/self/status").expect("status");
-        let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS");
-        line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).expect("kib")
-    }
-
-    #[test]
-    fn a_trim_gives_back_pages_freed_below_a_live_allocation() {
-        // 128 MiB in 4 KiB blocks, all written, then freed, except one block
-        // allocated last: it pins the top of the arena, so glibc's own
-        // top-of-heap trimming cannot give anything back.
-        let blocks: Vec<Vec<u8>> = (0..32 * 1024).map(|i| vec![i as u8 | 1; 4096]).collect();
-        let pin = vec![1u8; 4096];
-        let before_free = rss_kib();
-        drop(blocks);
-        let freed = rss_kib();
-        trim_heap();
-        let trimmed = rss_kib();
-        assert!(pin[0] == 1);
-        assert!(before_free > 128 * 1024, "the blocks were resident: {before_free} KiB");
-        assert!(
-            freed.saturating_sub(trimmed) > 64 * 1024,
-            "a trim gives back most of the 128 MiB freed: {before_free} KiB in use, {freed} after free, {trimmed} after trim"
-        );
-    }
 
     #[test]
     fn upkeep_folds_histogram_samples_in_without_losing_any_and_stops_when_told() {
