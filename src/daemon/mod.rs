@@ -40,7 +40,6 @@ use crate::paths::DataDir;
 use crate::secrets::{internal_secret, SecretSource};
 use crate::store::{EventWriter, Store};
 use crate::supervisor::Supervisor;
-use crate::upkeep::Upkeep;
 use crate::whatsapp::WhatsApp;
 
 pub use error::DaemonError;
@@ -182,7 +181,7 @@ struct Running {
     http: JoinHandle<()>,
     supervisor: Supervisor,
     cluster: Option<Cluster>,
-    upkeep: Option<Upkeep>,
+    upkeep: JoinHandle<()>,
 }
 
 impl Running {
@@ -224,7 +223,7 @@ impl Running {
         // Retention: delivered events, send idempotency keys and stored files are pruned.
         let housekeeping = crate::housekeeping::start(&config, &state.store, data, shutdown_rx.clone())?;
         let jobs = start_jobs(&config, &state, data, urls)?;
-        let upkeep = Upkeep::start(state.metrics.clone());
+        let upkeep = crate::upkeep::start(state.metrics.clone(), shutdown_rx.clone());
         let http = start_http(&config, listener, state, shutdown_rx);
         let tenants = whatsapp.start_all().await.map_err(DaemonError::from)?;
         tracing::info!(tenants, "whatsapp workers starting");
@@ -264,9 +263,8 @@ impl Running {
         }
         self.supervisor.shutdown(grace).await;
         let _ = self.admin.await;
-        if let Some(upkeep) = self.upkeep {
-            upkeep.stop();
-        }
+        // Ended with the shutdown signal; only waited for here.
+        let _ = self.upkeep.await;
     }
 }
 
