@@ -918,6 +918,11 @@ fn check_ws_url(url: &str, sim_build: bool) -> AppResult<()> {
     if !matches!(parsed.scheme(), "ws" | "wss") {
         return Err(AppError::config(format!("whatsapp.ws_url: `{url}` must start with ws:// or wss://")));
     }
+    // The WebSocket client takes an `http::Uri`, which is stricter than a URL
+    // in places: refuse here what it would refuse at every connect.
+    url.parse::<http::Uri>().map_err(|e| {
+        AppError::config(format!("whatsapp.ws_url: `{url}` is not a URI the WebSocket client takes ({e})"))
+    })?;
     Ok(())
 }
 

@@ -91,13 +91,9 @@ pub async fn build(
     pair: Option<&PairRequest>,
     to_us: mpsc::UnboundedSender<Arc<Event>>,
 ) -> Result<Bot, BuildError> {
-    let mut transport = whatsapp_rust::transport::TokioWebSocketTransportFactory::new();
-    if let Some(url) = &settings.ws_url {
-        transport = transport.with_url(url);
-    }
     let mut builder = Bot::builder()
         .with_backend_arc(backend)
-        .with_transport_factory(transport)
+        .with_transport_factory(settings.transport.clone())
         .with_http_client(settings.media_http.clone())
         .skip_history_sync()
         .with_wanted_pre_key_count(settings.prekeys)

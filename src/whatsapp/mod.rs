@@ -17,6 +17,7 @@ pub mod receipts;
 mod session;
 mod slot;
 pub mod state;
+mod transport;
 pub mod views;
 mod worker;
 
@@ -59,6 +60,8 @@ pub struct Settings {
     pub media_max_bytes: u64,
     /// The HTTP client for media, shared by every tenant's client.
     pub media_http: media_http::MediaHttp,
+    /// The WebSocket transport, shared by every tenant's client.
+    pub transport: transport::SharedTransport,
 }
 
 impl Settings {
@@ -71,6 +74,7 @@ impl Settings {
             send_timeout: config.send_timeout,
             media_max_bytes: config.media_max_bytes,
             media_http: media_http::MediaHttp::new(config.media_max_bytes, config.media_transfer_timeout),
+            transport: transport::SharedTransport::new(config.ws_url.as_deref()),
         }
     }
 }
