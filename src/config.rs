@@ -1026,6 +1026,9 @@ mod tests {
         check_ws_url(url, true).expect("a sim build takes a ws:// URL");
         let err = check_ws_url("http://127.0.0.1:1/", true).unwrap_err();
         assert!(err.message.contains("ws://"), "{}", err.message);
+        // A URL (a space is escaped in one) but not a URI (it is not).
+        let err = check_ws_url("ws://127.0.0.1:1/ws chat", true).unwrap_err();
+        assert!(err.message.contains("not a URI the WebSocket client takes"), "{}", err.message);
         // The loader applies the rule of the build it runs in.
         let loaded = load("[whatsapp]\nws_url = \"ws://127.0.0.1:1/ws/chat\"\n", &[]);
         assert_eq!(loaded.is_ok(), cfg!(feature = "sim"));
