@@ -25,14 +25,17 @@ use whatsapp_rust::traits::Backend as SessionBackend;
 const SIM_CLIENT_VERSION: (u32, u32, u32) = (2, 3000, 1_023_456_789);
 
 /// Idle per-chat lanes a client keeps. whatsapp-rust gives each chat a lane
-/// (a task that decrypts its messages in order, about 13 KiB with its
-/// channel) and by default keeps up to 5000 per client, with no idle expiry:
-/// a tenant that heard from thousands of contacts would hold tens of MiB for
-/// them. A lane with a message queued or in progress is never evicted, so
-/// order within a chat holds and chats still decrypt side by side however
-/// many are busy: the cap bounds only the idle lanes kept. An evicted lane
-/// is made again, a task spawn, at that chat's next message.
-const CHAT_LANES: u64 = 8;
+/// (a task that decrypts its messages in order; its future alone is about
+/// 31 KB, 13 KiB of it resident) and by default keeps up to 5000 per client,
+/// with no idle expiry: a tenant that heard from thousands of contacts would
+/// hold tens of MiB for them, and even eight idle lanes are 100 KiB a tenant
+/// in steady traffic. A lane with a message queued or in progress is never
+/// evicted (the library's eviction guard), so order within a chat holds and
+/// chats still decrypt side by side however many are busy: the cap bounds
+/// only the idle lanes kept. An evicted lane is made again, one task spawn,
+/// at that chat's next message: microseconds against a decryption and a
+/// durable write.
+const CHAT_LANES: u64 = 1;
 
 /// How long a graceful disconnect may take before the client is aborted.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);

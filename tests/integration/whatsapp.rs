@@ -548,7 +548,7 @@ fn a_send_whose_outcome_is_unknown_is_never_repeated_with_its_key() {
 
 #[test]
 fn more_chats_than_the_client_keeps_lanes_for_lose_nothing_and_keep_each_chats_order() {
-    // The client keeps 8 idle chat lanes; 45 contacts writing in turn make
+    // The client keeps one idle chat lane; 45 contacts writing in turn make
     // it evict idle lanes and make them again while messages keep coming.
     const CONTACTS: usize = 45;
     const ROUNDS: usize = 3;
