@@ -167,6 +167,9 @@ pub async fn drive(
         pairing_deadline: pair.map(|_| tokio::time::Instant::now() + FIRST_CODE_DEADLINE),
         codes_seen: false,
     };
+    // What the loop awaits besides its `select!` is boxed: inline, those
+    // futures (a state write, a logout) would size this future, which lives
+    // as long as the connection, at several KiB per tenant.
     let outcome = loop {
         let pairing_deadline = run.pairing_deadline;
         tokio::select! {
@@ -174,17 +177,17 @@ pub async fn drive(
             // before the client's loop ends, and must decide the outcome.
             biased;
             event = from_client.recv() => match event {
-                Some(event) => if let Some(outcome) = run.on_event(&event).await { break outcome },
+                Some(event) => if let Some(outcome) = Box::pin(run.on_event(&event)).await { break outcome },
                 None => break Outcome::Failed("the client's event stream ended".into()),
             },
             _ = super::stop_requested(stop) => break Outcome::Stopped,
             _ = until(pairing_deadline) => break run.pairing_expired(),
-            _ = handle.ended() => break run.after_loop_ended(&mut from_client).await,
+            _ = handle.ended() => break Box::pin(run.after_loop_ended(&mut from_client)).await,
             command = commands.recv() => match command {
                 Command::Logout => {
                     tracing::info!(tenant = %context.tenant, "logging out at the operator's request");
                     // Dispatches LoggedOut, which ends this run below.
-                    client.logout().await;
+                    Box::pin(client.logout()).await;
                 }
                 Command::Panic => panic!("injected fault: worker panic"),
             },
@@ -192,7 +195,7 @@ pub async fn drive(
     };
     context.slot.set_client(None);
     context.slot.clear_pairing();
-    handle.shutdown(context.tenant).await;
+    Box::pin(handle.shutdown(context.tenant)).await;
     outcome
 }
 

@@ -44,7 +44,9 @@ pub async fn run(
     let Some(mut commands) = slot.lease_commands() else {
         return WorkerExit::Failed("another run of this worker still holds its command inbox".into());
     };
-    run_locked(&shared, &tenant, &slot, &mut stop, &mut commands).await
+    // Boxed, so the steps before it (a few KiB of futures) are not kept for
+    // the worker's life; see `run_locked`.
+    Box::pin(run_locked(&shared, &tenant, &slot, &mut stop, &mut commands)).await
 }
 
 /// How often a worker checks whether another process let go of the session.
@@ -76,7 +78,9 @@ async fn wait_for_session_lock(
 
 async fn fail(shared: &Shared, tenant: &TenantId, slot: &Slot, why: String) -> WorkerExit {
     let change = Change::to(WaState::Reconnecting, format!("worker failed: {why}")).with_error(why.clone());
-    super::record_change(shared, tenant, slot, change).await;
+    // Boxed: a state write's future is a few KiB, and `run` awaits this
+    // inline, which would size its whole future (kept for the worker's life).
+    Box::pin(super::record_change(shared, tenant, slot, change)).await;
     WorkerExit::Failed(why)
 }
 
@@ -89,13 +93,19 @@ async fn run_locked(
 ) -> WorkerExit {
     let context = RunContext { tenant, slot, shared };
     let locked = Locked { shared, tenant, slot };
+    // Each step is boxed: the compiler lays an async fn's awaited futures
+    // side by side rather than over each other, so inline these three (and
+    // `fail` in `run`) made every worker's future 16 KiB for as long as it
+    // runs; boxed, only the step in progress is allocated (`drive`'s, about
+    // 1 KiB, for a connection's life).
     loop {
-        let (bot, from_client, pair) = match locked.prepare_run(stop, commands).await {
+        let (bot, from_client, pair) = match Box::pin(locked.prepare_run(stop, commands)).await {
             Ok(run) => run,
             Err(exit) => return exit,
         };
-        let outcome = connection::drive(&context, bot, pair.as_ref(), from_client, stop, commands).await;
-        if let Some(exit) = locked.after_run(outcome, stop, commands).await {
+        let outcome =
+            Box::pin(connection::drive(&context, bot, pair.as_ref(), from_client, stop, commands)).await;
+        if let Some(exit) = Box::pin(locked.after_run(outcome, stop, commands)).await {
             return exit;
         }
     }
@@ -323,4 +333,43 @@ async fn stopped(shared: &Shared, tenant: &TenantId, slot: &Slot) -> WorkerExit 
     let _ = tokio::time::timeout(Duration::from_secs(5), super::record_change(shared, tenant, slot, change))
         .await;
     WorkerExit::Stopped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::future::Future;
+
+    // The futures below live as long as a tenant's worker, one per tenant, so
+    // their size is memory per tenant: whatever they await inline adds to it
+    // for good (see `run_locked`). These bounds catch a large future creeping
+    // back in.
+
+    fn run_future_size<F: Future>(
+        _: fn(Arc<Shared>, TenantId, Arc<Slot>, watch::Receiver<bool>) -> F,
+    ) -> usize {
+        std::mem::size_of::<F>()
+    }
+
+    /// `connection::drive`'s signature, at one lifetime.
+    type Drive<'a, F> = fn(
+        &'a RunContext<'a>,
+        Bot,
+        Option<&'a PairRequest>,
+        EventsFromClient,
+        &'a mut watch::Receiver<bool>,
+        &'a mut CommandLease<'a>,
+    ) -> F;
+
+    fn drive_future_size<F: Future>(_: Drive<'_, F>) -> usize {
+        std::mem::size_of::<F>()
+    }
+
+    #[test]
+    fn a_workers_futures_stay_small() {
+        let run = run_future_size(run);
+        assert!(run <= 1024, "worker::run's future is {run} bytes");
+        let drive = drive_future_size(connection::drive);
+        assert!(drive <= 2048, "connection::drive's future is {drive} bytes");
+    }
 }
