@@ -68,12 +68,13 @@ impl TransportFactory for SharedTransport {
     async fn create_transport(
         &self,
     ) -> Result<(Arc<dyn Transport>, async_channel::Receiver<TransportEvent>), anyhow::Error> {
-        // The origin names the endpoint the simulator stands in for, as
-        // WhatsApp Web's own socket does.
+        // The configuration refused a URL this would not parse.
         let url: http::Uri =
             self.0.url.parse().map_err(|e| anyhow::anyhow!("cannot parse {}: {e}", self.0.url))?;
         let (socket, _) = ClientBuilder::from_uri(url)
             .connector(&self.0.connector)
+            // WhatsApp Web's origin, also against the simulator: it names the
+            // endpoint being stood in for, not the host dialled.
             .add_header(http::header::ORIGIN, http::HeaderValue::from_static(WHATSAPP_WEB_ORIGIN))?
             .connect()
             .await
