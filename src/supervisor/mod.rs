@@ -378,7 +378,9 @@ impl Core {
         tokio::spawn(async move {
             let exit = match run.await {
                 Ok(exit) => exit,
-                Err(e) if e.is_panic() => WorkerExit::Failed(format!("panicked: {}", panic_message(e))),
+                Err(e) if e.is_panic() => {
+                    WorkerExit::Failed(format!("panicked: {}", panic_message(&*e.into_panic())))
+                }
                 Err(_) => WorkerExit::Stopped,
             };
             let _ = done_tx.send(true);
@@ -451,8 +453,8 @@ impl Core {
     }
 }
 
-fn panic_message(error: tokio::task::JoinError) -> String {
-    let payload = error.into_panic();
+/// What a panic said: its message when it had one.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     payload
         .downcast_ref::<&str>()
         .map(|s| s.to_string())

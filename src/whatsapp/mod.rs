@@ -428,7 +428,7 @@ impl WorkerFactory for Factory {
         let shared = self.shared.clone();
         let tenant = self.tenant.clone();
         let slot = shared.slot(&tenant);
-        Box::pin(worker::run(shared, tenant, slot, context.stop))
+        Box::pin(worker::run_catching_panics(shared, tenant, slot, context.stop))
     }
 
     fn supervised(&self, _key: &str, state: SupervisedState, reason: &str) {

@@ -3,9 +3,11 @@
 //! how the connection ended (wipe after a logout, sit out a ban, park after a
 //! replacement, fail for the supervisor to retry).
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use tokio::sync::{mpsc, watch};
 use whatsapp_rust::bot::Bot;
 
@@ -14,11 +16,37 @@ use super::session::{SessionError, SessionFiles};
 use super::slot::{Command, CommandLease, PairRequest, Slot};
 use super::state::{Change, WaState};
 use super::Shared;
-use crate::supervisor::WorkerExit;
+use crate::supervisor::{panic_message, WorkerExit};
 use crate::tenants::TenantId;
 
 /// The channel a client's events arrive on.
 type EventsFromClient = mpsc::UnboundedReceiver<Arc<whatsapp_rust::types::events::Event>>;
+
+/// [`run`], with a panic turned into a failure recorded like any other
+/// (`reconnecting`, the panic as its last error) before the supervisor
+/// restarts the worker. Uncaught, it would leave what the dead run last
+/// recorded (`connected`) standing through the backoff, and the slot would
+/// still offer the client being shut down to senders.
+pub async fn run_catching_panics(
+    shared: Arc<Shared>,
+    tenant: TenantId,
+    slot: Arc<Slot>,
+    stop: watch::Receiver<bool>,
+) -> WorkerExit {
+    // Unwind safety: the run's own state is dropped with it; what outlives it
+    // (the slot, the store) is changed only under locks held for a few
+    // statements that do not panic, so nothing is left half-updated.
+    let guarded = AssertUnwindSafe(run(shared.clone(), tenant.clone(), slot.clone(), stop));
+    match guarded.catch_unwind().await {
+        Ok(exit) => exit,
+        Err(payload) => {
+            slot.set_client(None);
+            slot.clear_pairing();
+            let why = format!("panicked: {}", panic_message(&*payload));
+            fail(&shared, &tenant, &slot, why).await
+        }
+    }
+}
 
 /// Runs until stopped, parked or failed.
 pub async fn run(
@@ -367,8 +395,8 @@ mod tests {
 
     #[test]
     fn a_workers_futures_stay_small() {
-        let run = run_future_size(run);
-        assert!(run <= 1024, "worker::run's future is {run} bytes");
+        let run = run_future_size(run_catching_panics);
+        assert!(run <= 1024, "worker::run_catching_panics's future is {run} bytes");
         let drive = drive_future_size(connection::drive);
         assert!(drive <= 2048, "connection::drive's future is {drive} bytes");
     }

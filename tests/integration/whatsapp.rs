@@ -285,16 +285,39 @@ fn a_panicking_worker_restarts_while_its_neighbour_keeps_flowing_and_a_flapping_
     assert!(eventually(Duration::from_secs(20), || {
         whatsapp_events(&receiver, "whatsapp.message").iter().filter(|e| e["tenant"] == "steady").count() >= 3
     }));
-    wait_state(&daemon, "crashy", "connected");
+    // The panic is recorded like any failure (the backend hears why), and
+    // the restarted worker connects again.
+    let crashy_states = || -> Vec<(String, String)> {
+        whatsapp_events(&receiver, "whatsapp.connection")
+            .iter()
+            .filter(|e| e["tenant"] == "crashy")
+            .map(|e| {
+                (
+                    e["data"]["state"].as_str().unwrap_or("").into(),
+                    e["data"]["reason"].as_str().unwrap_or("").into(),
+                )
+            })
+            .collect()
+    };
+    let reconnected_after_the_panic = eventually(Duration::from_secs(20), || {
+        let states = crashy_states();
+        states
+            .iter()
+            .position(|(state, reason)| {
+                state == "reconnecting" && reason.contains("panicked: injected fault")
+            })
+            .is_some_and(|panic| states[panic..].iter().any(|(state, _)| state == "connected"))
+    });
+    assert!(reconnected_after_the_panic, "{:?}\nlog tail:\n{}", crashy_states(), daemon.log_tail());
+    let sessions: Value = serde_json::from_slice(&daemon.cli(&["sessions", "--json"]).stdout).expect("json");
+    let crashy =
+        sessions.as_array().and_then(|a| a.iter().find(|s| s["tenant"] == "crashy")).expect("crashy");
+    assert_eq!((&crashy["worker"], &crashy["state"]), (&json!("running"), &json!("connected")), "{crashy}");
     wasim.send("+15557770009", "+15550004441", "after the crash");
     let arrived = eventually(Duration::from_secs(20), || {
         whatsapp_events(&receiver, "whatsapp.message").iter().any(|e| e["data"]["text"] == "after the crash")
     });
     assert!(arrived, "log tail:\n{}", daemon.log_tail());
-    let sessions: Value = serde_json::from_slice(&daemon.cli(&["sessions", "--json"]).stdout).expect("json");
-    let crashy =
-        sessions.as_array().and_then(|a| a.iter().find(|s| s["tenant"] == "crashy")).expect("crashy");
-    assert_eq!(crashy["worker"], "running");
 
     // A worker that fails at every start is quarantined (max_restarts = 3)...
     let reply = harness::admin_request(
