@@ -875,23 +875,27 @@ def latency_round(ctx, wasim: str, n: int, round_no: int, contact_base: int) -> 
 def steady_traffic(ctx, d: Daemon, wasim: str, n: int) -> dict:
     """A round of steady traffic on the restarted daemon, --steady-seconds long: rounds
     of --messages at --rate, to the contacts of the latency rounds (established
-    sessions), every tenth round to new contacts while there are numbers left (new
-    sessions keep being set up, as in real life). One RSS reading after each round
-    shows whether memory keeps growing."""
+    sessions), every --steady-new-every-th round (tenth) to new contacts while there
+    are numbers left (new sessions keep being set up, as in real life). One RSS
+    reading after each round shows whether memory keeps growing."""
     args = ctx.args
     start = time.monotonic()
     rounds: list[dict] = []
-    trend: list[tuple[float, float]] = []
+    # (seconds, VmRSS, RssAnon, RssFile + RssShmem) in KiB: whether what grows
+    # is the heap (anon) or mapped files (the binary, SQLite's WAL index).
+    trend: list[tuple[float, float, float, float]] = []
     next_new = CONTACTS_AGAIN + args.messages
     while time.monotonic() - start < args.steady_seconds:
         k = len(rounds)
         base, kind = 0, "established"
-        if k % 10 == 9 and next_new + args.messages <= 9999:
+        every = args.steady_new_every
+        if every > 0 and k % every == every - 1 and next_new + args.messages <= 9999:
             base, kind, next_new = next_new, "new", next_new + args.messages
         lr = latency_round(ctx, wasim, n, 1000 + k, base)
         lr["contacts"] = kind
         rounds.append(lr)
-        trend.append((time.monotonic() - start, mem_sample(d.pid)["rss_kib"]))
+        m = mem_sample(d.pid)
+        trend.append((time.monotonic() - start, m["rss_kib"], m["rss_anon_kib"], m["rss_file_kib"] + m["rss_shmem_kib"]))
         if lr["lost"]:
             raise BenchError(f"steady traffic round {k + 1}: {lr['lost']} messages lost")
     p99s = sorted(r["p99"] for r in rounds)
@@ -902,7 +906,7 @@ def steady_traffic(ctx, d: Daemon, wasim: str, n: int) -> dict:
     out(f"  steady traffic: {res['rounds']} rounds, {res['sent']} messages in {res['seconds']:.0f} s: p50 (median "
         f"of rounds) {res['p50_median']:.2f} ms, p99 median {res['p99_median']:.2f} ms, worst round p99 "
         f"{res['p99_max']:.2f} ms; RSS over time: "
-        + ", ".join(f"{t:.0f} s {v / 1024:.1f} MiB" for t, v in shown))
+        + ", ".join(f"{t:.0f} s {v / 1024:.1f} MiB (anon {a / 1024:.1f}, files {f / 1024:.1f})" for t, v, a, f in shown))
     return res
 
 
@@ -1257,6 +1261,10 @@ def main() -> int:
     ap.add_argument("--steady-seconds", type=float, default=0.0,
                     help="after the latency rounds, this long of steady traffic (rounds of --messages at "
                          "--rate), then memory again (default 0: none)")
+    ap.add_argument("--steady-new-every", type=int, default=10,
+                    help="in the steady traffic, every K-th round goes to new contacts while there are "
+                         "numbers left (default 10; 0: established contacts only, so that what memory "
+                         "still grows is not new sessions)")
     ap.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL") or None,
                     help="run on PostgreSQL: a server URL (postgres://user@host:port/postgres, may CREATE "
                          "DATABASE); every data directory gets a fresh database there (default: env "

@@ -84,8 +84,10 @@ heaptrack_stacks() {
     [ -n "$raw" ] || return 1
     interp=$(dirname "$(readlink -f "$(command -v heaptrack_print)")")/../lib/heaptrack/libexec/heaptrack_interpret
     "$interp" < "$raw" | gzip > "${raw%.raw}.gz"
+    # Also the live heap over time (massif's format: snapshots of time and
+    # mem_heap_B), to tell a growing heap from a growing RSS.
     heaptrack_print -f "${raw%.raw}.gz" -p 0 -a 0 -T 0 --flamegraph-cost-type leaked \
-        -F "$WORK/$1-$2.stacks" > /dev/null
+        -F "$WORK/$1-$2.stacks" -M "$WORK/$1-$2.massif" --massif-detailed-freq 0 > /dev/null
     echo "$WORK/$1-$2.stacks"
 }
 
@@ -108,6 +110,13 @@ report() {
     if [ -f "${boot:-}" ] && [ -f "${idle2:-}" ]; then
         echo "== live heap after a restart and the latency rounds, $N tenants ($PROFILER)"
         python3 "$w" "$boot" --baseline "$idle2" --tenants "$N" || true
+    fi
+    if [ -f "${boot%.stacks}.massif" ]; then
+        echo "== live heap of the restarted daemon over its life (heaptrack; s, MiB): a flat line under a"
+        echo "   growing RSS (the bench's steady traffic) is memory the allocator keeps, not memory in use"
+        awk -F= '/^time=/ {t = $2} /^mem_heap_B=/ {n++; ts[n] = t; hs[n] = $2}
+            END {for (i = 1; i <= 12; i++) {k = int(1 + (i - 1) * (n - 1) / 11); printf "   %8.0f s %7.2f MiB\n", ts[k], hs[k] / 1048576}}' \
+            "${boot%.stacks}.massif"
     fi
     rm -rf "$TARGET"
     if [ "$STORE" = postgres ]; then bench_pg_stop; fi
