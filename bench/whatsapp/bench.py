@@ -546,6 +546,17 @@ def read_kv(path: str) -> dict[str, int]:
     return vals
 
 
+def non_negative_int(text: str) -> int:
+    """An argparse type: a whole number, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more (got {value})")
+    return value
+
+
 def mem_sample(pid: int) -> dict[str, float]:
     st = read_kv(f"/proc/{pid}/status")
     s = {"rss_kib": st["VmRSS"], "hwm_kib": st.get("VmHWM", 0), "threads": st.get("Threads", 0),
@@ -889,7 +900,7 @@ def steady_traffic(ctx, d: Daemon, wasim: str, n: int) -> dict:
         k = len(rounds)
         base, kind = 0, "established"
         every = args.steady_new_every
-        if every > 0 and k % every == every - 1 and next_new + args.messages <= 9999:
+        if every and k % every == every - 1 and next_new + args.messages <= 9999:
             base, kind, next_new = next_new, "new", next_new + args.messages
         lr = latency_round(ctx, wasim, n, 1000 + k, base)
         lr["contacts"] = kind
@@ -1261,7 +1272,7 @@ def main() -> int:
     ap.add_argument("--steady-seconds", type=float, default=0.0,
                     help="after the latency rounds, this long of steady traffic (rounds of --messages at "
                          "--rate), then memory again (default 0: none)")
-    ap.add_argument("--steady-new-every", type=int, default=10,
+    ap.add_argument("--steady-new-every", type=non_negative_int, default=10,
                     help="in the steady traffic, every K-th round goes to new contacts while there are "
                          "numbers left (default 10; 0: established contacts only, so that what memory "
                          "still grows is not new sessions)")

@@ -115,7 +115,8 @@ report() {
         echo "== live heap of the restarted daemon over its life (heaptrack; s, MiB): a flat line under a"
         echo "   growing RSS (the bench's steady traffic) is memory the allocator keeps, not memory in use"
         awk -F= '/^time=/ {t = $2} /^mem_heap_B=/ {n++; ts[n] = t; hs[n] = $2}
-            END {for (i = 1; i <= 12; i++) {k = int(1 + (i - 1) * (n - 1) / 11); printf "   %8.0f s %7.2f MiB\n", ts[k], hs[k] / 1048576}}' \
+            END {if (n == 0) {print "   (no snapshot in the trace)"; exit}
+                 for (i = 1; i <= 12; i++) {k = int(1 + (i - 1) * (n - 1) / 11); printf "   %8.0f s %7.2f MiB\n", ts[k], hs[k] / 1048576}}' \
             "${boot%.stacks}.massif"
     fi
     rm -rf "$TARGET"
